@@ -1,0 +1,183 @@
+/**
+ * The command line: argv to options. Usage errors throw UsageError, which
+ * main.ts reports with exit code 2.
+ */
+import { parseArgs } from "./_parse_args.ts";
+import type { LockstepOptions } from "../harness/plan.ts";
+import { PRESETS } from "../harness/presets.ts";
+
+/** A command line that cannot be understood. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** How the verdict is shown. */
+export interface OutputOptions {
+  readonly json: boolean;
+  readonly report: string | undefined;
+  readonly verbose: boolean;
+  readonly color: "auto" | "always" | "never";
+}
+
+/** What the command line asks for. */
+export type Command =
+  | { readonly kind: "help" }
+  | { readonly kind: "version" }
+  | {
+    readonly kind: "run";
+    readonly options: LockstepOptions;
+    readonly output: OutputOptions;
+    readonly timeoutSeconds: number | undefined;
+    readonly keepTemp: boolean;
+    readonly cacheDir: string | undefined;
+  };
+
+/** The help text, in Deno's layout. */
+export const HELP = `qemu-lockstep: run two QEMUs on one guest in lockstep and report where their
+execution first differs.
+
+Usage: qemu-lockstep [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...]
+
+Arguments:
+  <ARCH>    ${Object.keys(PRESETS).join(", ")}
+  <IMAGE>   a kernel/firmware image (system mode) or a Linux program (linux-user
+            mode, chosen from the ELF; see README "Mode")
+
+Options:
+      --qemu <PATH>          QEMU binary for both sides
+      --qemu-a <PATH>        QEMU binary for side A
+      --qemu-b <PATH>        QEMU binary for side B
+      --image-b <PATH>       side B runs this image instead
+      --extra <ARG>          one extra QEMU argument for both sides (repeatable;
+                             use --extra=-no-reboot for values starting with -)
+      --extra-a <ARG>        one extra QEMU argument for side A only
+      --extra-b <ARG>        one extra QEMU argument for side B only
+      --user                 force linux-user mode
+      --system               force system mode
+      --chain                keep TB chaining (default: -d nochain)
+      --max-insns <N>        stop after N instructions on both sides
+      --timeout <SECONDS>    give up (exit 3) after this long
+      --history <N>          blocks of context shown per side [default: 8]
+      --plugin-header <PATH> build the plugin against this qemu-plugin.h
+      --cache-dir <DIR>      where built plugins are cached
+      --json                 print the verdict as JSON on stdout
+      --report <FILE>        also write the JSON verdict to FILE
+      --color <WHEN>         auto, always or never [default: auto]
+      --keep-temp            keep the run's private directory (logs, sockets)
+      --verbose              show QEMU command lines and what happens
+  -h, --help                 print help
+  -V, --version              print version
+
+Exit codes: 0 no divergence, 1 diverged, 2 usage or set-up error,
+3 inconclusive (timeout, crash, peer lost).
+`;
+
+function count(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`Invalid --${name}: ${value} (expected a whole number ≥ ${min})`);
+  }
+  return Number(value);
+}
+
+/** Parses argv (without the program name). */
+export function parseCommandLine(argv: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+      options: {
+        qemu: { type: "string" },
+        "qemu-a": { type: "string" },
+        "qemu-b": { type: "string" },
+        "image-b": { type: "string" },
+        extra: { type: "string", multiple: true },
+        "extra-a": { type: "string", multiple: true },
+        "extra-b": { type: "string", multiple: true },
+        user: { type: "boolean" },
+        system: { type: "boolean" },
+        chain: { type: "boolean" },
+        "max-insns": { type: "string" },
+        timeout: { type: "string" },
+        history: { type: "string" },
+        "plugin-header": { type: "string" },
+        "cache-dir": { type: "string" },
+        interval: { type: "string" },
+        window: { type: "string" },
+        json: { type: "boolean" },
+        report: { type: "string" },
+        color: { type: "string" },
+        "keep-temp": { type: "boolean" },
+        verbose: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, "").trim());
+  }
+  const v = parsed.values;
+  if (v.help) return { kind: "help" };
+  if (v.version) return { kind: "version" };
+
+  const terminator = parsed.tokens.findIndex((t) => t.kind === "option-terminator");
+  const before = terminator < 0
+    ? parsed.positionals
+    : parsed.tokens.slice(0, terminator).filter((t) => t.kind === "positional").map((t) =>
+      (t as { value: string }).value
+    );
+  const guestArgs = terminator < 0
+    ? []
+    : parsed.tokens.slice(terminator + 1).map((t) => (t as { value?: string }).value ?? "");
+  if (before.length < 2) {
+    throw new UsageError(
+      before.length === 0 ? "Missing <ARCH> and <IMAGE>" : "Missing <IMAGE> after the architecture",
+    );
+  }
+  if (before.length > 2) {
+    throw new UsageError(
+      `Unexpected argument: ${before[2]} (guest arguments go after --, QEMU arguments in --extra)`,
+    );
+  }
+  if (v.user && v.system) throw new UsageError("--user and --system exclude each other");
+  const color = v.color ?? "auto";
+  if (color !== "auto" && color !== "always" && color !== "never") {
+    throw new UsageError(`Invalid --color: ${color} (expected auto, always or never)`);
+  }
+  const timeout = v.timeout === undefined ? undefined : Number(v.timeout);
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new UsageError(`Invalid --timeout: ${v.timeout} (expected seconds > 0)`);
+  }
+  return {
+    kind: "run",
+    options: {
+      arch: before[0]!,
+      image: before[1]!,
+      imageB: v["image-b"],
+      guestArgs,
+      mode: v.user ? "user" : v.system ? "system" : undefined,
+      qemu: v.qemu,
+      qemuA: v["qemu-a"],
+      qemuB: v["qemu-b"],
+      extra: v.extra ?? [],
+      extraA: v["extra-a"] ?? [],
+      extraB: v["extra-b"] ?? [],
+      maxInsns: count("max-insns", v["max-insns"], 1),
+      history: count("history", v.history, 0) ?? 8,
+      chain: v.chain ?? false,
+      pluginHeader: v["plugin-header"],
+      interval: count("interval", v.interval, 1),
+      window: count("window", v.window, 0),
+    },
+    output: { json: v.json ?? false, report: v.report, verbose: v.verbose ?? false, color },
+    timeoutSeconds: timeout,
+    keepTemp: v["keep-temp"] ?? false,
+    cacheDir: v["cache-dir"],
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Rendering a Verdict: human text for stderr, one JSON document for stdout,
+ * and the live progress line.
+ */
+import type { Progress } from "../harness/session.ts";
+import type { Verdict } from "../harness/verdict.ts";
+import type { BlockView } from "../harness/compare.ts";
+import { palette } from "./_colors.ts";
+
+/** The verdict as one JSON document (addresses as "0x…" strings). */
+export function renderJson(verdict: Verdict): string {
+  return JSON.stringify(
+    verdict,
+    (_key, value) => typeof value === "bigint" ? `0x${value.toString(16)}` : value,
+    2,
+  );
+}
+
+const hex = (n: bigint) => `0x${n.toString(16)}`;
+
+function spacedBytes(bytes: string): string {
+  return bytes.replace(/(..)(?!$)/g, "$1 ");
+}
+
+function number(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+function rate(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return `${Math.round(n)}`;
+}
+
+function blocks(title: string, views: readonly BlockView[], mark: bigint | undefined): string[] {
+  const lines = [title];
+  for (const b of views) {
+    lines.push(`  block ${hex(b.pc)}  at insn ${number(b.index)}  (${b.insns.length} insns)`);
+    for (const insn of b.insns) {
+      const here = mark !== undefined && insn.pc === mark && b === views[views.length - 1];
+      lines.push(`    ${here ? "=>" : "  "} ${hex(insn.pc)}  ${spacedBytes(insn.bytes)}`);
+    }
+  }
+  return lines;
+}
+
+/** The verdict as text for a person; `color` turns on ANSI colours. */
+export function renderText(verdict: Verdict, color: boolean): string {
+  const c = palette(color);
+  const out: string[] = [];
+  const head = {
+    match: c.green(c.bold("MATCH")),
+    diverged: c.red(c.bold("DIVERGED")),
+    inconclusive: c.yellow(c.bold("INCONCLUSIVE")),
+    error: c.red(c.bold("ERROR")),
+  }[verdict.status];
+  out.push(`${head}  ${verdict.message}`);
+  const d = verdict.divergence;
+  if (d) {
+    out.push("");
+    out.push(`  first differing instruction: #${number(d.insn)}`);
+    for (const role of ["a", "b"] as const) {
+      const at = d[role];
+      out.push(
+        `  side ${role}: ${
+          at
+            ? `${hex(at.pc)}  ${spacedBytes(at.bytes)}  (block ${hex(at.blockPc)})`
+            : "(stream ended)"
+        }`,
+      );
+    }
+    for (const role of ["a", "b"] as const) {
+      out.push("");
+      out.push(
+        ...blocks(
+          `  last ${d.history[role].length} blocks, side ${role}:`,
+          d.history[role],
+          d[role]?.pc,
+        ),
+      );
+    }
+  }
+  out.push("");
+  out.push(
+    c.dim(
+      `  compared ${verdict.compared.join(",")}: ${number(verdict.insns)} instructions, ` +
+        `${number(verdict.blocks)} blocks in ${verdict.wallSeconds.toFixed(2)} s ` +
+        `(${rate(verdict.insnsPerSecond)} insns/s)` +
+        (verdict.stoppedBy ? `; stopped by ${verdict.stoppedBy}` : ""),
+    ),
+  );
+  for (const role of ["a", "b"] as const) {
+    const s = verdict.sides[role];
+    const exit = s.signal ? `killed by ${s.signal}` : `exit ${s.exitCode}`;
+    out.push(
+      c.dim(
+        `  side ${role}: QEMU ${s.version} (plugin API ${s.pluginApi}), ${s.mode} mode, ${exit}`,
+      ),
+    );
+  }
+  if (verdict.status === "error" || verdict.status === "inconclusive") {
+    for (const role of ["a", "b"] as const) {
+      const tail = verdict.sides[role].stderrTail.trim();
+      if (tail) out.push("", `  side ${role} stderr:`, ...tail.split("\n").map((l) => `    ${l}`));
+    }
+  }
+  if (verdict.tempDir) out.push(c.dim(`  kept: ${verdict.tempDir}`));
+  return out.join("\n") + "\n";
+}
+
+/** One progress line (no newline), for a terminal. */
+export function renderProgress(p: Progress): string {
+  return `  comparing… ${rate(p.insns)} insns  ${rate(p.insnsPerSecond)} insns/s  ${
+    p.elapsedSeconds.toFixed(1)
+  } s`;
+}

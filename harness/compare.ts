@@ -1,0 +1,156 @@
+/**
+ * The stream comparator: given the blocks both sides dumped around a
+ * disagreement, find the first instruction whose address differs. It
+ * compares instructions, not blocks, so a block split differently on the
+ * two sides (one instruction per TB, a different TB size, an icount cut)
+ * is not a divergence.
+ */
+
+/** One retired block as a plugin dumped it. */
+export interface DumpBlock {
+  /** Stream index of its first instruction. */
+  readonly i: number;
+  /** Guest virtual address of its first instruction. */
+  readonly pc: bigint;
+  /** Size in bytes of each retired instruction. */
+  readonly sizes: readonly number[];
+  /** The retired instructions' bytes, hex, concatenated. */
+  readonly bytes: string;
+}
+
+/** What one side dumped. */
+export interface SideDump {
+  /** Position up to which this side knows both streams agree. */
+  readonly good: number;
+  /** Position of the first disagreement this side knows of. */
+  readonly bad: number;
+  /** The dumped blocks, in order. */
+  readonly blocks: readonly DumpBlock[];
+  /** True when the side's stream ended there (guest exit), not just the dump. */
+  readonly ended: boolean;
+}
+
+/** One instruction of a block, for display. */
+export interface InsnView {
+  readonly pc: bigint;
+  readonly bytes: string;
+}
+
+/** A block of context, for display. */
+export interface BlockView {
+  readonly index: number;
+  readonly pc: bigint;
+  readonly insns: readonly InsnView[];
+}
+
+/** Where one side was at the divergence. */
+export interface SideAt {
+  /** Address of the side's instruction at the divergent index. */
+  readonly pc: bigint;
+  /** Its bytes (hex). */
+  readonly bytes: string;
+  /** Start of the block holding it. */
+  readonly blockPc: bigint;
+}
+
+/** The comparator's answer. */
+export type CompareResult =
+  | {
+    readonly found: true;
+    /** Index of the first instruction that differs. */
+    readonly insn: number;
+    /** Each side's instruction there; undefined where its stream ended. */
+    readonly a: SideAt | undefined;
+    readonly b: SideAt | undefined;
+    /** The last `history` blocks up to and including the divergent one. */
+    readonly history: { readonly a: BlockView[]; readonly b: BlockView[] };
+  }
+  | {
+    readonly found: false;
+    /** Why nothing was found. */
+    readonly reason: string;
+  };
+
+interface Flat {
+  readonly pc: bigint;
+  readonly bytes: string;
+  readonly block: number;
+}
+
+function flatten(blocks: readonly DumpBlock[]): { first: number; insns: Flat[] } {
+  const insns: Flat[] = [];
+  const first = blocks[0]?.i ?? 0;
+  blocks.forEach((blk, bi) => {
+    // Blocks are contiguous in the stream; a gap would be a plugin bug.
+    if (blk.i !== first + insns.length) {
+      throw new RangeError(
+        `Dump is not contiguous: block at index ${blk.i}, expected ${first + insns.length}`,
+      );
+    }
+    let pc = blk.pc;
+    let off = 0;
+    for (const size of blk.sizes) {
+      insns.push({ pc, bytes: blk.bytes.slice(off, off + 2 * size), block: bi });
+      pc += BigInt(size);
+      off += 2 * size;
+    }
+  });
+  return { first, insns };
+}
+
+function view(blk: DumpBlock): BlockView {
+  const insns: InsnView[] = [];
+  let pc = blk.pc;
+  let off = 0;
+  for (const size of blk.sizes) {
+    insns.push({ pc, bytes: blk.bytes.slice(off, off + 2 * size) });
+    pc += BigInt(size);
+    off += 2 * size;
+  }
+  return { index: blk.i, pc: blk.pc, insns };
+}
+
+function historyOf(dump: SideDump, flat: Flat | undefined, depth: number): BlockView[] {
+  const last = flat ? flat.block : dump.blocks.length - 1;
+  return dump.blocks.slice(Math.max(0, last - depth + 1), last + 1).map(view);
+}
+
+/**
+ * Finds the first instruction at which the two dumped streams differ.
+ * `history` is how many blocks of context to return for each side.
+ */
+export function compareDumps(a: SideDump, b: SideDump, history: number): CompareResult {
+  const fa = flatten(a.blocks);
+  const fb = flatten(b.blocks);
+  // Both streams agree up to either side's `good`; start from the later one
+  // that both dumps still cover.
+  const cover = Math.max(fa.first, fb.first);
+  let start = Math.max(a.good, b.good);
+  if (start < cover) start = Math.max(Math.min(a.good, b.good), cover);
+  const endA = fa.first + fa.insns.length;
+  const endB = fb.first + fb.insns.length;
+  for (let i = start;; i++) {
+    const ia = i < endA ? fa.insns[i - fa.first] : undefined;
+    const ib = i < endB ? fb.insns[i - fb.first] : undefined;
+    if (ia && ib) {
+      if (ia.pc === ib.pc) continue;
+    } else if (!ia && !ib) {
+      return { found: false, reason: `both streams agree up to instruction ${i}` };
+    } else if ((!ia && !a.ended) || (!ib && !b.ended)) {
+      // One dump stops early without its stream having ended: nothing seen.
+      return {
+        found: false,
+        reason: `the streams agree up to instruction ${i}, where a dump stops`,
+      };
+    }
+    const at = (f: Flat | undefined, dump: SideDump): SideAt | undefined =>
+      f ? { pc: f.pc, bytes: f.bytes, blockPc: dump.blocks[f.block]!.pc } : undefined;
+    return {
+      found: true,
+      insn: i,
+      a: at(ia, a),
+      b: at(ib, b),
+      history: { a: historyOf(a, ia, history), b: historyOf(b, ib, history) },
+    };
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * From options to a plan: the two QEMU command lines (minus the per-run
+ * plugin argument), the binaries and the mode. Nothing runs here except
+ * `qemu --version`.
+ */
+import { SetupError } from "./errors.ts";
+import { elfMachineName, isLinuxUserImage, parseElf } from "./elf.ts";
+import { type ArchPreset, findPreset, PRESETS } from "./presets.ts";
+import { probeQemu, type QemuBinary, whichBinary } from "./qemu_binary.ts";
+import { basename, join, resolve } from "./_path.ts";
+
+/** Everything a lockstep run can be asked to do. */
+export interface LockstepOptions {
+  readonly arch: string;
+  readonly image: string;
+  /** Side B runs this image instead (a modified guest). */
+  readonly imageB?: string | undefined;
+  /** Guest program arguments (linux-user only). */
+  readonly guestArgs?: readonly string[];
+  /** Force a mode; default: detected from the image. */
+  readonly mode?: "system" | "user" | undefined;
+  readonly qemu?: string | undefined;
+  readonly qemuA?: string | undefined;
+  readonly qemuB?: string | undefined;
+  /** Extra QEMU arguments, one argv element each. */
+  readonly extra?: readonly string[];
+  readonly extraA?: readonly string[];
+  readonly extraB?: readonly string[];
+  /** Stop after this many instructions (both sides, exactly). */
+  readonly maxInsns?: number | undefined;
+  /** Blocks of context in the verdict (default 8). */
+  readonly history?: number | undefined;
+  /** Keep TB chaining (default: -d nochain). */
+  readonly chain?: boolean | undefined;
+  /** A qemu-plugin.h (or its directory) to build against. */
+  readonly pluginHeader?: string | undefined;
+  /** Checkpoint interval and window, in instructions (tuning). */
+  readonly interval?: number | undefined;
+  readonly window?: number | undefined;
+}
+
+/** One side of the run. */
+export interface SidePlan {
+  readonly role: "a" | "b";
+  readonly qemu: QemuBinary;
+  readonly image: string;
+  /** The program to spawn (setarch in linux-user mode, else QEMU). */
+  readonly command: string;
+  /** Arguments before the plugin argument. */
+  readonly head: readonly string[];
+  /** Arguments after it (extra args, image options, guest). */
+  readonly tail: readonly string[];
+}
+
+/** Both sides and what they share. */
+export interface RunPlan {
+  readonly preset: ArchPreset;
+  readonly mode: "system" | "user";
+  readonly history: number;
+  readonly maxInsns: number | undefined;
+  readonly interval: number | undefined;
+  readonly window: number | undefined;
+  readonly pluginHeader: string | undefined;
+  readonly guestArgs: readonly string[];
+  readonly env: Record<string, string>;
+  readonly cwd: string;
+  readonly a: SidePlan;
+  readonly b: SidePlan;
+}
+
+/** Default QEMU options for system mode, skipped when the user sets them. */
+const SYSTEM_DEFAULTS: readonly (readonly string[])[] = [
+  ["-icount", "shift=0,sleep=off"],
+  ["-rtc", "base=2020-01-01,clock=vm"],
+  ["-seed", "1"],
+  ["-no-reboot"],
+];
+
+async function readImage(path: string, what: string): Promise<Uint8Array> {
+  try {
+    const st = await Deno.stat(path);
+    if (!st.isFile) {
+      throw new SetupError(`${what} is not a file: ${path}`, "pass a guest image file");
+    }
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof SetupError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new SetupError(
+        `${what} not found: ${path}`,
+        "check the path (bash scripts/setup.sh builds the bundled guests into test/guests/build/)",
+      );
+    }
+    throw new SetupError(
+      `Cannot read ${what.toLowerCase()} ${path}: ${(e as Error).message}`,
+      "check its permissions",
+    );
+  }
+}
+
+function userBinary(preset: ArchPreset, machine: number | undefined): string {
+  if (preset.name === "sparc" && machine === 18) return "qemu-sparc32plus";
+  return preset.user;
+}
+
+/** Whether argv already sets `option` (as "-opt" or "--opt"). */
+function sets(args: readonly string[], option: string): boolean {
+  return args.some((a) => a === option || a === `-${option}` || a.startsWith(`${option}=`));
+}
+
+/** Turns options into a plan; throws SetupError for bad input. */
+export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
+  const preset = findPreset(opts.arch);
+  if (!preset) {
+    throw new SetupError(
+      `Unknown architecture: ${opts.arch}`,
+      `use one of: ${Object.keys(PRESETS).join(", ")}`,
+    );
+  }
+  const imageA = resolve(opts.image);
+  const imageB = resolve(opts.imageB ?? opts.image);
+  const bytesA = await readImage(imageA, "Image");
+  const bytesB = imageB === imageA ? bytesA : await readImage(imageB, "Image B");
+  const elfA = parseElf(bytesA);
+  for (const [path, elf] of [[imageA, elfA], [imageB, parseElf(bytesB)]] as const) {
+    if (elf && !preset.elfMachines.includes(elf.machine)) {
+      throw new SetupError(
+        `Image ${path} is a ${elfMachineName(elf.machine)} ELF, not ${preset.name}`,
+        "pass the architecture the image was built for",
+      );
+    }
+  }
+  const mode = opts.mode ?? (isLinuxUserImage(elfA) ? "user" : "system");
+  if (mode === "system" && (opts.guestArgs?.length ?? 0) > 0) {
+    throw new SetupError(
+      "Guest arguments after -- are for linux-user mode only",
+      "drop them, or pass --user if the image is a Linux program",
+    );
+  }
+  const defaultQemu = mode === "user" ? userBinary(preset, elfA?.machine) : preset.system;
+  const [qa, qb] = await Promise.all([
+    probeQemu(opts.qemuA ?? opts.qemu ?? defaultQemu),
+    probeQemu(opts.qemuB ?? opts.qemu ?? defaultQemu),
+  ]);
+
+  const extra = opts.extra ?? [];
+  const history = opts.history ?? 8;
+  const common = [...(opts.chain ? ["-d", "plugin"] : ["-d", "plugin,nochain"])];
+  const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin", LC_ALL: "C" };
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (k.startsWith("QEMU_")) env[k] = v;
+  }
+
+  const side = (
+    role: "a" | "b",
+    qemu: QemuBinary,
+    image: string,
+    own: readonly string[],
+  ): SidePlan => {
+    const all = [...extra, ...own];
+    if (mode === "system") {
+      const defaults = SYSTEM_DEFAULTS.filter((d) => !sets(all, d[0]!)).flat();
+      return {
+        role,
+        qemu,
+        image,
+        command: qemu.path,
+        head: [...preset.machine, ...defaults, ...common],
+        tail: [...all, "-kernel", image],
+      };
+    }
+    // linux-user: no address randomisation (setarch -R), the same argv[0]
+    // on both sides; the image path itself is set per run (see guestPath).
+    const setarch = whichBinary("setarch", env);
+    if (!setarch) {
+      throw new SetupError("setarch not found", "install util-linux (apt-get install util-linux)");
+    }
+    return {
+      role,
+      qemu,
+      image,
+      command: setarch,
+      head: [
+        Deno.build.arch,
+        "-R",
+        qemu.path,
+        ...(sets(all, "-seed") ? [] : ["-seed", "1"]),
+        ...common,
+      ],
+      tail: [...all, "-0", basename(imageA)],
+    };
+  };
+
+  return {
+    preset,
+    mode,
+    history,
+    maxInsns: opts.maxInsns,
+    interval: opts.interval,
+    window: opts.window,
+    pluginHeader: opts.pluginHeader,
+    guestArgs: opts.guestArgs ?? [],
+    env,
+    cwd: Deno.cwd(),
+    a: side("a", qa, imageA, opts.extraA ?? []),
+    b: side("b", qb, imageB, opts.extraB ?? []),
+  };
+}
+
+/**
+ * Where the guest program is placed for a linux-user side: both sides get a
+ * path of the same length and name (…/a/NAME, …/b/NAME), so the stack the
+ * guest starts with has the same layout.
+ */
+export function guestPath(runDir: string, plan: RunPlan, side: SidePlan): string {
+  return join(runDir, side.role, basename(plan.a.image));
+}
+
+/** The full argv for one side, given the run's private directory. */
+export function sideArgv(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  pluginPath: string,
+): string[] {
+  const pluginArgs = [
+    `role=${side.role}`,
+    `peer=${join(runDir, "peer.sock")}`,
+    `ctl=${join(runDir, "ctl.sock")}`,
+    `listen=${side.role === "a" ? "on" : "off"}`,
+    `history=${plan.history}`,
+    ...(plan.maxInsns ? [`maxinsns=${plan.maxInsns}`] : []),
+    ...(plan.interval ? [`interval=${plan.interval}`] : []),
+    ...(plan.window ? [`window=${plan.window}`] : []),
+  ];
+  const plugin = [
+    "-plugin",
+    [pluginPath, ...pluginArgs].join(","),
+    "-D",
+    join(runDir, `qemu-${side.role}.log`),
+  ];
+  if (plan.mode === "user") {
+    return [
+      ...side.head,
+      ...plugin,
+      ...side.tail,
+      guestPath(runDir, plan, side),
+      ...plan.guestArgs,
+    ];
+  }
+  return [...side.head, ...plugin, ...side.tail];
+}

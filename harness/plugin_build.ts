@@ -1,0 +1,187 @@
+/**
+ * Building the lockstep plugin with the system C compiler, once per source,
+ * header, compiler and API version, into a cache directory.
+ */
+import { SetupError } from "./errors.ts";
+import { dirname, join, resolve } from "./_path.ts";
+
+const PLUGIN_SRC = new URL("../plugin-src/", import.meta.url);
+
+/** Where a plugin header comes from. */
+export interface HeaderChoice {
+  /** Directory to add with -I, or undefined for the project's own. */
+  readonly includeDir?: string;
+  /** The header file itself (for the cache key and messages). */
+  readonly file: string;
+  /** "given", "qemu-tree" or "own". */
+  readonly origin: "given" | "qemu-tree" | "own";
+}
+
+/** What to build. */
+export interface PluginBuildRequest {
+  /** Source file name inside plugin-src/ ("lockstep.c" or "count.c"). */
+  readonly source: string;
+  /** QEMU_PLUGIN_VERSION to build for. */
+  readonly api: number;
+  /** The QEMU binary that will load it (to look for a header next to it). */
+  readonly qemuPath: string;
+  /** --plugin-header, if the user gave one (file or directory). */
+  readonly header?: string | undefined;
+  /** Cache directory; default $XDG_CACHE_HOME/qemu-lockstep or ~/.cache/... */
+  readonly cacheDir?: string | undefined;
+  /** C compiler; default $CC or "cc". */
+  readonly cc?: string | undefined;
+}
+
+/** A built plugin. */
+export interface BuiltPlugin {
+  readonly path: string;
+  readonly header: HeaderChoice;
+  /** False when it came from the cache. */
+  readonly built: boolean;
+}
+
+/** The default cache directory. */
+export function defaultCacheDir(env = Deno.env.toObject()): string {
+  const base = env.XDG_CACHE_HOME || join(env.HOME || "/tmp", ".cache");
+  return join(base, "qemu-lockstep");
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Picks the header: --plugin-header, else a QEMU build or install tree next
+ * to the binary, else the project's own declarations.
+ */
+export function chooseHeader(qemuPath: string, given?: string): HeaderChoice {
+  if (given) {
+    const path = resolve(given);
+    let file = path;
+    try {
+      if (Deno.statSync(path).isDirectory) file = join(path, "qemu-plugin.h");
+    } catch {
+      // reported below
+    }
+    if (!exists(file)) {
+      throw new SetupError(
+        `Plugin header not found: ${file}`,
+        "pass --plugin-header a qemu-plugin.h file or the directory holding it",
+      );
+    }
+    return { includeDir: dirname(file), file, origin: "given" };
+  }
+  const bin = dirname(resolve(qemuPath));
+  for (
+    const candidate of [
+      join(bin, "..", "include", "qemu-plugin.h"), // install tree: PREFIX/include
+      join(bin, "..", "include", "qemu", "qemu-plugin.h"), // build dir inside the source
+      join(bin, "include", "qemu", "qemu-plugin.h"),
+      join(bin, "..", "..", "include", "qemu", "qemu-plugin.h"),
+      join(bin, "..", "include", "plugins", "qemu-plugin.h"), // 11.0 layout
+    ]
+  ) {
+    if (exists(candidate)) {
+      return { includeDir: dirname(candidate), file: resolve(candidate), origin: "qemu-tree" };
+    }
+  }
+  return { file: new URL("plugin_api.h", PLUGIN_SRC).pathname, origin: "own" };
+}
+
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const o = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+      .output();
+    const dec = new TextDecoder();
+    return { ok: o.success, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { ok: false, out: "" };
+    throw e;
+  }
+}
+
+async function sha256(parts: (string | Uint8Array)[]): Promise<string> {
+  const enc = new TextEncoder();
+  const chunks = parts.map((p) => typeof p === "string" ? enc.encode(p + "\0") : p);
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    all.set(c, o);
+    o += c.length;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(digest.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Builds (or finds in the cache) the plugin described by `req`. */
+export async function buildPlugin(req: PluginBuildRequest): Promise<BuiltPlugin> {
+  const env = Deno.env.toObject();
+  const cc = req.cc ?? env.CC ?? "cc";
+  const header = chooseHeader(req.qemuPath, req.header);
+  const ccVersion = await run(cc, ["--version"]);
+  if (!ccVersion.ok) {
+    throw new SetupError(
+      `No C compiler found: ${cc}`,
+      "install gcc (apt-get install gcc) or set CC to a C compiler",
+    );
+  }
+  const glib = await run("pkg-config", ["--cflags", "--libs", "glib-2.0"]);
+  if (!glib.ok) {
+    throw new SetupError(
+      "glib development files not found (pkg-config glib-2.0 failed)",
+      "install them: apt-get install libglib2.0-dev pkg-config",
+    );
+  }
+  const srcFile = new URL(req.source, PLUGIN_SRC).pathname;
+  const ownHeader = new URL("plugin_api.h", PLUGIN_SRC).pathname;
+  const flags = [
+    "-O2",
+    "-g",
+    "-shared",
+    "-fPIC",
+    "-fvisibility=hidden",
+    "-Wall",
+    "-Werror=implicit-function-declaration",
+    `-DQEMU_PLUGIN_VERSION=${req.api}`,
+    ...(header.origin === "own" ? [] : ["-DLOCKSTEP_REAL_HEADER", `-I${header.includeDir}`]),
+    ...glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-I")),
+  ];
+  const libs = glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-l") || f.startsWith("-L"));
+  const key = await sha256([
+    await Deno.readFile(srcFile),
+    await Deno.readFile(ownHeader),
+    header.origin === "own" ? "" : await Deno.readFile(header.file),
+    ccVersion.out,
+    cc,
+    flags.join(" "),
+    libs.join(" "),
+  ]);
+  const cacheDir = req.cacheDir ?? defaultCacheDir(env);
+  const out = join(cacheDir, `${req.source.replace(/\.c$/, "")}-v${req.api}-${key}.so`);
+  if (exists(out)) return { path: out, header, built: false };
+
+  await Deno.mkdir(cacheDir, { recursive: true });
+  // Build to a private name, then rename: concurrent runs never see half a file.
+  const tmp = `${out}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const res = await run(cc, [...flags, "-o", tmp, srcFile, ...libs, "-lpthread"]);
+  if (!res.ok) {
+    await Deno.remove(tmp).catch(() => {});
+    const what = header.origin === "own"
+      ? "the plugin did not compile"
+      : `the plugin did not compile against ${header.file}`;
+    throw new SetupError(
+      `Building the plugin failed: ${what}:\n${res.out.trim()}`,
+      header.origin === "given"
+        ? "check --plugin-header: it must be QEMU's qemu-plugin.h for this QEMU"
+        : "check that gcc and libglib2.0-dev are installed",
+    );
+  }
+  await Deno.rename(tmp, out);
+  return { path: out, header, built: true };
+}

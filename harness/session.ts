@@ -1,0 +1,411 @@
+/**
+ * The session: one lockstep run. It owns the private directory, the control
+ * socket and both QEMUs; it supervises them until the streams part, both
+ * guests end, a limit or timeout is reached, or one side dies; then it stops
+ * everything, removes the directory and returns a Verdict.
+ */
+import { type ChildStatus, OwnedChild } from "./child.ts";
+import { compareDumps, type DumpBlock, type SideDump } from "./compare.ts";
+import { ControlServer, type PluginMessage } from "./control.ts";
+import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
+import { guestPath, type RunPlan, sideArgv, type SidePlan } from "./plan.ts";
+import type { Divergence, SideResult, Status, StoppedBy, Verdict } from "./verdict.ts";
+import { join } from "./_path.ts";
+
+/** Live progress of a run. */
+export interface Progress {
+  /** Instructions both sides have retired. */
+  readonly insns: number;
+  readonly elapsedSeconds: number;
+  readonly insnsPerSecond: number;
+}
+
+/** How to run a plan. */
+export interface SessionOptions {
+  /** Aborting stops both QEMUs and ends the run as "interrupted". */
+  readonly signal?: AbortSignal | undefined;
+  /** Wall-clock limit for the whole run. */
+  readonly timeoutSeconds?: number | undefined;
+  /** Keep the private directory (logs, sockets) instead of removing it. */
+  readonly keepTemp?: boolean | undefined;
+  /** Plugin cache directory. */
+  readonly cacheDir?: string | undefined;
+  /** Seconds each QEMU has to load the plugin. */
+  readonly startSeconds?: number | undefined;
+  /** Called with progress as the plugins report it. */
+  readonly onProgress?: ((p: Progress) => void) | undefined;
+  /** Called with a line of what the session is doing (for --verbose). */
+  readonly onEvent?: ((line: string) => void) | undefined;
+}
+
+interface SideState {
+  readonly plan: SidePlan;
+  conn?: number;
+  hello?: Extract<PluginMessage, { t: "hello" }>;
+  insns: number;
+  blocks: number;
+  end?: { insns: number; hash: string };
+  limit?: { at: number; atHash: string };
+  dump?: { good: number; bad: number; blocks: DumpBlock[]; done: boolean; endedFirst: boolean };
+  peerLost: boolean;
+  error?: string;
+  exit?: ChildStatus;
+}
+
+interface Outcome {
+  readonly status: Status;
+  readonly stoppedBy: StoppedBy | null;
+  readonly message: string;
+  readonly divergence?: Divergence;
+}
+
+/** Builds the plugin for each side (once per API version). */
+async function buildFor(
+  plan: RunPlan,
+  cacheDir: string | undefined,
+): Promise<[BuiltPlugin, BuiltPlugin]> {
+  const build = (side: SidePlan) =>
+    buildPlugin({
+      source: "lockstep.c",
+      api: side.qemu.pluginApi,
+      qemuPath: side.qemu.path,
+      header: plan.pluginHeader,
+      cacheDir,
+    });
+  const a = await build(plan.a);
+  const sameBuild = plan.a.qemu.pluginApi === plan.b.qemu.pluginApi &&
+    plan.a.qemu.path === plan.b.qemu.path;
+  const b = sameBuild ? a : await build(plan.b);
+  return [a, b];
+}
+
+/** Runs both sides of `plan` in lockstep and returns the verdict. */
+export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Promise<Verdict> {
+  const event = opts.onEvent ?? (() => {});
+  const [pluginA, pluginB] = await buildFor(plan, opts.cacheDir);
+  for (const p of new Set([pluginA, pluginB])) {
+    event(
+      `plugin ${
+        p.built ? "built" : "cached"
+      }: ${p.path} (header: ${p.header.origin}, ${p.header.file})`,
+    );
+  }
+
+  const started = performance.now();
+  const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-" });
+  await Deno.chmod(dir, 0o700);
+  const children: OwnedChild[] = [];
+  let ctl: ControlServer | undefined;
+  try {
+    ctl = new ControlServer(join(dir, "ctl.sock"));
+    const state: Record<"a" | "b", SideState> = {
+      a: { plan: plan.a, insns: 0, blocks: 0, peerLost: false },
+      b: { plan: plan.b, insns: 0, blocks: 0, peerLost: false },
+    };
+    const argv = {
+      a: [plan.a.command, ...sideArgv(plan, plan.a, dir, pluginA.path)],
+      b: [plan.b.command, ...sideArgv(plan, plan.b, dir, pluginB.path)],
+    };
+    if (plan.mode === "user") {
+      for (const side of [plan.a, plan.b]) {
+        await Deno.mkdir(join(dir, side.role));
+        await Deno.symlink(side.image, guestPath(dir, plan, side));
+      }
+    }
+
+    // External events (a child exits, a timer fires, an abort) wake the loop.
+    let woken = false;
+    let wake = () => {};
+    const notify = () => {
+      woken = true;
+      wake();
+    };
+    const nextWake = () =>
+      woken ? (woken = false, Promise.resolve()) : new Promise<void>((r) => (wake = () => {
+        woken = false;
+        r();
+      }));
+    let timedOut = false;
+    let startTimedOut = false;
+    let aborted = opts.signal?.aborted ?? false;
+    const onAbort = () => {
+      aborted = true;
+      notify();
+    };
+    opts.signal?.addEventListener("abort", onAbort);
+    const timers = [
+      opts.timeoutSeconds
+        ? setTimeout(() => {
+          timedOut = true;
+          notify();
+        }, opts.timeoutSeconds * 1000)
+        : undefined,
+      setTimeout(() => {
+        startTimedOut = true;
+        notify();
+      }, (opts.startSeconds ?? 60) * 1000),
+    ];
+
+    for (const role of ["a", "b"] as const) {
+      event(`side ${role}: ${argv[role].map(shellQuote).join(" ")}`);
+      const [cmd, ...args] = argv[role];
+      const child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
+      children.push(child);
+      child.status.then((s) => {
+        state[role].exit = s;
+        event(`side ${role}: exited (${s.signal ?? `code ${s.code}`})`);
+        notify();
+      });
+    }
+
+    const roleOf = new Map<number, "a" | "b">();
+    let outcome: Outcome | undefined;
+    try {
+      while (!(outcome = decide(state, { timedOut, aborted, startTimedOut, opts, plan }))) {
+        const next = await ctl.next(nextWake());
+        if (!next) continue;
+        const [id, msg] = next;
+        if (msg.t === "hello") {
+          roleOf.set(id, msg.role);
+          state[msg.role].conn = id;
+          state[msg.role].hello = msg;
+          event(`side ${msg.role}: plugin loaded (${msg.target}, API ${msg.api}, pid ${msg.pid})`);
+          continue;
+        }
+        const role = roleOf.get(id);
+        if (!role) continue;
+        const s = state[role];
+        handle(s, msg);
+        if (msg.t === "progress" && opts.onProgress) {
+          const insns = Math.min(state.a.insns, state.b.insns);
+          const elapsed = (performance.now() - started) / 1000;
+          opts.onProgress({ insns, elapsedSeconds: elapsed, insnsPerSecond: insns / elapsed });
+        }
+        if (msg.t !== "progress" && msg.t !== "blk") event(`side ${role}: ${msg.t}`);
+      }
+    } finally {
+      timers.forEach((t) => clearTimeout(t));
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+
+    // Stop both: "quit" lets a parked plugin end its QEMU at once; SIGTERM and
+    // SIGKILL follow for anything that does not.
+    for (const s of [state.a, state.b]) {
+      if (s.conn !== undefined) await ctl.send(s.conn, "quit");
+    }
+    const statuses = await Promise.all(children.map((c) => c.stop(1500)));
+    const wall = (performance.now() - started) / 1000;
+    const side = async (role: "a" | "b", i: number): Promise<SideResult> => {
+      const s = state[role];
+      const c = children[i]!;
+      return {
+        qemu: s.plan.qemu.path,
+        version: s.plan.qemu.version,
+        pluginApi: s.plan.qemu.pluginApi,
+        image: s.plan.image,
+        mode: plan.mode,
+        argv: argv[role],
+        exitCode: statuses[i]!.code,
+        signal: statuses[i]!.signal,
+        insns: s.insns,
+        blocks: s.blocks,
+        output: await c.stdout(),
+        stderrTail: tailLines(await c.stderr(), 20),
+      };
+    };
+    const insns = outcome.divergence?.insn ??
+      (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
+    return {
+      version: 1,
+      status: outcome.status,
+      stoppedBy: outcome.stoppedBy,
+      message: outcome.message,
+      compared: ["pc"],
+      insns,
+      blocks: Math.min(state.a.blocks, state.b.blocks),
+      wallSeconds: Math.round(wall * 1000) / 1000,
+      insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
+      sides: { a: await side("a", 0), b: await side("b", 1) },
+      divergence: outcome.divergence ?? null,
+      tempDir: opts.keepTemp ? dir : null,
+    };
+  } finally {
+    await Promise.all(children.map((c) => c.stop(500)));
+    await ctl?.[Symbol.asyncDispose]();
+    if (!opts.keepTemp) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
+  switch (msg.t) {
+    case "progress":
+      s.insns = msg.insns;
+      s.blocks = msg.blocks;
+      break;
+    case "end":
+      s.insns = msg.insns;
+      s.blocks = msg.blocks;
+      s.end = { insns: msg.insns, hash: msg.hash };
+      break;
+    case "limit":
+      s.insns = msg.at;
+      s.blocks = msg.blocks;
+      s.limit = { at: msg.at, atHash: msg.atHash };
+      break;
+    case "peer-lost":
+      s.peerLost = true;
+      break;
+    case "diverged":
+      s.dump = {
+        good: msg.good,
+        bad: msg.bad,
+        blocks: [],
+        done: false,
+        endedFirst: s.end !== undefined,
+      };
+      break;
+    case "blk":
+      s.dump?.blocks.push(msg.block);
+      break;
+    case "dumped":
+      if (s.dump) s.dump.done = true;
+      break;
+    case "error":
+      s.error = msg.msg;
+      break;
+    case "closed":
+      break;
+  }
+}
+
+interface DecideContext {
+  readonly timedOut: boolean;
+  readonly aborted: boolean;
+  readonly startTimedOut: boolean;
+  readonly opts: SessionOptions;
+  readonly plan: RunPlan;
+}
+
+/** Looks at what is known and says whether the run is over, and how. */
+function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Outcome | undefined {
+  const { a, b } = st;
+  for (const s of [a, b]) {
+    if (s.error) {
+      return { status: "error", stoppedBy: null, message: `Side ${s.plan.role}: ${s.error}` };
+    }
+  }
+  if (a.dump?.done && b.dump?.done) return compareOutcome(a, b, cx.plan.history);
+  if (cx.aborted) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "interrupted",
+      message: "Interrupted before a verdict",
+    };
+  }
+  if (cx.timedOut) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "timeout",
+      message:
+        `No verdict within ${cx.opts.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
+    };
+  }
+  if (a.limit && b.limit && a.limit.atHash === b.limit.atHash) {
+    return {
+      status: "match",
+      stoppedBy: "max-insns",
+      message: `No divergence in the first ${a.limit.at} instructions`,
+    };
+  }
+  for (const [s, other] of [[a, b], [b, a]] as const) {
+    if (s.exit && !s.hello) {
+      return {
+        status: "error",
+        stoppedBy: null,
+        message: `QEMU for side ${s.plan.role} exited (${
+          describeExit(s.exit)
+        }) before the plugin started`,
+      };
+    }
+    // Ended by itself without a word from the plugin: it crashed or was killed.
+    if (s.exit && !s.end && !s.dump && !s.limit) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "crash",
+        message: `QEMU for side ${s.plan.role} died (${
+          describeExit(s.exit)
+        }) at about instruction ${s.insns}`,
+      };
+    }
+    if (s.exit && s.dump && !other.dump && other.exit) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "peer-lost",
+        message:
+          `Side ${s.plan.role} reported a divergence but side ${other.plan.role} ended without its part`,
+      };
+    }
+  }
+  if (a.exit && b.exit) {
+    if (a.end && b.end && a.end.insns === b.end.insns && a.end.hash === b.end.hash) {
+      return {
+        status: "match",
+        stoppedBy: "guest-exit",
+        message: `Both guests ran to their end: ${a.end.insns} instructions, no divergence`,
+      };
+    }
+    return {
+      status: "inconclusive",
+      stoppedBy: "peer-lost",
+      message: "Both QEMUs exited without a verdict from the plugins",
+    };
+  }
+  if (cx.startTimedOut && (!a.hello || !b.hello)) {
+    const late = !a.hello ? a : b;
+    return {
+      status: "error",
+      stoppedBy: null,
+      message: `QEMU for side ${late.plan.role} did not load the plugin within ${
+        cx.opts.startSeconds ?? 60
+      } s`,
+    };
+  }
+  return undefined;
+}
+
+function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
+  const dump = (s: SideState): SideDump => ({
+    good: s.dump!.good,
+    bad: s.dump!.bad,
+    blocks: s.dump!.blocks,
+    ended: s.end !== undefined,
+  });
+  const r = compareDumps(dump(a), dump(b), history);
+  if (!r.found) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "divergence",
+      message: `The checkpoints disagree but the dumped instructions do not: ${r.reason}`,
+    };
+  }
+  const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
+  return {
+    status: "diverged",
+    stoppedBy: "divergence",
+    message: `Diverged at instruction ${r.insn}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
+    divergence: { insn: r.insn, kind: "pc", a: r.a ?? null, b: r.b ?? null, history: r.history },
+  };
+}
+
+function describeExit(s: ChildStatus): string {
+  return s.signal ? `signal ${s.signal}` : `exit code ${s.code}`;
+}
+
+function tailLines(text: string, n: number): string {
+  return text.split("\n").slice(-n - 1).join("\n").trimEnd();
+}
+
+/** Quotes an argument for display as a shell command. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}

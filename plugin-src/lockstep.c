@@ -1,0 +1,760 @@
+/*
+ * lockstep.c - compare the executed instruction stream of two QEMUs.
+ *
+ * Two QEMUs (sides "a" and "b") load this plugin. Each folds the address
+ * of every executed instruction into a running polynomial hash, which is
+ * split-insensitive: a block cut in two on one side gives the same hash as
+ * the whole block on the other.
+ *
+ * A TB exec callback runs before the block, so it only claims the block. A
+ * block is retired when the next one starts: in full if the callback on its
+ * last instruction ran; if not, it was cut short, and when the next block
+ * starts inside it (an instruction restarted after a code-page write, or an
+ * icount I/O re-execution) only the instructions before that point count. At every `interval` instructions (an exact
+ * instruction count, computed inside the block that crosses it) a side sends
+ * its hash to the peer over a Unix socket; a side more than `window`
+ * instructions ahead of the peer waits. The exec callback only updates the
+ * hash and a fixed ring of recent blocks: no lock, no allocation, no syscall.
+ *
+ * When checkpoints disagree, or one stream ends while the other goes on,
+ * both sides dump the blocks from the last agreeing checkpoint to the first
+ * disagreeing one to the orchestrator (the "ctl" socket, JSON lines), which
+ * finds the first differing instruction. The plugin never decides a verdict.
+ *
+ * Arguments: role=a|b peer=PATH ctl=PATH [listen=on|off] [maxinsns=N]
+ *            [interval=N] [window=N] [history=N]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#ifdef LOCKSTEP_REAL_HEADER
+#include <qemu-plugin.h>
+#else
+#include "plugin_api.h"
+#endif
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+
+/* Blocks kept for the dump: must cover window + 2 intervals at 1 insn/block */
+#define RING_BITS 21
+#define RING_SIZE (1u << RING_BITS)
+#define RING_MASK (RING_SIZE - 1)
+/* Checkpoints not yet compared; bounded by window / interval */
+#define CKPT_RING 4096
+/* Blocks dumped after the first disagreeing checkpoint, for context */
+#define DUMP_EXTRA 4
+#define HASH_MUL 0x9e3779b97f4a7c15ull
+
+/* One translated instruction, as the dump reports it. */
+typedef struct {
+    uint64_t vaddr;
+    uint8_t size;
+    uint8_t bytes[15];
+} Insn;
+
+/* One translated block; shared by identical re-translations. */
+typedef struct {
+    uint64_t pc;
+    uint64_t hash;      /* fold of its instruction addresses */
+    uint64_t pow;       /* HASH_MUL ** n, to append it to a running hash */
+    uint32_t n;
+    Insn insns[];
+} TbInfo;
+
+/* Messages between the two plugins: fixed size, host byte order. */
+enum { MSG_CKPT = 1, MSG_END, MSG_LIMIT, MSG_STOP };
+typedef struct {
+    uint32_t type;
+    uint32_t pad;
+    uint64_t a;         /* CKPT: count; END/LIMIT: position; STOP: good */
+    uint64_t b;         /* CKPT/END/LIMIT: hash; STOP: bad */
+} PeerMsg;
+
+/* Options, fixed after install. */
+static struct {
+    char role;
+    bool listen;
+    const char *peer_path;
+    const char *ctl_path;
+    uint64_t maxinsns;
+    uint64_t interval;
+    uint64_t window;
+    uint64_t history;
+} cfg = {
+    .interval = 1u << 15,
+    .window = 1u << 19,
+    .history = 8,
+};
+
+/* This side's execution: touched by the vCPU thread only (and by atexit
+ * once the vCPU has stopped). */
+static struct {
+    uint64_t icount;
+    uint64_t hash;
+    uint64_t blocks;
+    uint64_t next_mark;     /* min(next checkpoint, limit, peer's end + 1) */
+    uint64_t next_ckpt;
+    uint64_t ckpt_count;
+    uint64_t ckpt_hash[CKPT_RING];
+    uint64_t compared;      /* checkpoints compared with the peer's */
+    uint64_t last_good;     /* position where both hashes last agreed */
+    const TbInfo *pending;  /* started, not yet retired */
+    bool confirmed;         /* pending's last instruction started */
+    bool dumped;
+    struct timespec last_progress;
+    const TbInfo **ring;    /* retired blocks... */
+    uint16_t *ring_n;       /* ...and how many of their instructions ran */
+} own;
+
+/* What the reader thread learnt of the peer; guarded by lock. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t ckpt_count;
+    uint64_t ckpt_hash[CKPT_RING];
+    bool ended;             /* END or LIMIT received */
+    uint64_t end_pos;
+    uint64_t end_hash;
+    bool stopped;           /* STOP received */
+    uint64_t stop_good;
+    uint64_t stop_bad;
+    bool lost;
+} peer = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
+};
+
+static int peer_fd = -1;
+static int ctl_fd = -1;
+static FILE *ctl;           /* written by one thread at a time (vCPU/atexit) */
+static GHashTable *tbs;     /* TbInfo -> TbInfo, for sharing */
+static pthread_mutex_t tbs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline uint64_t mix(uint64_t v)
+{
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdull;
+    v ^= v >> 33;
+    v *= 0xc4ceb9fe1a85ec53ull;
+    v ^= v >> 33;
+    return v;
+}
+
+/* The running hash after the first k instructions of tb. */
+static uint64_t prefix_hash(uint64_t h, const TbInfo *tb, uint64_t k)
+{
+    for (uint64_t i = 0; i < k; i++) {
+        h = h * HASH_MUL + mix(tb->insns[i].vaddr);
+    }
+    return h;
+}
+
+static void send_peer(uint32_t type, uint64_t a, uint64_t b)
+{
+    PeerMsg m = { .type = type, .a = a, .b = b };
+    if (send(peer_fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
+        pthread_mutex_lock(&peer.lock);
+        peer.lost = true;
+        pthread_mutex_unlock(&peer.lock);
+    }
+}
+
+static void report_counts(const char *type, const char *extra)
+{
+    fprintf(ctl, "{\"t\":\"%s\",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
+            ",\"hash\":\"0x%016" PRIx64 "\"%s}\n",
+            type, own.icount, own.blocks, own.hash, extra);
+    fflush(ctl);
+}
+
+/* Never run on: wait for the orchestrator's "quit" (the reader exits). */
+static void park(void)
+{
+    for (;;) {
+        pause();
+    }
+}
+
+/*
+ * Send the blocks around (good, bad] to the orchestrator: `history` blocks
+ * before the one holding `good`, every block up to the one holding `bad`,
+ * then DUMP_EXTRA more that this side has run.
+ */
+static void dump(uint64_t good, uint64_t bad, const char *reason)
+{
+    uint64_t first_kept = own.blocks > RING_SIZE ? own.blocks - RING_SIZE : 0;
+    uint64_t j = own.blocks;
+    uint64_t start = own.icount;
+    uint64_t extra = 0;
+    bool complete;
+
+    if (own.dumped) {
+        return;
+    }
+    own.dumped = true;
+    /* Walk back to the block holding `good`, then `history` more. */
+    while (j > first_kept && start > good) {
+        j--;
+        start -= own.ring_n[j & RING_MASK];
+    }
+    complete = start <= good;
+    for (uint64_t h = 0; h < cfg.history && j > first_kept; h++) {
+        j--;
+        start -= own.ring_n[j & RING_MASK];
+    }
+    fprintf(ctl, "{\"t\":\"diverged\",\"reason\":\"%s\",\"good\":%" PRIu64
+            ",\"bad\":%" PRIu64 ",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
+            ",\"from\":%" PRIu64 ",\"complete\":%s}\n",
+            reason, good, bad, own.icount, own.blocks, start,
+            complete ? "true" : "false");
+    for (; j < own.blocks && extra < DUMP_EXTRA; j++) {
+        const TbInfo *tb = own.ring[j & RING_MASK];
+        uint32_t n = own.ring_n[j & RING_MASK];
+        fprintf(ctl, "{\"t\":\"blk\",\"i\":%" PRIu64 ",\"pc\":\"0x%" PRIx64
+                "\",\"sz\":\"", start, tb->pc);
+        for (uint32_t i = 0; i < n; i++) {
+            fputc("0123456789abcdef"[tb->insns[i].size & 15], ctl);
+        }
+        fputs("\",\"b\":\"", ctl);
+        for (uint32_t i = 0; i < n; i++) {
+            for (uint8_t k = 0; k < tb->insns[i].size; k++) {
+                fprintf(ctl, "%02x", tb->insns[i].bytes[k]);
+            }
+        }
+        fputs("\"}\n", ctl);
+        if (start > bad) {
+            extra++;
+        }
+        start += n;
+    }
+    fputs("{\"t\":\"dumped\"}\n", ctl);
+    fflush(ctl);
+}
+
+/* This side found the streams apart: tell the peer, then dump. */
+static void diverge(uint64_t good, uint64_t bad, const char *reason)
+{
+    bool lost;
+
+    pthread_mutex_lock(&peer.lock);
+    lost = peer.lost;
+    pthread_mutex_unlock(&peer.lock);
+    if (!lost) {
+        send_peer(MSG_STOP, good, bad);
+    }
+    dump(good, bad, reason);
+}
+
+/*
+ * Compare the checkpoints both sides have taken; called with peer.lock
+ * held. Returns the position of the first disagreeing one, or 0.
+ */
+static uint64_t compare_checkpoints(void)
+{
+    while (own.compared < own.ckpt_count &&
+           own.compared < peer.ckpt_count) {
+        uint64_t i = own.compared % CKPT_RING;
+        if (own.ckpt_hash[i] != peer.ckpt_hash[i]) {
+            return (own.compared + 1) * cfg.interval;
+        }
+        own.compared++;
+        own.last_good = own.compared * cfg.interval;
+    }
+    return 0;
+}
+
+static void take_checkpoint(uint64_t hash)
+{
+    struct timespec now;
+
+    own.ckpt_hash[own.ckpt_count % CKPT_RING] = hash;
+    own.ckpt_count++;
+    own.next_ckpt += cfg.interval;
+    send_peer(MSG_CKPT, own.ckpt_count, hash);
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    if ((now.tv_sec - own.last_progress.tv_sec) * 1000000000ll +
+        (now.tv_nsec - own.last_progress.tv_nsec) > 250000000ll) {
+        own.last_progress = now;
+        report_counts("progress", "");
+    }
+}
+
+/*
+ * Wait until the peer's news settles this side's run: its end or limit
+ * at `pos` (with `hash`), a stop request, or its loss. Used once this side
+ * has ended (guest exit) or reached its limit.
+ */
+static void settle(uint64_t pos, uint64_t hash)
+{
+    pthread_mutex_lock(&peer.lock);
+    for (;;) {
+        uint64_t bad = compare_checkpoints();
+        if (bad) {
+            pthread_mutex_unlock(&peer.lock);
+            diverge(own.last_good, bad, "checkpoint");
+            return;
+        }
+        if (peer.stopped) {
+            uint64_t good = peer.stop_good, stop_bad = peer.stop_bad;
+            pthread_mutex_unlock(&peer.lock);
+            dump(good, stop_bad, "peer-stopped");
+            return;
+        }
+        if (peer.ended) {
+            bool same = peer.end_pos == pos && peer.end_hash == hash;
+            uint64_t bad = MIN(pos, peer.end_pos);
+            pthread_mutex_unlock(&peer.lock);
+            if (!same) {
+                diverge(own.last_good, bad, "end");
+            }
+            return;
+        }
+        if (peer.lost) {
+            pthread_mutex_unlock(&peer.lock);
+            report_counts("peer-lost", "");
+            return;
+        }
+        pthread_cond_wait(&peer.cond, &peer.lock);
+    }
+}
+
+/* Called when own.icount reached own.next_mark; tb is the block that
+ * crossed it, `start` and `h0` the position and hash before it. */
+static void at_mark(const TbInfo *tb, uint64_t start, uint64_t h0)
+{
+    uint64_t limit = cfg.maxinsns ? cfg.maxinsns : UINT64_MAX;
+    uint64_t mark;
+
+    while (own.next_ckpt <= own.icount && own.next_ckpt <= limit) {
+        take_checkpoint(prefix_hash(h0, tb, own.next_ckpt - start));
+    }
+    if (own.icount >= limit) {
+        uint64_t h = prefix_hash(h0, tb, limit - start);
+        char extra[64];
+        send_peer(MSG_LIMIT, limit, h);
+        snprintf(extra, sizeof(extra), ",\"at\":%" PRIu64
+                 ",\"atHash\":\"0x%016" PRIx64 "\"", limit, h);
+        report_counts("limit", extra);
+        settle(limit, h);
+        park();
+    }
+
+    pthread_mutex_lock(&peer.lock);
+    for (;;) {
+        uint64_t bad = compare_checkpoints();
+        if (bad) {
+            pthread_mutex_unlock(&peer.lock);
+            diverge(own.last_good, bad, "checkpoint");
+            park();
+        }
+        if (peer.stopped && own.icount >= peer.stop_bad) {
+            uint64_t good = peer.stop_good, stop_bad = peer.stop_bad;
+            pthread_mutex_unlock(&peer.lock);
+            dump(good, stop_bad, "peer-stopped");
+            park();
+        }
+        if (peer.ended && own.icount > peer.end_pos) {
+            uint64_t bad = peer.end_pos;
+            pthread_mutex_unlock(&peer.lock);
+            diverge(MIN(own.last_good, bad), bad, "peer-ended");
+            park();
+        }
+        if (peer.lost) {
+            pthread_mutex_unlock(&peer.lock);
+            report_counts("peer-lost", "");
+            park();
+        }
+        if (peer.stopped || peer.ended ||
+            own.icount <= peer.ckpt_count * cfg.interval + cfg.window) {
+            break;
+        }
+        pthread_cond_wait(&peer.cond, &peer.lock);
+    }
+    mark = MIN(own.next_ckpt, limit);
+    if (peer.stopped) {
+        mark = MIN(mark, peer.stop_bad);
+    }
+    if (peer.ended) {
+        mark = MIN(mark, peer.end_pos + 1);
+    }
+    own.next_mark = mark;
+    pthread_mutex_unlock(&peer.lock);
+}
+
+static void multi_vcpu(unsigned int vcpu_index)
+{
+    fprintf(ctl, "{\"t\":\"error\",\"msg\":\"vCPU %u ran: lockstep supports "
+            "one vCPU only (use -smp 1 and a single-threaded guest)\"}\n",
+            vcpu_index);
+    fflush(ctl);
+    park();
+}
+
+/* How many instructions of an unconfirmed block ran, given the next pc. */
+static uint32_t cut_short(const TbInfo *tb, uint64_t next_pc)
+{
+    for (uint32_t m = 1; m < tb->n; m++) {
+        if (tb->insns[m].vaddr == next_pc) {
+            return m;
+        }
+    }
+    /* An exception to elsewhere: where it stopped is unknown; claim all. */
+    return tb->n;
+}
+
+/* Fold the pending block into the stream; next_pc is where execution went. */
+static void retire(uint64_t next_pc)
+{
+    const TbInfo *tb = own.pending;
+    uint32_t n = own.confirmed ? tb->n : cut_short(tb, next_pc);
+    uint64_t start = own.icount;
+    uint64_t h0 = own.hash;
+
+    own.ring[own.blocks & RING_MASK] = tb;
+    own.ring_n[own.blocks & RING_MASK] = n;
+    own.blocks++;
+    own.icount = start + n;
+    own.hash = G_LIKELY(n == tb->n) ? h0 * tb->pow + tb->hash
+                                    : prefix_hash(h0, tb, n);
+    if (G_UNLIKELY(own.icount >= own.next_mark)) {
+        at_mark(tb, start, h0);
+    }
+}
+
+/* The hot path: runs at the start of every executed block. */
+static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+
+    if (G_UNLIKELY(vcpu_index != 0)) {
+        multi_vcpu(vcpu_index);
+    }
+    if (G_LIKELY(own.pending)) {
+        retire(tb->pc);
+    }
+    own.pending = tb;
+    own.confirmed = tb->n == 1;
+}
+
+/* Runs when the last instruction of a block starts: the block ran whole. */
+static void vcpu_last_insn_exec(unsigned int vcpu_index, void *udata)
+{
+    own.confirmed = true;
+}
+
+static guint tb_info_hash(gconstpointer p)
+{
+    const TbInfo *tb = p;
+    return (guint)(tb->hash ^ (tb->hash >> 32) ^ tb->n);
+}
+
+static gboolean tb_info_equal(gconstpointer x, gconstpointer y)
+{
+    const TbInfo *a = x, *b = y;
+    return a->n == b->n && a->pc == b->pc &&
+           memcmp(a->insns, b->insns, a->n * sizeof(Insn)) == 0;
+}
+
+static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    TbInfo *info = g_malloc0(sizeof(TbInfo) + n * sizeof(Insn));
+    TbInfo *shared;
+
+    info->pc = qemu_plugin_tb_vaddr(tb);
+    info->n = n;
+    info->hash = 0;
+    info->pow = 1;
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        Insn *d = &info->insns[i];
+        size_t size = qemu_plugin_insn_size(insn);
+
+        d->vaddr = qemu_plugin_insn_vaddr(insn);
+        d->size = size;
+        size = MIN(size, sizeof(d->bytes));
+#if QEMU_PLUGIN_VERSION <= 2
+        memcpy(d->bytes, qemu_plugin_insn_data(insn), size);
+#else
+        qemu_plugin_insn_data(insn, d->bytes, size);
+#endif
+        info->hash = info->hash * HASH_MUL + mix(d->vaddr);
+        info->pow *= HASH_MUL;
+    }
+
+    /* Re-translations of the same code share one TbInfo: memory follows
+     * the code translated, not how often it is translated. */
+    pthread_mutex_lock(&tbs_lock);
+    shared = g_hash_table_lookup(tbs, info);
+    if (shared) {
+        g_free(info);
+    } else {
+        g_hash_table_add(tbs, info);
+        shared = info;
+    }
+    pthread_mutex_unlock(&tbs_lock);
+
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec,
+                                         QEMU_PLUGIN_CB_NO_REGS, shared);
+    if (n > 1) {
+        qemu_plugin_register_vcpu_insn_exec_cb(
+            qemu_plugin_tb_get_insn(tb, n - 1), vcpu_last_insn_exec,
+            QEMU_PLUGIN_CB_NO_REGS, NULL);
+    }
+}
+
+static void plugin_exit(qemu_plugin_id_t id, void *p)
+{
+    if (own.pending) {
+        retire(UINT64_MAX);
+    }
+    send_peer(MSG_END, own.icount, own.hash);
+    report_counts("end", "");
+    settle(own.icount, own.hash);
+}
+
+/* Reads the peer's messages and the orchestrator's commands. */
+static void *reader(void *arg)
+{
+    struct pollfd fds[2] = {
+        { .fd = peer_fd, .events = POLLIN },
+        { .fd = ctl_fd, .events = POLLIN },
+    };
+
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (fds[1].revents) {
+            char buf[64];
+            ssize_t r = read(ctl_fd, buf, sizeof(buf));
+            /* "quit", or the orchestrator is gone: never run on alone. */
+            _exit(r > 0 ? 0 : 3);
+        }
+        if (fds[0].revents) {
+            PeerMsg m;
+            ssize_t r = recv(peer_fd, &m, sizeof(m), MSG_WAITALL);
+
+            pthread_mutex_lock(&peer.lock);
+            if (r != sizeof(m)) {
+                peer.lost = true;
+                fds[0].fd = -1;
+            } else if (m.type == MSG_CKPT) {
+                peer.ckpt_hash[(m.a - 1) % CKPT_RING] = m.b;
+                peer.ckpt_count = m.a;
+            } else if (m.type == MSG_END || m.type == MSG_LIMIT) {
+                peer.ended = true;
+                peer.end_pos = m.a;
+                peer.end_hash = m.b;
+            } else if (m.type == MSG_STOP) {
+                peer.stopped = true;
+                peer.stop_good = m.a;
+                peer.stop_bad = m.b;
+            }
+            pthread_cond_broadcast(&peer.cond);
+            pthread_mutex_unlock(&peer.lock);
+        }
+    }
+    return NULL;
+}
+
+static int unix_socket(const char *path, struct sockaddr_un *addr)
+{
+    if (strlen(path) >= sizeof(addr->sun_path)) {
+        fprintf(stderr, "lockstep: socket path too long: %s\n", path);
+        return -1;
+    }
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    strcpy(addr->sun_path, path);
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+/* Connect, retrying while the listener is not there yet (up to 30 s). */
+static int connect_to(const char *path)
+{
+    struct sockaddr_un addr;
+
+    for (int tries = 0; tries < 3000; tries++) {
+        int fd = unix_socket(path, &addr);
+        if (fd < 0) {
+            return -1;
+        }
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+            return fd;
+        }
+        close(fd);
+        if (errno != ENOENT && errno != ECONNREFUSED) {
+            break;
+        }
+        usleep(10000);
+    }
+    fprintf(stderr, "lockstep: cannot connect to %s: %s\n", path,
+            strerror(errno));
+    return -1;
+}
+
+/* Listen on path and accept the peer (up to 30 s). */
+static int accept_peer(const char *path)
+{
+    struct sockaddr_un addr;
+    struct pollfd pfd;
+    int lfd = unix_socket(path, &addr);
+    int fd = -1;
+
+    if (lfd < 0) {
+        return -1;
+    }
+    unlink(path);
+    if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        listen(lfd, 1) < 0) {
+        fprintf(stderr, "lockstep: cannot listen on %s: %s\n", path,
+                strerror(errno));
+        close(lfd);
+        return -1;
+    }
+    pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
+    if (poll(&pfd, 1, 30000) == 1) {
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    }
+    if (fd < 0) {
+        fprintf(stderr, "lockstep: side b did not connect to %s\n", path);
+    }
+    close(lfd);
+    unlink(path);
+    return fd;
+}
+
+static bool parse_u64(const char *key, const char *val, uint64_t *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoull(val, &end, 0);
+    if (errno || end == val || *end) {
+        fprintf(stderr, "lockstep: %s=%s is not a number\n", key, val);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_args(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        g_auto(GStrv) kv = g_strsplit(argv[i], "=", 2);
+        const char *key = kv[0], *val = kv[1];
+        bool ok = true;
+
+        if (!val) {
+            fprintf(stderr, "lockstep: option %s needs a value (key=value)\n",
+                    argv[i]);
+            return false;
+        }
+        if (g_strcmp0(key, "role") == 0) {
+            if (g_strcmp0(val, "a") && g_strcmp0(val, "b")) {
+                fprintf(stderr, "lockstep: role must be a or b, not %s\n",
+                        val);
+                return false;
+            }
+            cfg.role = val[0];
+        } else if (g_strcmp0(key, "peer") == 0) {
+            cfg.peer_path = g_strdup(val);
+        } else if (g_strcmp0(key, "ctl") == 0) {
+            cfg.ctl_path = g_strdup(val);
+        } else if (g_strcmp0(key, "listen") == 0) {
+            ok = qemu_plugin_bool_parse(key, val, &cfg.listen);
+        } else if (g_strcmp0(key, "maxinsns") == 0) {
+            ok = parse_u64(key, val, &cfg.maxinsns);
+        } else if (g_strcmp0(key, "interval") == 0) {
+            ok = parse_u64(key, val, &cfg.interval) && cfg.interval > 0;
+        } else if (g_strcmp0(key, "window") == 0) {
+            ok = parse_u64(key, val, &cfg.window);
+        } else if (g_strcmp0(key, "history") == 0) {
+            ok = parse_u64(key, val, &cfg.history);
+        } else {
+            fprintf(stderr, "lockstep: unknown option %s (known: role, peer, "
+                    "ctl, listen, maxinsns, interval, window, history)\n",
+                    key);
+            return false;
+        }
+        if (!ok) {
+            fprintf(stderr, "lockstep: bad value in %s\n", argv[i]);
+            return false;
+        }
+    }
+    if (!cfg.role || !cfg.peer_path || !cfg.ctl_path) {
+        fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");
+        return false;
+    }
+    if (cfg.window / cfg.interval + 2 >= CKPT_RING ||
+        cfg.window + 2 * cfg.interval >= RING_SIZE / 2) {
+        fprintf(stderr, "lockstep: window too large for interval\n");
+        return false;
+    }
+    return true;
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
+                                           const qemu_info_t *info,
+                                           int argc, char **argv)
+{
+    struct sockaddr_un addr;
+    pthread_t thread;
+
+    if (!parse_args(argc, argv)) {
+        return -1;
+    }
+    ctl_fd = unix_socket(cfg.ctl_path, &addr);
+    if (ctl_fd < 0 ||
+        connect(ctl_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        fprintf(stderr, "lockstep: cannot connect to %s: %s\n", cfg.ctl_path,
+                strerror(errno));
+        return -1;
+    }
+    ctl = fdopen(dup(ctl_fd), "w");
+    setvbuf(ctl, NULL, _IOFBF, 1 << 16);
+    fprintf(ctl, "{\"t\":\"hello\",\"role\":\"%c\",\"target\":\"%s\","
+            "\"api\":%d,\"qemuApi\":[%d,%d],\"system\":%s,\"pid\":%d}\n",
+            cfg.role, info->target_name, QEMU_PLUGIN_VERSION,
+            info->version.min, info->version.cur,
+            info->system_emulation ? "true" : "false", (int)getpid());
+    fflush(ctl);
+
+    peer_fd = cfg.listen ? accept_peer(cfg.peer_path)
+                         : connect_to(cfg.peer_path);
+    if (peer_fd < 0) {
+        return -1;
+    }
+
+    own.ring = g_new0(const TbInfo *, RING_SIZE);
+    own.ring_n = g_new0(uint16_t, RING_SIZE);
+    own.next_ckpt = cfg.interval;
+    own.next_mark = MIN(cfg.interval, cfg.maxinsns ? cfg.maxinsns
+                                                   : UINT64_MAX);
+    tbs = g_hash_table_new(tb_info_hash, tb_info_equal);
+    if (pthread_create(&thread, NULL, reader, NULL) != 0) {
+        fprintf(stderr, "lockstep: cannot start reader thread\n");
+        return -1;
+    }
+    pthread_detach(thread);
+
+    qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
+    qemu_plugin_register_atexit_cb(id, plugin_exit, NULL);
+    return 0;
+}

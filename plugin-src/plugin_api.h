@@ -1,0 +1,88 @@
+/*
+ * plugin_api.h - the part of QEMU's TCG plugin API that lockstep uses.
+ *
+ * Debian ships no qemu-plugin.h, so these declarations are written from
+ * the documented ABI (see README "How the plugin is built"). They are used
+ * only when no real header is found next to the QEMU binary or given with
+ * --plugin-header. QEMU_PLUGIN_VERSION must be defined by the build (-D) to
+ * the API version of the QEMU that will load the plugin.
+ */
+#ifndef LOCKSTEP_PLUGIN_API_H
+#define LOCKSTEP_PLUGIN_API_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifndef QEMU_PLUGIN_VERSION
+#error "QEMU_PLUGIN_VERSION must be defined to the API version of the QEMU"
+#endif
+
+#define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+typedef uint64_t qemu_plugin_id_t;
+
+/* What QEMU tells the plugin about itself at install time. */
+typedef struct qemu_info_t {
+    const char *target_name;
+    struct {
+        int min;
+        int cur;
+    } version;
+    bool system_emulation;
+    union {
+        struct {
+            int smp_vcpus;
+            int max_vcpus;
+        } system;
+    };
+} qemu_info_t;
+
+enum qemu_plugin_cb_flags {
+    QEMU_PLUGIN_CB_NO_REGS,
+    QEMU_PLUGIN_CB_R_REGS,
+    QEMU_PLUGIN_CB_RW_REGS,
+};
+
+struct qemu_plugin_tb;
+struct qemu_plugin_insn;
+
+typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index,
+                                            void *userdata);
+typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
+                                               struct qemu_plugin_tb *tb);
+
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
+                                           qemu_plugin_vcpu_tb_trans_cb_t cb);
+void qemu_plugin_register_vcpu_tb_exec_cb(struct qemu_plugin_tb *tb,
+                                          qemu_plugin_vcpu_udata_cb_t cb,
+                                          enum qemu_plugin_cb_flags flags,
+                                          void *userdata);
+void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
+                                            qemu_plugin_vcpu_udata_cb_t cb,
+                                            enum qemu_plugin_cb_flags flags,
+                                            void *userdata);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
+                                    qemu_plugin_udata_cb_t exit_cb,
+                                    void *userdata);
+
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
+                                                 size_t idx);
+
+/* Versions 1 and 2 hand out a pointer; from 3 on the bytes are copied. */
+#if QEMU_PLUGIN_VERSION <= 2
+const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
+#else
+size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest,
+                             size_t len);
+#endif
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
+uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+
+void qemu_plugin_outs(const char *string);
+bool qemu_plugin_bool_parse(const char *name, const char *val, bool *ret);
+
+#endif /* LOCKSTEP_PLUGIN_API_H */

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything qemu-lockstep needs on a fresh Debian 12 / Ubuntu machine:
+# QEMU (system + linux-user), cross compilers for the bundled guests, glib
+# headers, binutils for symbols, and a pinned Deno from npm. Then builds the
+# bundled guests. Safe to run again: every step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(
+    qemu-user qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
+    gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
+    binutils-multiarch libglib2.0-dev pkg-config make gcc libc6-dev
+    util-linux
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+        || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "${missing[@]}"
+fi
+
+# Deno, pinned in package.json / package-lock.json.
+if [ ! -x node_modules/.bin/deno ]; then
+    echo "setup: installing Deno from npm" >&2
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The bundled guests, built from source in the repo.
+make -s -C test/guests
+echo "setup: done ($(node_modules/.bin/deno --version | head -1))" >&2
