@@ -26,12 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         --no-install-recommends "${missing[@]}"
 fi
 
-# Deno, pinned in package.json / package-lock.json.
-if [ ! -x node_modules/.bin/deno ]; then
+# Deno, pinned in scripts/deno/package-lock.json. It lives there, not at the
+# top, so that Deno itself never mistakes the project for an npm package.
+deno=scripts/deno/node_modules/.bin/deno
+if ! "$deno" --version >/dev/null 2>&1; then
     echo "setup: installing Deno from npm" >&2
-    npm ci --no-audit --no-fund --loglevel=error
+    (cd scripts/deno && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # The bundled guests, built from source in the repo.
 make -s -C test/guests
-echo "setup: done ($(node_modules/.bin/deno --version | head -1))" >&2
+echo "setup: done ($("$deno" --version | head -1)); run it as $deno" >&2

@@ -1,0 +1,85 @@
+import { parseCommandLine, UsageError } from "../cli/args.ts";
+import { deepEqual, equal, throws } from "./_assert.ts";
+
+function run(argv: string[]) {
+  const cmd = parseCommandLine(argv);
+  if (cmd.kind !== "run") throw new Error(`expected a run, got ${cmd.kind}`);
+  return cmd;
+}
+
+Deno.test("command line", async (t) => {
+  await t.step("takes arch and image, with defaults", () => {
+    const cmd = run(["sparc", "zImage.elf"]);
+    equal(cmd.options.arch, "sparc");
+    equal(cmd.options.image, "zImage.elf");
+    equal(cmd.options.history, 8);
+    equal(cmd.options.chain, false);
+    equal(cmd.options.mode, undefined);
+    deepEqual(cmd.options.guestArgs, []);
+    deepEqual(cmd.output, { json: false, report: undefined, verbose: false, color: "auto" });
+  });
+
+  await t.step("keeps extra QEMU arguments one element each, per side", () => {
+    const cmd = run([
+      "--extra=-no-reboot",
+      "--extra",
+      "icount=1",
+      "--extra-b=-singlestep",
+      "--extra-a=-d",
+      "--extra-a=in_asm",
+      "x86_64",
+      "g",
+    ]);
+    deepEqual(cmd.options.extra, ["-no-reboot", "icount=1"]);
+    deepEqual(cmd.options.extraA, ["-d", "in_asm"]);
+    deepEqual(cmd.options.extraB, ["-singlestep"]);
+  });
+
+  await t.step("passes guest arguments after --", () => {
+    const cmd = run(["x86_64", "prog", "--", "-v", "--json", "x"]);
+    deepEqual(cmd.options.guestArgs, ["-v", "--json", "x"]);
+    equal(cmd.output.json, false);
+  });
+
+  await t.step("parses numbers and modes", () => {
+    const cmd = run([
+      "--max-insns",
+      "1000",
+      "--timeout",
+      "2.5",
+      "--history",
+      "0",
+      "--user",
+      "arm",
+      "g",
+    ]);
+    equal(cmd.options.maxInsns, 1000);
+    equal(cmd.timeoutSeconds, 2.5);
+    equal(cmd.options.history, 0);
+    equal(cmd.options.mode, "user");
+  });
+
+  await t.step("answers help and version", () => {
+    equal(parseCommandLine(["-h"]).kind, "help");
+    equal(parseCommandLine(["x", "--help"]).kind, "help");
+    equal(parseCommandLine(["-V"]).kind, "version");
+  });
+
+  await t.step("rejects bad command lines with a message naming the problem", () => {
+    const cases: [string[], RegExp][] = [
+      [[], /Missing <ARCH> and <IMAGE>/],
+      [["sparc"], /Missing <IMAGE>/],
+      [["sparc", "a", "b"], /Unexpected argument: b/],
+      [["--frobnicate", "sparc", "a"], /frobnicate/],
+      [["--extra", "-no-reboot", "sparc", "a"], /--extra/],
+      [["--max-insns", "ten", "sparc", "a"], /Invalid --max-insns: ten/],
+      [["--max-insns", "0", "sparc", "a"], /Invalid --max-insns: 0/],
+      [["--timeout", "-1", "sparc", "a"], /timeout/],
+      [["--color", "pink", "sparc", "a"], /Invalid --color: pink/],
+      [["--user", "--system", "sparc", "a"], /exclude each other/],
+    ];
+    for (const [argv, re] of cases) {
+      throws(() => parseCommandLine(argv), (e) => e instanceof UsageError && re.test(e.message));
+    }
+  });
+});

@@ -1,0 +1,245 @@
+// End-to-end: the real CLI, real QEMU 7.2, the real plugin build and sockets.
+import { alive, GUESTS, runCli, symbolRange, tempDir } from "./_cli.ts";
+import { deepEqual, equal, match, ok } from "./_assert.ts";
+
+const g = (name: string) => GUESTS + name;
+
+/** Asserts a run left nothing in its TMPDIR. */
+async function assertNothingLeft(tmp: string) {
+  const left = [];
+  for await (const e of Deno.readDir(tmp)) left.push(e.name);
+  deepEqual(left, [], `left behind in ${tmp}`);
+}
+
+Deno.test("x86_64 linux-user guest with identical sides matches", async () => {
+  await using tmp = await tempDir();
+  const r = await runCli(["--json", "x86_64", g("x86_64-hello")], { env: { TMPDIR: tmp.path } });
+  equal(r.code, 0, r.stderr);
+  equal(r.json.version, 1);
+  equal(r.json.status, "match");
+  equal(r.json.stoppedBy, "guest-exit");
+  equal(r.json.sides.a.mode, "user");
+  ok(r.json.insns > 100_000);
+  equal(r.json.sides.a.insns, r.json.sides.b.insns);
+  match(r.json.sides.a.output, /checksum 0x8346d83d/);
+  equal(r.json.divergence, null);
+  await assertNothingLeft(tmp.path);
+});
+
+Deno.test("bare-metal sparc32 on SS-20 matches and both QEMUs exit by themselves", async () => {
+  await using tmp = await tempDir();
+  const r = await runCli(["--json", "sparc", g("sparc-hello.elf")], { env: { TMPDIR: tmp.path } });
+  equal(r.code, 0, r.stderr);
+  equal(r.json.status, "match");
+  equal(r.json.stoppedBy, "guest-exit");
+  equal(r.json.sides.a.mode, "system");
+  for (const side of [r.json.sides.a, r.json.sides.b]) {
+    equal(side.exitCode, 0);
+    equal(side.signal, null);
+    match(side.output, /checksum 0x8346d83d/);
+    ok(side.argv.includes("-icount") && side.argv.includes("-no-reboot"));
+  }
+  await assertNothingLeft(tmp.path);
+});
+
+for (
+  const [arch, base, variant, nm] of [
+    ["x86_64", "x86_64-hello", "x86_64-hello-variant", "nm"],
+    ["sparc", "sparc-hello.elf", "sparc-hello-variant.elf", "sparc64-linux-gnu-nm"],
+    ["aarch64", "aarch64-hello.elf", "aarch64-hello-variant.elf", "aarch64-linux-gnu-nm"],
+  ] as const
+) {
+  Deno.test(`${arch}: diverges inside mix_step when side B runs the variant`, async () => {
+    const r = await runCli(["--json", arch, g(base), "--image-b", g(variant)]);
+    equal(r.code, 1, r.stderr);
+    equal(r.json.status, "diverged");
+    equal(r.json.stoppedBy, "divergence");
+    const [start, end] = await symbolRange(nm, g(base), "mix_step");
+    const [startB, endB] = await symbolRange(nm, g(variant), "mix_step");
+    const inMix = (hex: string) => BigInt(hex) >= start && BigInt(hex) < end;
+    const inMixB = (hex: string) => BigInt(hex) >= startB && BigInt(hex) < endB;
+    const d = r.json.divergence;
+    // Side A is at the first instruction that differs: inside mix_step, or
+    // (sparc, where the base calls out of mix_step first) at the target of
+    // the transfer whose instruction, just before, lies in mix_step.
+    const insnsA = d.history.a.flatMap((b: { insns: { pc: string }[] }) => b.insns);
+    const before = insnsA[insnsA.findIndex((i: { pc: string }) => i.pc === d.a.pc) - 1];
+    ok(
+      inMix(d.a.pc) || (before && inMix(before.pc)),
+      `divergence.a.pc ${d.a.pc} not in/after mix_step`,
+    );
+    ok(inMixB(d.b.pc), `divergence.b.pc ${d.b.pc} outside mix_step`);
+    if (arch !== "sparc") ok(inMix(d.a.pc), `divergence.a.pc ${d.a.pc} outside mix_step`);
+    equal(r.json.divergence.insn, r.json.insns);
+    equal(r.json.divergence.history.a.length, 8);
+    equal(r.json.divergence.history.b.length, 8);
+    match(r.json.divergence.a.pc, /^0x[0-9a-f]+$/);
+  });
+}
+
+Deno.test("one instruction per TB on side B is not a divergence", async () => {
+  const r = await runCli(["--json", "--extra-b=-singlestep", "x86_64", g("x86_64-hello")]);
+  equal(r.code, 0, r.stderr);
+  equal(r.json.status, "match");
+  ok(r.json.sides.b.argv.includes("-singlestep"));
+  // Side B retires one instruction per block, side A several.
+  ok(
+    r.json.sides.b.blocks > r.json.sides.a.blocks * 2,
+    JSON.stringify([r.json.sides.a.blocks, r.json.sides.b.blocks]),
+  );
+});
+
+Deno.test("a stale socket file and two runs at once in one directory both succeed", async () => {
+  await using cwd = await tempDir();
+  for (const stale of ["lockstep.sock", "ctl.sock", "peer.sock"]) {
+    await Deno.writeTextFile(`${cwd.path}/${stale}`, "stale");
+  }
+  const runs = await Promise.all(
+    [0, 1].map(() => runCli(["--json", "x86_64", g("x86_64-hello")], { cwd: cwd.path })),
+  );
+  for (const r of runs) {
+    equal(r.code, 0, r.stderr);
+    equal(r.json.status, "match");
+  }
+});
+
+Deno.test("--max-insns stops both sides at exactly that many instructions", async () => {
+  const r = await runCli(["--json", "--max-insns", "1000003", "x86_64", g("x86_64-loop")]);
+  equal(r.code, 0, r.stderr);
+  equal(r.json.status, "match");
+  equal(r.json.stoppedBy, "max-insns");
+  equal(r.json.insns, 1000003);
+});
+
+Deno.test("--timeout ends a long run as inconclusive, exit 3", async () => {
+  await using tmp = await tempDir();
+  const r = await runCli([
+    "--json",
+    "--timeout",
+    "2",
+    "x86_64",
+    g("x86_64-loop"),
+    "--",
+    "4000000000",
+  ], {
+    env: { TMPDIR: tmp.path },
+  });
+  equal(r.code, 3, r.stderr);
+  equal(r.json.status, "inconclusive");
+  equal(r.json.stoppedBy, "timeout");
+  ok(r.json.insns > 0);
+  await assertNothingLeft(tmp.path);
+});
+
+Deno.test("SIGKILL to one QEMU mid-run: exit 3 within seconds, nothing left", async () => {
+  await using tmp = await tempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "cli/main.ts",
+      "--json",
+      "--verbose",
+      "x86_64",
+      g("x86_64-loop"),
+      "--",
+      "4000000000",
+    ],
+    cwd: new URL("../", import.meta.url).pathname,
+    env: { TMPDIR: tmp.path, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const pids: Record<string, number> = {};
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  while (Object.keys(pids).length < 2) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += value;
+    for (const m of stderr.matchAll(/side (a|b): plugin loaded \(.*pid (\d+)\)/g)) {
+      pids[m[1]!] = Number(m[2]);
+    }
+  }
+  ok(pids.a && pids.b, stderr);
+  await new Promise((r) => setTimeout(r, 500));
+  const killedAt = performance.now();
+  Deno.kill(pids.b!, "SIGKILL");
+  const [status, stdout] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    (async () => {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) break;
+      }
+    })(),
+  ]);
+  const seconds = (performance.now() - killedAt) / 1000;
+  equal(status.code, 3);
+  ok(seconds < 10, `took ${seconds} s`);
+  const json = JSON.parse(stdout);
+  equal(json.status, "inconclusive");
+  equal(json.stoppedBy, "crash");
+  equal(json.sides.b.signal, "SIGKILL");
+  ok(!alive(pids.a!), "side a's QEMU still runs");
+  ok(!alive(pids.b!), "side b's QEMU still runs");
+  await assertNothingLeft(tmp.path);
+});
+
+Deno.test("bad input exits 2 with one sentence naming the problem and the fix", async (t) => {
+  await using tmp = await tempDir();
+  const bogusHeader = `${tmp.path}/qemu-plugin.h`;
+  await Deno.writeTextFile(bogusHeader, "#error this is not a plugin header\n");
+  const cases: [string, string[], Record<string, string>, RegExp][] = [
+    [
+      "missing image",
+      ["x86_64", "/nonexistent/guest"],
+      {},
+      /Image not found: \/nonexistent\/guest\n {2}hint: /,
+    ],
+    [
+      "unknown arch",
+      ["vax", g("x86_64-hello")],
+      {},
+      /Unknown architecture: vax\n {2}hint: use one of: sparc/,
+    ],
+    ["image of another arch", ["sparc", g("x86_64-hello")], {}, /is a x86-64 ELF, not sparc/],
+    [
+      "QEMU not found",
+      ["--qemu", "/nonexistent/qemu-x86_64", "x86_64", g("x86_64-hello")],
+      {},
+      /QEMU binary not found: \/nonexistent/,
+    ],
+    ["no C compiler", ["--cache-dir", `${tmp.path}/c1`, "x86_64", g("x86_64-hello")], {
+      CC: "/nonexistent/cc",
+    }, /No C compiler found: \/nonexistent\/cc\n {2}hint: install gcc/],
+    [
+      "a header that does not compile",
+      [
+        "--cache-dir",
+        `${tmp.path}/c2`,
+        "--plugin-header",
+        bogusHeader,
+        "x86_64",
+        g("x86_64-hello"),
+      ],
+      {},
+      /Building the plugin failed: .*qemu-plugin\.h:[\s\S]*this is not a plugin header[\s\S]*hint: check --plugin-header/,
+    ],
+    [
+      "usage error",
+      ["--max-insns", "x", "x86_64", g("x86_64-hello")],
+      {},
+      /Invalid --max-insns: x/,
+    ],
+  ];
+  for (const [name, args, env, re] of cases) {
+    await t.step(name, async () => {
+      const r = await runCli(args, { env });
+      equal(r.code, 2, r.stderr);
+      match(r.stderr, re);
+      equal(r.stdout, "");
+    });
+  }
+});
