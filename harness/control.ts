@@ -16,8 +16,22 @@ export type PluginMessage =
     system: boolean;
     pid: number;
   }
-  | { t: "progress" | "end" | "peer-lost"; insns: number; blocks: number; hash: string }
-  | { t: "limit"; insns: number; blocks: number; hash: string; at: number; atHash: string }
+  | {
+    t: "progress" | "end" | "peer-lost";
+    insns: number;
+    blocks: number;
+    hash: string;
+    rss: number;
+  }
+  | {
+    t: "limit";
+    insns: number;
+    blocks: number;
+    hash: string;
+    rss: number;
+    at: number;
+    atHash: string;
+  }
   | {
     t: "diverged";
     reason: string;

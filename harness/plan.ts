@@ -233,12 +233,20 @@ export function sideArgv(
     ...(plan.interval ? [`interval=${plan.interval}`] : []),
     ...(plan.window ? [`window=${plan.window}`] : []),
   ];
-  const plugin = [
-    "-plugin",
-    [pluginPath, ...pluginArgs].join(","),
-    "-D",
-    join(runDir, `qemu-${side.role}.log`),
-  ];
+  return argvWithPlugin(plan, side, runDir, [pluginPath, ...pluginArgs].join(","));
+}
+
+/**
+ * One side's argv with any plugin (`-plugin` value `pluginSpec`): the
+ * benchmark runs the same command line with its counting plugin.
+ */
+export function argvWithPlugin(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  pluginSpec: string,
+): string[] {
+  const plugin = ["-plugin", pluginSpec, "-D", join(runDir, `qemu-${side.role}.log`)];
   if (plan.mode === "user") {
     return [
       ...side.head,

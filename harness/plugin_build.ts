@@ -119,8 +119,24 @@ async function sha256(parts: (string | Uint8Array)[]): Promise<string> {
   return Array.from(digest.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Builds (or finds in the cache) the plugin described by `req`. */
-export async function buildPlugin(req: PluginBuildRequest): Promise<BuiltPlugin> {
+const built = new Map<string, Promise<BuiltPlugin>>();
+
+/**
+ * Builds (or finds in the cache) the plugin described by `req`. Within one
+ * process the answer is remembered: sources do not change under a run.
+ */
+export function buildPlugin(req: PluginBuildRequest): Promise<BuiltPlugin> {
+  const key = JSON.stringify([req, Deno.env.get("CC") ?? null]);
+  let p = built.get(key);
+  if (!p) {
+    p = build(req);
+    built.set(key, p);
+    p.catch(() => built.delete(key));
+  }
+  return p;
+}
+
+async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
   const env = Deno.env.toObject();
   const cc = req.cc ?? env.CC ?? "cc";
   const header = chooseHeader(req.qemuPath, req.header);

@@ -44,6 +44,8 @@ interface SideState {
   hello?: Extract<PluginMessage, { t: "hello" }>;
   insns: number;
   blocks: number;
+  /** Peak RSS of the QEMU in kB, as its plugin last read it. */
+  rss: number;
   end?: { insns: number; hash: string };
   limit?: { at: number; atHash: string };
   dump?: { good: number; bad: number; blocks: DumpBlock[]; done: boolean; endedFirst: boolean };
@@ -99,8 +101,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   try {
     ctl = new ControlServer(join(dir, "ctl.sock"));
     const state: Record<"a" | "b", SideState> = {
-      a: { plan: plan.a, insns: 0, blocks: 0, peerLost: false },
-      b: { plan: plan.b, insns: 0, blocks: 0, peerLost: false },
+      a: { plan: plan.a, insns: 0, blocks: 0, rss: 0, peerLost: false },
+      b: { plan: plan.b, insns: 0, blocks: 0, rss: 0, peerLost: false },
     };
     const argv = {
       a: [plan.a.command, ...sideArgv(plan, plan.a, dir, pluginA.path)],
@@ -209,6 +211,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         signal: statuses[i]!.signal,
         insns: s.insns,
         blocks: s.blocks,
+        peakRssKb: s.rss,
         output: await c.stdout(),
         stderrTail: tailLines(await c.stderr(), 20),
       };
@@ -241,15 +244,18 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
     case "progress":
       s.insns = msg.insns;
       s.blocks = msg.blocks;
+      s.rss = msg.rss;
       break;
     case "end":
       s.insns = msg.insns;
       s.blocks = msg.blocks;
+      s.rss = msg.rss;
       s.end = { insns: msg.insns, hash: msg.hash };
       break;
     case "limit":
       s.insns = msg.at;
       s.blocks = msg.blocks;
+      s.rss = msg.rss;
       s.limit = { at: msg.at, atHash: msg.atHash };
       break;
     case "peer-lost":

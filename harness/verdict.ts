@@ -31,6 +31,8 @@ export interface SideResult {
   /** Instructions and blocks this side retired, as its plugin last said. */
   readonly insns: number;
   readonly blocks: number;
+  /** Peak resident set of this QEMU in kB, as its plugin last read it. */
+  readonly peakRssKb: number;
   /** What the guest printed (stdout), bounded. */
   readonly output: string;
   /** The last lines QEMU wrote to stderr. */

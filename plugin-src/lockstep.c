@@ -7,8 +7,8 @@
  * the whole block on the other.
  *
  * A TB exec callback runs before the block, so it only claims the block. A
- * block is retired when the next one starts: in full if the callback on its
- * last instruction ran; if not, it was cut short, and when the next block
+ * block is retired when the next one starts: in full if the inline counter
+ * on its last instruction was bumped; if not, it was cut short, and when the next block
  * starts inside it (an instruction restarted after a code-page write, or an
  * icount I/O re-execution) only the instructions before that point count. At every `interval` instructions (an exact
  * instruction count, computed inside the block that crosses it) a side sends
@@ -47,10 +47,6 @@
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
-/* Blocks kept for the dump: must cover window + 2 intervals at 1 insn/block */
-#define RING_BITS 21
-#define RING_SIZE (1u << RING_BITS)
-#define RING_MASK (RING_SIZE - 1)
 /* Checkpoints not yet compared; bounded by window / interval */
 #define CKPT_RING 4096
 /* Blocks dumped after the first disagreeing checkpoint, for context */
@@ -69,6 +65,7 @@ typedef struct {
     uint64_t pc;
     uint64_t hash;      /* fold of its instruction addresses */
     uint64_t pow;       /* HASH_MUL ** n, to append it to a running hash */
+    uint64_t last;      /* address of its last instruction */
     uint32_t n;
     Insn insns[];
 } TbInfo;
@@ -93,30 +90,38 @@ static struct {
     uint64_t window;
     uint64_t history;
 } cfg = {
-    .interval = 1u << 15,
-    .window = 1u << 19,
+    /* Measured with `deno task bench`: fewer, larger steps cost less than
+     * the dump they make larger (see README "Performance"). */
+    .interval = 1u << 17,
+    .window = 1u << 20,
     .history = 8,
 };
 
 /* This side's execution: touched by the vCPU thread only (and by atexit
  * once the vCPU has stopped). */
 static struct {
+    /* The hot path's fields, together in one cache line. */
     uint64_t icount;
     uint64_t hash;
     uint64_t blocks;
     uint64_t next_mark;     /* min(next checkpoint, limit, peer's end + 1) */
-    uint64_t next_ckpt;
+    const TbInfo *pending;  /* started, not yet retired */
+    uint64_t last_pc;       /* address of the last retired instruction */
+    uint64_t expect;        /* last_insns once pending's last one started */
+    uint64_t *ring;         /* retired blocks, see RING_TB() */
+    uint64_t ring_mask;     /* ring size - 1; the size covers the window */
+    /* Bumped by inline code when a block's last instruction starts; in a
+     * line of its own so those stores do not contend with the above. */
+    uint64_t last_insns __attribute__((aligned(64)));
+    /* Checkpoints, touched every `interval` instructions. */
+    uint64_t next_ckpt __attribute__((aligned(64)));
     uint64_t ckpt_count;
-    uint64_t ckpt_hash[CKPT_RING];
     uint64_t compared;      /* checkpoints compared with the peer's */
     uint64_t last_good;     /* position where both hashes last agreed */
-    const TbInfo *pending;  /* started, not yet retired */
-    bool confirmed;         /* pending's last instruction started */
     bool dumped;
     struct timespec last_progress;
-    const TbInfo **ring;    /* retired blocks... */
-    uint16_t *ring_n;       /* ...and how many of their instructions ran */
-} own;
+    uint64_t ckpt_hash[CKPT_RING];
+} own __attribute__((aligned(64)));
 
 /* What the reader thread learnt of the peer; guarded by lock. */
 static struct {
@@ -152,14 +157,27 @@ static inline uint64_t mix(uint64_t v)
     return v;
 }
 
-/* The running hash after the first k instructions of tb. */
-static uint64_t prefix_hash(uint64_t h, const TbInfo *tb, uint64_t k)
+/* The running hash after k instructions of tb, from instruction first. */
+static uint64_t __attribute__((noinline))
+prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
+                            uint64_t k)
 {
-    for (uint64_t i = 0; i < k; i++) {
+    for (uint64_t i = first; i < first + k; i++) {
         h = h * HASH_MUL + mix(tb->insns[i].vaddr);
     }
     return h;
 }
+
+/*
+ * A ring entry: the block's TbInfo pointer in the low 48 bits (user-space
+ * addresses fit), and which of its instructions retired, [first, end), in
+ * the top 16: one 64-bit store per block.
+ */
+#define RING_TB(v) ((const TbInfo *)(uintptr_t)((v) & 0xffffffffffffull))
+#define RING_END(v) (((v) >> 48) & 0x7fff)
+#define RING_FIRST(v) ((v) >> 63)
+#define RING_COUNT(v) (RING_END(v) - RING_FIRST(v))
+
 
 static void send_peer(uint32_t type, uint64_t a, uint64_t b)
 {
@@ -171,11 +189,24 @@ static void send_peer(uint32_t type, uint64_t a, uint64_t b)
     }
 }
 
+/* The process's peak resident set, in kB, from /proc/self/status. */
+static long peak_rss_kb(void)
+{
+    g_autofree char *status = NULL;
+    const char *hwm;
+
+    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) {
+        return -1;
+    }
+    hwm = strstr(status, "VmHWM:");
+    return hwm ? strtol(hwm + 6, NULL, 10) : -1;
+}
+
 static void report_counts(const char *type, const char *extra)
 {
     fprintf(ctl, "{\"t\":\"%s\",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
-            ",\"hash\":\"0x%016" PRIx64 "\"%s}\n",
-            type, own.icount, own.blocks, own.hash, extra);
+            ",\"hash\":\"0x%016" PRIx64 "\",\"rss\":%ld%s}\n",
+            type, own.icount, own.blocks, own.hash, peak_rss_kb(), extra);
     fflush(ctl);
 }
 
@@ -194,7 +225,8 @@ static void park(void)
  */
 static void dump(uint64_t good, uint64_t bad, const char *reason)
 {
-    uint64_t first_kept = own.blocks > RING_SIZE ? own.blocks - RING_SIZE : 0;
+    uint64_t size = own.ring_mask + 1;
+    uint64_t first_kept = own.blocks > size ? own.blocks - size : 0;
     uint64_t j = own.blocks;
     uint64_t start = own.icount;
     uint64_t extra = 0;
@@ -207,12 +239,12 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
     /* Walk back to the block holding `good`, then `history` more. */
     while (j > first_kept && start > good) {
         j--;
-        start -= own.ring_n[j & RING_MASK];
+        start -= RING_COUNT(own.ring[j & own.ring_mask]);
     }
     complete = start <= good;
     for (uint64_t h = 0; h < cfg.history && j > first_kept; h++) {
         j--;
-        start -= own.ring_n[j & RING_MASK];
+        start -= RING_COUNT(own.ring[j & own.ring_mask]);
     }
     fprintf(ctl, "{\"t\":\"diverged\",\"reason\":\"%s\",\"good\":%" PRIu64
             ",\"bad\":%" PRIu64 ",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
@@ -220,15 +252,16 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
             reason, good, bad, own.icount, own.blocks, start,
             complete ? "true" : "false");
     for (; j < own.blocks && extra < DUMP_EXTRA; j++) {
-        const TbInfo *tb = own.ring[j & RING_MASK];
-        uint32_t n = own.ring_n[j & RING_MASK];
+        uint64_t v = own.ring[j & own.ring_mask];
+        const TbInfo *tb = RING_TB(v);
+        uint32_t first = RING_FIRST(v), end = RING_END(v);
         fprintf(ctl, "{\"t\":\"blk\",\"i\":%" PRIu64 ",\"pc\":\"0x%" PRIx64
-                "\",\"sz\":\"", start, tb->pc);
-        for (uint32_t i = 0; i < n; i++) {
+                "\",\"sz\":\"", start, tb->insns[first].vaddr);
+        for (uint32_t i = first; i < end; i++) {
             fputc("0123456789abcdef"[tb->insns[i].size & 15], ctl);
         }
         fputs("\",\"b\":\"", ctl);
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = first; i < end; i++) {
             for (uint8_t k = 0; k < tb->insns[i].size; k++) {
                 fprintf(ctl, "%02x", tb->insns[i].bytes[k]);
             }
@@ -237,7 +270,7 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
         if (start > bad) {
             extra++;
         }
-        start += n;
+        start += end - first;
     }
     fputs("{\"t\":\"dumped\"}\n", ctl);
     fflush(ctl);
@@ -331,18 +364,20 @@ static void settle(uint64_t pos, uint64_t hash)
     }
 }
 
-/* Called when own.icount reached own.next_mark; tb is the block that
- * crossed it, `start` and `h0` the position and hash before it. */
-static void at_mark(const TbInfo *tb, uint64_t start, uint64_t h0)
+/* Called when own.icount reached own.next_mark; the block that crossed it
+ * retired tb's instructions from `first` on, `start` and `h0` are the
+ * position and hash before it. */
+static void __attribute__((noinline, cold))
+at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 {
     uint64_t limit = cfg.maxinsns ? cfg.maxinsns : UINT64_MAX;
     uint64_t mark;
 
     while (own.next_ckpt <= own.icount && own.next_ckpt <= limit) {
-        take_checkpoint(prefix_hash(h0, tb, own.next_ckpt - start));
+        take_checkpoint(prefix_hash(h0, tb, first, own.next_ckpt - start));
     }
     if (own.icount >= limit) {
-        uint64_t h = prefix_hash(h0, tb, limit - start);
+        uint64_t h = prefix_hash(h0, tb, first, limit - start);
         char extra[64];
         send_peer(MSG_LIMIT, limit, h);
         snprintf(extra, sizeof(extra), ",\"at\":%" PRIu64
@@ -394,9 +429,13 @@ static void at_mark(const TbInfo *tb, uint64_t start, uint64_t h0)
     pthread_mutex_unlock(&peer.lock);
 }
 
-static void multi_vcpu(unsigned int vcpu_index)
+/* A second vCPU would interleave two streams into one: refuse it. */
+static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
-    fprintf(ctl, "{\"t\":\"error\",\"msg\":\"vCPU %u ran: lockstep supports "
+    if (vcpu_index == 0) {
+        return;
+    }
+    fprintf(ctl, "{\"t\":\"error\",\"msg\":\"vCPU %u started: lockstep supports "
             "one vCPU only (use -smp 1 and a single-threaded guest)\"}\n",
             vcpu_index);
     fflush(ctl);
@@ -404,7 +443,8 @@ static void multi_vcpu(unsigned int vcpu_index)
 }
 
 /* How many instructions of an unconfirmed block ran, given the next pc. */
-static uint32_t cut_short(const TbInfo *tb, uint64_t next_pc)
+static uint32_t __attribute__((noinline, cold))
+cut_short(const TbInfo *tb, uint64_t next_pc)
 {
     for (uint32_t m = 1; m < tb->n; m++) {
         if (tb->insns[m].vaddr == next_pc) {
@@ -415,22 +455,34 @@ static uint32_t cut_short(const TbInfo *tb, uint64_t next_pc)
     return tb->n;
 }
 
-/* Fold the pending block into the stream; next_pc is where execution went. */
-static void retire(uint64_t next_pc)
+/*
+ * Fold the pending block into the stream; next_pc is where execution went.
+ * An instruction run again right after itself (x86 rep iterations, a jump
+ * to itself) counts once: how often QEMU re-enters a rep instruction
+ * depends on its translation mode (chaining, one-insn-per-tb), not the guest.
+ */
+static inline void retire(uint64_t next_pc)
 {
     const TbInfo *tb = own.pending;
-    uint32_t n = own.confirmed ? tb->n : cut_short(tb, next_pc);
+    uint32_t end = own.last_insns == own.expect ? tb->n
+                                                : cut_short(tb, next_pc);
+    uint32_t first = tb->pc == own.last_pc;
     uint64_t start = own.icount;
     uint64_t h0 = own.hash;
 
-    own.ring[own.blocks & RING_MASK] = tb;
-    own.ring_n[own.blocks & RING_MASK] = n;
+    if (G_UNLIKELY(end <= first)) {
+        return;
+    }
+    own.ring[own.blocks & own.ring_mask] =
+        (uintptr_t)tb | (uint64_t)end << 48 | (uint64_t)first << 63;
     own.blocks++;
-    own.icount = start + n;
-    own.hash = G_LIKELY(n == tb->n) ? h0 * tb->pow + tb->hash
-                                    : prefix_hash(h0, tb, n);
+    own.icount = start + end - first;
+    own.hash = G_LIKELY(end == tb->n && !first)
+               ? h0 * tb->pow + tb->hash
+               : prefix_hash(h0, tb, first, end - first);
+    own.last_pc = G_LIKELY(end == tb->n) ? tb->last : tb->insns[end - 1].vaddr;
     if (G_UNLIKELY(own.icount >= own.next_mark)) {
-        at_mark(tb, start, h0);
+        at_mark(tb, first, start, h0);
     }
 }
 
@@ -439,20 +491,12 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
 
-    if (G_UNLIKELY(vcpu_index != 0)) {
-        multi_vcpu(vcpu_index);
-    }
     if (G_LIKELY(own.pending)) {
         retire(tb->pc);
     }
     own.pending = tb;
-    own.confirmed = tb->n == 1;
-}
-
-/* Runs when the last instruction of a block starts: the block ran whole. */
-static void vcpu_last_insn_exec(unsigned int vcpu_index, void *udata)
-{
-    own.confirmed = true;
+    /* One-instruction blocks have no inline bump: they count as whole. */
+    own.expect = own.last_insns + (tb->n > 1);
 }
 
 static guint tb_info_hash(gconstpointer p)
@@ -494,6 +538,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         info->hash = info->hash * HASH_MUL + mix(d->vaddr);
         info->pow *= HASH_MUL;
     }
+    info->last = n ? info->insns[n - 1].vaddr : info->pc;
 
     /* Re-translations of the same code share one TbInfo: memory follows
      * the code translated, not how often it is translated. */
@@ -509,10 +554,11 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
     qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec,
                                          QEMU_PLUGIN_CB_NO_REGS, shared);
+    /* An inline add, not a call: cheap enough for every block. */
     if (n > 1) {
-        qemu_plugin_register_vcpu_insn_exec_cb(
-            qemu_plugin_tb_get_insn(tb, n - 1), vcpu_last_insn_exec,
-            QEMU_PLUGIN_CB_NO_REGS, NULL);
+        qemu_plugin_register_vcpu_insn_exec_inline(
+            qemu_plugin_tb_get_insn(tb, n - 1), QEMU_PLUGIN_INLINE_ADD_U64,
+            &own.last_insns, 1);
     }
 }
 
@@ -702,9 +748,9 @@ static bool parse_args(int argc, char **argv)
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");
         return false;
     }
-    if (cfg.window / cfg.interval + 2 >= CKPT_RING ||
-        cfg.window + 2 * cfg.interval >= RING_SIZE / 2) {
-        fprintf(stderr, "lockstep: window too large for interval\n");
+    if (cfg.window / cfg.interval + 2 >= CKPT_RING) {
+        fprintf(stderr, "lockstep: window too large for interval (at most "
+                "%d intervals)\n", CKPT_RING - 2);
         return false;
     }
     return true;
@@ -742,8 +788,18 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         return -1;
     }
 
-    own.ring = g_new0(const TbInfo *, RING_SIZE);
-    own.ring_n = g_new0(uint16_t, RING_SIZE);
+    /*
+     * The ring must hold every block from the last agreeing checkpoint to
+     * where this side may be when it dumps (up to a window and two
+     * intervals on), at one instruction per block in the worst case.
+     */
+    own.ring_mask = 1;
+    while (own.ring_mask < cfg.window + 2 * cfg.interval + cfg.history +
+           DUMP_EXTRA + 64) {
+        own.ring_mask <<= 1;
+    }
+    own.ring = g_new0(uint64_t, own.ring_mask);
+    own.ring_mask -= 1;
     own.next_ckpt = cfg.interval;
     own.next_mark = MIN(cfg.interval, cfg.maxinsns ? cfg.maxinsns
                                                    : UINT64_MAX);
@@ -754,6 +810,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     }
     pthread_detach(thread);
 
+    qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
     qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
     qemu_plugin_register_atexit_cb(id, plugin_exit, NULL);
     return 0;

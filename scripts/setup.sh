@@ -36,4 +36,18 @@ fi
 
 # The bundled guests, built from source in the repo.
 make -s -C test/guests
+
+# The benchmark's kernel: Debian's own linux-image-amd64, unpacked.
+if [ ! -s test/guests/build/vmlinuz ]; then
+    pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"    # apt's download user must be able to write there
+    trap 'rm -rf "$tmp"' EXIT
+    echo "setup: downloading $pkg for the benchmark kernel" >&2
+    (cd "$tmp" && apt-get download -q "$pkg" >/dev/null)
+    dpkg-deb -x "$tmp"/*.deb "$tmp/root"
+    cp "$tmp"/root/boot/vmlinuz-* test/guests/build/vmlinuz
+    rm -rf "$tmp"
+    trap - EXIT
+fi
 echo "setup: done ($("$deno" --version | head -1)); run it as $deno" >&2

@@ -1,0 +1,149 @@
+/**
+ * The benchmark: for a workload, run one QEMU alone with a counting plugin
+ * ("single") and the full lockstep ("lockstep") alternately, and report the
+ * medians. Plain data; cli/bench.ts prints it.
+ */
+import { OwnedChild } from "./child.ts";
+import { buildPlugin } from "./plugin_build.ts";
+import { argvWithPlugin, guestPath, type LockstepOptions, planRun, type RunPlan } from "./plan.ts";
+import { runLockstep } from "./session.ts";
+import { join } from "./_path.ts";
+
+/** One workload to measure. */
+export interface Workload {
+  readonly name: string;
+  readonly options: LockstepOptions;
+}
+
+/** One measured run. */
+export interface RunSample {
+  readonly seconds: number;
+  readonly blocks: number;
+  readonly insns: number;
+  /** Peak RSS in kB of the QEMU (for lockstep: the larger side). */
+  readonly rssKb: number;
+}
+
+/** Medians for one workload in one chain mode. */
+export interface BenchRow {
+  readonly workload: string;
+  readonly chain: boolean;
+  readonly pairs: number;
+  readonly blocks: number;
+  readonly insns: number;
+  readonly singleSeconds: number;
+  readonly lockstepSeconds: number;
+  /** lockstep / single wall time. */
+  readonly ratio: number;
+  /** Blocks per second in lockstep. */
+  readonly blocksPerSecond: number;
+  readonly singleRssKb: number;
+  readonly lockstepRssKb: number;
+  readonly samples: { readonly single: RunSample[]; readonly lockstep: RunSample[] };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Runs side A of `plan` alone with the counting plugin. */
+export async function runSingle(plan: RunPlan, countPlugin: string): Promise<RunSample> {
+  const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
+  try {
+    if (plan.mode === "user") {
+      await Deno.mkdir(join(dir, "a"));
+      await Deno.symlink(plan.a.image, guestPath(dir, plan, plan.a));
+    }
+    const out = join(dir, "count.txt");
+    const spec = [
+      countPlugin,
+      `out=${out}`,
+      ...(plan.maxInsns ? [`maxinsns=${plan.maxInsns}`] : []),
+    ]
+      .join(",");
+    const started = performance.now();
+    await using child = new OwnedChild(plan.a.command, argvWithPlugin(plan, plan.a, dir, spec), {
+      cwd: plan.cwd,
+      env: plan.env,
+      clearEnv: true,
+    });
+    const status = await child.status;
+    const seconds = (performance.now() - started) / 1000;
+    let text;
+    try {
+      text = await Deno.readTextFile(out);
+    } catch {
+      throw new Error(
+        `Single run failed (${status.signal ?? status.code}): ${
+          (await child.stderr()).slice(-500)
+        }`,
+      );
+    }
+    const [blocks, insns, rss] = text.trim().split(/\s+/).map(Number);
+    return { seconds, blocks: blocks!, insns: insns!, rssKb: rss! };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Runs the full lockstep on `plan`; fails unless the sides match. */
+export async function runLockstepSample(plan: RunPlan): Promise<RunSample> {
+  const started = performance.now();
+  const v = await runLockstep(plan);
+  const seconds = (performance.now() - started) / 1000;
+  if (v.status !== "match") throw new Error(`Lockstep run did not match: ${v.message}`);
+  return {
+    seconds,
+    blocks: Math.max(v.sides.a.blocks, v.sides.b.blocks),
+    insns: v.insns,
+    rssKb: Math.max(v.sides.a.peakRssKb, v.sides.b.peakRssKb),
+  };
+}
+
+/**
+ * Measures one workload in one chain mode: `pairs` times single then
+ * lockstep, alternately, so both see the same machine load over time.
+ */
+export async function benchWorkload(
+  w: Workload,
+  chain: boolean,
+  pairs: number,
+  onSample?: (kind: "single" | "lockstep", s: RunSample) => void,
+): Promise<BenchRow> {
+  const plan = await planRun({ ...w.options, chain });
+  const count = await buildPlugin({
+    source: "count.c",
+    api: plan.a.qemu.pluginApi,
+    qemuPath: plan.a.qemu.path,
+    header: plan.pluginHeader,
+  });
+  const single: RunSample[] = [];
+  const lockstep: RunSample[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const s = await runSingle(plan, count.path);
+    single.push(s);
+    onSample?.("single", s);
+    const l = await runLockstepSample(plan);
+    lockstep.push(l);
+    onSample?.("lockstep", l);
+  }
+  const singleSeconds = median(single.map((s) => s.seconds));
+  const lockstepSeconds = median(lockstep.map((s) => s.seconds));
+  const blocks = median(single.map((s) => s.blocks));
+  return {
+    workload: w.name,
+    chain,
+    pairs,
+    blocks,
+    insns: median(lockstep.map((s) => s.insns)),
+    singleSeconds,
+    lockstepSeconds,
+    ratio: lockstepSeconds / singleSeconds,
+    blocksPerSecond: blocks / lockstepSeconds,
+    singleRssKb: median(single.map((s) => s.rssKb)),
+    lockstepRssKb: median(lockstep.map((s) => s.rssKb)),
+    samples: { single, lockstep },
+  };
+}
