@@ -40,6 +40,7 @@ export const HELP = `qemu-lockstep: run two QEMUs on one guest in lockstep and r
 execution first differs.
 
 Usage: qemu-lockstep [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...]
+       qemu-lockstep suite [OPTIONS] <FILE>    (see suite --help)
 
 Arguments:
   <ARCH>    ${Object.keys(PRESETS).join(", ")}
@@ -58,6 +59,7 @@ Options:
       --user                 force linux-user mode
       --system               force system mode
       --chain                keep TB chaining (default: -d nochain)
+      --bios                 load the image with -bios, not -kernel (system mode)
       --max-insns <N>        stop after N instructions on both sides
       --timeout <SECONDS>    give up (exit 3) after this long
       --history <N>          blocks of context shown per side [default: 8]
@@ -103,6 +105,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         user: { type: "boolean" },
         system: { type: "boolean" },
         chain: { type: "boolean" },
+        bios: { type: "boolean" },
         "max-insns": { type: "string" },
         timeout: { type: "string" },
         history: { type: "string" },
@@ -171,6 +174,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
       maxInsns: count("max-insns", v["max-insns"], 1),
       history: count("history", v.history, 0) ?? 8,
       chain: v.chain ?? false,
+      bios: v.bios ?? false,
       pluginHeader: v["plugin-header"],
       interval: count("interval", v.interval, 1),
       window: count("window", v.window, 0),

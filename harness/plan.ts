@@ -32,6 +32,8 @@ export interface LockstepOptions {
   readonly history?: number | undefined;
   /** Keep TB chaining (default: -d nochain). */
   readonly chain?: boolean | undefined;
+  /** System mode: load the image with -bios instead of -kernel. */
+  readonly bios?: boolean | undefined;
   /** A qemu-plugin.h (or its directory) to build against. */
   readonly pluginHeader?: string | undefined;
   /** Checkpoint interval and window, in instructions (tuning). */
@@ -130,7 +132,10 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
       );
     }
   }
-  const mode = opts.mode ?? (isLinuxUserImage(elfA) ? "user" : "system");
+  const mode = opts.mode ?? (opts.bios || !isLinuxUserImage(elfA) ? "system" : "user");
+  if (mode === "user" && opts.bios) {
+    throw new SetupError("--bios is for system mode", "drop --bios or --user");
+  }
   if (mode === "system" && (opts.guestArgs?.length ?? 0) > 0) {
     throw new SetupError(
       "Guest arguments after -- are for linux-user mode only",
@@ -166,7 +171,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
         image,
         command: qemu.path,
         head: [...preset.machine, ...defaults, ...common],
-        tail: [...all, "-kernel", image],
+        tail: [...all, opts.bios ? "-bios" : "-kernel", image],
       };
     }
     // linux-user: no address randomisation (setarch -R), the same argv[0]

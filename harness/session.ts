@@ -51,7 +51,11 @@ interface SideState {
   dump?: { good: number; bad: number; blocks: DumpBlock[]; done: boolean; endedFirst: boolean };
   peerLost: boolean;
   error?: string;
+  /** Set when the QEMU has exited and everything its plugin sent was read. */
   exit?: ChildStatus;
+  /** The exit status as soon as it is known (its last reports may be in flight). */
+  exitStatus?: ChildStatus;
+  closed: boolean;
 }
 
 interface Outcome {
@@ -101,8 +105,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   try {
     ctl = new ControlServer(join(dir, "ctl.sock"));
     const state: Record<"a" | "b", SideState> = {
-      a: { plan: plan.a, insns: 0, blocks: 0, rss: 0, peerLost: false },
-      b: { plan: plan.b, insns: 0, blocks: 0, rss: 0, peerLost: false },
+      a: { plan: plan.a, insns: 0, blocks: 0, rss: 0, peerLost: false, closed: false },
+      b: { plan: plan.b, insns: 0, blocks: 0, rss: 0, peerLost: false, closed: false },
     };
     const argv = {
       a: [plan.a.command, ...sideArgv(plan, plan.a, dir, pluginA.path)],
@@ -154,7 +158,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       const child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
       children.push(child);
       child.status.then((s) => {
-        state[role].exit = s;
+        state[role].exitStatus = s;
+        settleExit(state[role]);
         event(`side ${role}: exited (${s.signal ?? `code ${s.code}`})`);
         notify();
       });
@@ -178,6 +183,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         if (!role) continue;
         const s = state[role];
         handle(s, msg);
+        settleExit(s);
         if (msg.t === "progress" && opts.onProgress) {
           const insns = Math.min(state.a.insns, state.b.insns);
           const elapsed = (performance.now() - started) / 1000;
@@ -239,6 +245,15 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   }
 }
 
+/**
+ * A side counts as exited once its QEMU is gone and its control connection
+ * has been read to the end: a plugin's last reports can still be in the
+ * socket when the process exit is seen.
+ */
+function settleExit(s: SideState): void {
+  if (s.exitStatus && (s.conn === undefined || s.closed)) s.exit = s.exitStatus;
+}
+
 function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
   switch (msg.t) {
     case "progress":
@@ -280,6 +295,7 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
       s.error = msg.msg;
       break;
     case "closed":
+      s.closed = true;
       break;
   }
 }

@@ -1,0 +1,168 @@
+/**
+ * `qemu-lockstep suite FILE`: run the cases of a suite file, print a line
+ * per case and a summary table, optionally JUnit XML and JSON; exit 0 when
+ * every case met its expectation, 1 otherwise, 2 for a bad suite file.
+ */
+import { parseArgs } from "./_parse_args.ts";
+import { UsageError } from "./args.ts";
+import { renderJson } from "./render.ts";
+import { renderJunit } from "./junit.ts";
+import { readSuite } from "./suite_file.ts";
+import { palette } from "./_colors.ts";
+import { type CaseResult, runSuite, shardOf } from "../harness/suite.ts";
+import { basename } from "../harness/_path.ts";
+
+/** Help for the subcommand. */
+export const SUITE_HELP = `Usage: qemu-lockstep suite [OPTIONS] <FILE>
+
+Runs the lockstep cases listed in FILE (JSON; see README "Suites").
+
+Options:
+      --jobs <N>         pairs of QEMUs at once [default: cores / 2, at least 1]
+      --shard <I/N>      run only shard I of N (case i goes to shard i mod N + 1)
+      --junit <FILE>     write JUnit XML to FILE
+      --json             print the results as JSON on stdout
+      --color <WHEN>     auto, always or never [default: auto]
+      --cache-dir <DIR>  where built plugins are cached
+  -h, --help             print help
+
+Exit codes: 0 every case met its expectation, 1 otherwise, 2 bad suite file or options.
+`;
+
+/** The parsed subcommand line. */
+export interface SuiteCommand {
+  readonly file: string;
+  readonly jobs: number;
+  readonly shard: [number, number] | undefined;
+  readonly junit: string | undefined;
+  readonly json: boolean;
+  readonly color: "auto" | "always" | "never";
+  readonly cacheDir: string | undefined;
+}
+
+/** Parses `suite` arguments; "help" for -h. */
+export function parseSuiteArgs(argv: readonly string[]): SuiteCommand | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        jobs: { type: "string" },
+        shard: { type: "string" },
+        junit: { type: "string" },
+        json: { type: "boolean" },
+        color: { type: "string" },
+        "cache-dir": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (parsed.positionals.length !== 1) {
+    throw new UsageError(parsed.positionals.length ? "Give one suite file" : "Missing <FILE>");
+  }
+  const jobs = v.jobs === undefined
+    ? Math.max(1, Math.floor(navigator.hardwareConcurrency / 2))
+    : Number(v.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`Invalid --jobs: ${v.jobs}`);
+  let shard: [number, number] | undefined;
+  if (v.shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(v.shard);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
+      throw new UsageError(`Invalid --shard: ${v.shard} (expected I/N with 1 ≤ I ≤ N)`);
+    }
+    shard = [Number(m[1]), Number(m[2])];
+  }
+  const color = v.color ?? "auto";
+  if (color !== "auto" && color !== "always" && color !== "never") {
+    throw new UsageError(`Invalid --color: ${color}`);
+  }
+  return {
+    file: parsed.positionals[0]!,
+    jobs,
+    shard,
+    junit: v.junit,
+    json: v.json ?? false,
+    color,
+    cacheDir: v["cache-dir"],
+  };
+}
+
+function outcome(r: CaseResult): string {
+  if (r.error) return "error";
+  return r.verdict!.status;
+}
+
+/** Runs the subcommand; returns the exit code. SetupError and UsageError propagate. */
+export async function suiteMain(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const cmd = parseSuiteArgs(argv);
+  const err = (t: string) => Deno.stderr.writeSync(new TextEncoder().encode(t));
+  if (cmd === "help") {
+    await Deno.stdout.write(new TextEncoder().encode(SUITE_HELP));
+    return 0;
+  }
+  const all = await readSuite(cmd.file);
+  const cases = cmd.shard ? shardOf(all, cmd.shard[0], cmd.shard[1]) : all;
+  const tty = Deno.stderr.isTerminal();
+  const c = palette(cmd.color === "always" || (cmd.color === "auto" && tty && !Deno.noColor));
+  const running = new Set<string>();
+  let done = 0;
+  const live = () => {
+    if (tty) err(`\r\x1b[K  running: ${[...running].join(", ")} (${done}/${cases.length} done)`);
+  };
+  err(
+    `suite ${cmd.file}: ${cases.length} case(s)` +
+      (cmd.shard ? ` (shard ${cmd.shard[0]}/${cmd.shard[1]} of ${all.length})` : "") +
+      `, ${cmd.jobs} at once\n`,
+  );
+  const results = await runSuite(cases, {
+    jobs: cmd.jobs,
+    signal,
+    cacheDir: cmd.cacheDir,
+    onStart: (k) => {
+      running.add(k.name);
+      if (!tty) err(`start ${k.name}\n`);
+      live();
+    },
+    onEnd: (r) => {
+      running.delete(r.name);
+      done++;
+      const word = r.passed ? c.green("PASS") : c.red("FAIL");
+      err(
+        `${tty ? "\r\x1b[K" : ""}${word} ${r.name} (expected ${r.expect}, got ${outcome(r)}, ${
+          r.seconds.toFixed(2)
+        } s)${r.passed ? "" : `: ${r.error ?? r.verdict?.message}`}\n`,
+      );
+      live();
+    },
+  });
+  if (tty) err("\r\x1b[K");
+  const width = Math.max(4, ...results.map((r) => r.name.length));
+  err(`\n${"case".padEnd(width)}  expect    got           seconds\n`);
+  for (const r of results) {
+    err(
+      `${r.name.padEnd(width)}  ${r.expect.padEnd(8)}  ${outcome(r).padEnd(12)}  ${
+        r.seconds.toFixed(2).padStart(7)
+      }  ${r.passed ? c.green("ok") : c.red("FAILED")}\n`,
+    );
+  }
+  const failed = results.filter((r) => !r.passed).length;
+  err(`\n${results.length - failed} met expectation, ${failed} did not\n`);
+  if (cmd.junit) await Deno.writeTextFile(cmd.junit, renderJunit(basename(cmd.file), results));
+  if (cmd.json) {
+    await Deno.stdout.write(
+      new TextEncoder().encode(
+        `{"version": 1, "suite": ${JSON.stringify(cmd.file)}, "results": [${
+          results.map((r) =>
+            JSON.stringify({ ...r, verdict: r.verdict ? JSON.parse(renderJson(r.verdict)) : null })
+          ).join(", ")
+        }]}\n`,
+      ),
+    );
+  }
+  return failed === 0 ? 0 : 1;
+}

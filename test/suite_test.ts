@@ -1,0 +1,155 @@
+// Suites: the real CLI running several lockstep cases, JUnit out.
+import { readSuite } from "../cli/suite_file.ts";
+import { shardOf } from "../harness/suite.ts";
+import { SetupError } from "../harness/errors.ts";
+import { GUESTS, ROOT, runCli, tempDir } from "./_cli.ts";
+import { deepEqual, equal, match, ok, rejects, throws } from "./_assert.ts";
+
+async function xpath(file: string, expr: string): Promise<string> {
+  const out = await new Deno.Command("xmllint", {
+    args: ["--xpath", expr, file],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  if (!out.success) throw new Error(`xmllint failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+async function writeSuite(dir: string, cases: unknown[]): Promise<string> {
+  const path = `${dir}/suite.json`;
+  await Deno.writeTextFile(path, JSON.stringify({ cases }));
+  return path;
+}
+
+const x86 = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  arch: "x86_64",
+  image: `${GUESTS}x86_64-hello`,
+  ...extra,
+});
+
+Deno.test("suite with a passing case, an expected divergence and a bad image", async () => {
+  await using dir = await tempDir();
+  const file = await writeSuite(dir.path, [
+    x86("same"),
+    x86("variant", { args: ["--image-b", `${GUESTS}x86_64-hello-variant`], expect: "diverged" }),
+    { name: "missing image", arch: "x86_64", image: "no-such-guest" },
+    x86("after the bad one"),
+  ]);
+  const junit = `${dir.path}/junit.xml`;
+  const r = await runCli(["suite", "--json", "--junit", junit, file]);
+  equal(r.code, 1, r.stderr);
+  const byName = Object.fromEntries(r.json.results.map((x: { name: string }) => [x.name, x]));
+  equal(byName["same"].passed, true);
+  equal(byName["variant"].passed, true);
+  equal(byName["variant"].verdict.status, "diverged");
+  equal(byName["missing image"].passed, false);
+  match(byName["missing image"].error, /Image not found: .*no-such-guest/);
+  equal(byName["after the bad one"].passed, true);
+  match(r.stderr, /FAIL missing image/);
+  // JUnit parses as XML and counts right.
+  equal(await xpath(junit, "string(/testsuites/@tests)"), "4");
+  equal(await xpath(junit, "string(/testsuites/@failures)"), "0");
+  equal(await xpath(junit, "string(/testsuites/@errors)"), "1");
+  equal(await xpath(junit, "count(//testcase)"), "4");
+  equal(await xpath(junit, "count(//testcase/error)"), "1");
+  match(
+    await xpath(junit, "string(//testcase[@name='same']/system-out)"),
+    /side a output:\nchecksum 0x8346d83d/,
+  );
+});
+
+Deno.test("a case that must diverge but matches fails, with the summary in JUnit", async () => {
+  await using dir = await tempDir();
+  const file = await writeSuite(dir.path, [x86("should diverge", { expect: "diverged" })]);
+  const junit = `${dir.path}/junit.xml`;
+  const r = await runCli(["suite", "--junit", junit, file]);
+  equal(r.code, 1, r.stderr);
+  equal(await xpath(junit, "string(/testsuites/@failures)"), "1");
+  match(await xpath(junit, "string(//failure/@message)"), /expected diverged, got match/);
+});
+
+Deno.test("shards together cover every case exactly once", async () => {
+  await using dir = await tempDir();
+  const names = ["c1", "c2", "c3", "c4", "c5"];
+  const file = await writeSuite(
+    dir.path,
+    names.map((n) => x86(n, { args: ["--max-insns", "1000"] })),
+  );
+  const seen: string[] = [];
+  for (const shard of ["1/3", "2/3", "3/3"]) {
+    const r = await runCli(["suite", "--json", "--shard", shard, file]);
+    equal(r.code, 0, r.stderr);
+    seen.push(...r.json.results.map((x: { name: string }) => x.name));
+  }
+  deepEqual([...seen].sort(), names);
+  deepEqual(shardOf(names, 1, 2), ["c1", "c3", "c5"]);
+  deepEqual(shardOf(names, 2, 2), ["c2", "c4"]);
+  throws(() => shardOf(names, 3, 2), RangeError);
+});
+
+Deno.test("a bad suite file exits 2 naming the case and the field", async (t) => {
+  await using dir = await tempDir();
+  const cases: [string, unknown, RegExp][] = [
+    ["not JSON", "{", /is not JSON/],
+    ["no cases", { tests: [] }, /"cases" array/],
+    ["missing arch", { cases: [{ name: "a", image: "x" }] }, /case 1 \("a"\): field "arch"/],
+    [
+      "bad expect",
+      { cases: [x86("b", { expect: "maybe" })] },
+      /case 1 \("b"\): field "expect" must be/,
+    ],
+    [
+      "unknown field",
+      { cases: [x86("c"), x86("d", { arg: [] })] },
+      /case 2 \("d"\): unknown field "arg"/,
+    ],
+    [
+      "bad args",
+      { cases: [x86("e", { args: ["--max-insns", "x"] })] },
+      /case 1 \("e"\): field "args": Invalid --max-insns/,
+    ],
+    [
+      "duplicate name",
+      { cases: [x86("f"), x86("f")] },
+      /case 2 \("f"\): the name "f" is used twice/,
+    ],
+  ];
+  for (const [name, content, re] of cases) {
+    await t.step(name, async () => {
+      const path = `${dir.path}/bad.json`;
+      await Deno.writeTextFile(
+        path,
+        typeof content === "string" ? content : JSON.stringify(content),
+      );
+      await rejects(readSuite(path), (e) => e instanceof SetupError && re.test(e.message));
+      const r = await runCli(["suite", path]);
+      equal(r.code, 2);
+      match(r.stderr, re);
+    });
+  }
+});
+
+Deno.test("suite paths are relative to the suite file", async () => {
+  const cases = await readSuite(`${ROOT}test/suite.json`);
+  ok(cases.length >= 10);
+  for (const c of cases) {
+    ok(c.options.image.startsWith(`${ROOT}test/guests/build/`), c.options.image);
+    if (c.options.imageB) {
+      ok(c.options.imageB.startsWith(`${ROOT}test/guests/build/`), c.options.imageB);
+    }
+  }
+});
+
+Deno.test("the project's own suite: every bundled guest meets its expectation", async () => {
+  await using dir = await tempDir();
+  const junit = `${dir.path}/junit.xml`;
+  const r = await runCli(["suite", "--junit", junit, `${ROOT}test/suite.json`]);
+  equal(r.code, 0, r.stderr);
+  equal(
+    await xpath(junit, "count(//testcase)"),
+    String((await readSuite(`${ROOT}test/suite.json`)).length),
+  );
+  equal(await xpath(junit, "count(//failure) + count(//error)"), "0");
+});
