@@ -41,6 +41,7 @@ execution first differs.
 
 Usage: qemu-lockstep [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...]
        qemu-lockstep suite [OPTIONS] <FILE>    (see suite --help)
+       qemu-lockstep doctor [--json] [QEMU...] (the QEMUs found, their plugin API)
 
 Arguments:
   <ARCH>    ${Object.keys(PRESETS).join(", ")}

@@ -4,6 +4,7 @@
  */
 import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
+import { doctorMain } from "./doctor.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
 import { planRun } from "../harness/plan.ts";
 import { runLockstep } from "../harness/session.ts";
@@ -56,6 +57,7 @@ async function guarded(body: (signal: AbortSignal) => Promise<number>): Promise<
 /** Runs the CLI with `argv`; returns the exit code. */
 export function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "suite") return guarded((signal) => suiteMain(argv.slice(1), signal));
+  if (argv[0] === "doctor") return guarded(() => doctorMain(argv.slice(1)));
   return guarded((signal) => runOne(argv, signal));
 }
 
@@ -75,6 +77,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
   const live = tty && !output.json;
   try {
     const plan = await planRun(cmd.options);
+    if (!output.json) { for (const w of plan.warnings) err(`warning: ${w}\n`); }
     const verdict = await runLockstep(plan, {
       signal,
       timeoutSeconds: cmd.timeoutSeconds,

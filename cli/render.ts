@@ -4,7 +4,7 @@
  */
 import type { Progress } from "../harness/session.ts";
 import type { Verdict } from "../harness/verdict.ts";
-import type { BlockView } from "../harness/compare.ts";
+import type { NamedBlock } from "../harness/verdict.ts";
 import { palette } from "./_colors.ts";
 
 /** The verdict as one JSON document (addresses as "0x…" strings). */
@@ -32,10 +32,13 @@ function rate(n: number): string {
   return `${Math.round(n)}`;
 }
 
-function blocks(title: string, views: readonly BlockView[], mark: bigint | undefined): string[] {
+function blocks(title: string, views: readonly NamedBlock[], mark: bigint | undefined): string[] {
   const lines = [title];
   for (const b of views) {
-    lines.push(`  block ${hex(b.pc)}  at insn ${number(b.index)}  (${b.insns.length} insns)`);
+    const name = b.symbol ? ` <${b.symbol}>` : "";
+    lines.push(
+      `  block ${hex(b.pc)}${name}  at insn ${number(b.index)}  (${b.insns.length} insns)`,
+    );
     for (const insn of b.insns) {
       const here = mark !== undefined && insn.pc === mark && b === views[views.length - 1];
       lines.push(`    ${here ? "=>" : "  "} ${hex(insn.pc)}  ${spacedBytes(insn.bytes)}`);
@@ -64,10 +67,16 @@ export function renderText(verdict: Verdict, color: boolean): string {
       out.push(
         `  side ${role}: ${
           at
-            ? `${hex(at.pc)}  ${spacedBytes(at.bytes)}  (block ${hex(at.blockPc)})`
+            ? `${hex(at.pc)} <${at.symbol ?? "outside the image's symbols"}>  ${
+              spacedBytes(at.bytes)
+            }  (block ${hex(at.blockPc)})`
             : "(stream ended)"
         }`,
       );
+    }
+    if (d.a && d.b && !d.a.symbol && !d.b.symbol && verdict.warnings.length) {
+      out.push("  note: both sides are outside the image's symbols, and the warning below names");
+      out.push("        a difference between the sides that is not TCG's doing");
     }
     for (const role of ["a", "b"] as const) {
       out.push("");
@@ -104,6 +113,7 @@ export function renderText(verdict: Verdict, color: boolean): string {
       if (tail) out.push("", `  side ${role} stderr:`, ...tail.split("\n").map((l) => `    ${l}`));
     }
   }
+  for (const w of verdict.warnings) out.push(c.yellow(`  warning: ${w}`));
   if (verdict.tempDir) out.push(c.dim(`  kept: ${verdict.tempDir}`));
   return out.join("\n") + "\n";
 }

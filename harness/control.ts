@@ -17,12 +17,13 @@ export type PluginMessage =
     pid: number;
   }
   | {
-    t: "progress" | "end" | "peer-lost";
+    t: "progress" | "peer-lost";
     insns: number;
     blocks: number;
     hash: string;
     rss: number;
   }
+  | { t: "end"; insns: number; blocks: number; hash: string; rss: number; tail: number }
   | {
     t: "limit";
     insns: number;

@@ -7,6 +7,7 @@ import { SetupError } from "./errors.ts";
 import { elfMachineName, isLinuxUserImage, parseElf } from "./elf.ts";
 import { type ArchPreset, findPreset, PRESETS } from "./presets.ts";
 import { probeQemu, type QemuBinary, whichBinary } from "./qemu_binary.ts";
+import { compareFirmware } from "./firmware.ts";
 import { basename, join, resolve } from "./_path.ts";
 
 /** Everything a lockstep run can be asked to do. */
@@ -64,6 +65,8 @@ export interface RunPlan {
   readonly window: number | undefined;
   readonly pluginHeader: string | undefined;
   readonly guestArgs: readonly string[];
+  /** Differences between the sides that are not TCG's doing, with the fix. */
+  readonly warnings: readonly string[];
   readonly env: Record<string, string>;
   readonly cwd: string;
   readonly a: SidePlan;
@@ -196,6 +199,15 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     };
   };
 
+  const a = side("a", qa, imageA, opts.extraA ?? []);
+  const b = side("b", qb, imageB, opts.extraB ?? []);
+  const warnings = mode === "system" && (qa.path !== qb.path || a.tail.join() !== b.tail.join())
+    ? await compareFirmware(
+      opts.bios ? [] : preset.firmware,
+      { qemu: qa.path, args: a.tail },
+      { qemu: qb.path, args: b.tail },
+    )
+    : [];
   return {
     preset,
     mode,
@@ -205,10 +217,11 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     window: opts.window,
     pluginHeader: opts.pluginHeader,
     guestArgs: opts.guestArgs ?? [],
+    warnings,
     env,
     cwd: Deno.cwd(),
-    a: side("a", qa, imageA, opts.extraA ?? []),
-    b: side("b", qb, imageB, opts.extraB ?? []),
+    a,
+    b,
   };
 }
 

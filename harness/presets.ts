@@ -17,6 +17,8 @@ export interface ArchPreset {
   readonly elfMachines: readonly number[];
   /** ELF class (1 = 32-bit, 2 = 64-bit) of this architecture's images. */
   readonly elfClass: 1 | 2;
+  /** Firmware files system mode loads from QEMU's data directories. */
+  readonly firmware: readonly string[];
 }
 
 const common = ["-nographic", "-monitor", "none", "-parallel", "none", "-net", "none"];
@@ -30,6 +32,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     user: "qemu-sparc",
     elfMachines: [2, 18],
     elfClass: 1,
+    firmware: ["openbios-sparc32"],
   },
   sparc64: {
     name: "sparc64",
@@ -38,6 +41,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     user: "qemu-sparc64",
     elfMachines: [43],
     elfClass: 2,
+    firmware: ["openbios-sparc64"],
   },
   x86_64: {
     name: "x86_64",
@@ -46,6 +50,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     user: "qemu-x86_64",
     elfMachines: [62],
     elfClass: 2,
+    firmware: ["bios-256k.bin", "linuxboot_dma.bin"],
   },
   i386: {
     name: "i386",
@@ -54,6 +59,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     user: "qemu-i386",
     elfMachines: [3],
     elfClass: 1,
+    firmware: ["bios-256k.bin", "linuxboot_dma.bin"],
   },
   aarch64: {
     name: "aarch64",
@@ -62,6 +68,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     user: "qemu-aarch64",
     elfMachines: [183],
     elfClass: 2,
+    firmware: [],
   },
   arm: {
     name: "arm",
@@ -70,6 +77,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     user: "qemu-arm",
     elfMachines: [40],
     elfClass: 1,
+    firmware: [],
   },
   riscv64: {
     name: "riscv64",
@@ -78,6 +86,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     user: "qemu-riscv64",
     elfMachines: [243],
     elfClass: 2,
+    firmware: [],
   },
 };
 

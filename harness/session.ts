@@ -9,7 +9,9 @@ import { compareDumps, type DumpBlock, type SideDump } from "./compare.ts";
 import { ControlServer, type PluginMessage } from "./control.ts";
 import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
 import { guestPath, type RunPlan, sideArgv, type SidePlan } from "./plan.ts";
-import type { Divergence, SideResult, Status, StoppedBy, Verdict } from "./verdict.ts";
+import type { Divergence, NamedBlock, SideResult, Status, StoppedBy, Verdict } from "./verdict.ts";
+import { loadSymbols, type Symbolizer } from "./symbols.ts";
+import type { BlockView } from "./compare.ts";
 import { join } from "./_path.ts";
 
 /** Live progress of a run. */
@@ -46,7 +48,8 @@ interface SideState {
   blocks: number;
   /** Peak RSS of the QEMU in kB, as its plugin last read it. */
   rss: number;
-  end?: { insns: number; hash: string };
+  /** The guest's end: its length, hash, and how many of its last instructions may not have run. */
+  end?: { insns: number; hash: string; tail: number };
   limit?: { at: number; atHash: string };
   dump?: { good: number; bad: number; blocks: DumpBlock[]; done: boolean; endedFirst: boolean };
   peerLost: boolean;
@@ -59,6 +62,8 @@ interface SideState {
 }
 
 interface Outcome {
+  /** Instructions known to agree, when the side counts do not say it. */
+  readonly insns?: number;
   readonly status: Status;
   readonly stoppedBy: StoppedBy | null;
   readonly message: string;
@@ -222,7 +227,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         stderrTail: tailLines(await c.stderr(), 20),
       };
     };
-    const insns = outcome.divergence?.insn ??
+    const insns = outcome.divergence?.insn ?? outcome.insns ??
       (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
     return {
       version: 1,
@@ -230,12 +235,13 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       stoppedBy: outcome.stoppedBy,
       message: outcome.message,
       compared: ["pc"],
+      warnings: plan.warnings,
       insns,
       blocks: Math.min(state.a.blocks, state.b.blocks),
       wallSeconds: Math.round(wall * 1000) / 1000,
       insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
       sides: { a: await side("a", 0), b: await side("b", 1) },
-      divergence: outcome.divergence ?? null,
+      divergence: outcome.divergence ? await nameDivergence(outcome.divergence, plan) : null,
       tempDir: opts.keepTemp ? dir : null,
     };
   } finally {
@@ -265,7 +271,7 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
       s.insns = msg.insns;
       s.blocks = msg.blocks;
       s.rss = msg.rss;
-      s.end = { insns: msg.insns, hash: msg.hash };
+      s.end = { insns: msg.insns, hash: msg.hash, tail: msg.tail };
       break;
     case "limit":
       s.insns = msg.at;
@@ -410,12 +416,51 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
       message: `The checkpoints disagree but the dumped instructions do not: ${r.reason}`,
     };
   }
+  // One stream ended where the other still had instructions of its final
+  // block, which the guest left part-way (its exit): not a divergence.
+  for (const [short, long, at] of [[a, b, r.a], [b, a, r.b]] as const) {
+    if (!at && short.end && long.end && r.insn >= long.end.insns - long.end.tail) {
+      return {
+        insns: short.end.insns,
+        status: "match",
+        stoppedBy: "guest-exit",
+        message:
+          `Both guests ran to their end (${short.end.insns} instructions), no divergence; side ${long.plan.role} ` +
+          `left its last block part-way, so its last ${
+            long.end.insns - r.insn
+          } instruction(s) are not known to have run`,
+      };
+    }
+  }
   const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
   return {
     status: "diverged",
     stoppedBy: "divergence",
     message: `Diverged at instruction ${r.insn}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
-    divergence: { insn: r.insn, kind: "pc", a: r.a ?? null, b: r.b ?? null, history: r.history },
+    divergence: {
+      insn: r.insn,
+      kind: "pc",
+      a: r.a ? { ...r.a, symbol: null } : null,
+      b: r.b ? { ...r.b, symbol: null } : null,
+      history: {
+        a: r.history.a.map((v) => ({ ...v, symbol: null })),
+        b: r.history.b.map((v) => ({ ...v, symbol: null })),
+      },
+    },
+  };
+}
+
+/** Adds function+offset names from each side's image to a divergence. */
+async function nameDivergence(d: Divergence, plan: RunPlan): Promise<Divergence> {
+  const symA = await loadSymbols(plan.a.image);
+  const symB = plan.b.image === plan.a.image ? symA : await loadSymbols(plan.b.image);
+  const blocks = (views: readonly BlockView[], sym: Symbolizer): NamedBlock[] =>
+    views.map((v) => ({ ...v, symbol: sym.name(v.pc) }));
+  return {
+    ...d,
+    a: d.a && { ...d.a, symbol: symA.name(d.a.pc) },
+    b: d.b && { ...d.b, symbol: symB.name(d.b.pc) },
+    history: { a: blocks(d.history.a, symA), b: blocks(d.history.b, symB) },
   };
 }
 

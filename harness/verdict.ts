@@ -39,6 +39,15 @@ export interface SideResult {
   readonly stderrTail: string;
 }
 
+/** An instruction of the verdict, named from its image's symbols where it can be. */
+export type NamedInsn = SideAt & {
+  /** "function+0xoff" from the side's image, or null outside its symbols. */
+  readonly symbol: string | null;
+};
+
+/** A block of context, named likewise. */
+export type NamedBlock = BlockView & { readonly symbol: string | null };
+
 /** Where the two streams first differ. */
 export interface Divergence {
   /** Index (from 0) of the first instruction that differs. */
@@ -46,10 +55,10 @@ export interface Divergence {
   /** What differs: only "pc" (instruction addresses) so far. */
   readonly kind: "pc";
   /** Each side's instruction at that index; null where its stream ended. */
-  readonly a: SideAt | null;
-  readonly b: SideAt | null;
+  readonly a: NamedInsn | null;
+  readonly b: NamedInsn | null;
   /** The last blocks up to and including the divergent one, per side. */
-  readonly history: { readonly a: readonly BlockView[]; readonly b: readonly BlockView[] };
+  readonly history: { readonly a: readonly NamedBlock[]; readonly b: readonly NamedBlock[] };
 }
 
 /** The result of one lockstep run. */
@@ -61,6 +70,8 @@ export interface Verdict {
   readonly message: string;
   /** What was compared. */
   readonly compared: readonly string[];
+  /** Differences between the sides found before the run (firmware, ...), with the fix. */
+  readonly warnings: readonly string[];
   /** Instructions and blocks known to agree (or compared, on a match). */
   readonly insns: number;
   readonly blocks: number;

@@ -107,12 +107,10 @@ static struct {
     uint64_t next_mark;     /* min(next checkpoint, limit, peer's end + 1) */
     const TbInfo *pending;  /* started, not yet retired */
     uint64_t last_pc;       /* address of the last retired instruction */
-    uint64_t expect;        /* last_insns once pending's last one started */
+    uint64_t expect;        /* *last_insns once pending's last one started */
+    uint64_t *last_insns;   /* bumped inline when a last instruction starts */
     uint64_t *ring;         /* retired blocks, see RING_TB() */
     uint64_t ring_mask;     /* ring size - 1; the size covers the window */
-    /* Bumped by inline code when a block's last instruction starts; in a
-     * line of its own so those stores do not contend with the above. */
-    uint64_t last_insns __attribute__((aligned(64)));
     /* Checkpoints, touched every `interval` instructions. */
     uint64_t next_ckpt __attribute__((aligned(64)));
     uint64_t ckpt_count;
@@ -141,6 +139,11 @@ static struct {
     .cond = PTHREAD_COND_INITIALIZER,
 };
 
+#if QEMU_PLUGIN_VERSION >= 2
+static struct qemu_plugin_scoreboard *last_insns_score;
+#else
+static uint64_t last_insns_counter;
+#endif
 static int peer_fd = -1;
 static int ctl_fd = -1;
 static FILE *ctl;           /* written by one thread at a time (vCPU/atexit) */
@@ -433,6 +436,9 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
     if (vcpu_index == 0) {
+#if QEMU_PLUGIN_VERSION >= 2
+        own.last_insns = qemu_plugin_scoreboard_find(last_insns_score, 0);
+#endif
         return;
     }
     fprintf(ctl, "{\"t\":\"error\",\"msg\":\"vCPU %u started: lockstep supports "
@@ -464,8 +470,8 @@ cut_short(const TbInfo *tb, uint64_t next_pc)
 static inline void retire(uint64_t next_pc)
 {
     const TbInfo *tb = own.pending;
-    uint32_t end = own.last_insns == own.expect ? tb->n
-                                                : cut_short(tb, next_pc);
+    uint32_t end = *own.last_insns == own.expect ? tb->n
+                                                 : cut_short(tb, next_pc);
     uint32_t first = tb->pc == own.last_pc;
     uint64_t start = own.icount;
     uint64_t h0 = own.hash;
@@ -496,7 +502,7 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
     }
     own.pending = tb;
     /* One-instruction blocks have no inline bump: they count as whole. */
-    own.expect = own.last_insns + (tb->n > 1);
+    own.expect = *own.last_insns + (tb->n > 1);
 }
 
 static guint tb_info_hash(gconstpointer p)
@@ -556,19 +562,41 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                          QEMU_PLUGIN_CB_NO_REGS, shared);
     /* An inline add, not a call: cheap enough for every block. */
     if (n > 1) {
+        struct qemu_plugin_insn *last = qemu_plugin_tb_get_insn(tb, n - 1);
+#if QEMU_PLUGIN_VERSION >= 2
+        qemu_plugin_u64 entry = { .score = last_insns_score, .offset = 0 };
+
+        qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+            last, QEMU_PLUGIN_INLINE_ADD_U64, entry, 1);
+        /* A scoreboard may move when it grows: follow it. */
+        own.last_insns = qemu_plugin_scoreboard_find(last_insns_score, 0);
+#else
         qemu_plugin_register_vcpu_insn_exec_inline(
-            qemu_plugin_tb_get_insn(tb, n - 1), QEMU_PLUGIN_INLINE_ADD_U64,
-            &own.last_insns, 1);
+            last, QEMU_PLUGIN_INLINE_ADD_U64, own.last_insns, 1);
+#endif
     }
 }
 
+/*
+ * The guest ended. If it ended inside its last block (a store that powers
+ * the machine off, say), how much of that block ran is unknown: it is
+ * claimed whole and reported as the stream's uncertain "tail".
+ */
 static void plugin_exit(qemu_plugin_id_t id, void *p)
 {
+    uint64_t tail = 0;
+    char extra[32];
+
     if (own.pending) {
+        uint64_t before = own.icount;
+        bool whole = *own.last_insns == own.expect;
+
         retire(UINT64_MAX);
+        tail = whole ? 0 : own.icount - before;
     }
     send_peer(MSG_END, own.icount, own.hash);
-    report_counts("end", "");
+    snprintf(extra, sizeof(extra), ",\"tail\":%" PRIu64, tail);
+    report_counts("end", extra);
     settle(own.icount, own.hash);
 }
 
@@ -799,6 +827,12 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         own.ring_mask <<= 1;
     }
     own.ring = g_new0(uint64_t, own.ring_mask);
+#if QEMU_PLUGIN_VERSION >= 2
+    /* Its vCPU 0 entry exists from vcpu_init on (see there). */
+    last_insns_score = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+#else
+    own.last_insns = &last_insns_counter;
+#endif
     own.ring_mask -= 1;
     own.next_ckpt = cfg.interval;
     own.next_mark = MIN(cfg.interval, cfg.maxinsns ? cfg.maxinsns

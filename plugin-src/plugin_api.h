@@ -2,10 +2,11 @@
  * plugin_api.h - the part of QEMU's TCG plugin API that lockstep uses.
  *
  * Debian ships no qemu-plugin.h, so these declarations are written from
- * the documented ABI (see README "How the plugin is built"). They are used
- * only when no real header is found next to the QEMU binary or given with
- * --plugin-header. QEMU_PLUGIN_VERSION must be defined by the build (-D) to
- * the API version of the QEMU that will load the plugin.
+ * the documented ABI of API versions 1 (QEMU 5.0-8.2) to 5 (10.1-10.2); see
+ * README "How it works". They are used only when no real header is found
+ * next to the QEMU binary or given with --plugin-header.
+ * QEMU_PLUGIN_VERSION must be defined by the build (-D) to the API version
+ * of the QEMU that will load the plugin. Only what lockstep uses is here.
  */
 #ifndef LOCKSTEP_PLUGIN_API_H
 #define LOCKSTEP_PLUGIN_API_H
@@ -47,6 +48,9 @@ enum qemu_plugin_cb_flags {
 /* Inline operations QEMU emits into the translated code (no call). */
 enum qemu_plugin_op {
     QEMU_PLUGIN_INLINE_ADD_U64,
+#if QEMU_PLUGIN_VERSION >= 3
+    QEMU_PLUGIN_INLINE_STORE_U64,
+#endif
 };
 
 struct qemu_plugin_tb;
@@ -72,9 +76,25 @@ void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
                                             qemu_plugin_vcpu_udata_cb_t cb,
                                             enum qemu_plugin_cb_flags flags,
                                             void *userdata);
+#if QEMU_PLUGIN_VERSION >= 2
+/* From 9.0 inline operations act on per-vCPU "scoreboard" entries. */
+struct qemu_plugin_scoreboard;
+typedef struct {
+    struct qemu_plugin_scoreboard *score;
+    size_t offset;
+} qemu_plugin_u64;
+
+struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t element_size);
+void *qemu_plugin_scoreboard_find(struct qemu_plugin_scoreboard *score,
+                                  unsigned int vcpu_index);
+void qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+    struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
+    qemu_plugin_u64 entry, uint64_t imm);
+#else
 void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn,
                                                 enum qemu_plugin_op op,
                                                 void *ptr, uint64_t imm);
+#endif
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
                                     qemu_plugin_udata_cb_t exit_cb,
                                     void *userdata);

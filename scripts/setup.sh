@@ -12,7 +12,7 @@ packages=(
     qemu-user qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
     gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
     binutils-multiarch libglib2.0-dev pkg-config make gcc libc6-dev
-    util-linux libxml2-utils
+    util-linux libxml2-utils debootstrap
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -50,4 +50,34 @@ if [ ! -s test/guests/build/vmlinuz ]; then
     rm -rf "$tmp"
     trap - EXIT
 fi
+# A second, newer QEMU: Debian trixie's system emulators (10.0) in a root of
+# their own, started through that root's loader and libraries, so the host's
+# QEMU is untouched. Wrappers in .cache/qemu-10/bin look like any QEMU binary.
+q10=$PWD/.cache/qemu-10
+if [ ! -x "$q10/bin/qemu-system-aarch64" ]; then
+    echo "setup: installing QEMU 10 (Debian trixie) into $q10/root" >&2
+    as_root rm -rf "$q10/root.new"
+    mkdir -p "$q10/bin"
+    as_root debootstrap --variant=minbase \
+        --include=qemu-system-arm,qemu-system-sparc,qemu-system-misc \
+        trixie "$q10/root.new" >"$q10/debootstrap.log" 2>&1 \
+        || { tail -20 "$q10/debootstrap.log" >&2; exit 1; }
+    as_root rm -rf "$q10/root"
+    as_root mv "$q10/root.new" "$q10/root"
+    for target in aarch64 arm sparc sparc64 riscv64; do
+        cat >"$q10/bin/qemu-system-$target" <<WRAPPER
+#!/bin/sh
+# qemu-system-$target 10.0 from Debian trixie (written by scripts/setup.sh)
+root='$q10/root'
+QEMU_MODULE_DIR="\$root/usr/lib/x86_64-linux-gnu/qemu"
+export QEMU_MODULE_DIR
+exec "\$root/lib64/ld-linux-x86-64.so.2" \\
+    --library-path "\$root/usr/lib/x86_64-linux-gnu:\$root/lib/x86_64-linux-gnu" \\
+    "\$root/usr/bin/qemu-system-$target" -L "\$root/usr/share/qemu" \\
+    -display none -audio none "\$@"
+WRAPPER
+        chmod +x "$q10/bin/qemu-system-$target"
+    done
+fi
+
 echo "setup: done ($("$deno" --version | head -1)); run it as $deno" >&2

@@ -1,0 +1,58 @@
+/**
+ * `qemu-lockstep doctor`: the QEMUs found, their versions and plugin API,
+ * and whether the plugin builds for each. Exit 0 when at least one QEMU
+ * is usable and every one found builds, 1 otherwise.
+ */
+import { parseArgs } from "./_parse_args.ts";
+import { UsageError } from "./args.ts";
+import { checkQemus, findQemus } from "../harness/doctor.ts";
+
+const HELP = `Usage: qemu-lockstep doctor [OPTIONS] [QEMU...]
+
+Lists the QEMU binaries the presets name (on PATH and in .cache/qemu-10/bin,
+where scripts/setup.sh puts Debian trixie's QEMU 10), or the ones given, with
+their version, plugin API version, and whether the lockstep plugin builds.
+
+Options:
+      --json    print the rows as JSON
+  -h, --help    print help
+`;
+
+/** Runs the subcommand; returns the exit code. */
+export async function doctorMain(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const enc = new TextEncoder();
+  if (parsed.values.help) {
+    await Deno.stdout.write(enc.encode(HELP));
+    return 0;
+  }
+  const paths = parsed.positionals.length ? parsed.positionals : findQemus();
+  const rows = await checkQemus(paths);
+  if (parsed.values.json) {
+    await Deno.stdout.write(
+      enc.encode(JSON.stringify({ version: 1, qemus: rows }, null, 2) + "\n"),
+    );
+  } else {
+    const width = Math.max(4, ...rows.map((r) => r.path.length));
+    const lines = [`${"qemu".padEnd(width)}  version   API  plugin`];
+    for (const r of rows) {
+      lines.push(
+        `${r.path.padEnd(width)}  ${(r.version ?? "?").padEnd(8)}  ${
+          String(r.pluginApi ?? "?").padEnd(3)
+        }  ${r.problem ? `NO: ${r.problem.split("\n")[0]}` : `builds (${r.header} header)`}`,
+      );
+    }
+    if (rows.length === 0) lines.push("(no QEMU found: bash scripts/setup.sh installs them)");
+    await Deno.stdout.write(enc.encode(lines.join("\n") + "\n"));
+  }
+  return rows.length > 0 && rows.every((r) => !r.problem) ? 0 : 1;
+}
