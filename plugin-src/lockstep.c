@@ -66,7 +66,9 @@ typedef struct {
     uint64_t hash;      /* fold of its instruction addresses */
     uint64_t pow;       /* HASH_MUL ** n, to append it to a running hash */
     uint64_t last;      /* address of its last instruction */
+    uint64_t key;       /* its ring entry when it runs whole */
     uint32_t n;
+    uint32_t id;        /* index in tb_by_id, for the ring */
     Insn insns[];
 } TbInfo;
 
@@ -109,7 +111,8 @@ static struct {
     uint64_t last_pc;       /* address of the last retired instruction */
     uint64_t expect;        /* *last_insns once pending's last one started */
     uint64_t *last_insns;   /* bumped inline when a last instruction starts */
-    uint64_t *ring;         /* retired blocks, see RING_TB() */
+    uint64_t entries;       /* ring entries written */
+    uint64_t *ring;         /* retired blocks, see RING_ID() */
     uint64_t ring_mask;     /* ring size - 1; the size covers the window */
     /* Checkpoints, touched every `interval` instructions. */
     uint64_t next_ckpt __attribute__((aligned(64)));
@@ -172,14 +175,23 @@ prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
 }
 
 /*
- * A ring entry: the block's TbInfo pointer in the low 48 bits (user-space
- * addresses fit), and which of its instructions retired, [first, end), in
- * the top 16: one 64-bit store per block.
+ * A ring entry, one 64-bit word: the block's TbInfo id (bits 0-31), which
+ * of its instructions retired, [first, end) (end in bits 32-41, first in
+ * bit 42), and how many times in a row it ran so (bits 43-63). A block that
+ * runs again right after itself (a tight loop) only bumps the count of the
+ * entry already in cache, instead of writing a new one.
  */
-#define RING_TB(v) ((const TbInfo *)(uintptr_t)((v) & 0xffffffffffffull))
-#define RING_END(v) (((v) >> 48) & 0x7fff)
-#define RING_FIRST(v) ((v) >> 63)
+#define RING_ID(v) ((uint32_t)(v))
+#define RING_END(v) ((uint32_t)((v) >> 32) & 0x3ff)
+#define RING_FIRST(v) ((uint32_t)((v) >> 42) & 1)
 #define RING_COUNT(v) (RING_END(v) - RING_FIRST(v))
+#define RING_REP(v) ((v) >> 43)
+#define RING_REP_ONE (1ull << 43)
+#define RING_REP_MAX ((1ull << 21) - 1)
+#define RING_KEY(v) ((v) & (RING_REP_ONE - 1))
+
+/* Every distinct TbInfo by id; grows at translation time only. */
+static GPtrArray *tb_by_id;
 
 
 static void send_peer(uint32_t type, uint64_t a, uint64_t b)
@@ -226,11 +238,31 @@ static void park(void)
  * before the one holding `good`, every block up to the one holding `bad`,
  * then DUMP_EXTRA more that this side has run.
  */
+static void dump_block(uint64_t start, uint64_t v)
+{
+    const TbInfo *tb = g_ptr_array_index(tb_by_id, RING_ID(v));
+    uint32_t first = RING_FIRST(v), end = RING_END(v);
+
+    fprintf(ctl, "{\"t\":\"blk\",\"i\":%" PRIu64 ",\"pc\":\"0x%" PRIx64
+            "\",\"sz\":\"", start, tb->insns[first].vaddr);
+    for (uint32_t i = first; i < end; i++) {
+        fputc("0123456789abcdef"[tb->insns[i].size & 15], ctl);
+    }
+    fputs("\",\"b\":\"", ctl);
+    for (uint32_t i = first; i < end; i++) {
+        for (uint8_t k = 0; k < tb->insns[i].size; k++) {
+            fprintf(ctl, "%02x", tb->insns[i].bytes[k]);
+        }
+    }
+    fputs("\"}\n", ctl);
+}
+
 static void dump(uint64_t good, uint64_t bad, const char *reason)
 {
     uint64_t size = own.ring_mask + 1;
-    uint64_t first_kept = own.blocks > size ? own.blocks - size : 0;
-    uint64_t j = own.blocks;
+    uint64_t first_kept = own.entries > size ? own.entries - size : 0;
+    uint64_t j = own.entries;   /* entry... */
+    uint64_t r = 0;             /* ...and repetition within it */
     uint64_t start = own.icount;
     uint64_t extra = 0;
     bool complete;
@@ -239,41 +271,43 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
         return;
     }
     own.dumped = true;
-    /* Walk back to the block holding `good`, then `history` more. */
+    /* Walk back to the entry holding `good`... */
     while (j > first_kept && start > good) {
-        j--;
-        start -= RING_COUNT(own.ring[j & own.ring_mask]);
+        uint64_t v = own.ring[--j & own.ring_mask];
+        start -= RING_REP(v) * RING_COUNT(v);
     }
     complete = start <= good;
-    for (uint64_t h = 0; h < cfg.history && j > first_kept; h++) {
-        j--;
-        start -= RING_COUNT(own.ring[j & own.ring_mask]);
+    if (j < own.entries) {
+        /* ...to the repetition holding it, then `history` blocks back. */
+        uint64_t v = own.ring[j & own.ring_mask];
+        r = MIN((good - MIN(start, good)) / RING_COUNT(v), RING_REP(v) - 1);
+        start += r * RING_COUNT(v);
+        for (uint64_t h = 0; h < cfg.history; h++) {
+            if (r == 0) {
+                if (j == first_kept) {
+                    break;
+                }
+                v = own.ring[--j & own.ring_mask];
+                r = RING_REP(v);
+            }
+            r--;
+            start -= RING_COUNT(v);
+        }
     }
     fprintf(ctl, "{\"t\":\"diverged\",\"reason\":\"%s\",\"good\":%" PRIu64
             ",\"bad\":%" PRIu64 ",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
             ",\"from\":%" PRIu64 ",\"complete\":%s}\n",
             reason, good, bad, own.icount, own.blocks, start,
             complete ? "true" : "false");
-    for (; j < own.blocks && extra < DUMP_EXTRA; j++) {
+    for (; j < own.entries && extra < DUMP_EXTRA; j++, r = 0) {
         uint64_t v = own.ring[j & own.ring_mask];
-        const TbInfo *tb = RING_TB(v);
-        uint32_t first = RING_FIRST(v), end = RING_END(v);
-        fprintf(ctl, "{\"t\":\"blk\",\"i\":%" PRIu64 ",\"pc\":\"0x%" PRIx64
-                "\",\"sz\":\"", start, tb->insns[first].vaddr);
-        for (uint32_t i = first; i < end; i++) {
-            fputc("0123456789abcdef"[tb->insns[i].size & 15], ctl);
-        }
-        fputs("\",\"b\":\"", ctl);
-        for (uint32_t i = first; i < end; i++) {
-            for (uint8_t k = 0; k < tb->insns[i].size; k++) {
-                fprintf(ctl, "%02x", tb->insns[i].bytes[k]);
+        for (; r < RING_REP(v) && extra < DUMP_EXTRA; r++) {
+            dump_block(start, v);
+            if (start > bad) {
+                extra++;
             }
+            start += RING_COUNT(v);
         }
-        fputs("\"}\n", ctl);
-        if (start > bad) {
-            extra++;
-        }
-        start += end - first;
     }
     fputs("{\"t\":\"dumped\"}\n", ctl);
     fflush(ctl);
@@ -467,7 +501,7 @@ cut_short(const TbInfo *tb, uint64_t next_pc)
  * to itself) counts once: how often QEMU re-enters a rep instruction
  * depends on its translation mode (chaining, one-insn-per-tb), not the guest.
  */
-static inline void retire(uint64_t next_pc)
+static void retire(uint64_t next_pc)
 {
     const TbInfo *tb = own.pending;
     uint32_t end = *own.last_insns == own.expect ? tb->n
@@ -475,12 +509,19 @@ static inline void retire(uint64_t next_pc)
     uint32_t first = tb->pc == own.last_pc;
     uint64_t start = own.icount;
     uint64_t h0 = own.hash;
+    uint64_t key, *last;
 
     if (G_UNLIKELY(end <= first)) {
         return;
     }
-    own.ring[own.blocks & own.ring_mask] =
-        (uintptr_t)tb | (uint64_t)end << 48 | (uint64_t)first << 63;
+    key = tb->id | (uint64_t)end << 32 | (uint64_t)first << 42;
+    last = &own.ring[(own.entries - 1) & own.ring_mask];
+    if (RING_KEY(*last) == key && RING_REP(*last) < RING_REP_MAX) {
+        *last += RING_REP_ONE;
+    } else {
+        own.ring[own.entries & own.ring_mask] = key | RING_REP_ONE;
+        own.entries++;
+    }
     own.blocks++;
     own.icount = start + end - first;
     own.hash = G_LIKELY(end == tb->n && !first)
@@ -492,12 +533,34 @@ static inline void retire(uint64_t next_pc)
     }
 }
 
-/* The hot path: runs at the start of every executed block. */
+/*
+ * The hot path: runs at the start of every executed block. The common case,
+ * the pending block ran whole and did not start by repeating the last
+ * instruction, is retire() in a few instructions; anything else goes there.
+ */
 static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
+    const TbInfo *p = own.pending;
 
-    if (G_LIKELY(own.pending)) {
+    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
+        uint64_t *last = &own.ring[(own.entries - 1) & own.ring_mask];
+        uint64_t start = own.icount;
+        uint64_t h0 = own.hash;
+
+        if (RING_KEY(*last) == p->key && RING_REP(*last) < RING_REP_MAX) {
+            *last += RING_REP_ONE;
+        } else {
+            own.ring[own.entries++ & own.ring_mask] = p->key | RING_REP_ONE;
+        }
+        own.blocks++;
+        own.icount = start + p->n;
+        own.hash = h0 * p->pow + p->hash;
+        own.last_pc = p->last;
+        if (G_UNLIKELY(own.icount >= own.next_mark)) {
+            at_mark(p, 0, start, h0);
+        }
+    } else if (p) {
         retire(tb->pc);
     }
     own.pending = tb;
@@ -553,6 +616,9 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     if (shared) {
         g_free(info);
     } else {
+        info->id = tb_by_id->len;
+        info->key = info->id | (uint64_t)info->n << 32;
+        g_ptr_array_add(tb_by_id, info);
         g_hash_table_add(tbs, info);
         shared = info;
     }
@@ -838,6 +904,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     own.next_mark = MIN(cfg.interval, cfg.maxinsns ? cfg.maxinsns
                                                    : UINT64_MAX);
     tbs = g_hash_table_new(tb_info_hash, tb_info_equal);
+    tb_by_id = g_ptr_array_new();
     if (pthread_create(&thread, NULL, reader, NULL) != 0) {
         fprintf(stderr, "lockstep: cannot start reader thread\n");
         return -1;
