@@ -5,7 +5,13 @@
  */
 import { OwnedChild } from "./child.ts";
 import { buildPlugin } from "./plugin_build.ts";
-import { argvWithPlugin, guestPath, type LockstepOptions, planRun, type RunPlan } from "./plan.ts";
+import {
+  argvWithPlugin,
+  type LockstepOptions,
+  placeGuests,
+  planRun,
+  type RunPlan,
+} from "./plan.ts";
 import { runLockstep } from "./session.ts";
 import { join } from "./_path.ts";
 
@@ -53,8 +59,7 @@ export async function runSingle(plan: RunPlan, countPlugin: string): Promise<Run
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
   try {
     if (plan.mode === "user") {
-      await Deno.mkdir(join(dir, "a"));
-      await Deno.symlink(plan.a.image, guestPath(dir, plan, plan.a));
+      await placeGuests(dir, plan, [plan.a]);
     }
     const out = join(dir, "count.txt");
     const spec = [

@@ -178,17 +178,20 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
       };
     }
     // linux-user: no address randomisation (setarch -R), the same argv[0]
-    // on both sides; the image path itself is set per run (see guestPath).
+    // and executable path on both sides (see argvWithPlugin).
     const setarch = whichBinary("setarch", env);
     if (!setarch) {
       throw new SetupError("setarch not found", "install util-linux (apt-get install util-linux)");
     }
+    const sh = whichBinary("sh", env);
+    if (!sh) throw new SetupError("sh not found", "install dash (apt-get install dash)");
     return {
       role,
       qemu,
       image,
-      command: setarch,
+      command: sh,
       head: [
+        setarch,
         Deno.build.arch,
         "-R",
         qemu.path,
@@ -226,13 +229,35 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
 }
 
 /**
- * Where the guest program is placed for a linux-user side: both sides get a
- * path of the same length and name (…/a/NAME, …/b/NAME), so the stack the
- * guest starts with has the same layout.
+ * Where a linux-user side's copy of its guest program goes: …/a/NAME and
+ * …/b/NAME, NAME being side A's image's name on both sides.
  */
-export function guestPath(runDir: string, plan: RunPlan, side: SidePlan): string {
+export function guestCopy(runDir: string, plan: RunPlan, side: SidePlan): string {
   return join(runDir, side.role, basename(plan.a.image));
 }
+
+/** Puts each side's guest program where guestCopy() says (linux-user). */
+export async function placeGuests(
+  runDir: string,
+  plan: RunPlan,
+  sides: readonly SidePlan[],
+): Promise<void> {
+  for (const side of sides) {
+    await Deno.mkdir(join(runDir, side.role));
+    // A copy, not a link: /proc/self/exe resolves links, and the two
+    // images' own paths may differ in length.
+    await Deno.copyFile(side.image, guestCopy(runDir, plan, side));
+  }
+}
+
+/*
+ * A linux-user side starts as `sh -c SCRIPT qemu-lockstep DIR setarch … qemu
+ * … /proc/self/fd/3/NAME`: the shell opens the side's own directory as file
+ * descriptor 3 and execs, so both QEMUs are given the same path string, each
+ * reaching its own copy. The guest sees the same AT_EXECFN and argv[0] on both
+ * sides (and an open descriptor 3 on both).
+ */
+const OPEN_SIDE_DIR = 'exec 3<"$1" && shift && exec "$@"';
 
 /** The full argv for one side, given the run's private directory. */
 export function sideArgv(
@@ -267,10 +292,14 @@ export function argvWithPlugin(
   const plugin = ["-plugin", pluginSpec, "-D", join(runDir, `qemu-${side.role}.log`)];
   if (plan.mode === "user") {
     return [
+      "-c",
+      OPEN_SIDE_DIR,
+      "qemu-lockstep",
+      join(runDir, side.role),
       ...side.head,
       ...plugin,
       ...side.tail,
-      guestPath(runDir, plan, side),
+      `/proc/self/fd/3/${basename(plan.a.image)}`,
       ...plan.guestArgs,
     ];
   }

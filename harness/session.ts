@@ -8,7 +8,7 @@ import { type ChildStatus, OwnedChild } from "./child.ts";
 import { compareDumps, type DumpBlock, type SideDump } from "./compare.ts";
 import { ControlServer, type PluginMessage } from "./control.ts";
 import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
-import { guestPath, type RunPlan, sideArgv, type SidePlan } from "./plan.ts";
+import { placeGuests, type RunPlan, sideArgv, type SidePlan } from "./plan.ts";
 import type { Divergence, NamedBlock, SideResult, Status, StoppedBy, Verdict } from "./verdict.ts";
 import { loadSymbols, type Symbolizer } from "./symbols.ts";
 import type { BlockView } from "./compare.ts";
@@ -118,10 +118,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       b: [plan.b.command, ...sideArgv(plan, plan.b, dir, pluginB.path)],
     };
     if (plan.mode === "user") {
-      for (const side of [plan.a, plan.b]) {
-        await Deno.mkdir(join(dir, side.role));
-        await Deno.symlink(side.image, guestPath(dir, plan, side));
-      }
+      await placeGuests(dir, plan, [plan.a, plan.b]);
     }
 
     // External events (a child exits, a timer fires, an abort) wake the loop.

@@ -243,3 +243,65 @@ Deno.test("bad input exits 2 with one sentence naming the problem and the fix", 
     });
   }
 });
+
+Deno.test("linux-user: both sides see the same executable path, even when side B's image has a longer name", async () => {
+  await using tmp = await tempDir();
+  const longer = `${tmp.path}/x86_64-glibc-under-a-much-longer-name`;
+  await Deno.copyFile(g("x86_64-glibc"), longer);
+  await Deno.chmod(longer, 0o755);
+  const r = await runCli(["--json", "x86_64", g("x86_64-glibc"), "--image-b", longer]);
+  equal(r.code, 0, r.stderr);
+  equal(r.json.status, "match");
+  // Both guests printed the same line: the same argv[0] on both sides.
+  equal(r.json.sides.a.output, r.json.sides.b.output);
+  match(r.json.sides.a.output, /argv\[0\] hash 0x[0-9a-f]+, length 12/);
+});
+
+Deno.test("SIGINT to the CLI mid-run: exit 3, interrupted, nothing left", async () => {
+  await using tmp = await tempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "cli/main.ts",
+      "--json",
+      "--verbose",
+      "x86_64",
+      g("x86_64-loop"),
+      "--",
+      "4000000000",
+    ],
+    cwd: new URL("../", import.meta.url).pathname,
+    env: { TMPDIR: tmp.path, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const pids: number[] = [];
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  while (pids.length < 2) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += value;
+    pids.splice(
+      0,
+      pids.length,
+      ...[...stderr.matchAll(/plugin loaded \(.*pid (\d+)\)/g)].map((m) => Number(m[1])),
+    );
+  }
+  equal(pids.length, 2, stderr);
+  child.kill("SIGINT");
+  const [status, stdout] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    (async () => {
+      while (!(await reader.read()).done);
+    })(),
+  ]);
+  equal(status.code, 3);
+  const json = JSON.parse(stdout);
+  equal(json.status, "inconclusive");
+  equal(json.stoppedBy, "interrupted");
+  for (const pid of pids) ok(!alive(pid), `QEMU ${pid} still runs`);
+  await assertNothingLeft(tmp.path);
+});
