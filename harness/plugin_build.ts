@@ -155,7 +155,6 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     );
   }
   const srcFile = new URL(req.source, PLUGIN_SRC).pathname;
-  const ownHeader = new URL("plugin_api.h", PLUGIN_SRC).pathname;
   const flags = [
     "-O2",
     "-g",
@@ -169,9 +168,15 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     ...glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-I")),
   ];
   const libs = glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-l") || f.startsWith("-L"));
+  const localHeaders = [];
+  for await (const e of Deno.readDir(PLUGIN_SRC)) {
+    if (e.name.endsWith(".h")) localHeaders.push(e.name);
+  }
+  localHeaders.sort();
   const key = await sha256([
     await Deno.readFile(srcFile),
-    await Deno.readFile(ownHeader),
+    // Every header beside the sources (plugin_api.h, peak_rss.h, ...).
+    ...(await Promise.all(localHeaders.map((h) => Deno.readFile(new URL(h, PLUGIN_SRC))))),
     header.origin === "own" ? "" : await Deno.readFile(header.file),
     ccVersion.out,
     cc,

@@ -20,6 +20,8 @@
 #include "plugin_api.h"
 #endif
 
+#include "peak_rss.h"
+
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 /* Counters, touched by the single vCPU thread. */
@@ -29,19 +31,6 @@ static struct {
     uint64_t maxinsns;
     const char *out;
 } count;
-
-/* The process's peak resident set, in kB, from /proc/self/status. */
-static long peak_rss_kb(void)
-{
-    g_autofree char *status = NULL;
-    const char *hwm;
-
-    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) {
-        return -1;
-    }
-    hwm = strstr(status, "VmHWM:");
-    return hwm ? strtol(hwm + 6, NULL, 10) : -1;
-}
 
 static void report(void)
 {

@@ -45,6 +45,8 @@
 #include "plugin_api.h"
 #endif
 
+#include "peak_rss.h"
+
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 /* Checkpoints not yet compared; bounded by window / interval */
@@ -202,19 +204,6 @@ static void send_peer(uint32_t type, uint64_t a, uint64_t b)
         peer.lost = true;
         pthread_mutex_unlock(&peer.lock);
     }
-}
-
-/* The process's peak resident set, in kB, from /proc/self/status. */
-static long peak_rss_kb(void)
-{
-    g_autofree char *status = NULL;
-    const char *hwm;
-
-    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) {
-        return -1;
-    }
-    hwm = strstr(status, "VmHWM:");
-    return hwm ? strtol(hwm + 6, NULL, 10) : -1;
 }
 
 static void report_counts(const char *type, const char *extra)

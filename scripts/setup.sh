@@ -41,10 +41,9 @@ make -s -C test/guests
 if [ ! -s test/guests/build/vmlinuz ]; then
     pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
     tmp=$(mktemp -d)
-    chmod 755 "$tmp"    # apt's download user must be able to write there
     trap 'rm -rf "$tmp"' EXIT
     echo "setup: downloading $pkg for the benchmark kernel" >&2
-    (cd "$tmp" && apt-get download -q "$pkg" >/dev/null)
+    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null)
     dpkg-deb -x "$tmp"/*.deb "$tmp/root"
     cp "$tmp"/root/boot/vmlinuz-* test/guests/build/vmlinuz
     rm -rf "$tmp"

@@ -74,3 +74,52 @@ export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   };
 }
+
+/** A CLI run in the background whose two QEMUs have loaded the plugin. */
+export interface LiveRun {
+  /** QEMU pid of each side. */
+  readonly pids: { readonly a: number; readonly b: number };
+  readonly child: Deno.ChildProcess;
+  /** Waits for the CLI to end: its exit code and stdout. */
+  finish(): Promise<{ code: number; stdout: string }>;
+}
+
+/**
+ * Starts `cli/main.ts --verbose args` and waits until both plugins said
+ * hello (their pids come from the verbose log on stderr).
+ */
+export async function startCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<LiveRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--verbose", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const pids: Record<string, number> = {};
+  let stderr = "";
+  while (!(pids.a && pids.b)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`The run ended before both plugins loaded:\n${stderr}`);
+    stderr += value;
+    for (const m of stderr.matchAll(/side (a|b): plugin loaded \(.*pid (\d+)\)/g)) {
+      pids[m[1]!] = Number(m[2]);
+    }
+  }
+  const drained = (async () => {
+    while (!(await reader.read()).done);
+  })();
+  return {
+    pids: { a: pids.a, b: pids.b },
+    child,
+    async finish() {
+      const [status, out] = await Promise.all([child.status, stdout, drained]);
+      return { code: status.code, stdout: out };
+    },
+  };
+}

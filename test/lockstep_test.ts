@@ -1,5 +1,5 @@
 // End-to-end: the real CLI, real QEMU 7.2, the real plugin build and sockets.
-import { alive, GUESTS, runCli, symbolRange, tempDir } from "./_cli.ts";
+import { alive, GUESTS, runCli, startCli, symbolRange, tempDir } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
 
 const g = (name: string) => GUESTS + name;
@@ -133,57 +133,22 @@ Deno.test("--timeout ends a long run as inconclusive, exit 3", async () => {
 
 Deno.test("SIGKILL to one QEMU mid-run: exit 3 within seconds, nothing left", async () => {
   await using tmp = await tempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "cli/main.ts",
-      "--json",
-      "--verbose",
-      "x86_64",
-      g("x86_64-loop"),
-      "--",
-      "4000000000",
-    ],
-    cwd: new URL("../", import.meta.url).pathname,
-    env: { TMPDIR: tmp.path, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const pids: Record<string, number> = {};
-  let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  while (Object.keys(pids).length < 2) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += value;
-    for (const m of stderr.matchAll(/side (a|b): plugin loaded \(.*pid (\d+)\)/g)) {
-      pids[m[1]!] = Number(m[2]);
-    }
-  }
-  ok(pids.a && pids.b, stderr);
+  const run = await startCli(["--json", "x86_64", g("x86_64-loop"), "--", "4000000000"], {
+    TMPDIR: tmp.path,
+  });
   await new Promise((r) => setTimeout(r, 500));
   const killedAt = performance.now();
-  Deno.kill(pids.b!, "SIGKILL");
-  const [status, stdout] = await Promise.all([
-    child.status,
-    new Response(child.stdout).text(),
-    (async () => {
-      for (;;) {
-        const { done } = await reader.read();
-        if (done) break;
-      }
-    })(),
-  ]);
+  Deno.kill(run.pids.b, "SIGKILL");
+  const { code, stdout } = await run.finish();
   const seconds = (performance.now() - killedAt) / 1000;
-  equal(status.code, 3);
+  equal(code, 3);
   ok(seconds < 10, `took ${seconds} s`);
   const json = JSON.parse(stdout);
   equal(json.status, "inconclusive");
   equal(json.stoppedBy, "crash");
   equal(json.sides.b.signal, "SIGKILL");
-  ok(!alive(pids.a!), "side a's QEMU still runs");
-  ok(!alive(pids.b!), "side b's QEMU still runs");
+  ok(!alive(run.pids.a), "side a's QEMU still runs");
+  ok(!alive(run.pids.b), "side b's QEMU still runs");
   await assertNothingLeft(tmp.path);
 });
 
@@ -259,49 +224,15 @@ Deno.test("linux-user: both sides see the same executable path, even when side B
 
 Deno.test("SIGINT to the CLI mid-run: exit 3, interrupted, nothing left", async () => {
   await using tmp = await tempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "cli/main.ts",
-      "--json",
-      "--verbose",
-      "x86_64",
-      g("x86_64-loop"),
-      "--",
-      "4000000000",
-    ],
-    cwd: new URL("../", import.meta.url).pathname,
-    env: { TMPDIR: tmp.path, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const pids: number[] = [];
-  let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  while (pids.length < 2) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += value;
-    pids.splice(
-      0,
-      pids.length,
-      ...[...stderr.matchAll(/plugin loaded \(.*pid (\d+)\)/g)].map((m) => Number(m[1])),
-    );
-  }
-  equal(pids.length, 2, stderr);
-  child.kill("SIGINT");
-  const [status, stdout] = await Promise.all([
-    child.status,
-    new Response(child.stdout).text(),
-    (async () => {
-      while (!(await reader.read()).done);
-    })(),
-  ]);
-  equal(status.code, 3);
+  const run = await startCli(["--json", "x86_64", g("x86_64-loop"), "--", "4000000000"], {
+    TMPDIR: tmp.path,
+  });
+  run.child.kill("SIGINT");
+  const { code, stdout } = await run.finish();
+  equal(code, 3);
   const json = JSON.parse(stdout);
   equal(json.status, "inconclusive");
   equal(json.stoppedBy, "interrupted");
-  for (const pid of pids) ok(!alive(pid), `QEMU ${pid} still runs`);
+  for (const pid of [run.pids.a, run.pids.b]) ok(!alive(pid), `QEMU ${pid} still runs`);
   await assertNothingLeft(tmp.path);
 });
