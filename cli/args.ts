@@ -61,6 +61,9 @@ Options:
       --system               force system mode
       --chain                keep TB chaining (default: -d nochain)
       --bios                 load the image with -bios, not -kernel (system mode)
+      --compare <LIST>       what to compare: pc (always), mem (every load and
+                             store: address, size, and the value from plugin
+                             API 4), syscalls (linux-user) [default: pc]
       --max-insns <N>        stop after N instructions on both sides
       --timeout <SECONDS>    give up (exit 3) after this long
       --history <N>          blocks of context shown per side [default: 8]
@@ -108,6 +111,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         chain: { type: "boolean" },
         bios: { type: "boolean" },
         "max-insns": { type: "string" },
+        compare: { type: "string" },
         timeout: { type: "string" },
         history: { type: "string" },
         "plugin-header": { type: "string" },
@@ -175,6 +179,9 @@ export function parseCommandLine(argv: readonly string[]): Command {
       maxInsns: count("max-insns", v["max-insns"], 1),
       history: count("history", v.history, 0) ?? 8,
       chain: v.chain ?? false,
+      compare: v.compare === undefined
+        ? ["pc"]
+        : v.compare.split(",").map((x) => x.trim()).filter((x) => x),
       bios: v.bios ?? false,
       pluginHeader: v["plugin-header"],
       interval: count("interval", v.interval, 1),

@@ -4,7 +4,7 @@
  */
 import type { Progress } from "../harness/session.ts";
 import type { Verdict } from "../harness/verdict.ts";
-import type { NamedBlock } from "../harness/verdict.ts";
+import type { EventView, NamedBlock } from "../harness/verdict.ts";
 import { palette } from "./_colors.ts";
 
 /** The verdict as one JSON document (addresses as "0x…" strings). */
@@ -47,6 +47,20 @@ function blocks(title: string, views: readonly NamedBlock[], mark: bigint | unde
   return lines;
 }
 
+function eventText(e: EventView | null): string {
+  if (!e) return "(no such event)";
+  switch (e.kind) {
+    case "load":
+    case "store":
+      return `${e.kind} of ${e.size} byte(s) at ${hex(e.address!)}` +
+        (e.value !== undefined ? `, value ${hex(e.value)}` : "");
+    case "syscall":
+      return `system call ${e.number} (arguments hash ${hex(e.argsHash!)})`;
+    default:
+      return `system call ${e.number} failed with ${e.error}`;
+  }
+}
+
 /** The verdict as text for a person; `color` turns on ANSI colours. */
 export function renderText(verdict: Verdict, color: boolean): string {
   const c = palette(color);
@@ -73,6 +87,15 @@ export function renderText(verdict: Verdict, color: boolean): string {
             : "(stream ended)"
         }`,
       );
+    }
+    if (d.events) {
+      out.push(
+        `  first differing ${
+          d.kind === "mem" ? "memory access" : "system call"
+        } of that instruction:`,
+      );
+      out.push(`    side a: ${eventText(d.events.a)}`);
+      out.push(`    side b: ${eventText(d.events.b)}`);
     }
     if (d.a && d.b && !d.a.symbol && !d.b.symbol && verdict.warnings.length) {
       out.push("  note: both sides are outside the image's symbols, and the warning below names");
@@ -113,6 +136,7 @@ export function renderText(verdict: Verdict, color: boolean): string {
       if (tail) out.push("", `  side ${role} stderr:`, ...tail.split("\n").map((l) => `    ${l}`));
     }
   }
+  for (const n of verdict.notCompared) out.push(c.yellow(`  not compared: ${n.what}: ${n.why}`));
   for (const w of verdict.warnings) out.push(c.yellow(`  warning: ${w}`));
   if (verdict.tempDir) out.push(c.dim(`  kept: ${verdict.tempDir}`));
   return out.join("\n") + "\n";

@@ -18,6 +18,16 @@ export interface DumpBlock {
   readonly bytes: string;
 }
 
+/** A memory access or system call of the instruction at stream index `pos`. */
+export interface DumpEvent {
+  readonly pos: number;
+  /** 1 load, 2 store, 3 syscall (a = number, v = fold of its arguments), 4 syscall error (v = errno). */
+  readonly kind: number;
+  readonly a: bigint;
+  readonly size: number;
+  readonly v: bigint;
+}
+
 /** What one side dumped. */
 export interface SideDump {
   /** Position up to which this side knows both streams agree. */
@@ -28,6 +38,8 @@ export interface SideDump {
   readonly blocks: readonly DumpBlock[];
   /** True when the side's stream ended there (guest exit), not just the dump. */
   readonly ended: boolean;
+  /** Its events in the dumped range, in order (empty unless compared). */
+  readonly events?: readonly DumpEvent[];
 }
 
 /** One instruction of a block, for display. */
@@ -64,6 +76,8 @@ export type CompareResult =
     readonly b: SideAt | undefined;
     /** The last `history` blocks up to and including the divergent one. */
     readonly history: { readonly a: BlockView[]; readonly b: BlockView[] };
+    /** Set when an event (access, syscall) differs first: each side's. */
+    readonly events?: { readonly a: DumpEvent | undefined; readonly b: DumpEvent | undefined };
   }
   | {
     readonly found: false;
@@ -115,11 +129,65 @@ function historyOf(dump: SideDump, flat: Flat | undefined, depth: number): Block
   return dump.blocks.slice(Math.max(0, last - depth + 1), last + 1).map(view);
 }
 
+const sameEvent = (x: DumpEvent, y: DumpEvent) =>
+  x.pos === y.pos && x.kind === y.kind && x.a === y.a && x.size === y.size && x.v === y.v;
+
 /**
- * Finds the first instruction at which the two dumped streams differ.
+ * The first pair of events, at or after `start` and before `end`, that
+ * differs: each side's event there (undefined where one side has none).
+ */
+function firstEventDifference(
+  a: readonly DumpEvent[],
+  b: readonly DumpEvent[],
+  start: number,
+  end: number,
+): { pos: number; a: DumpEvent | undefined; b: DumpEvent | undefined } | undefined {
+  const ea = a.filter((e) => e.pos >= start && e.pos < end);
+  const eb = b.filter((e) => e.pos >= start && e.pos < end);
+  for (let i = 0; i < Math.max(ea.length, eb.length); i++) {
+    const x = ea[i];
+    const y = eb[i];
+    if (x && y && sameEvent(x, y)) continue;
+    return { pos: Math.min(x?.pos ?? Infinity, y?.pos ?? Infinity), a: x, b: y };
+  }
+  return undefined;
+}
+
+/**
+ * Finds the first instruction at which the two dumped streams differ: in
+ * its address, or (when events were compared) in an event it made.
  * `history` is how many blocks of context to return for each side.
  */
 export function compareDumps(a: SideDump, b: SideDump, history: number): CompareResult {
+  const pc = compareAddresses(a, b, history);
+  const fa = flatten(a.blocks);
+  const fb = flatten(b.blocks);
+  const start = Math.max(Math.min(a.good, b.good), fa.first, fb.first);
+  const end = Math.min(
+    fa.first + fa.insns.length,
+    fb.first + fb.insns.length,
+    pc.found ? pc.insn + 1 : Infinity,
+  );
+  const ev = firstEventDifference(a.events ?? [], b.events ?? [], start, end);
+  // At the first differing address the events differ too: that is a "pc" divergence.
+  if (!ev || (pc.found && pc.insn <= ev.pos)) return pc;
+  const at = (f: ReturnType<typeof flatten>, dump: SideDump): SideAt | undefined => {
+    const x = f.insns[ev.pos - f.first];
+    return x ? { pc: x.pc, bytes: x.bytes, blockPc: dump.blocks[x.block]!.pc } : undefined;
+  };
+  const hist = (f: ReturnType<typeof flatten>, dump: SideDump) =>
+    historyOf(dump, f.insns[ev.pos - f.first], history);
+  return {
+    found: true,
+    insn: ev.pos,
+    a: at(fa, a),
+    b: at(fb, b),
+    history: { a: hist(fa, a), b: hist(fb, b) },
+    events: { a: ev.a, b: ev.b },
+  };
+}
+
+function compareAddresses(a: SideDump, b: SideDump, history: number): CompareResult {
   const fa = flatten(a.blocks);
   const fb = flatten(b.blocks);
   // Both streams agree up to either side's `good`; start from the later one

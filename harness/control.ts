@@ -3,7 +3,7 @@
  * which both plugins report (hello, progress, end, limit, dumps). It is the
  * plugins' own channel, apart from the guest's stdout/stderr.
  */
-import type { DumpBlock } from "./compare.ts";
+import type { DumpBlock, DumpEvent } from "./compare.ts";
 
 /** A message from a plugin. */
 export type PluginMessage =
@@ -15,6 +15,9 @@ export type PluginMessage =
     qemuApi: [number, number];
     system: boolean;
     pid: number;
+    mem: boolean;
+    memValues: boolean;
+    sys: boolean;
   }
   | {
     t: "progress" | "peer-lost";
@@ -44,6 +47,7 @@ export type PluginMessage =
     complete: boolean;
   }
   | { t: "blk"; block: DumpBlock }
+  | { t: "ev"; event: DumpEvent }
   | { t: "dumped" }
   | { t: "error"; msg: string };
 
@@ -59,6 +63,18 @@ export function parseMessage(line: string): PluginMessage {
         pc: BigInt(String(raw.pc)),
         sizes: Array.from(sz, (c) => parseInt(c, 16)),
         bytes: String(raw.b),
+      },
+    };
+  }
+  if (raw.t === "ev") {
+    return {
+      t: "ev",
+      event: {
+        pos: Number(raw.p),
+        kind: Number(raw.k),
+        a: BigInt(String(raw.a)),
+        size: Number(raw.s),
+        v: BigInt(String(raw.v)),
       },
     };
   }

@@ -37,6 +37,8 @@ export interface LockstepOptions {
   readonly bios?: boolean | undefined;
   /** A qemu-plugin.h (or its directory) to build against. */
   readonly pluginHeader?: string | undefined;
+  /** What to compare besides instruction addresses: "mem", "syscalls" ("pc" always). */
+  readonly compare?: readonly string[] | undefined;
   /** Checkpoint interval and window, in instructions (tuning). */
   readonly interval?: number | undefined;
   readonly window?: number | undefined;
@@ -65,12 +67,38 @@ export interface RunPlan {
   readonly window: number | undefined;
   readonly pluginHeader: string | undefined;
   readonly guestArgs: readonly string[];
+  /** What is compared ("pc", "mem", "syscalls"), and what was asked for but cannot be. */
+  readonly compare: readonly string[];
+  readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
   readonly env: Record<string, string>;
   readonly cwd: string;
   readonly a: SidePlan;
   readonly b: SidePlan;
+}
+
+/** Splits the requested comparisons into what this run does and what it cannot. */
+function comparisons(
+  asked: readonly string[],
+  mode: "system" | "user",
+): { compare: string[]; notCompared: { what: string; why: string }[] } {
+  const compare = ["pc"];
+  const notCompared: { what: string; why: string }[] = [];
+  for (const what of new Set(asked)) {
+    if (what === "pc") continue;
+    if (what === "mem") compare.push("mem");
+    else if (what === "syscalls" && mode === "user") compare.push("syscalls");
+    else if (what === "syscalls") {
+      notCompared.push({ what, why: "system calls are seen in linux-user mode only" });
+    } else if (what === "regs") {
+      notCompared.push({ what, why: "register comparison is not built yet" });
+    } else {throw new SetupError(
+        `Unknown comparison: ${what}`,
+        "use pc, mem, syscalls (regs is not built yet)",
+      );}
+  }
+  return { compare, notCompared };
 }
 
 /** Default QEMU options for system mode, skipped when the user sets them. */
@@ -220,6 +248,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     window: opts.window,
     pluginHeader: opts.pluginHeader,
     guestArgs: opts.guestArgs ?? [],
+    ...comparisons(opts.compare ?? ["pc"], mode),
     warnings,
     env,
     cwd: Deno.cwd(),
@@ -275,6 +304,12 @@ export function sideArgv(
     ...(plan.maxInsns ? [`maxinsns=${plan.maxInsns}`] : []),
     ...(plan.interval ? [`interval=${plan.interval}`] : []),
     ...(plan.window ? [`window=${plan.window}`] : []),
+    ...(plan.compare.includes("mem") ? ["mem=on"] : []),
+    // Values only when both sides can read them (plugin API 4, QEMU 9.2).
+    ...(plan.compare.includes("mem") && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
+      ? ["memvalues=on"]
+      : []),
+    ...(plan.compare.includes("syscalls") ? ["sys=on"] : []),
   ];
   return argvWithPlugin(plan, side, runDir, [pluginPath, ...pluginArgs].join(","));
 }

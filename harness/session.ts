@@ -5,11 +5,19 @@
  * everything, removes the directory and returns a Verdict.
  */
 import { type ChildStatus, OwnedChild } from "./child.ts";
-import { compareDumps, type DumpBlock, type SideDump } from "./compare.ts";
+import { compareDumps, type DumpBlock, type DumpEvent, type SideDump } from "./compare.ts";
 import { ControlServer, type PluginMessage } from "./control.ts";
 import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
 import { placeGuests, type RunPlan, sideArgv, type SidePlan } from "./plan.ts";
-import type { Divergence, NamedBlock, SideResult, Status, StoppedBy, Verdict } from "./verdict.ts";
+import {
+  type Divergence,
+  eventView,
+  type NamedBlock,
+  type SideResult,
+  type Status,
+  type StoppedBy,
+  type Verdict,
+} from "./verdict.ts";
 import { loadSymbols, type Symbolizer } from "./symbols.ts";
 import type { BlockView } from "./compare.ts";
 import { join } from "./_path.ts";
@@ -51,7 +59,14 @@ interface SideState {
   /** The guest's end: its length, hash, and how many of its last instructions may not have run. */
   end?: { insns: number; hash: string; tail: number };
   limit?: { at: number; atHash: string };
-  dump?: { good: number; bad: number; blocks: DumpBlock[]; done: boolean; endedFirst: boolean };
+  dump?: {
+    good: number;
+    bad: number;
+    blocks: DumpBlock[];
+    events: DumpEvent[];
+    done: boolean;
+    endedFirst: boolean;
+  };
   peerLost: boolean;
   error?: string;
   /** Set when the QEMU has exited and everything its plugin sent was read. */
@@ -231,7 +246,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       status: outcome.status,
       stoppedBy: outcome.stoppedBy,
       message: outcome.message,
-      compared: ["pc"],
+      compared: plan.compare,
+      notCompared: plan.notCompared,
       warnings: plan.warnings,
       insns,
       blocks: Math.min(state.a.blocks, state.b.blocks),
@@ -284,12 +300,16 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
         good: msg.good,
         bad: msg.bad,
         blocks: [],
+        events: [],
         done: false,
         endedFirst: s.end !== undefined,
       };
       break;
     case "blk":
       s.dump?.blocks.push(msg.block);
+      break;
+    case "ev":
+      s.dump?.events.push(msg.event);
       break;
     case "dumped":
       if (s.dump) s.dump.done = true;
@@ -403,9 +423,11 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
     good: s.dump!.good,
     bad: s.dump!.bad,
     blocks: s.dump!.blocks,
+    events: s.dump!.events,
     ended: s.end !== undefined,
   });
   const r = compareDumps(dump(a), dump(b), history);
+  const values = a.hello?.memValues === true && b.hello?.memValues === true;
   if (!r.found) {
     return {
       status: "inconclusive",
@@ -413,30 +435,53 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
       message: `The checkpoints disagree but the dumped instructions do not: ${r.reason}`,
     };
   }
-  // One stream ended where the other still had instructions of its final
-  // block, which the guest left part-way (its exit): not a divergence.
-  for (const [short, long, at] of [[a, b, r.a], [b, a, r.b]] as const) {
-    if (!at && short.end && long.end && r.insn >= long.end.insns - long.end.tail) {
+  // Both guests ended, and the difference lies in a side's final block,
+  // which the guest left part-way (its power-off): which of its last
+  // instructions ran, and which of their accesses completed, is unknown.
+  for (const [short, long] of [[a, b], [b, a]] as const) {
+    if (
+      short.end && long.end && short.end.insns <= long.end.insns &&
+      r.insn >= Math.min(long.end.insns - long.end.tail, short.end.insns - short.end.tail)
+    ) {
       return {
-        insns: short.end.insns,
+        insns: Math.min(r.insn, short.end.insns),
         status: "match",
         stoppedBy: "guest-exit",
         message:
-          `Both guests ran to their end (${short.end.insns} instructions), no divergence; side ${long.plan.role} ` +
-          `left its last block part-way, so its last ${
+          `Both guests ran to their end (${
+            Math.min(r.insn, short.end.insns)
+          } instructions agree), no divergence; side ${long.plan.role} ` +
+          `left its last block part-way, so what its last ${
             long.end.insns - r.insn
-          } instruction(s) are not known to have run`,
+          } instruction(s) did is not known`,
       };
     }
   }
   const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
+  const ev = r.events;
+  const kind = !ev ? "pc" : [ev.a, ev.b].some((e) => e && e.kind <= 2) ? "mem" : "syscall";
+  const what = kind === "pc"
+    ? ""
+    : kind === "mem"
+    ? " (a memory access differs)"
+    : " (a system call differs)";
   return {
     status: "diverged",
     stoppedBy: "divergence",
-    message: `Diverged at instruction ${r.insn}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
+    message: `Diverged at instruction ${r.insn}${what}: side a at ${where(r.a)}, side b at ${
+      where(r.b)
+    }`,
     divergence: {
       insn: r.insn,
-      kind: "pc",
+      kind,
+      ...(ev
+        ? {
+          events: {
+            a: ev.a ? eventView(ev.a, values) : null,
+            b: ev.b ? eventView(ev.b, values) : null,
+          },
+        }
+        : {}),
       a: r.a ? { ...r.a, symbol: null } : null,
       b: r.b ? { ...r.b, symbol: null } : null,
       history: {

@@ -2,7 +2,7 @@
  * The verdict of a lockstep run: plain data, rendered by the CLI as text or
  * JSON (the JSON schema is this shape, documented in the README).
  */
-import type { BlockView, SideAt } from "./compare.ts";
+import type { BlockView, DumpEvent, SideAt } from "./compare.ts";
 
 /** How the run ended overall. */
 export type Status = "match" | "diverged" | "inconclusive" | "error";
@@ -48,12 +48,50 @@ export type NamedInsn = SideAt & {
 /** A block of context, named likewise. */
 export type NamedBlock = BlockView & { readonly symbol: string | null };
 
+/** A memory access or system call, as the verdict shows it. */
+export interface EventView {
+  readonly kind: "load" | "store" | "syscall" | "syscall-error";
+  /** load/store: the guest virtual address; syscall: the number. */
+  readonly address?: bigint;
+  readonly number?: number;
+  /** load/store: bytes accessed. */
+  readonly size?: number;
+  /** load/store: the value moved (plugin API 4 and later, else absent). */
+  readonly value?: bigint;
+  /** syscall: a hash of its six arguments; syscall-error: the negative return. */
+  readonly argsHash?: bigint;
+  readonly error?: number;
+}
+
+/** Turns a plugin's event into its view; `values` says whether values were read. */
+export function eventView(e: DumpEvent, values: boolean): EventView {
+  switch (e.kind) {
+    case 1:
+    case 2:
+      return {
+        kind: e.kind === 1 ? "load" : "store",
+        address: e.a,
+        size: e.size,
+        ...(values ? { value: e.v } : {}),
+      };
+    case 3:
+      return { kind: "syscall", number: Number(e.a), argsHash: e.v };
+    default:
+      return { kind: "syscall-error", number: Number(e.a), error: Number(BigInt.asIntN(64, e.v)) };
+  }
+}
+
 /** Where the two streams first differ. */
 export interface Divergence {
   /** Index (from 0) of the first instruction that differs. */
   readonly insn: number;
-  /** What differs: only "pc" (instruction addresses) so far. */
-  readonly kind: "pc";
+  /**
+   * What differs first: "pc" the instruction's address; "mem" a memory
+   * access it made; "syscall" a system call it made.
+   */
+  readonly kind: "pc" | "mem" | "syscall";
+  /** For "mem" and "syscall": each side's differing event (null: none there). */
+  readonly events?: { readonly a: EventView | null; readonly b: EventView | null };
   /** Each side's instruction at that index; null where its stream ended. */
   readonly a: NamedInsn | null;
   readonly b: NamedInsn | null;
@@ -68,8 +106,10 @@ export interface Verdict {
   readonly stoppedBy: StoppedBy | null;
   /** One sentence saying what happened (for inconclusive and error, why). */
   readonly message: string;
-  /** What was compared. */
+  /** What was compared: "pc", "mem", "syscalls". */
   readonly compared: readonly string[];
+  /** What was asked for but could not be compared, and why. */
+  readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides found before the run (firmware, ...), with the fix. */
   readonly warnings: readonly string[];
   /** Instructions and blocks known to agree (or compared, on a match). */

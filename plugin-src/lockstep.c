@@ -21,8 +21,14 @@
  * disagreeing one to the orchestrator (the "ctl" socket, JSON lines), which
  * finds the first differing instruction. The plugin never decides a verdict.
  *
+ * With mem=on and sys=on, every memory access (address, size, direction,
+ * and the value from API 4 on) and every system call (number, arguments,
+ * an error return) is an "event" of the instruction that made it. Events
+ * fold into a second running hash, in execution order, so they are
+ * split-insensitive too; each checkpoint combines both hashes.
+ *
  * Arguments: role=a|b peer=PATH ctl=PATH [listen=on|off] [maxinsns=N]
- *            [interval=N] [window=N] [history=N]
+ *            [interval=N] [window=N] [history=N] [mem=on] [sys=on]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -93,6 +99,9 @@ static struct {
     uint64_t interval;
     uint64_t window;
     uint64_t history;
+    bool mem;
+    bool memvalues;     /* fold values too: both sides have API >= 4 */
+    bool sys;
 } cfg = {
     /* Measured with `deno task bench`: fewer, larger steps cost less than
      * the dump they make larger (see README "Performance"). */
@@ -195,6 +204,134 @@ prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
 /* Every distinct TbInfo by id; grows at translation time only. */
 static GPtrArray *tb_by_id;
 
+/* An event: a memory access or system call of the instruction at `pos`. */
+enum { EV_LOAD = 1, EV_STORE, EV_SYSCALL, EV_SYSERR };
+typedef struct {
+    uint64_t pos;       /* stream index of the instruction */
+    uint64_t a;         /* address, or syscall number */
+    uint64_t v;         /* value (API >= 4), fold of arguments, or errno */
+    uint64_t after;     /* the event hash after this event */
+    uint32_t kind;
+    uint32_t size;      /* bytes accessed */
+} Event;
+
+/* Events of this side, in order: written by the vCPU thread only. */
+static struct {
+    Event *ring;        /* the last mask + 1 events, for the dump */
+    uint64_t mask;
+    uint64_t count;
+    uint64_t hash;      /* fold of every event so far */
+    uint64_t base;      /* stream index of the pending block's first insn */
+} ev;
+
+#define EV_MUL 0xc2b2ae3d27d4eb4full
+
+/* The hash a checkpoint, end or limit carries: instructions and events. */
+static inline uint64_t combine(uint64_t pc_hash, uint64_t ev_hash)
+{
+    return pc_hash ^ ev_hash * EV_MUL;
+}
+
+/* The event hash over the events of instructions before position c. */
+static uint64_t events_before(uint64_t c)
+{
+    uint64_t kept = ev.count > ev.mask + 1 ? ev.count - ev.mask - 1 : 0;
+
+    for (uint64_t j = ev.count; j > kept; j--) {
+        const Event *e = &ev.ring[(j - 1) & ev.mask];
+        if (e->pos < c) {
+            return e->after;
+        }
+    }
+    return 0;   /* no event yet (the ring is far larger than a block) */
+}
+
+static void add_event(uint64_t pos, uint32_t kind, uint64_t a, uint32_t size,
+                      uint64_t v)
+{
+    Event *e = &ev.ring[ev.count++ & ev.mask];
+
+    e->pos = pos;
+    e->kind = kind;
+    e->a = a;
+    e->size = size;
+    e->v = v;
+    ev.hash = ev.hash * HASH_MUL + mix(a ^ (uint64_t)kind << 56 ^
+                                       (uint64_t)size << 48) + mix(v);
+    e->after = ev.hash;
+}
+
+/*
+ * A load or store of the pending block's instruction `udata`. A 16-byte
+ * access is two 8-byte events: QEMU versions differ in whether a register
+ * pair moves as one access or two, which is not the guest's doing.
+ */
+static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
+                     uint64_t vaddr, void *udata)
+{
+    uint64_t pos = ev.base + (uintptr_t)udata;
+    uint32_t kind = qemu_plugin_mem_is_store(info) ? EV_STORE : EV_LOAD;
+    uint32_t size = 1u << qemu_plugin_mem_size_shift(info);
+    uint64_t value = 0, high = 0;
+#if QEMU_PLUGIN_VERSION >= 4
+    qemu_plugin_mem_value mv;
+
+    if (!cfg.memvalues) {
+        goto add;
+    }
+    mv = qemu_plugin_mem_get_value(info);
+    switch (mv.type) {
+    case QEMU_PLUGIN_MEM_VALUE_U8:
+        value = mv.data.u8;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U16:
+        value = mv.data.u16;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U32:
+        value = mv.data.u32;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U64:
+        value = mv.data.u64;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U128:
+        value = mv.data.u128.low;
+        high = mv.data.u128.high;
+        break;
+    }
+add:
+#endif
+    if (size > 8) {
+        add_event(pos, kind, vaddr, 8, value);
+        add_event(pos, kind, vaddr + 8, 8, high);
+    } else {
+        add_event(pos, kind, vaddr, size, value);
+    }
+}
+
+/*
+ * A system call, made by the pending block's last instruction. Return
+ * values are compared only when they are errors: pids, tids, times and
+ * addresses QEMU picks legitimately differ between two processes.
+ */
+static void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index,
+                         int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7,
+                         uint64_t a8)
+{
+    uint64_t args = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
+                    mix(a5 + 4) ^ mix(a6 + 5);
+
+    add_event(ev.base + own.pending->n - 1, EV_SYSCALL, num, 0, args);
+}
+
+static void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
+                             int64_t num, int64_t ret)
+{
+    if (ret < 0) {
+        add_event(ev.base + own.pending->n - 1, EV_SYSERR, num, 0, ret);
+    }
+}
+
 
 static void send_peer(uint32_t type, uint64_t a, uint64_t b)
 {
@@ -210,7 +347,8 @@ static void report_counts(const char *type, const char *extra)
 {
     fprintf(ctl, "{\"t\":\"%s\",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
             ",\"hash\":\"0x%016" PRIx64 "\",\"rss\":%ld%s}\n",
-            type, own.icount, own.blocks, own.hash, peak_rss_kb(), extra);
+            type, own.icount, own.blocks, combine(own.hash, ev.hash),
+            peak_rss_kb(), extra);
     fflush(ctl);
 }
 
@@ -246,6 +384,26 @@ static void dump_block(uint64_t start, uint64_t v)
     fputs("\"}\n", ctl);
 }
 
+/* Send the events of instructions [from, to) that the ring still has. */
+static void dump_events(uint64_t from, uint64_t to)
+{
+    uint64_t kept = ev.count > ev.mask + 1 ? ev.count - ev.mask - 1 : 0;
+    uint64_t j = ev.count;
+
+    while (j > kept && ev.ring[(j - 1) & ev.mask].pos >= from) {
+        j--;
+    }
+    for (; j < ev.count; j++) {
+        const Event *e = &ev.ring[j & ev.mask];
+        if (e->pos >= to) {
+            break;
+        }
+        fprintf(ctl, "{\"t\":\"ev\",\"p\":%" PRIu64 ",\"k\":%u,\"a\":\"0x%"
+                PRIx64 "\",\"s\":%u,\"v\":\"0x%" PRIx64 "\"}\n", e->pos,
+                e->kind, e->a, e->size, e->v);
+    }
+}
+
 static void dump(uint64_t good, uint64_t bad, const char *reason)
 {
     uint64_t size = own.ring_mask + 1;
@@ -254,6 +412,7 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
     uint64_t r = 0;             /* ...and repetition within it */
     uint64_t start = own.icount;
     uint64_t extra = 0;
+    uint64_t from;
     bool complete;
 
     if (own.dumped) {
@@ -288,6 +447,7 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
             ",\"from\":%" PRIu64 ",\"complete\":%s}\n",
             reason, good, bad, own.icount, own.blocks, start,
             complete ? "true" : "false");
+    from = start;
     for (; j < own.entries && extra < DUMP_EXTRA; j++, r = 0) {
         uint64_t v = own.ring[j & own.ring_mask];
         for (; r < RING_REP(v) && extra < DUMP_EXTRA; r++) {
@@ -298,6 +458,7 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
             start += RING_COUNT(v);
         }
     }
+    dump_events(from, start);
     fputs("{\"t\":\"dumped\"}\n", ctl);
     fflush(ctl);
 }
@@ -400,10 +561,13 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
     uint64_t mark;
 
     while (own.next_ckpt <= own.icount && own.next_ckpt <= limit) {
-        take_checkpoint(prefix_hash(h0, tb, first, own.next_ckpt - start));
+        uint64_t c = own.next_ckpt;
+        take_checkpoint(combine(prefix_hash(h0, tb, first, c - start),
+                                events_before(c)));
     }
     if (own.icount >= limit) {
-        uint64_t h = prefix_hash(h0, tb, first, limit - start);
+        uint64_t h = combine(prefix_hash(h0, tb, first, limit - start),
+                             events_before(limit));
         char extra[64];
         send_peer(MSG_LIMIT, limit, h);
         snprintf(extra, sizeof(extra), ",\"at\":%" PRIu64
@@ -553,6 +717,8 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
         retire(tb->pc);
     }
     own.pending = tb;
+    /* Its instruction i is at stream index ev.base + i (see retire()). */
+    ev.base = own.icount - (tb->pc == own.last_pc);
     /* One-instruction blocks have no inline bump: they count as whole. */
     own.expect = *own.last_insns + (tb->n > 1);
 }
@@ -615,6 +781,14 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
     qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec,
                                          QEMU_PLUGIN_CB_NO_REGS, shared);
+    if (cfg.mem) {
+        for (size_t i = 0; i < n; i++) {
+            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i),
+                                             vcpu_mem, QEMU_PLUGIN_CB_NO_REGS,
+                                             QEMU_PLUGIN_MEM_RW,
+                                             (void *)(uintptr_t)i);
+        }
+    }
     /* An inline add, not a call: cheap enough for every block. */
     if (n > 1) {
         struct qemu_plugin_insn *last = qemu_plugin_tb_get_insn(tb, n - 1);
@@ -649,10 +823,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         retire(UINT64_MAX);
         tail = whole ? 0 : own.icount - before;
     }
-    send_peer(MSG_END, own.icount, own.hash);
+    send_peer(MSG_END, own.icount, combine(own.hash, ev.hash));
     snprintf(extra, sizeof(extra), ",\"tail\":%" PRIu64, tail);
     report_counts("end", extra);
-    settle(own.icount, own.hash);
+    settle(own.icount, combine(own.hash, ev.hash));
 }
 
 /* Reads the peer's messages and the orchestrator's commands. */
@@ -816,10 +990,16 @@ static bool parse_args(int argc, char **argv)
             ok = parse_u64(key, val, &cfg.window);
         } else if (g_strcmp0(key, "history") == 0) {
             ok = parse_u64(key, val, &cfg.history);
+        } else if (g_strcmp0(key, "mem") == 0) {
+            ok = qemu_plugin_bool_parse(key, val, &cfg.mem);
+        } else if (g_strcmp0(key, "memvalues") == 0) {
+            ok = qemu_plugin_bool_parse(key, val, &cfg.memvalues);
+        } else if (g_strcmp0(key, "sys") == 0) {
+            ok = qemu_plugin_bool_parse(key, val, &cfg.sys);
         } else {
             fprintf(stderr, "lockstep: unknown option %s (known: role, peer, "
-                    "ctl, listen, maxinsns, interval, window, history)\n",
-                    key);
+                    "ctl, listen, maxinsns, interval, window, history, mem, "
+                    "memvalues, sys)\n", key);
             return false;
         }
         if (!ok) {
@@ -859,10 +1039,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     ctl = fdopen(dup(ctl_fd), "w");
     setvbuf(ctl, NULL, _IOFBF, 1 << 16);
     fprintf(ctl, "{\"t\":\"hello\",\"role\":\"%c\",\"target\":\"%s\","
-            "\"api\":%d,\"qemuApi\":[%d,%d],\"system\":%s,\"pid\":%d}\n",
+            "\"api\":%d,\"qemuApi\":[%d,%d],\"system\":%s,\"pid\":%d,"
+            "\"mem\":%s,\"memValues\":%s,\"sys\":%s}\n",
             cfg.role, info->target_name, QEMU_PLUGIN_VERSION,
             info->version.min, info->version.cur,
-            info->system_emulation ? "true" : "false", (int)getpid());
+            info->system_emulation ? "true" : "false", (int)getpid(),
+            cfg.mem ? "true" : "false",
+            cfg.mem && cfg.memvalues && QEMU_PLUGIN_VERSION >= 4 ? "true"
+                                                                 : "false",
+            cfg.sys && !info->system_emulation ? "true" : "false");
     fflush(ctl);
 
     peer_fd = cfg.listen ? accept_peer(cfg.peer_path)
@@ -900,6 +1085,17 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     }
     pthread_detach(thread);
 
+    if (cfg.mem || cfg.sys) {
+        /* Half as many events as the block ring has entries (1 M events,
+         * 40 MB by default): the window at most ~0.8 events an instruction,
+         * more than the guests here make. */
+        ev.mask = own.ring_mask >> 1;
+        ev.ring = g_new0(Event, ev.mask + 1);
+    }
+    if (cfg.sys && !info->system_emulation) {
+        qemu_plugin_register_vcpu_syscall_cb(id, vcpu_syscall);
+        qemu_plugin_register_vcpu_syscall_ret_cb(id, vcpu_syscall_ret);
+    }
     qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
     qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
     qemu_plugin_register_atexit_cb(id, plugin_exit, NULL);
