@@ -12,6 +12,7 @@ Options:
       --pairs <N>      single/lockstep pairs per row, median quoted [default: 3]
       --only <NAME>    run one workload: loop, kernel, sparc, loop-10x
       --chain-only     only the --chain mode; --nochain-only likewise
+      --compare <LIST> what lockstep compares (as the CLI's --compare) [default: pc]
       --json           print the rows as JSON
   -h, --help           print help
 `;
@@ -86,6 +87,7 @@ async function main(): Promise<number> {
       only: { type: "string" },
       "chain-only": { type: "boolean" },
       "nochain-only": { type: "boolean" },
+      compare: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -97,8 +99,10 @@ async function main(): Promise<number> {
   const pairs = Number(v.pairs ?? 3);
   const chains = v["chain-only"] ? [true] : v["nochain-only"] ? [false] : [false, true];
   const rows: BenchRow[] = [];
-  for (const w of workloads(v.quick ?? false)) {
-    if (v.only && w.name !== v.only) continue;
+  const compare = (v.compare ?? "pc").split(",");
+  for (const base of workloads(v.quick ?? false)) {
+    if (v.only && base.name !== v.only) continue;
+    const w = { ...base, options: { ...base.options, compare } };
     for (const chain of chains) {
       console.error(`bench: ${w.name} (${chain ? "chain" : "nochain"}), ${pairs} pairs`);
       rows.push(

@@ -221,8 +221,17 @@ static struct {
     uint64_t mask;
     uint64_t count;
     uint64_t hash;      /* fold of every event so far */
-    uint64_t base;      /* stream index of the pending block's first insn */
 } ev;
+
+/*
+ * The stream index of the pending block's first instruction: where the
+ * retired stream ends, less one when that instruction repeats the last
+ * retired one (see retire()). Valid while the pending block runs.
+ */
+static inline uint64_t pending_base(void)
+{
+    return own.icount - (own.pending->pc == own.last_pc);
+}
 
 #define EV_MUL 0xc2b2ae3d27d4eb4full
 
@@ -269,7 +278,7 @@ static void add_event(uint64_t pos, uint32_t kind, uint64_t a, uint32_t size,
 static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                      uint64_t vaddr, void *udata)
 {
-    uint64_t pos = ev.base + (uintptr_t)udata;
+    uint64_t pos = pending_base() + (uintptr_t)udata;
     uint32_t kind = qemu_plugin_mem_is_store(info) ? EV_STORE : EV_LOAD;
     uint32_t size = 1u << qemu_plugin_mem_size_shift(info);
     uint64_t value = 0, high = 0;
@@ -321,14 +330,15 @@ static void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index,
     uint64_t args = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
                     mix(a5 + 4) ^ mix(a6 + 5);
 
-    add_event(ev.base + own.pending->n - 1, EV_SYSCALL, num, 0, args);
+    add_event(pending_base() + own.pending->n - 1, EV_SYSCALL, num, 0, args);
 }
 
 static void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
                              int64_t num, int64_t ret)
 {
     if (ret < 0) {
-        add_event(ev.base + own.pending->n - 1, EV_SYSERR, num, 0, ret);
+        add_event(pending_base() + own.pending->n - 1, EV_SYSERR, num, 0,
+                  ret);
     }
 }
 
@@ -717,8 +727,6 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
         retire(tb->pc);
     }
     own.pending = tb;
-    /* Its instruction i is at stream index ev.base + i (see retire()). */
-    ev.base = own.icount - (tb->pc == own.last_pc);
     /* One-instruction blocks have no inline bump: they count as whole. */
     own.expect = *own.last_insns + (tb->n > 1);
 }
