@@ -206,7 +206,9 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
           const elapsed = (performance.now() - started) / 1000;
           opts.onProgress({ insns, elapsedSeconds: elapsed, insnsPerSecond: insns / elapsed });
         }
-        if (msg.t !== "progress" && msg.t !== "blk") event(`side ${role}: ${msg.t}`);
+        if (msg.t !== "progress" && msg.t !== "blk" && msg.t !== "ev") {
+          event(`side ${role}: ${msg.t}`);
+        }
       }
     } finally {
       timers.forEach((t) => clearTimeout(t));
