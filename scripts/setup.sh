@@ -12,7 +12,7 @@ packages=(
     qemu-user qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
     gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
     binutils-multiarch libglib2.0-dev pkg-config make gcc libc6-dev
-    util-linux libxml2-utils debootstrap
+    util-linux libxml2-utils debootstrap debian-archive-keyring
 )
 missing=()
 for p in "${packages[@]}"; do
