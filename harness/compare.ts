@@ -153,16 +153,33 @@ function firstEventDifference(
   return undefined;
 }
 
+type Flattened = ReturnType<typeof flatten>;
+
+/** Where a side was, given its flattened instruction there. */
+function sideAt(f: Flat | undefined, dump: SideDump): SideAt | undefined {
+  return f ? { pc: f.pc, bytes: f.bytes, blockPc: dump.blocks[f.block]!.pc } : undefined;
+}
+
+/**
+ * Where comparison starts: both streams agree up to either side's `good`;
+ * the later one, if both dumps still cover it.
+ */
+function startOf(a: SideDump, b: SideDump, fa: Flattened, fb: Flattened): number {
+  const cover = Math.max(fa.first, fb.first);
+  const start = Math.max(a.good, b.good);
+  return start < cover ? Math.max(Math.min(a.good, b.good), cover) : start;
+}
+
 /**
  * Finds the first instruction at which the two dumped streams differ: in
  * its address, or (when events were compared) in an event it made.
  * `history` is how many blocks of context to return for each side.
  */
 export function compareDumps(a: SideDump, b: SideDump, history: number): CompareResult {
-  const pc = compareAddresses(a, b, history);
   const fa = flatten(a.blocks);
   const fb = flatten(b.blocks);
-  const start = Math.max(Math.min(a.good, b.good), fa.first, fb.first);
+  const start = startOf(a, b, fa, fb);
+  const pc = compareAddresses(a, b, fa, fb, start, history);
   const end = Math.min(
     fa.first + fa.insns.length,
     fb.first + fb.insns.length,
@@ -171,30 +188,26 @@ export function compareDumps(a: SideDump, b: SideDump, history: number): Compare
   const ev = firstEventDifference(a.events ?? [], b.events ?? [], start, end);
   // At the first differing address the events differ too: that is a "pc" divergence.
   if (!ev || (pc.found && pc.insn <= ev.pos)) return pc;
-  const at = (f: ReturnType<typeof flatten>, dump: SideDump): SideAt | undefined => {
-    const x = f.insns[ev.pos - f.first];
-    return x ? { pc: x.pc, bytes: x.bytes, blockPc: dump.blocks[x.block]!.pc } : undefined;
-  };
-  const hist = (f: ReturnType<typeof flatten>, dump: SideDump) =>
-    historyOf(dump, f.insns[ev.pos - f.first], history);
+  const ia = fa.insns[ev.pos - fa.first];
+  const ib = fb.insns[ev.pos - fb.first];
   return {
     found: true,
     insn: ev.pos,
-    a: at(fa, a),
-    b: at(fb, b),
-    history: { a: hist(fa, a), b: hist(fb, b) },
+    a: sideAt(ia, a),
+    b: sideAt(ib, b),
+    history: { a: historyOf(a, ia, history), b: historyOf(b, ib, history) },
     events: { a: ev.a, b: ev.b },
   };
 }
 
-function compareAddresses(a: SideDump, b: SideDump, history: number): CompareResult {
-  const fa = flatten(a.blocks);
-  const fb = flatten(b.blocks);
-  // Both streams agree up to either side's `good`; start from the later one
-  // that both dumps still cover.
-  const cover = Math.max(fa.first, fb.first);
-  let start = Math.max(a.good, b.good);
-  if (start < cover) start = Math.max(Math.min(a.good, b.good), cover);
+function compareAddresses(
+  a: SideDump,
+  b: SideDump,
+  fa: Flattened,
+  fb: Flattened,
+  start: number,
+  history: number,
+): CompareResult {
   const endA = fa.first + fa.insns.length;
   const endB = fb.first + fb.insns.length;
   for (let i = start;; i++) {
@@ -211,13 +224,11 @@ function compareAddresses(a: SideDump, b: SideDump, history: number): CompareRes
         reason: `the streams agree up to instruction ${i}, where a dump stops`,
       };
     }
-    const at = (f: Flat | undefined, dump: SideDump): SideAt | undefined =>
-      f ? { pc: f.pc, bytes: f.bytes, blockPc: dump.blocks[f.block]!.pc } : undefined;
     return {
       found: true,
       insn: i,
-      a: at(ia, a),
-      b: at(ib, b),
+      a: sideAt(ia, a),
+      b: sideAt(ib, b),
       history: { a: historyOf(a, ia, history), b: historyOf(b, ib, history) },
     };
   }

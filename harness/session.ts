@@ -65,9 +65,7 @@ interface SideState {
     blocks: DumpBlock[];
     events: DumpEvent[];
     done: boolean;
-    endedFirst: boolean;
   };
-  peerLost: boolean;
   error?: string;
   /** Set when the QEMU has exited and everything its plugin sent was read. */
   exit?: ChildStatus;
@@ -125,8 +123,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   try {
     ctl = new ControlServer(join(dir, "ctl.sock"));
     const state: Record<"a" | "b", SideState> = {
-      a: { plan: plan.a, insns: 0, blocks: 0, rss: 0, peerLost: false, closed: false },
-      b: { plan: plan.b, insns: 0, blocks: 0, rss: 0, peerLost: false, closed: false },
+      a: { plan: plan.a, insns: 0, blocks: 0, rss: 0, closed: false },
+      b: { plan: plan.b, insns: 0, blocks: 0, rss: 0, closed: false },
     };
     const argv = {
       a: [plan.a.command, ...sideArgv(plan, plan.a, dir, pluginA.path)],
@@ -295,7 +293,7 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
       s.limit = { at: msg.at, atHash: msg.atHash };
       break;
     case "peer-lost":
-      s.peerLost = true;
+      // The lost peer's own exit status decides the outcome (see decide()).
       break;
     case "diverged":
       s.dump = {
@@ -304,7 +302,6 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
         blocks: [],
         events: [],
         done: false,
-        endedFirst: s.end !== undefined,
       };
       break;
     case "blk":
