@@ -61,9 +61,14 @@ Options:
       --system               force system mode
       --chain                keep TB chaining (default: -d nochain)
       --bios                 load the image with -bios, not -kernel (system mode)
-      --compare <LIST>       what to compare: pc (always), mem (every load and
-                             store: address, size, and the value from plugin
-                             API 4), syscalls (linux-user) [default: pc]
+      --compare <LIST>       what to compare: pc (always), regs (plugin API 2,
+                             QEMU 9.0+), mem (every load and store: address,
+                             size, and the value from API 4), syscalls
+                             (linux-user), or all: everything both QEMUs
+                             support [default: all]
+      --mask-reg <NAMES>     leave these registers out (repeatable, comma list)
+      --no-narrow            do not re-run to name the instruction after which
+                             the registers first differ
       --max-insns <N>        stop after N instructions on both sides
       --timeout <SECONDS>    give up (exit 3) after this long
       --history <N>          blocks of context shown per side [default: 8]
@@ -112,6 +117,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
         bios: { type: "boolean" },
         "max-insns": { type: "string" },
         compare: { type: "string" },
+        "mask-reg": { type: "string", multiple: true },
+        "no-narrow": { type: "boolean" },
         timeout: { type: "string" },
         history: { type: "string" },
         "plugin-header": { type: "string" },
@@ -180,8 +187,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
       history: count("history", v.history, 0) ?? 8,
       chain: v.chain ?? false,
       compare: v.compare === undefined
-        ? ["pc"]
+        ? ["all"]
         : v.compare.split(",").map((x) => x.trim()).filter((x) => x),
+      maskRegs: (v["mask-reg"] ?? []).flatMap((m) => m.split(",")).map((x) => x.trim()).filter((
+        x,
+      ) => x),
+      narrow: !(v["no-narrow"] ?? false),
       bios: v.bios ?? false,
       pluginHeader: v["plugin-header"],
       interval: count("interval", v.interval, 1),

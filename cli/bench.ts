@@ -4,13 +4,14 @@
  */
 import { parseArgs } from "./_parse_args.ts";
 import { type BenchRow, benchWorkload, type Workload } from "../harness/bench.ts";
+import { EXTRA_QEMU_DIR } from "../harness/doctor.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
 
 Options:
       --quick          shorter runs (loop 20 M iterations, kernel 300 M insns)
       --pairs <N>      single/lockstep pairs per row, median quoted [default: 3]
-      --only <NAME>    run one workload: loop, kernel, sparc, loop-10x
+      --only <NAME>    run one workload: loop, kernel, sparc, loop-10x, aarch64-loop
       --chain-only     only the --chain mode; --nochain-only likewise
       --compare <LIST> what lockstep compares (as the CLI's --compare) [default: pc]
       --json           print the rows as JSON
@@ -40,6 +41,16 @@ function workloads(quick: boolean): Workload[] {
       },
     },
     { name: "sparc", options: { arch: "sparc", image: `${guests}sparc-hello.elf` } },
+    // QEMU 10.0 (plugin API 4): registers can be compared. A taken branch
+    // every 3 instructions: the most register snapshots a guest can ask for.
+    {
+      name: "aarch64-loop",
+      options: {
+        arch: "aarch64",
+        image: `${guests}aarch64-loop.elf`,
+        qemu: `${EXTRA_QEMU_DIR}qemu-system-aarch64`,
+      },
+    },
     // Ten times the loop: peak RSS must not grow with the run.
     ...(quick ? [] : [{
       name: "loop-10x",

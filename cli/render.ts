@@ -4,7 +4,7 @@
  */
 import type { Progress } from "../harness/session.ts";
 import type { Verdict } from "../harness/verdict.ts";
-import type { EventView, NamedBlock } from "../harness/verdict.ts";
+import type { EventView, NamedBlock, NarrowReport, RegDiff } from "../harness/verdict.ts";
 import { palette } from "./_colors.ts";
 
 /** The verdict as one JSON document (addresses as "0x…" strings). */
@@ -56,9 +56,47 @@ function eventText(e: EventView | null): string {
         (e.value !== undefined ? `, value ${hex(e.value)}` : "");
     case "syscall":
       return `system call ${e.number} (arguments hash ${hex(e.argsHash!)})`;
+    case "regs":
+      return `registers at the start of block ${hex(e.blockPc!)} (hash ${hex(e.hash!)})`;
     default:
       return `system call ${e.number} failed with ${e.error}`;
   }
+}
+
+function regLines(regs: readonly RegDiff[]): string[] {
+  const w = Math.max(...regs.map((r) => r.name.length));
+  return regs.map((r) => `    ${r.name.padEnd(w)}  a ${r.a}  b ${r.b}`);
+}
+
+function narrowLines(n: NarrowReport): string[] {
+  if (n.status !== "done") {
+    return [`  narrowing ${n.status}: ${n.why}`];
+  }
+  const out: string[] = [];
+  const agree = (n.regs ?? []).length === 0;
+  out.push(
+    agree
+      ? `  narrowed: the registers agree before instruction #${
+        number(n.insn!)
+      }; what it did differs`
+      : `  narrowed: the registers first differ after instruction #${number(n.insn!)}`,
+  );
+  for (const role of ["a", "b"] as const) {
+    const st = n[role];
+    if (!st) continue;
+    out.push(
+      `    side ${role}: ${hex(st.pc)} <${st.symbol ?? "?"}>  ${spacedBytes(st.bytes)}  ${
+        st.disas || "(no disassembly)"
+      }`,
+    );
+  }
+  if (!agree) out.push("  differing right after it:", ...regLines(n.regs!));
+  out.push(
+    `  (stepped instructions ${number(n.from!)}–${number(n.to!)}; re-runs took ${
+      n.seconds!.toFixed(2)
+    } s)`,
+  );
+  return out;
 }
 
 /** The verdict as text for a person; `color` turns on ANSI colours. */
@@ -91,12 +129,14 @@ export function renderText(verdict: Verdict, color: boolean): string {
     if (d.events) {
       out.push(
         `  first differing ${
-          d.kind === "mem" ? "memory access" : "system call"
-        } of that instruction:`,
+          { pc: "", mem: "memory access", syscall: "system call", regs: "register state" }[d.kind]
+        } ${d.kind === "regs" ? "before" : "of"} that instruction:`,
       );
       out.push(`    side a: ${eventText(d.events.a)}`);
       out.push(`    side b: ${eventText(d.events.b)}`);
     }
+    if (d.regs && d.regs.length) out.push("  registers that differ there:", ...regLines(d.regs));
+    if (d.narrow) out.push("", ...narrowLines(d.narrow));
     if (d.a && d.b && !d.a.symbol && !d.b.symbol && verdict.warnings.length) {
       out.push("  note: both sides are outside the image's symbols, and the warning below names");
       out.push("        a difference between the sides that is not TCG's doing");
@@ -135,6 +175,9 @@ export function renderText(verdict: Verdict, color: boolean): string {
       const tail = verdict.sides[role].stderrTail.trim();
       if (tail) out.push("", `  side ${role} stderr:`, ...tail.split("\n").map((l) => `    ${l}`));
     }
+  }
+  if (verdict.registers.length) {
+    out.push(c.dim(`  registers compared: ${verdict.registers.join(" ")}`));
   }
   for (const n of verdict.notCompared) out.push(c.yellow(`  not compared: ${n.what}: ${n.why}`));
   for (const w of verdict.warnings) out.push(c.yellow(`  warning: ${w}`));

@@ -21,7 +21,11 @@ export interface DumpBlock {
 /** A memory access or system call of the instruction at stream index `pos`. */
 export interface DumpEvent {
   readonly pos: number;
-  /** 1 load, 2 store, 3 syscall (a = number, v = fold of its arguments), 4 syscall error (v = errno). */
+  /**
+   * 1 load, 2 store, 3 syscall (a = number, v = fold of its arguments),
+   * 4 syscall error (v = errno), 5 register snapshot before the instruction
+   * (a = its block's address, v = hash of the compared registers).
+   */
   readonly kind: number;
   readonly a: bigint;
   readonly size: number;
@@ -232,4 +236,29 @@ function compareAddresses(
       history: { a: historyOf(a, ia, history), b: historyOf(b, ib, history) },
     };
   }
+}
+
+/** The event kind of a register snapshot. */
+export const EV_REGS = 5;
+
+/** A side's instruction addresses for positions [from, to] (undefined: not dumped). */
+export function addressesBetween(dump: SideDump, from: number, to: number): (bigint | undefined)[] {
+  const f = flatten(dump.blocks);
+  const out: (bigint | undefined)[] = [];
+  for (let i = from; i <= to; i++) out.push(f.insns[i - f.first]?.pc);
+  return out;
+}
+
+/** The position of the last register snapshot before `pos` in a side's dump. */
+export function lastSnapshotBefore(dump: SideDump, pos: number): number | undefined {
+  let last: number | undefined;
+  for (const e of dump.events ?? []) {
+    if (e.kind === EV_REGS && e.pos < pos) last = e.pos;
+  }
+  return last;
+}
+
+/** The first position the dump covers. */
+export function dumpStart(dump: SideDump): number {
+  return dump.blocks[0]?.i ?? dump.good;
 }

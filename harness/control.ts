@@ -4,6 +4,18 @@
  * plugins' own channel, apart from the guest's stdout/stderr.
  */
 import type { DumpBlock, DumpEvent } from "./compare.ts";
+import type { RegInfo } from "./registers.ts";
+
+/** One instruction of a narrowing run (see narrow.ts). */
+export interface Step {
+  readonly pos: number;
+  readonly pc: bigint;
+  readonly bytes: string;
+  /** QEMU's disassembly ("" where it has none). */
+  readonly disas: string;
+  /** Registers that changed since the previous step (all at the first), by index in the agreed list: hex bytes, target order. */
+  readonly regs: ReadonlyMap<number, string>;
+}
 
 /** A message from a plugin. */
 export type PluginMessage =
@@ -18,9 +30,12 @@ export type PluginMessage =
     mem: boolean;
     memValues: boolean;
     sys: boolean;
+    regs?: boolean;
   }
+  | { t: "regs"; regs: RegInfo[] }
+  | { t: "step"; step: Step }
   | {
-    t: "progress" | "peer-lost";
+    t: "progress" | "peer-lost" | "narrowed";
     insns: number;
     blocks: number;
     hash: string;
@@ -78,7 +93,34 @@ export function parseMessage(line: string): PluginMessage {
       },
     };
   }
-  const known = ["hello", "progress", "end", "peer-lost", "limit", "diverged", "dumped", "error"];
+  if (raw.t === "regs") {
+    const list = raw.regs as [string, string, number][];
+    return { t: "regs", regs: list.map(([name, feature, size]) => ({ name, feature, size })) };
+  }
+  if (raw.t === "step") {
+    const r = raw.r as Record<string, string>;
+    return {
+      t: "step",
+      step: {
+        pos: Number(raw.p),
+        pc: BigInt(String(raw.pc)),
+        bytes: String(raw.b),
+        disas: String(raw.d ?? "").trim().replace(/\s+/g, " "),
+        regs: new Map(Object.entries(r).map(([k, v]) => [Number(k), v])),
+      },
+    };
+  }
+  const known = [
+    "hello",
+    "progress",
+    "end",
+    "peer-lost",
+    "limit",
+    "diverged",
+    "dumped",
+    "error",
+    "narrowed",
+  ];
   if (typeof raw.t !== "string" || !known.includes(raw.t)) {
     throw new SyntaxError(`Unknown plugin message: ${line.slice(0, 80)}`);
   }

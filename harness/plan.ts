@@ -37,8 +37,15 @@ export interface LockstepOptions {
   readonly bios?: boolean | undefined;
   /** A qemu-plugin.h (or its directory) to build against. */
   readonly pluginHeader?: string | undefined;
-  /** What to compare besides instruction addresses: "mem", "syscalls" ("pc" always). */
+  /**
+   * What to compare: "pc" (always), "regs", "mem", "syscalls", or "all"
+   * (the default): everything both QEMUs support.
+   */
   readonly compare?: readonly string[] | undefined;
+  /** Registers left out of the comparison (names, case-insensitive). */
+  readonly maskRegs?: readonly string[] | undefined;
+  /** After a divergence, re-run both sides to name the instruction (default true). */
+  readonly narrow?: boolean | undefined;
   /** Checkpoint interval and window, in instructions (tuning). */
   readonly interval?: number | undefined;
   readonly window?: number | undefined;
@@ -67,8 +74,10 @@ export interface RunPlan {
   readonly window: number | undefined;
   readonly pluginHeader: string | undefined;
   readonly guestArgs: readonly string[];
-  /** What is compared ("pc", "mem", "syscalls"), and what was asked for but cannot be. */
+  /** What is compared ("pc", "regs", "mem", "syscalls"), and what was asked for but cannot be. */
   readonly compare: readonly string[];
+  readonly maskRegs: readonly string[];
+  readonly narrow: boolean;
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
@@ -79,24 +88,39 @@ export interface RunPlan {
 }
 
 /** Splits the requested comparisons into what this run does and what it cannot. */
-function comparisons(
+export function comparisons(
   asked: readonly string[],
   mode: "system" | "user",
+  apis: readonly [number, number],
 ): { compare: string[]; notCompared: { what: string; why: string }[] } {
   const compare = ["pc"];
   const notCompared: { what: string; why: string }[] = [];
-  for (const what of new Set(asked)) {
-    if (what === "pc") continue;
+  const wanted = new Set(
+    asked.flatMap((w) =>
+      w === "all" ? ["regs", "mem", ...(mode === "user" ? ["syscalls"] : [])] : [w]
+    ),
+  );
+  for (const what of ["regs", "mem", "syscalls"]) {
+    if (!wanted.delete(what)) continue;
     if (what === "mem") compare.push("mem");
     else if (what === "syscalls" && mode === "user") compare.push("syscalls");
     else if (what === "syscalls") {
       notCompared.push({ what, why: "system calls are seen in linux-user mode only" });
-    } else if (what === "regs") {
-      notCompared.push({ what, why: "register comparison is not built yet" });
-    } else {throw new SetupError(
-        `Unknown comparison: ${what}`,
-        "use pc, mem, syscalls (regs is not built yet)",
-      );}
+    } else if (apis[0] >= 2 && apis[1] >= 2) {
+      compare.push("regs");
+    } else {
+      const side = apis[0] < 2 ? "a" : "b";
+      notCompared.push({
+        what,
+        why: `side ${side}'s QEMU has plugin API ${
+          apis[side === "a" ? 0 : 1]
+        }: reading registers needs API 2 (QEMU 9.0 or later)`,
+      });
+    }
+  }
+  wanted.delete("pc");
+  for (const what of wanted) {
+    throw new SetupError(`Unknown comparison: ${what}`, "use pc, regs, mem, syscalls or all");
   }
   return { compare, notCompared };
 }
@@ -248,7 +272,9 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     window: opts.window,
     pluginHeader: opts.pluginHeader,
     guestArgs: opts.guestArgs ?? [],
-    ...comparisons(opts.compare ?? ["pc"], mode),
+    ...comparisons(opts.compare ?? ["all"], mode, [qa.pluginApi, qb.pluginApi]),
+    maskRegs: opts.maskRegs ?? [],
+    narrow: opts.narrow ?? true,
     warnings,
     env,
     cwd: Deno.cwd(),
@@ -310,6 +336,24 @@ export function sideArgv(
       ? ["memvalues=on"]
       : []),
     ...(plan.compare.includes("syscalls") ? ["sys=on"] : []),
+    ...(plan.compare.includes("regs") ? ["regs=on"] : []),
+  ];
+  return argvWithPlugin(plan, side, runDir, [pluginPath, ...pluginArgs].join(","));
+}
+
+/** The argv of one side run alone to report every step of [from, to] (narrowing). */
+export function narrowArgv(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  pluginPath: string,
+  from: number,
+  to: number,
+): string[] {
+  const pluginArgs = [
+    `role=${side.role}`,
+    `ctl=${join(runDir, "ctl.sock")}`,
+    `narrow=${from}:${to}`,
   ];
   return argvWithPlugin(plan, side, runDir, [pluginPath, ...pluginArgs].join(","));
 }

@@ -19,6 +19,8 @@ export interface ArchPreset {
   readonly elfClass: 1 | 2;
   /** Firmware files system mode loads from QEMU's data directories. */
   readonly firmware: readonly string[];
+  /** Registers are read in target byte order: true where that is big-endian. */
+  readonly bigEndian?: boolean;
 }
 
 const common = ["-nographic", "-monitor", "none", "-parallel", "none", "-net", "none"];
@@ -33,6 +35,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfMachines: [2, 18],
     elfClass: 1,
     firmware: ["openbios-sparc32"],
+    bigEndian: true,
   },
   sparc64: {
     name: "sparc64",
@@ -42,6 +45,7 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfMachines: [43],
     elfClass: 2,
     firmware: ["openbios-sparc64"],
+    bigEndian: true,
   },
   x86_64: {
     name: "x86_64",

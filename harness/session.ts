@@ -5,7 +5,17 @@
  * everything, removes the directory and returns a Verdict.
  */
 import { type ChildStatus, OwnedChild } from "./child.ts";
-import { compareDumps, type DumpBlock, type DumpEvent, type SideDump } from "./compare.ts";
+import {
+  addressesBetween,
+  compareDumps,
+  type DumpBlock,
+  type DumpEvent,
+  dumpStart,
+  lastSnapshotBefore,
+  type SideDump,
+} from "./compare.ts";
+import { narrow, NARROW_MAX_STEPS, type NarrowOutcome } from "./narrow.ts";
+import { chooseRegisters, type RegChoice, type RegInfo } from "./registers.ts";
 import { ControlServer, type PluginMessage } from "./control.ts";
 import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
 import { placeGuests, type RunPlan, sideArgv, type SidePlan } from "./plan.ts";
@@ -52,6 +62,8 @@ interface SideState {
   readonly plan: SidePlan;
   conn?: number;
   hello?: Extract<PluginMessage, { t: "hello" }>;
+  /** The registers its QEMU describes (regs=on). */
+  regs?: RegInfo[];
   insns: number;
   blocks: number;
   /** Peak RSS of the QEMU in kB, as its plugin last read it. */
@@ -182,6 +194,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
 
     const roleOf = new Map<number, "a" | "b">();
     let outcome: Outcome | undefined;
+    let regChoice: RegChoice | undefined;
     try {
       while (!(outcome = decide(state, { timedOut, aborted, startTimedOut, opts, plan }))) {
         const next = await ctl.next(nextWake());
@@ -197,6 +210,17 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         const role = roleOf.get(id);
         if (!role) continue;
         const s = state[role];
+        if (msg.t === "regs") {
+          // Each plugin waits for the answer before its guest starts.
+          s.regs = msg.regs;
+          if (state.a.regs && state.b.regs) {
+            regChoice = chooseRegisters(state.a.regs, state.b.regs, plan.maskRegs);
+            await ctl.send(state.a.conn!, `regs ${regChoice.a.join(" ")}`);
+            await ctl.send(state.b.conn!, `regs ${regChoice.b.join(" ")}`);
+            event(`registers compared: ${regChoice.names.join(" ") || "none"}`);
+          }
+          continue;
+        }
         handle(s, msg);
         settleExit(s);
         if (msg.t === "progress" && opts.onProgress) {
@@ -239,6 +263,30 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         stderrTail: tailLines(await c.stderr(), 20),
       };
     };
+    const registers = regChoice?.names ?? [];
+    const compared = plan.compare.filter((c) => c !== "regs" || registers.length > 0);
+    const notCompared = [
+      ...plan.notCompared,
+      ...(plan.compare.includes("regs") && registers.length === 0
+        ? [{
+          what: "regs",
+          why: regChoice
+            ? `QEMU describes no registers of ${plan.preset.name} to plugins`
+            : "the run ended before the plugins listed their registers",
+        }]
+        : []),
+    ];
+    let divergence = outcome.divergence;
+    if (divergence) {
+      divergence = await narrowDivergence(divergence, {
+        plan,
+        state,
+        registers,
+        plugins: { a: pluginA.path, b: pluginB.path },
+        wall: (performance.now() - started) / 1000,
+        opts,
+      });
+    }
     const insns = outcome.divergence?.insn ?? outcome.insns ??
       (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
     return {
@@ -246,15 +294,17 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       status: outcome.status,
       stoppedBy: outcome.stoppedBy,
       message: outcome.message,
-      compared: plan.compare,
-      notCompared: plan.notCompared,
+      compared,
+      notCompared,
+      registers,
+      registersSkipped: regChoice?.skipped ?? [],
       warnings: plan.warnings,
       insns,
       blocks: Math.min(state.a.blocks, state.b.blocks),
       wallSeconds: Math.round(wall * 1000) / 1000,
       insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
       sides: { a: await side("a", 0), b: await side("b", 1) },
-      divergence: outcome.divergence ? await nameDivergence(outcome.divergence, plan) : null,
+      divergence: divergence ? await nameDivergence(divergence, plan) : null,
       tempDir: opts.keepTemp ? dir : null,
     };
   } finally {
@@ -458,12 +508,20 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
   }
   const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
   const ev = r.events;
-  const kind = !ev ? "pc" : [ev.a, ev.b].some((e) => e && e.kind <= 2) ? "mem" : "syscall";
-  const what = kind === "pc"
-    ? ""
-    : kind === "mem"
-    ? " (a memory access differs)"
-    : " (a system call differs)";
+  const kinds = [ev?.a?.kind, ev?.b?.kind];
+  const kind = !ev
+    ? "pc"
+    : kinds.includes(5)
+    ? "regs"
+    : kinds.some((k) => k !== undefined && k <= 2)
+    ? "mem"
+    : "syscall";
+  const what = {
+    pc: "",
+    regs: " (the registers differ)",
+    mem: " (a memory access differs)",
+    syscall: " (a system call differs)",
+  }[kind];
   return {
     status: "diverged",
     stoppedBy: "divergence",
@@ -491,14 +549,86 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
   };
 }
 
+interface NarrowContext {
+  readonly plan: RunPlan;
+  readonly state: Record<"a" | "b", SideState>;
+  readonly registers: readonly string[];
+  readonly plugins: { readonly a: string; readonly b: string };
+  /** Seconds the first run took. */
+  readonly wall: number;
+  readonly opts: SessionOptions;
+}
+
+/**
+ * Narrows a divergence to one instruction (see narrow.ts) when the run
+ * compared registers, or says why it did not.
+ */
+async function narrowDivergence(d: Divergence, cx: NarrowContext): Promise<Divergence> {
+  const { plan, state } = cx;
+  const skip = (why: string): Divergence => ({ ...d, narrow: { status: "skipped", why } });
+  if (!plan.narrow) return skip("--no-narrow");
+  for (const s of [plan.a, plan.b]) {
+    if (s.qemu.pluginApi < 2) {
+      return skip(
+        `side ${s.role}'s QEMU has plugin API ${s.qemu.pluginApi}: reading registers needs API 2 (QEMU 9.0 or later)`,
+      );
+    }
+  }
+  if (plan.compare.includes("regs") && cx.registers.length === 0) {
+    return skip(`QEMU describes no registers of ${plan.preset.name} to plugins`);
+  }
+  const dumps = { a: state.a.dump!, b: state.b.dump! };
+  const side = (s: SideState): SideDump => ({
+    good: s.dump!.good,
+    bad: s.dump!.bad,
+    blocks: s.dump!.blocks,
+    events: s.dump!.events,
+    ended: s.end !== undefined,
+  });
+  const a = side(state.a);
+  const b = side(state.b);
+  const to = d.insn;
+  const from = Math.max(
+    lastSnapshotBefore(a, to) ?? Math.max(dumpStart(a), dumpStart(b), dumps.a.good),
+    to - NARROW_MAX_STEPS + 1,
+    0,
+  );
+  cx.opts.onEvent?.(`narrowing: re-running both sides, stepping instructions ${from} to ${to}`);
+  const out: NarrowOutcome = await narrow({
+    plan,
+    plugins: cx.plugins,
+    from,
+    to,
+    expect: { a: addressesBetween(a, from, to), b: addressesBetween(b, from, to) },
+    timeoutSeconds: Math.max(60, 3 * cx.wall),
+    signal: cx.opts.signal,
+    onEvent: cx.opts.onEvent,
+  });
+  return {
+    ...d,
+    ...(d.kind === "regs" && out.regsAtTo ? { regs: out.regsAtTo } : {}),
+    narrow: out.report,
+  };
+}
+
 /** Adds function+offset names from each side's image to a divergence. */
 async function nameDivergence(d: Divergence, plan: RunPlan): Promise<Divergence> {
   const symA = await loadSymbols(plan.a.image);
   const symB = plan.b.image === plan.a.image ? symA : await loadSymbols(plan.b.image);
   const blocks = (views: readonly BlockView[], sym: Symbolizer): NamedBlock[] =>
     views.map((v) => ({ ...v, symbol: sym.name(v.pc) }));
+  const n = d.narrow;
   return {
     ...d,
+    ...(n
+      ? {
+        narrow: {
+          ...n,
+          ...(n.a ? { a: { ...n.a, symbol: symA.name(n.a.pc) } } : {}),
+          ...(n.b ? { b: { ...n.b, symbol: symB.name(n.b.pc) } } : {}),
+        },
+      }
+      : {}),
     a: d.a && { ...d.a, symbol: symA.name(d.a.pc) },
     b: d.b && { ...d.b, symbol: symB.name(d.b.pc) },
     history: { a: blocks(d.history.a, symA), b: blocks(d.history.b, symB) },

@@ -50,7 +50,11 @@ export type NamedBlock = BlockView & { readonly symbol: string | null };
 
 /** A memory access or system call, as the verdict shows it. */
 export interface EventView {
-  readonly kind: "load" | "store" | "syscall" | "syscall-error";
+  readonly kind: "load" | "store" | "syscall" | "syscall-error" | "regs";
+  /** regs: the address of the block whose start the snapshot was taken at. */
+  readonly blockPc?: bigint;
+  /** regs: a hash of the compared registers' values. */
+  readonly hash?: bigint;
   /** load/store: the guest virtual address; syscall: the number. */
   readonly address?: bigint;
   readonly number?: number;
@@ -76,6 +80,8 @@ export function eventView(e: DumpEvent, values: boolean): EventView {
       };
     case 3:
       return { kind: "syscall", number: Number(e.a), argsHash: e.v };
+    case 5:
+      return { kind: "regs", blockPc: e.a, hash: e.v };
     default:
       return { kind: "syscall-error", number: Number(e.a), error: Number(BigInt.asIntN(64, e.v)) };
   }
@@ -89,14 +95,59 @@ export interface Divergence {
    * What differs first: "pc" the instruction's address; "mem" a memory
    * access it made; "syscall" a system call it made.
    */
-  readonly kind: "pc" | "mem" | "syscall";
-  /** For "mem" and "syscall": each side's differing event (null: none there). */
+  readonly kind: "pc" | "regs" | "mem" | "syscall";
+  /** For "regs", "mem" and "syscall": each side's differing event (null: none there). */
   readonly events?: { readonly a: EventView | null; readonly b: EventView | null };
+  /**
+   * The registers that differ at `insn` (before it runs), with both
+   * values; known from narrowing (absent when it did not run).
+   */
+  readonly regs?: readonly RegDiff[];
+  /** What narrowing found, or why it did not run. */
+  readonly narrow?: NarrowReport;
   /** Each side's instruction at that index; null where its stream ended. */
   readonly a: NamedInsn | null;
   readonly b: NamedInsn | null;
   /** The last blocks up to and including the divergent one, per side. */
   readonly history: { readonly a: readonly NamedBlock[]; readonly b: readonly NamedBlock[] };
+}
+
+/** A register that differs: its value on each side (hex). */
+export interface RegDiff {
+  readonly name: string;
+  readonly a: string;
+  readonly b: string;
+}
+
+/** An instruction as narrowing saw it on one side. */
+export interface StepView {
+  readonly pc: bigint;
+  readonly bytes: string;
+  /** QEMU's disassembly ("" where the QEMU build has none). */
+  readonly disas: string;
+  readonly symbol: string | null;
+}
+
+/**
+ * Narrowing: both sides re-run alone to `to`, reading the compared
+ * registers before every instruction from `from` on.
+ */
+export interface NarrowReport {
+  /** done: `insn` is named; skipped: not run; failed: run, but no answer (see why). */
+  readonly status: "done" | "skipped" | "failed";
+  readonly why?: string;
+  readonly from?: number;
+  readonly to?: number;
+  /**
+   * The instruction after which the registers first differ; when they agree
+   * up to the divergence, the divergent instruction itself.
+   */
+  readonly insn?: number;
+  readonly a?: StepView | undefined;
+  readonly b?: StepView | undefined;
+  /** The registers that differ right after `insn` (empty: none do). */
+  readonly regs?: readonly RegDiff[];
+  readonly seconds?: number;
 }
 
 /** The result of one lockstep run. */
@@ -106,8 +157,11 @@ export interface Verdict {
   readonly stoppedBy: StoppedBy | null;
   /** One sentence saying what happened (for inconclusive and error, why). */
   readonly message: string;
-  /** What was compared: "pc", "mem", "syscalls". */
+  /** What was compared: "pc", "regs", "mem", "syscalls". */
   readonly compared: readonly string[];
+  /** The registers compared (empty unless "regs" is), and those left out with why. */
+  readonly registers: readonly string[];
+  readonly registersSkipped: readonly { readonly name: string; readonly why: string }[];
   /** What was asked for but could not be compared, and why. */
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides found before the run (firmware, ...), with the fix. */

@@ -27,8 +27,20 @@
  * fold into a second running hash, in execution order, so they are
  * split-insensitive too; each checkpoint combines both hashes.
  *
+ * With regs=on (API 2 on), the registers the orchestrator picked are read
+ * at the start of every block that control flow reached by a jump (not by
+ * falling through): every QEMU ends a block at a taken jump, so these points
+ * are the same however the code is split. A hash of their values is an event
+ * of the block's first instruction.
+ *
+ * narrow=FROM:TO runs one side alone (no peer) and reports the picked
+ * registers before every instruction from FROM to TO, then parks: the
+ * orchestrator re-runs both sides so to name the first instruction after
+ * which their state differs.
+ *
  * Arguments: role=a|b peer=PATH ctl=PATH [listen=on|off] [maxinsns=N]
- *            [interval=N] [window=N] [history=N] [mem=on] [sys=on]
+ *            [interval=N] [window=N] [history=N] [mem=on] [sys=on] [regs=on]
+ *            [narrow=FROM:TO]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -74,6 +86,7 @@ typedef struct {
     uint64_t hash;      /* fold of its instruction addresses */
     uint64_t pow;       /* HASH_MUL ** n, to append it to a running hash */
     uint64_t last;      /* address of its last instruction */
+    uint64_t end;       /* the address after it */
     uint64_t key;       /* its ring entry when it runs whole */
     uint32_t n;
     uint32_t id;        /* index in tb_by_id, for the ring */
@@ -102,6 +115,10 @@ static struct {
     bool mem;
     bool memvalues;     /* fold values too: both sides have API >= 4 */
     bool sys;
+    bool regs;
+    bool narrow;        /* run alone and report every step of [from, to] */
+    uint64_t narrow_from;
+    uint64_t narrow_to;
 } cfg = {
     /* Measured with `deno task bench`: fewer, larger steps cost less than
      * the dump they make larger (see README "Performance"). */
@@ -152,6 +169,22 @@ static struct {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .cond = PTHREAD_COND_INITIALIZER,
 };
+
+#if QEMU_PLUGIN_VERSION >= 2
+/* narrow=: the steps reported so far, and whether this block needs them. */
+static struct {
+    uint64_t next;          /* the next position to report */
+    uint64_t *on;           /* 1 while the running block overlaps the range */
+    struct qemu_plugin_scoreboard *score;
+} narrow;
+
+/* An instruction instrumented for narrow=. */
+typedef struct {
+    const TbInfo *tb;
+    uint32_t i;
+    char *disas;
+} NarrowInsn;
+#endif
 
 #if QEMU_PLUGIN_VERSION >= 2
 static struct qemu_plugin_scoreboard *last_insns_score;
@@ -205,7 +238,7 @@ prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
 static GPtrArray *tb_by_id;
 
 /* An event: a memory access or system call of the instruction at `pos`. */
-enum { EV_LOAD = 1, EV_STORE, EV_SYSCALL, EV_SYSERR };
+enum { EV_LOAD = 1, EV_STORE, EV_SYSCALL, EV_SYSERR, EV_REGS };
 typedef struct {
     uint64_t pos;       /* stream index of the instruction */
     uint64_t a;         /* address, or syscall number */
@@ -271,14 +304,33 @@ static void add_event(uint64_t pos, uint32_t kind, uint64_t a, uint32_t size,
 }
 
 /*
- * A load or store of the pending block's instruction `udata`. A 16-byte
+ * The stream position of insn, an instruction of the running block. With
+ * icount, QEMU re-executes an I/O instruction found inside a block as a block
+ * of its own that has memory callbacks only (no exec callback): the block
+ * it came from is still the pending one, and holds the instruction.
+ */
+static uint64_t insn_pos(const Insn *insn)
+{
+    const TbInfo *p = own.pending;
+    uintptr_t off = (uintptr_t)insn - (uintptr_t)p->insns;
+    uint64_t i = off / sizeof(Insn);
+
+    if (off % sizeof(Insn) || i >= p->n) {
+        for (i = 0; i + 1 < p->n && p->insns[i].vaddr != insn->vaddr; i++) {
+        }
+    }
+    return pending_base() + i;
+}
+
+/*
+ * A load or store of the instruction `udata` points to. A 16-byte
  * access is two 8-byte events: QEMU versions differ in whether a register
  * pair moves as one access or two, which is not the guest's doing.
  */
 static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                      uint64_t vaddr, void *udata)
 {
-    uint64_t pos = pending_base() + (uintptr_t)udata;
+    uint64_t pos = insn_pos(udata);
     uint32_t kind = qemu_plugin_mem_is_store(info) ? EV_STORE : EV_LOAD;
     uint32_t size = 1u << qemu_plugin_mem_size_shift(info);
     uint64_t value = 0, high = 0;
@@ -342,6 +394,97 @@ static void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
     }
 }
 
+/* Writes s as a JSON string. */
+static void G_GNUC_UNUSED json_str(FILE *f, const char *str)
+{
+    fputc('"', f);
+    for (; str && *str; str++) {
+        unsigned char c = *str;
+        if (c == '"' || c == '\\') {
+            fprintf(f, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/*
+ * Registers (regs=on). The vCPU lists its registers to the orchestrator,
+ * which answers with the ones both sides have, less the masked ones, in
+ * one order: "regs I J K..." (indices into this side's list).
+ */
+static struct {
+    struct qemu_plugin_register **sel;
+    guint n;
+    GByteArray *buf;
+    GByteArray **prev;  /* narrow: the values last reported */
+    char *choice;       /* the orchestrator's answer; guarded by peer.lock */
+} regs;
+
+#if QEMU_PLUGIN_VERSION >= 2
+static void regs_handshake(void)
+{
+    GArray *all = qemu_plugin_get_registers();
+    char *p, *end;
+
+    regs.buf = g_byte_array_new();
+    fputs("{\"t\":\"regs\",\"regs\":[", ctl);
+    for (guint i = 0; i < all->len; i++) {
+        qemu_plugin_reg_descriptor *d =
+            &g_array_index(all, qemu_plugin_reg_descriptor, i);
+        g_byte_array_set_size(regs.buf, 0);
+        fprintf(ctl, "%s[", i ? "," : "");
+        json_str(ctl, d->name);
+        fputc(',', ctl);
+        json_str(ctl, d->feature);
+        fprintf(ctl, ",%d]", qemu_plugin_read_register(d->handle, regs.buf));
+    }
+    fputs("]}\n", ctl);
+    fflush(ctl);
+
+    pthread_mutex_lock(&peer.lock);
+    while (!regs.choice) {
+        pthread_cond_wait(&peer.cond, &peer.lock);
+    }
+    pthread_mutex_unlock(&peer.lock);
+    regs.sel = g_new0(struct qemu_plugin_register *, all->len + 1);
+    regs.prev = g_new0(GByteArray *, all->len + 1);
+    p = regs.choice + strlen("regs");
+    for (;;) {
+        guint64 i = g_ascii_strtoull(p, &end, 10);
+        if (end == p || i >= all->len) {
+            break;
+        }
+        regs.prev[regs.n] = g_byte_array_new();
+        regs.sel[regs.n++] =
+            g_array_index(all, qemu_plugin_reg_descriptor, i).handle;
+        p = end;
+    }
+    g_array_free(all, true);
+}
+
+/* A hash of the picked registers' values; in an R_REGS callback only. */
+static uint64_t regs_hash(void)
+{
+    uint64_t h = 0;
+
+    for (guint i = 0; i < regs.n; i++) {
+        int len;
+
+        g_byte_array_set_size(regs.buf, 0);
+        len = qemu_plugin_read_register(regs.sel[i], regs.buf);
+        for (int k = 0; k < len; k += 8) {
+            uint64_t w = 0;
+            memcpy(&w, regs.buf->data + k, MIN(8, len - k));
+            h = h * HASH_MUL + mix(w + i);
+        }
+    }
+    return h;
+}
+#endif
 
 static void send_peer(uint32_t type, uint64_t a, uint64_t b)
 {
@@ -570,6 +713,11 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
     uint64_t limit = cfg.maxinsns ? cfg.maxinsns : UINT64_MAX;
     uint64_t mark;
 
+    if (cfg.narrow) {
+        report_counts("narrowed", "");
+        park();
+    }
+
     while (own.next_ckpt <= own.icount && own.next_ckpt <= limit) {
         uint64_t c = own.next_ckpt;
         take_checkpoint(combine(prefix_hash(h0, tb, first, c - start),
@@ -635,6 +783,10 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
     if (vcpu_index == 0) {
 #if QEMU_PLUGIN_VERSION >= 2
         own.last_insns = qemu_plugin_scoreboard_find(last_insns_score, 0);
+        narrow.on = qemu_plugin_scoreboard_find(narrow.score, 0);
+        if (cfg.regs) {
+            regs_handshake();
+        }
 #endif
         return;
     }
@@ -731,6 +883,100 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
     own.expect = *own.last_insns + (tb->n > 1);
 }
 
+#if QEMU_PLUGIN_VERSION >= 2
+/* Where falling through from the last retired instruction of p leads. */
+static uint64_t fall_through(const TbInfo *p)
+{
+    if (own.last_pc == p->last) {
+        return p->end;
+    }
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (p->insns[i].vaddr == own.last_pc) {
+            return own.last_pc + p->insns[i].size;
+        }
+    }
+    return UINT64_MAX;
+}
+
+/*
+ * With regs=on: a block reached by a jump (an exception, an interrupt)
+ * starts with a register snapshot. Falling through into the next block or
+ * re-entering the same instruction (see retire()) is no such point: where
+ * blocks split is QEMU's choice.
+ */
+static void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    const TbInfo *p = own.pending;
+
+    vcpu_tb_exec(vcpu_index, udata);
+    if (tb->pc != own.last_pc && (!p || tb->pc != fall_through(p))) {
+        add_event(own.icount, EV_REGS, tb->pc, 0, regs_hash());
+    }
+}
+
+/* With narrow=: count as usual; step through the blocks in the range. */
+static void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    uint64_t base;
+
+    vcpu_tb_exec(vcpu_index, udata);
+    base = pending_base();
+    *narrow.on = base + tb->n > cfg.narrow_from && base <= cfg.narrow_to;
+}
+
+/*
+ * Before each instruction of the range: its position, address, bytes and
+ * disassembly, and the picked registers whose values changed since the last
+ * step (all of them at the first).
+ */
+static void vcpu_insn_narrow(unsigned int vcpu_index, void *udata)
+{
+    const NarrowInsn *ni = udata;
+    const Insn *d = &ni->tb->insns[ni->i];
+    uint64_t pos;
+    bool first = narrow.next == 0;
+    bool any = false;
+
+    if (!*narrow.on) {
+        return;     /* API 2 has no conditional callbacks */
+    }
+    pos = pending_base() + ni->i;
+    if (pos < cfg.narrow_from || pos > cfg.narrow_to || pos < narrow.next) {
+        return;
+    }
+    narrow.next = pos + 1;
+    fprintf(ctl, "{\"t\":\"step\",\"p\":%" PRIu64 ",\"pc\":\"0x%" PRIx64
+            "\",\"b\":\"", pos, d->vaddr);
+    for (uint8_t k = 0; k < d->size && k < sizeof(d->bytes); k++) {
+        fprintf(ctl, "%02x", d->bytes[k]);
+    }
+    fputs("\",\"d\":", ctl);
+    json_str(ctl, ni->disas);
+    fputs(",\"r\":{", ctl);
+    for (guint i = 0; i < regs.n; i++) {
+        GByteArray *prev = regs.prev[i];
+
+        g_byte_array_set_size(regs.buf, 0);
+        qemu_plugin_read_register(regs.sel[i], regs.buf);
+        if (!first && prev->len == regs.buf->len &&
+            memcmp(prev->data, regs.buf->data, prev->len) == 0) {
+            continue;
+        }
+        fprintf(ctl, "%s\"%u\":\"", any ? "," : "", i);
+        for (guint k = 0; k < regs.buf->len; k++) {
+            fprintf(ctl, "%02x", regs.buf->data[k]);
+        }
+        fputc('"', ctl);
+        any = true;
+        g_byte_array_set_size(prev, 0);
+        g_byte_array_append(prev, regs.buf->data, regs.buf->len);
+    }
+    fputs("}}\n", ctl);
+}
+#endif
+
 static guint tb_info_hash(gconstpointer p)
 {
     const TbInfo *tb = p;
@@ -771,6 +1017,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         info->pow *= HASH_MUL;
     }
     info->last = n ? info->insns[n - 1].vaddr : info->pc;
+    info->end = n ? info->last + info->insns[n - 1].size : info->pc;
 
     /* Re-translations of the same code share one TbInfo: memory follows
      * the code translated, not how often it is translated. */
@@ -787,14 +1034,45 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
     pthread_mutex_unlock(&tbs_lock);
 
-    qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec,
-                                         QEMU_PLUGIN_CB_NO_REGS, shared);
+#if QEMU_PLUGIN_VERSION >= 2
+    if (cfg.narrow) {
+        qemu_plugin_u64 on = { .score = narrow.score, .offset = 0 };
+
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_narrow,
+                                             QEMU_PLUGIN_CB_NO_REGS, shared);
+        for (size_t i = 0; i < n; i++) {
+            struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+            NarrowInsn *ni = g_new(NarrowInsn, 1);
+
+            ni->tb = shared;
+            ni->i = i;
+            ni->disas = qemu_plugin_insn_disas(insn);
+#if QEMU_PLUGIN_VERSION >= 3
+            qemu_plugin_register_vcpu_insn_exec_cond_cb(
+                insn, vcpu_insn_narrow, QEMU_PLUGIN_CB_R_REGS,
+                QEMU_PLUGIN_COND_EQ, on, 1, ni);
+#else
+            (void)on;
+            qemu_plugin_register_vcpu_insn_exec_cb(
+                insn, vcpu_insn_narrow, QEMU_PLUGIN_CB_R_REGS, ni);
+#endif
+        }
+        narrow.on = qemu_plugin_scoreboard_find(narrow.score, 0);
+    } else if (cfg.regs) {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_regs,
+                                             QEMU_PLUGIN_CB_R_REGS, shared);
+    } else
+#endif
+    {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec,
+                                             QEMU_PLUGIN_CB_NO_REGS, shared);
+    }
     if (cfg.mem) {
         for (size_t i = 0; i < n; i++) {
             qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i),
                                              vcpu_mem, QEMU_PLUGIN_CB_NO_REGS,
                                              QEMU_PLUGIN_MEM_RW,
-                                             (void *)(uintptr_t)i);
+                                             &shared->insns[i]);
         }
     }
     /* An inline add, not a call: cheap enough for every block. */
@@ -831,6 +1109,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         retire(UINT64_MAX);
         tail = whole ? 0 : own.icount - before;
     }
+    if (cfg.narrow) {
+        report_counts("end", ",\"tail\":0");
+        return;
+    }
     send_peer(MSG_END, own.icount, combine(own.hash, ev.hash));
     snprintf(extra, sizeof(extra), ",\"tail\":%" PRIu64, tail);
     report_counts("end", extra);
@@ -844,6 +1126,8 @@ static void *reader(void *arg)
         { .fd = peer_fd, .events = POLLIN },
         { .fd = ctl_fd, .events = POLLIN },
     };
+    char line[1 << 14];
+    size_t used = 0;
 
     for (;;) {
         if (poll(fds, 2, -1) < 0) {
@@ -853,10 +1137,31 @@ static void *reader(void *arg)
             break;
         }
         if (fds[1].revents) {
-            char buf[64];
-            ssize_t r = read(ctl_fd, buf, sizeof(buf));
-            /* "quit", or the orchestrator is gone: never run on alone. */
-            _exit(r > 0 ? 0 : 3);
+            ssize_t r = read(ctl_fd, line + used, sizeof(line) - 1 - used);
+            char *nl;
+
+            /* The orchestrator is gone: never run on alone. */
+            if (r <= 0) {
+                _exit(3);
+            }
+            used += r;
+            line[used] = 0;
+            while ((nl = strchr(line, '\n'))) {
+                *nl = 0;
+                if (strncmp(line, "regs", 4) == 0) {
+                    pthread_mutex_lock(&peer.lock);
+                    regs.choice = g_strdup(line);
+                    pthread_cond_broadcast(&peer.cond);
+                    pthread_mutex_unlock(&peer.lock);
+                } else {
+                    _exit(0);   /* "quit" */
+                }
+                used -= nl + 1 - line;
+                memmove(line, nl + 1, used + 1);
+            }
+            if (used == sizeof(line) - 1) {
+                _exit(3);
+            }
         }
         if (fds[0].revents) {
             PeerMsg m;
@@ -1004,10 +1309,19 @@ static bool parse_args(int argc, char **argv)
             ok = qemu_plugin_bool_parse(key, val, &cfg.memvalues);
         } else if (g_strcmp0(key, "sys") == 0) {
             ok = qemu_plugin_bool_parse(key, val, &cfg.sys);
+        } else if (g_strcmp0(key, "regs") == 0) {
+            ok = qemu_plugin_bool_parse(key, val, &cfg.regs);
+        } else if (g_strcmp0(key, "narrow") == 0) {
+            char *end;
+            cfg.narrow_from = g_ascii_strtoull(val, &end, 10);
+            cfg.narrow_to = *end == ':' ? g_ascii_strtoull(end + 1, &end, 10)
+                                        : 0;
+            ok = *end == 0 && cfg.narrow_to >= cfg.narrow_from;
+            cfg.narrow = cfg.regs = true;
         } else {
             fprintf(stderr, "lockstep: unknown option %s (known: role, peer, "
                     "ctl, listen, maxinsns, interval, window, history, mem, "
-                    "memvalues, sys)\n", key);
+                    "memvalues, sys, regs, narrow)\n", key);
             return false;
         }
         if (!ok) {
@@ -1015,9 +1329,17 @@ static bool parse_args(int argc, char **argv)
             return false;
         }
     }
-    if (!cfg.role || !cfg.peer_path || !cfg.ctl_path) {
+    if (!cfg.role || !cfg.ctl_path || (!cfg.peer_path && !cfg.narrow)) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");
         return false;
+    }
+    if (cfg.regs && QEMU_PLUGIN_VERSION < 2) {
+        fprintf(stderr, "lockstep: regs= and narrow= need plugin API 2 "
+                "(QEMU 9.0 or later)\n");
+        return false;
+    }
+    if (cfg.narrow) {
+        cfg.mem = cfg.sys = false;
     }
     if (cfg.window / cfg.interval + 2 >= CKPT_RING) {
         fprintf(stderr, "lockstep: window too large for interval (at most "
@@ -1048,20 +1370,23 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     setvbuf(ctl, NULL, _IOFBF, 1 << 16);
     fprintf(ctl, "{\"t\":\"hello\",\"role\":\"%c\",\"target\":\"%s\","
             "\"api\":%d,\"qemuApi\":[%d,%d],\"system\":%s,\"pid\":%d,"
-            "\"mem\":%s,\"memValues\":%s,\"sys\":%s}\n",
+            "\"mem\":%s,\"memValues\":%s,\"sys\":%s,\"regs\":%s}\n",
             cfg.role, info->target_name, QEMU_PLUGIN_VERSION,
             info->version.min, info->version.cur,
             info->system_emulation ? "true" : "false", (int)getpid(),
             cfg.mem ? "true" : "false",
             cfg.mem && cfg.memvalues && QEMU_PLUGIN_VERSION >= 4 ? "true"
                                                                  : "false",
-            cfg.sys && !info->system_emulation ? "true" : "false");
+            cfg.sys && !info->system_emulation ? "true" : "false",
+            cfg.regs ? "true" : "false");
     fflush(ctl);
 
-    peer_fd = cfg.listen ? accept_peer(cfg.peer_path)
-                         : connect_to(cfg.peer_path);
-    if (peer_fd < 0) {
-        return -1;
+    if (!cfg.narrow) {
+        peer_fd = cfg.listen ? accept_peer(cfg.peer_path)
+                             : connect_to(cfg.peer_path);
+        if (peer_fd < 0) {
+            return -1;
+        }
     }
 
     /*
@@ -1078,13 +1403,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 #if QEMU_PLUGIN_VERSION >= 2
     /* Its vCPU 0 entry exists from vcpu_init on (see there). */
     last_insns_score = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+    narrow.score = qemu_plugin_scoreboard_new(sizeof(uint64_t));
 #else
     own.last_insns = &last_insns_counter;
 #endif
     own.ring_mask -= 1;
-    own.next_ckpt = cfg.interval;
-    own.next_mark = MIN(cfg.interval, cfg.maxinsns ? cfg.maxinsns
-                                                   : UINT64_MAX);
+    own.next_ckpt = cfg.narrow ? UINT64_MAX : cfg.interval;
+    own.next_mark = cfg.narrow ? cfg.narrow_to + 1
+                               : MIN(cfg.interval, cfg.maxinsns ? cfg.maxinsns
+                                                                : UINT64_MAX);
     tbs = g_hash_table_new(tb_info_hash, tb_info_equal);
     tb_by_id = g_ptr_array_new();
     if (pthread_create(&thread, NULL, reader, NULL) != 0) {
@@ -1093,7 +1420,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     }
     pthread_detach(thread);
 
-    if (cfg.mem || cfg.sys) {
+    if (cfg.mem || cfg.sys || (cfg.regs && !cfg.narrow)) {
         /* Half as many events as the block ring has entries (1 M events,
          * 40 MB by default): the window at most ~0.8 events an instruction,
          * more than the guests here make. */

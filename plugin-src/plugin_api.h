@@ -173,6 +173,48 @@ void qemu_plugin_register_vcpu_syscall_cb(qemu_plugin_id_t id,
 void qemu_plugin_register_vcpu_syscall_ret_cb(
     qemu_plugin_id_t id, qemu_plugin_vcpu_syscall_ret_cb_t cb);
 
+#if QEMU_PLUGIN_VERSION >= 3
+/* From 9.1: an instruction callback made only while `entry cond imm`. */
+enum qemu_plugin_cond {
+    QEMU_PLUGIN_COND_NEVER,
+    QEMU_PLUGIN_COND_ALWAYS,
+    QEMU_PLUGIN_COND_EQ,
+    QEMU_PLUGIN_COND_NE,
+    QEMU_PLUGIN_COND_LT,
+    QEMU_PLUGIN_COND_LE,
+    QEMU_PLUGIN_COND_GT,
+    QEMU_PLUGIN_COND_GE,
+};
+void qemu_plugin_register_vcpu_insn_exec_cond_cb(
+    struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
+    enum qemu_plugin_cb_flags flags, enum qemu_plugin_cond cond,
+    qemu_plugin_u64 entry, uint64_t imm, void *userdata);
+#endif
+
+#if QEMU_PLUGIN_VERSION >= 2
+/*
+ * From 9.0: the vCPU's registers as the gdbstub describes them. The array
+ * (of qemu_plugin_reg_descriptor) is the caller's to free; reading appends
+ * the register's bytes, in target order, and returns their number or -1.
+ * Reads need a callback registered with QEMU_PLUGIN_CB_R_REGS (or one
+ * without flags, such as vCPU init).
+ */
+struct qemu_plugin_register;
+typedef struct {
+    struct qemu_plugin_register *handle;
+    const char *name;
+    const char *feature;
+} qemu_plugin_reg_descriptor;
+typedef struct _GArray GArray;
+typedef struct _GByteArray GByteArray;
+GArray *qemu_plugin_get_registers(void);
+int qemu_plugin_read_register(struct qemu_plugin_register *handle,
+                              GByteArray *buf);
+#endif
+
+/* A string the caller frees: the disassembly QEMU has for the insn. */
+char *qemu_plugin_insn_disas(const struct qemu_plugin_insn *insn);
+
 void qemu_plugin_outs(const char *string);
 bool qemu_plugin_bool_parse(const char *name, const char *val, bool *ret);
 

@@ -12,7 +12,7 @@ const inRange = (hex: string, [start, end]: [bigint, bigint]) =>
 
 Deno.test("x86_64 value pair: memory and syscall comparison find the difference long before the addresses part", async () => {
   const args = ["--json", "x86_64", g("x86_64-value"), "--image-b", g("x86_64-value-variant")];
-  const pc = await runCli(args);
+  const pc = await runCli(["--compare", "pc", ...args]);
   const mem = await runCli(["--compare", "mem", ...args]);
   const sys = await runCli(["--compare", "syscalls", ...args]);
   for (const r of [pc, mem, sys]) equal(r.code, 1, r.stderr);

@@ -40,7 +40,7 @@ for (const [arch, base, opts] of guests) {
     // what agrees may stop a few instructions short of the claimed end.
     ok(split.json.insns <= plain.json.insns && split.json.insns > plain.json.insns - 32);
     // The two versions now cut blocks differently: one instruction each on B.
-    equal(split.json.sides.b.blocks, split.json.insns);
+    equal(split.json.sides.b.blocks, split.json.sides.b.insns);
     ok(split.json.sides.a.blocks < split.json.sides.b.blocks / 2);
   });
 
