@@ -67,6 +67,8 @@ Options:
                              (linux-user), or all: everything both QEMUs
                              support [default: all]
       --mask-reg <NAMES>     leave these registers out (repeatable, comma list)
+      --regs-every <N>       instructions between register snapshots; 1 reads
+                             them at every jump target [default: 4096]
       --no-narrow            do not re-run to name the instruction after which
                              the registers first differ
       --max-insns <N>        stop after N instructions on both sides
@@ -118,6 +120,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         "max-insns": { type: "string" },
         compare: { type: "string" },
         "mask-reg": { type: "string", multiple: true },
+        "regs-every": { type: "string" },
         "no-narrow": { type: "boolean" },
         timeout: { type: "string" },
         history: { type: "string" },
@@ -193,6 +196,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         x,
       ) => x),
       narrow: !(v["no-narrow"] ?? false),
+      regsEvery: count("regs-every", v["regs-every"], 1),
       bios: v.bios ?? false,
       pluginHeader: v["plugin-header"],
       interval: count("interval", v.interval, 1),

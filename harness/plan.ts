@@ -10,6 +10,15 @@ import { probeQemu, type QemuBinary, whichBinary } from "./qemu_binary.ts";
 import { compareFirmware } from "./firmware.ts";
 import { basename, join, resolve } from "./_path.ts";
 
+/**
+ * Instructions between register snapshots by default. Reading a register
+ * costs about 15 ns (aarch64, QEMU 10.0): one snapshot a jump target made a
+ * 3-instruction loop 100 times slower, one per 4096 instructions costs a few
+ * per cent (README "What is compared"). Narrowing finds the instruction
+ * between two snapshots.
+ */
+export const REGS_EVERY = 4096;
+
 /** Everything a lockstep run can be asked to do. */
 export interface LockstepOptions {
   readonly arch: string;
@@ -44,6 +53,8 @@ export interface LockstepOptions {
   readonly compare?: readonly string[] | undefined;
   /** Registers left out of the comparison (names, case-insensitive). */
   readonly maskRegs?: readonly string[] | undefined;
+  /** Instructions between register snapshots (default REGS_EVERY; 1: at every jump target). */
+  readonly regsEvery?: number | undefined;
   /** After a divergence, re-run both sides to name the instruction (default true). */
   readonly narrow?: boolean | undefined;
   /** Checkpoint interval and window, in instructions (tuning). */
@@ -77,6 +88,7 @@ export interface RunPlan {
   /** What is compared ("pc", "regs", "mem", "syscalls"), and what was asked for but cannot be. */
   readonly compare: readonly string[];
   readonly maskRegs: readonly string[];
+  readonly regsEvery: number;
   readonly narrow: boolean;
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides that are not TCG's doing, with the fix. */
@@ -274,6 +286,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     guestArgs: opts.guestArgs ?? [],
     ...comparisons(opts.compare ?? ["all"], mode, [qa.pluginApi, qb.pluginApi]),
     maskRegs: opts.maskRegs ?? [],
+    regsEvery: opts.regsEvery ?? REGS_EVERY,
     narrow: opts.narrow ?? true,
     warnings,
     env,
@@ -336,7 +349,7 @@ export function sideArgv(
       ? ["memvalues=on"]
       : []),
     ...(plan.compare.includes("syscalls") ? ["sys=on"] : []),
-    ...(plan.compare.includes("regs") ? ["regs=on"] : []),
+    ...(plan.compare.includes("regs") ? ["regs=on", `regsevery=${plan.regsEvery}`] : []),
   ];
   return argvWithPlugin(plan, side, runDir, [pluginPath, ...pluginArgs].join(","));
 }

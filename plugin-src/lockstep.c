@@ -28,10 +28,12 @@
  * split-insensitive too; each checkpoint combines both hashes.
  *
  * With regs=on (API 2 on), the registers the orchestrator picked are read
- * at the start of every block that control flow reached by a jump (not by
+ * at the start of a block that control flow reached by a jump (not by
  * falling through): every QEMU ends a block at a taken jump, so these points
- * are the same however the code is split. A hash of their values is an event
- * of the block's first instruction.
+ * are the same however the code is split. Reading costs ~15 ns a register,
+ * so by default only the first such block at or after every multiple of
+ * regsevery instructions is read (also a split-insensitive choice). A hash of
+ * the values is an event of the block's first instruction.
  *
  * narrow=FROM:TO runs one side alone (no peer) and reports the picked
  * registers before every instruction from FROM to TO, then parks: the
@@ -40,7 +42,7 @@
  *
  * Arguments: role=a|b peer=PATH ctl=PATH [listen=on|off] [maxinsns=N]
  *            [interval=N] [window=N] [history=N] [mem=on] [sys=on] [regs=on]
- *            [narrow=FROM:TO]
+ *            [regsevery=N] [narrow=FROM:TO]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -116,6 +118,7 @@ static struct {
     bool memvalues;     /* fold values too: both sides have API >= 4 */
     bool sys;
     bool regs;
+    uint64_t regs_every;    /* instructions between register snapshots */
     bool narrow;        /* run alone and report every step of [from, to] */
     uint64_t narrow_from;
     uint64_t narrow_to;
@@ -125,6 +128,7 @@ static struct {
     .interval = 1u << 17,
     .window = 1u << 20,
     .history = 8,
+    .regs_every = 1,
 };
 
 /* This side's execution: touched by the vCPU thread only (and by atexit
@@ -884,6 +888,9 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 }
 
 #if QEMU_PLUGIN_VERSION >= 2
+/* The position from which the next register snapshot may be taken. */
+static uint64_t regs_next;
+
 /* Where falling through from the last retired instruction of p leads. */
 static uint64_t fall_through(const TbInfo *p)
 {
@@ -910,8 +917,10 @@ static void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata)
     const TbInfo *p = own.pending;
 
     vcpu_tb_exec(vcpu_index, udata);
-    if (tb->pc != own.last_pc && (!p || tb->pc != fall_through(p))) {
+    if (own.icount >= regs_next && tb->pc != own.last_pc &&
+        (!p || tb->pc != fall_through(p))) {
         add_event(own.icount, EV_REGS, tb->pc, 0, regs_hash());
+        regs_next = (own.icount / cfg.regs_every + 1) * cfg.regs_every;
     }
 }
 
@@ -1311,6 +1320,8 @@ static bool parse_args(int argc, char **argv)
             ok = qemu_plugin_bool_parse(key, val, &cfg.sys);
         } else if (g_strcmp0(key, "regs") == 0) {
             ok = qemu_plugin_bool_parse(key, val, &cfg.regs);
+        } else if (g_strcmp0(key, "regsevery") == 0) {
+            ok = parse_u64(key, val, &cfg.regs_every) && cfg.regs_every > 0;
         } else if (g_strcmp0(key, "narrow") == 0) {
             char *end;
             cfg.narrow_from = g_ascii_strtoull(val, &end, 10);
@@ -1321,7 +1332,7 @@ static bool parse_args(int argc, char **argv)
         } else {
             fprintf(stderr, "lockstep: unknown option %s (known: role, peer, "
                     "ctl, listen, maxinsns, interval, window, history, mem, "
-                    "memvalues, sys, regs, narrow)\n", key);
+                    "memvalues, sys, regs, regsevery, narrow)\n", key);
             return false;
         }
         if (!ok) {

@@ -13,20 +13,28 @@ const inRange = (hex: string, [start, end]: [bigint, bigint]) =>
 
 Deno.test("aarch64 value pair: registers find the difference where it is made, narrowing names the instruction", async () => {
   const all = await runCli(["--json", "--qemu", q10("aarch64"), ...pair]);
+  const every = await runCli(["--json", "--qemu", q10("aarch64"), "--regs-every", "1", ...pair]);
   const pc = await runCli(["--json", "--qemu", q10("aarch64"), "--compare", "pc", ...pair]);
-  for (const r of [all, pc]) equal(r.code, 1, r.stderr);
-  const d = all.json.divergence;
+  for (const r of [all, every, pc]) equal(r.code, 1, r.stderr);
   deepEqual(all.json.compared, ["pc", "regs", "mem"]);
   ok(all.json.registers.includes("x1") && !all.json.registers.includes("pc"));
-  equal(d.kind, "regs");
-  // The first block after value_step returned, against the end for PCs.
-  ok(d.insn < 3_000, `regs at ${d.insn}`);
+  // Snapshots at every jump target: the first block after value_step
+  // returned differs in its registers, against the very end for PCs.
+  const e = every.json.divergence;
+  equal(e.kind, "regs");
+  ok(e.insn < 3_000, `regs at ${e.insn}`);
   ok(pc.json.divergence.insn > 300_000, `pc at ${pc.json.divergence.insn}`);
   equal(pc.json.divergence.kind, "pc");
   // The registers that differ there, with both values: x1 holds SEED.
-  const x1 = d.regs.find((r: { name: string }) => r.name === "x1");
+  const x1 = e.regs.find((r: { name: string }) => r.name === "x1");
   deepEqual(x1, { name: "x1", a: "0x9e3779b1", b: "0x85ebca6b" });
-  // Narrowing: the mov of the low half of SEED inside value_step.
+  // By default (a snapshot every 4096 instructions) the load that uses the
+  // value is the first difference, right after it; narrowing names the same
+  // instruction either way: the mov of the low half of SEED in value_step.
+  const d = all.json.divergence;
+  equal(d.kind, "mem");
+  ok(d.insn > e.insn && d.insn < 3_000, `mem at ${d.insn}`);
+  equal(d.narrow.insn, e.narrow.insn);
   const n = d.narrow;
   equal(n.status, "done", n.why);
   ok(n.from < n.insn && n.insn < d.insn);
@@ -80,7 +88,17 @@ Deno.test("register snapshots do not depend on how QEMU splits blocks", async ()
     const [arch, image] of [["aarch64", "aarch64-value.elf"], ["riscv64", "riscv64-hello.elf"]]
   ) {
     for (const extra of [["--extra-b=-accel", "--extra-b=tcg,one-insn-per-tb=on"], ["--chain"]]) {
-      const r = await runCli(["--json", "--qemu", q10(arch!), ...extra, arch!, g(image!)]);
+      // A snapshot at every jump target: the most split-sensitive setting.
+      const r = await runCli([
+        "--json",
+        "--qemu",
+        q10(arch!),
+        "--regs-every",
+        "1",
+        ...extra,
+        arch!,
+        g(image!),
+      ]);
       equal(r.code, 0, `${arch} ${extra}: ${r.stderr}${r.json?.message}`);
       ok(r.json.compared.includes("regs"));
     }
