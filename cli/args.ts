@@ -71,6 +71,10 @@ Options:
                              them at every jump target [default: 4096]
       --no-narrow            do not re-run to name the instruction after which
                              the registers first differ
+      --transient-window <N> a control-flow difference whose streams meet again
+                             within N instructions is a transient excursion, not
+                             the divergence (try 50000 when the sides' timing
+                             differs); 0: none is [default: 0]
       --max-insns <N>        stop after N instructions on both sides
       --timeout <SECONDS>    give up (exit 3) after this long
       --history <N>          blocks of context shown per side [default: 8]
@@ -122,6 +126,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         "mask-reg": { type: "string", multiple: true },
         "regs-every": { type: "string" },
         "no-narrow": { type: "boolean" },
+        "transient-window": { type: "string" },
         timeout: { type: "string" },
         history: { type: "string" },
         "plugin-header": { type: "string" },
@@ -197,6 +202,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
       ) => x),
       narrow: !(v["no-narrow"] ?? false),
       regsEvery: count("regs-every", v["regs-every"], 1),
+      transientWindow: count("transient-window", v["transient-window"], 0),
       bios: v.bios ?? false,
       pluginHeader: v["plugin-header"],
       interval: count("interval", v.interval, 1),

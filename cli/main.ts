@@ -91,7 +91,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
     const json = renderJson(verdict);
     if (output.report) await Deno.writeTextFile(output.report, json + "\n");
     if (output.json) await out(json + "\n");
-    else err(renderText(verdict, color));
+    else err(renderText(verdict, color, cmd.output.verbose));
     return EXIT_CODES[verdict.status];
   } finally {
     if (live) err("\r\x1b[K");

@@ -99,8 +99,21 @@ function narrowLines(n: NarrowReport): string[] {
   return out;
 }
 
-/** The verdict as text for a person; `color` turns on ANSI colours. */
-export function renderText(verdict: Verdict, color: boolean): string {
+function excursionLines(xs: Verdict["transients"]): string[] {
+  const at = (x: Verdict["transients"][number]["a"]) =>
+    x ? `${hex(x.pc)} <${x.symbol ?? "?"}>` : "(stream ended)";
+  return xs.map((x) =>
+    `    #${number(x.insn)}${x.insnB !== x.insn ? ` (b #${number(x.insnB)})` : ""}: a ${
+      at(x.a)
+    } ran ${x.lengthA}, b ${at(x.b)} ran ${x.lengthB} instructions, then they met again`
+  );
+}
+
+/**
+ * The verdict as text for a person; `color` turns on ANSI colours,
+ * `verbose` lists the transient excursions.
+ */
+export function renderText(verdict: Verdict, color: boolean, verbose = false): string {
   const c = palette(color);
   const out: string[] = [];
   const head = {
@@ -175,6 +188,16 @@ export function renderText(verdict: Verdict, color: boolean): string {
       const tail = verdict.sides[role].stderrTail.trim();
       if (tail) out.push("", `  side ${role} stderr:`, ...tail.split("\n").map((l) => `    ${l}`));
     }
+  }
+  const xs = verdict.transients;
+  if (xs.length) {
+    out.push(
+      c.dim(
+        `  ${xs.length} transient excursion(s): the streams parted and met again within the window` +
+          (verbose ? ":" : " (--verbose lists them)"),
+      ),
+    );
+    if (verbose) out.push(...excursionLines(xs).map((l) => c.dim(l)));
   }
   if (verdict.registers.length) {
     out.push(c.dim(`  registers compared: ${verdict.registers.join(" ")}`));

@@ -59,6 +59,9 @@ export type PluginMessage =
     insns: number;
     blocks: number;
     from: number;
+    /** Where this side's comparison restarted after the last transient excursion. */
+    origin: number;
+    epoch: number;
     complete: boolean;
   }
   | { t: "blk"; block: DumpBlock }

@@ -19,9 +19,11 @@ import { join } from "./_path.ts";
 export interface NarrowRequest {
   readonly plan: RunPlan;
   readonly plugins: { readonly a: string; readonly b: string };
-  /** Steps are reported for positions [from, to]. */
+  /** Steps are reported for positions [from, to], counted from each side's origin. */
   readonly from: number;
   readonly to: number;
+  /** Where each side's count of the comparison starts in its own count (transient excursions). */
+  readonly origins: { readonly a: number; readonly b: number };
   /** Each side's instruction addresses for [from, to] in the first run. */
   readonly expect: {
     readonly a: readonly (bigint | undefined)[];
@@ -88,7 +90,8 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
     req.signal?.addEventListener("abort", onAbort);
     for (const role of ["a", "b"] as const) {
       const side = plan[role];
-      const args = narrowArgv(plan, side, dir, req.plugins[role], from, to);
+      const o = req.origins[role];
+      const args = narrowArgv(plan, side, dir, req.plugins[role], from + o, to + o);
       event(`narrow side ${role}: ${side.command} ${args.join(" ")}`);
       const child = new OwnedChild(side.command, args, {
         cwd: plan.cwd,
@@ -129,7 +132,7 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
             await ctl.send(run.b.conn!, `regs ${choice.b.join(" ")}`);
           }
         } else if (msg.t === "step") {
-          s.steps.push(msg.step);
+          s.steps.push({ ...msg.step, pos: msg.step.pos - req.origins[role] });
           if (s.steps.length > NARROW_MAX_STEPS) s.error = "too many steps";
         } else if (msg.t === "narrowed") {
           s.done = true;

@@ -8,6 +8,7 @@ import { elfMachineName, isLinuxUserImage, parseElf } from "./elf.ts";
 import { type ArchPreset, findPreset, PRESETS } from "./presets.ts";
 import { probeQemu, type QemuBinary, whichBinary } from "./qemu_binary.ts";
 import { compareFirmware } from "./firmware.ts";
+import { TRANSIENT_RUN } from "./transient.ts";
 import { basename, join, resolve } from "./_path.ts";
 
 /**
@@ -57,6 +58,13 @@ export interface LockstepOptions {
   readonly regsEvery?: number | undefined;
   /** After a divergence, re-run both sides to name the instruction (default true). */
   readonly narrow?: boolean | undefined;
+  /**
+   * How far (instructions) a transient excursion may reach before the
+   * streams meet again; 0 (the default): every difference is the
+   * divergence. TRANSIENT_WINDOW is a good value when the sides' timing
+   * legitimately differs (README "Transient excursions").
+   */
+  readonly transientWindow?: number | undefined;
   /** Checkpoint interval and window, in instructions (tuning). */
   readonly interval?: number | undefined;
   readonly window?: number | undefined;
@@ -90,6 +98,7 @@ export interface RunPlan {
   readonly maskRegs: readonly string[];
   readonly regsEvery: number;
   readonly narrow: boolean;
+  readonly transientWindow: number;
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
@@ -287,6 +296,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     ...comparisons(opts.compare ?? ["all"], mode, [qa.pluginApi, qb.pluginApi]),
     maskRegs: opts.maskRegs ?? [],
     regsEvery: opts.regsEvery ?? REGS_EVERY,
+    transientWindow: opts.transientWindow ?? 0,
     narrow: opts.narrow ?? true,
     warnings,
     env,
@@ -340,6 +350,7 @@ export function sideArgv(
     `ctl=${join(runDir, "ctl.sock")}`,
     `listen=${side.role === "a" ? "on" : "off"}`,
     `history=${plan.history}`,
+    ...(plan.transientWindow > 0 ? [`reconverge=${plan.transientWindow + TRANSIENT_RUN}`] : []),
     ...(plan.maxInsns ? [`maxinsns=${plan.maxInsns}`] : []),
     ...(plan.interval ? [`interval=${plan.interval}`] : []),
     ...(plan.window ? [`window=${plan.window}`] : []),

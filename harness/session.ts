@@ -16,12 +16,14 @@ import {
 } from "./compare.ts";
 import { narrow, NARROW_MAX_STEPS, type NarrowOutcome } from "./narrow.ts";
 import { chooseRegisters, type RegChoice, type RegInfo } from "./registers.ts";
+import { findReconvergence, MAX_TRANSIENTS } from "./transient.ts";
 import { ControlServer, type PluginMessage } from "./control.ts";
 import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
 import { placeGuests, type RunPlan, sideArgv, type SidePlan } from "./plan.ts";
 import {
   type Divergence,
   eventView,
+  type Excursion,
   type NamedBlock,
   type SideResult,
   type Status,
@@ -61,6 +63,12 @@ export interface SessionOptions {
 interface SideState {
   readonly plan: SidePlan;
   conn?: number;
+  /**
+   * Where this side's comparison restarted after the last transient
+   * excursion, in its own instruction count; end, limit and dump positions
+   * below are counted from it ("logical").
+   */
+  origin: number;
   hello?: Extract<PluginMessage, { t: "hello" }>;
   /** The registers its QEMU describes (regs=on). */
   regs?: RegInfo[];
@@ -74,6 +82,11 @@ interface SideState {
   dump?: {
     good: number;
     bad: number;
+    /** This side's own count when it dumped. */
+    insns: number;
+    origin: number;
+    /** False when its rings no longer reached back to where the streams last agreed. */
+    complete: boolean;
     blocks: DumpBlock[];
     events: DumpEvent[];
     done: boolean;
@@ -135,8 +148,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   try {
     ctl = new ControlServer(join(dir, "ctl.sock"));
     const state: Record<"a" | "b", SideState> = {
-      a: { plan: plan.a, insns: 0, blocks: 0, rss: 0, closed: false },
-      b: { plan: plan.b, insns: 0, blocks: 0, rss: 0, closed: false },
+      a: { plan: plan.a, origin: 0, insns: 0, blocks: 0, rss: 0, closed: false },
+      b: { plan: plan.b, origin: 0, insns: 0, blocks: 0, rss: 0, closed: false },
     };
     const argv = {
       a: [plan.a.command, ...sideArgv(plan, plan.a, dir, pluginA.path)],
@@ -195,8 +208,12 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     const roleOf = new Map<number, "a" | "b">();
     let outcome: Outcome | undefined;
     let regChoice: RegChoice | undefined;
+    const transients: Excursion[] = [];
+    let settled: Outcome | undefined;
     try {
-      while (!(outcome = decide(state, { timedOut, aborted, startTimedOut, opts, plan }))) {
+      while (
+        !(outcome = settled ?? decide(state, { timedOut, aborted, startTimedOut, opts, plan }))
+      ) {
         const next = await ctl.next(nextWake());
         if (!next) continue;
         const [id, msg] = next;
@@ -223,6 +240,45 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         }
         handle(s, msg);
         settleExit(s);
+        if (state.a.dump?.done && state.b.dump?.done) {
+          const r = compareOutcome(state.a, state.b, plan.history);
+          const meet = r.divergence?.kind === "pc" && plan.transientWindow > 0 &&
+              transients.length < MAX_TRANSIENTS
+            ? findReconvergence(
+              sideDump(state.a),
+              sideDump(state.b),
+              r.divergence.insn,
+              plan.transientWindow,
+            )
+            : undefined;
+          if (!meet) {
+            settled = r;
+            continue;
+          }
+          // A transient excursion: resume the comparison where the streams meet again.
+          const x = excursion(r.divergence!, meet, state);
+          transients.push(x);
+          event(
+            `transient excursion at instruction ${x.insn} (side b ${x.insnB}): side a ran ${x.lengthA}, ` +
+              `side b ${x.lengthB} instructions before the streams met again`,
+          );
+          const oa = state.a.origin + meet.a;
+          const ob = state.b.origin + meet.b;
+          const ahead = Math.max(state.a.dump.insns - oa, state.b.dump.insns - ob);
+          const regsNext = (Math.floor(ahead / plan.regsEvery) + 1) * plan.regsEvery;
+          const limits = plan.maxInsns ? [plan.maxInsns, plan.maxInsns - oa + ob] : [0, 0];
+          for (const [i, s] of [state.a, state.b].entries()) {
+            s.origin = i === 0 ? oa : ob;
+            delete s.dump;
+            delete s.end;
+            delete s.limit;
+            await ctl.send(
+              s.conn!,
+              `resync ${transients.length} ${s.origin} ${limits[i]} ${regsNext}`,
+            );
+          }
+          continue;
+        }
         if (msg.t === "progress" && opts.onProgress) {
           const insns = Math.min(state.a.insns, state.b.insns);
           const elapsed = (performance.now() - started) / 1000;
@@ -278,16 +334,19 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     ];
     let divergence = outcome.divergence;
     if (divergence) {
-      divergence = await narrowDivergence(divergence, {
-        plan,
+      divergence = ownCounts(
+        await narrowDivergence(divergence, {
+          plan,
+          state,
+          registers,
+          plugins: { a: pluginA.path, b: pluginB.path },
+          wall: (performance.now() - started) / 1000,
+          opts,
+        }),
         state,
-        registers,
-        plugins: { a: pluginA.path, b: pluginB.path },
-        wall: (performance.now() - started) / 1000,
-        opts,
-      });
+      );
     }
-    const insns = outcome.divergence?.insn ?? outcome.insns ??
+    const insns = divergence?.insn ?? outcome.insns ??
       (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
     return {
       version: 1,
@@ -305,6 +364,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
       sides: { a: await side("a", 0), b: await side("b", 1) },
       divergence: divergence ? await nameDivergence(divergence, plan) : null,
+      transients: await nameExcursions(transients, plan),
       tempDir: opts.keepTemp ? dir : null,
     };
   } finally {
@@ -334,7 +394,7 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
       s.insns = msg.insns;
       s.blocks = msg.blocks;
       s.rss = msg.rss;
-      s.end = { insns: msg.insns, hash: msg.hash, tail: msg.tail };
+      s.end = { insns: msg.insns - s.origin, hash: msg.hash, tail: msg.tail };
       break;
     case "limit":
       s.insns = msg.at;
@@ -347,18 +407,21 @@ function handle(s: SideState, msg: PluginMessage | { t: "closed" }): void {
       break;
     case "diverged":
       s.dump = {
-        good: msg.good,
-        bad: msg.bad,
+        good: msg.good - msg.origin,
+        bad: msg.bad - msg.origin,
+        insns: msg.insns,
+        origin: msg.origin,
+        complete: msg.complete,
         blocks: [],
         events: [],
         done: false,
       };
       break;
     case "blk":
-      s.dump?.blocks.push(msg.block);
+      if (s.dump) s.dump.blocks.push({ ...msg.block, i: msg.block.i - s.dump.origin });
       break;
     case "ev":
-      s.dump?.events.push(msg.event);
+      if (s.dump) s.dump.events.push({ ...msg.event, pos: msg.event.pos - s.dump.origin });
       break;
     case "dumped":
       if (s.dump) s.dump.done = true;
@@ -388,7 +451,6 @@ function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Outcome | 
       return { status: "error", stoppedBy: null, message: `Side ${s.plan.role}: ${s.error}` };
     }
   }
-  if (a.dump?.done && b.dump?.done) return compareOutcome(a, b, cx.plan.history);
   if (cx.aborted) {
     return {
       status: "inconclusive",
@@ -445,7 +507,9 @@ function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Outcome | 
       return {
         status: "match",
         stoppedBy: "guest-exit",
-        message: `Both guests ran to their end: ${a.end.insns} instructions, no divergence`,
+        message: `Both guests ran to their end: ${
+          a.end.insns + a.origin
+        } instructions, no divergence`,
       };
     }
     return {
@@ -467,15 +531,46 @@ function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Outcome | 
   return undefined;
 }
 
-function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
-  const dump = (s: SideState): SideDump => ({
+/** A side's dump, in logical positions. */
+function sideDump(s: SideState): SideDump {
+  return {
     good: s.dump!.good,
     bad: s.dump!.bad,
     blocks: s.dump!.blocks,
     events: s.dump!.events,
     ended: s.end !== undefined,
-  });
-  const r = compareDumps(dump(a), dump(b), history);
+  };
+}
+
+/** A transient excursion, in each side's own instruction count. */
+function excursion(
+  d: Divergence,
+  meet: { a: number; b: number },
+  state: Record<"a" | "b", SideState>,
+): Excursion {
+  return {
+    insn: d.insn + state.a.origin,
+    insnB: d.insn + state.b.origin,
+    a: d.a,
+    b: d.b,
+    lengthA: meet.a - d.insn,
+    lengthB: meet.b - d.insn,
+  };
+}
+
+function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
+  for (const s of [a, b]) {
+    if (!s.dump!.complete) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "divergence",
+        message:
+          `The checkpoints disagree, but side ${s.plan.role}'s dump no longer reaches back to ` +
+          `where they last agreed (it ran too far ahead): rerun with a smaller --window`,
+      };
+    }
+  }
+  const r = compareDumps(sideDump(a), sideDump(b), history);
   const values = a.hello?.memValues === true && b.hello?.memValues === true;
   if (!r.found) {
     return {
@@ -492,14 +587,13 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
       short.end && long.end && short.end.insns <= long.end.insns &&
       r.insn >= Math.min(long.end.insns - long.end.tail, short.end.insns - short.end.tail)
     ) {
+      const agree = Math.min(r.insn, short.end.insns) + a.origin;
       return {
-        insns: Math.min(r.insn, short.end.insns),
+        insns: agree,
         status: "match",
         stoppedBy: "guest-exit",
         message:
-          `Both guests ran to their end (${
-            Math.min(r.insn, short.end.insns)
-          } instructions agree), no divergence; side ${long.plan.role} ` +
+          `Both guests ran to their end (${agree} instructions agree), no divergence; side ${long.plan.role} ` +
           `left its last block part-way, so what its last ${
             long.end.insns - r.insn
           } instruction(s) did is not known`,
@@ -525,9 +619,9 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
   return {
     status: "diverged",
     stoppedBy: "divergence",
-    message: `Diverged at instruction ${r.insn}${what}: side a at ${where(r.a)}, side b at ${
-      where(r.b)
-    }`,
+    message: `Diverged at instruction ${r.insn + a.origin}${
+      a.origin !== b.origin ? ` (side b's ${r.insn + b.origin})` : ""
+    }${what}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
     divergence: {
       insn: r.insn,
       kind,
@@ -577,19 +671,11 @@ async function narrowDivergence(d: Divergence, cx: NarrowContext): Promise<Diver
   if (plan.compare.includes("regs") && cx.registers.length === 0) {
     return skip(`QEMU describes no registers of ${plan.preset.name} to plugins`);
   }
-  const dumps = { a: state.a.dump!, b: state.b.dump! };
-  const side = (s: SideState): SideDump => ({
-    good: s.dump!.good,
-    bad: s.dump!.bad,
-    blocks: s.dump!.blocks,
-    events: s.dump!.events,
-    ended: s.end !== undefined,
-  });
-  const a = side(state.a);
-  const b = side(state.b);
+  const a = sideDump(state.a);
+  const b = sideDump(state.b);
   const to = d.insn;
   const from = Math.max(
-    lastSnapshotBefore(a, to) ?? Math.max(dumpStart(a), dumpStart(b), dumps.a.good),
+    lastSnapshotBefore(a, to) ?? Math.max(dumpStart(a), dumpStart(b), a.good),
     to - NARROW_MAX_STEPS + 1,
     0,
   );
@@ -599,6 +685,7 @@ async function narrowDivergence(d: Divergence, cx: NarrowContext): Promise<Diver
     plugins: cx.plugins,
     from,
     to,
+    origins: { a: state.a.origin, b: state.b.origin },
     expect: { a: addressesBetween(a, from, to), b: addressesBetween(b, from, to) },
     timeoutSeconds: Math.max(60, 3 * cx.wall),
     signal: cx.opts.signal,
@@ -609,6 +696,47 @@ async function narrowDivergence(d: Divergence, cx: NarrowContext): Promise<Diver
     ...(d.kind === "regs" && out.regsAtTo ? { regs: out.regsAtTo } : {}),
     narrow: out.report,
   };
+}
+
+/**
+ * A divergence found in logical positions (counted from the last transient
+ * excursion), in each side's own instruction count: side A's in `insn`,
+ * history and narrowing, side B's in `insnB` and its history.
+ */
+function ownCounts(d: Divergence, state: Record<"a" | "b", SideState>): Divergence {
+  const oa = state.a.origin;
+  const ob = state.b.origin;
+  const shift = (views: readonly NamedBlock[], by: number) =>
+    views.map((v) => ({ ...v, index: v.index + by }));
+  const n = d.narrow;
+  return {
+    ...d,
+    insn: d.insn + oa,
+    insnB: d.insn + ob,
+    history: { a: shift(d.history.a, oa), b: shift(d.history.b, ob) },
+    ...(n
+      ? {
+        narrow: {
+          ...n,
+          ...(n.from !== undefined ? { from: n.from + oa } : {}),
+          ...(n.to !== undefined ? { to: n.to + oa } : {}),
+          ...(n.insn !== undefined ? { insn: n.insn + oa } : {}),
+        },
+      }
+      : {}),
+  };
+}
+
+/** Names each excursion's instructions from the sides' images. */
+async function nameExcursions(xs: readonly Excursion[], plan: RunPlan): Promise<Excursion[]> {
+  if (xs.length === 0) return [];
+  const symA = await loadSymbols(plan.a.image);
+  const symB = plan.b.image === plan.a.image ? symA : await loadSymbols(plan.b.image);
+  return xs.map((x) => ({
+    ...x,
+    a: x.a && { ...x.a, symbol: symA.name(x.a.pc) },
+    b: x.b && { ...x.b, symbol: symB.name(x.b.pc) },
+  }));
 }
 
 /** Adds function+offset names from each side's image to a divergence. */

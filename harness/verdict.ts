@@ -89,8 +89,10 @@ export function eventView(e: DumpEvent, values: boolean): EventView {
 
 /** Where the two streams first differ. */
 export interface Divergence {
-  /** Index (from 0) of the first instruction that differs. */
+  /** Index (from 0) of the first instruction that differs, in side A's count. */
   readonly insn: number;
+  /** The same in side B's count: other than `insn` after transient excursions of unequal length. */
+  readonly insnB?: number;
   /**
    * What differs first: "pc" the instruction's address; "mem" a memory
    * access it made; "syscall" a system call it made.
@@ -150,6 +152,20 @@ export interface NarrowReport {
   readonly seconds?: number;
 }
 
+/**
+ * A transient excursion: the streams parted in control flow at `insn` (side
+ * A's count; `insnB` side B's) and met again after side A ran `lengthA`
+ * and side B `lengthB` instructions (see harness/transient.ts).
+ */
+export interface Excursion {
+  readonly insn: number;
+  readonly insnB: number;
+  readonly a: NamedInsn | null;
+  readonly b: NamedInsn | null;
+  readonly lengthA: number;
+  readonly lengthB: number;
+}
+
 /** The result of one lockstep run. */
 export interface Verdict {
   readonly version: 1;
@@ -173,6 +189,8 @@ export interface Verdict {
   readonly insnsPerSecond: number;
   readonly sides: { readonly a: SideResult; readonly b: SideResult };
   readonly divergence: Divergence | null;
+  /** Transient excursions the run went past, in order (see Excursion). */
+  readonly transients: readonly Excursion[];
   /** The run's private directory when kept (--keep-temp), else null. */
   readonly tempDir: string | null;
 }

@@ -41,7 +41,8 @@
  * which their state differs.
  *
  * Arguments: role=a|b peer=PATH ctl=PATH [listen=on|off] [maxinsns=N]
- *            [interval=N] [window=N] [history=N] [mem=on] [sys=on] [regs=on]
+ *            [interval=N] [window=N] [history=N] [reconverge=N] [mem=on]
+ *            [sys=on] [regs=on]
  *            [regsevery=N] [narrow=FROM:TO]
  */
 #define _GNU_SOURCE
@@ -99,7 +100,7 @@ typedef struct {
 enum { MSG_CKPT = 1, MSG_END, MSG_LIMIT, MSG_STOP };
 typedef struct {
     uint32_t type;
-    uint32_t pad;
+    uint32_t epoch;     /* comparisons restarted so far (see rebase()) */
     uint64_t a;         /* CKPT: count; END/LIMIT: position; STOP: good */
     uint64_t b;         /* CKPT/END/LIMIT: hash; STOP: bad */
 } PeerMsg;
@@ -114,6 +115,7 @@ static struct {
     uint64_t interval;
     uint64_t window;
     uint64_t history;
+    uint64_t reconverge;    /* instructions run on after a disagreement */
     bool mem;
     bool memvalues;     /* fold values too: both sides have API >= 4 */
     bool sys;
@@ -151,6 +153,14 @@ static struct {
     uint64_t ckpt_count;
     uint64_t compared;      /* checkpoints compared with the peer's */
     uint64_t last_good;     /* position where both hashes last agreed */
+    /* Positions are counted from 0 ("physical"); the comparison counts from
+     * origin ("logical"), which moves past each transient excursion. */
+    uint64_t origin;
+    uint32_t epoch;
+    bool stopping;          /* streams apart: running on to stop_at */
+    uint64_t stop_good, stop_bad, stop_at;
+    const char *stop_reason;
+    uint64_t limit_hash;    /* see rebase() */
     bool dumped;
     struct timespec last_progress;
     uint64_t ckpt_hash[CKPT_RING];
@@ -165,6 +175,7 @@ static struct {
     bool ended;             /* END or LIMIT received */
     uint64_t end_pos;
     uint64_t end_hash;
+    uint32_t epoch;         /* of the last message; older ones are dropped */
     bool stopped;           /* STOP received */
     uint64_t stop_good;
     uint64_t stop_bad;
@@ -189,6 +200,18 @@ typedef struct {
     char *disas;
 } NarrowInsn;
 #endif
+
+/* The orchestrator's "resync" command; guarded by peer.lock. */
+static struct {
+    bool resync;
+    uint32_t epoch;
+    uint64_t origin;
+    uint64_t limit;
+    uint64_t regs_next;
+} cmd;
+
+/* The logical position from which the next register snapshot may be taken. */
+static uint64_t regs_next;
 
 #if QEMU_PLUGIN_VERSION >= 2
 static struct qemu_plugin_scoreboard *last_insns_score;
@@ -242,7 +265,7 @@ prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
 static GPtrArray *tb_by_id;
 
 /* An event: a memory access or system call of the instruction at `pos`. */
-enum { EV_LOAD = 1, EV_STORE, EV_SYSCALL, EV_SYSERR, EV_REGS };
+enum { EV_NONE, EV_LOAD, EV_STORE, EV_SYSCALL, EV_SYSERR, EV_REGS };
 typedef struct {
     uint64_t pos;       /* stream index of the instruction */
     uint64_t a;         /* address, or syscall number */
@@ -258,7 +281,16 @@ static struct {
     uint64_t mask;
     uint64_t count;
     uint64_t hash;      /* fold of every event so far */
+    uint64_t last_pos;  /* position of the last event... */
+    uint32_t at_pos;    /* ...and how many events it has */
 } ev;
+
+/*
+ * Events one instruction may have; further ones fold into its last. An x86
+ * rep string instruction counts once (see retire()) but makes an access per
+ * iteration: without a bound, one `rep stosb` could flush the ring.
+ */
+#define EV_PER_INSN 64
 
 /*
  * The stream index of the pending block's first instruction: where the
@@ -295,7 +327,24 @@ static uint64_t events_before(uint64_t c)
 static void add_event(uint64_t pos, uint32_t kind, uint64_t a, uint32_t size,
                       uint64_t v)
 {
-    Event *e = &ev.ring[ev.count++ & ev.mask];
+    Event *e;
+
+    if (pos == ev.last_pos && ev.count && ev.at_pos >= EV_PER_INSN) {
+        /* Fold it into the instruction's last event, and that afresh into
+         * the hash (from the event before it). */
+        uint64_t before = ev.count >= 2 ? ev.ring[(ev.count - 2) & ev.mask].after
+                                        : 0;
+        e = &ev.ring[(ev.count - 1) & ev.mask];
+        e->v = mix(e->v) ^ mix(a ^ (uint64_t)kind << 56 ^ (uint64_t)size << 48)
+               ^ mix(v + 1);
+        ev.hash = before * HASH_MUL + mix(e->a ^ (uint64_t)e->kind << 56 ^
+                                          (uint64_t)e->size << 48) + mix(e->v);
+        e->after = ev.hash;
+        return;
+    }
+    ev.at_pos = pos == ev.last_pos && ev.count ? ev.at_pos + 1 : 1;
+    ev.last_pos = pos;
+    e = &ev.ring[ev.count++ & ev.mask];
 
     e->pos = pos;
     e->kind = kind;
@@ -492,7 +541,7 @@ static uint64_t regs_hash(void)
 
 static void send_peer(uint32_t type, uint64_t a, uint64_t b)
 {
-    PeerMsg m = { .type = type, .a = a, .b = b };
+    PeerMsg m = { .type = type, .epoch = own.epoch, .a = a, .b = b };
     if (send(peer_fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
         pthread_mutex_lock(&peer.lock);
         peer.lost = true;
@@ -517,11 +566,7 @@ static void park(void)
     }
 }
 
-/*
- * Send the blocks around (good, bad] to the orchestrator: `history` blocks
- * before the one holding `good`, every block up to the one holding `bad`,
- * then DUMP_EXTRA more that this side has run.
- */
+/* One ring entry's block as the dump sends it: start, sizes and bytes. */
 static void dump_block(uint64_t start, uint64_t v)
 {
     const TbInfo *tb = g_ptr_array_index(tb_by_id, RING_ID(v));
@@ -555,12 +600,21 @@ static void dump_events(uint64_t from, uint64_t to)
         if (e->pos >= to) {
             break;
         }
+        if (e->kind == EV_NONE) {
+            continue;   /* dropped by rebase() */
+        }
         fprintf(ctl, "{\"t\":\"ev\",\"p\":%" PRIu64 ",\"k\":%u,\"a\":\"0x%"
                 PRIx64 "\",\"s\":%u,\"v\":\"0x%" PRIx64 "\"}\n", e->pos,
                 e->kind, e->a, e->size, e->v);
     }
 }
 
+/*
+ * Send the blocks around (good, bad] to the orchestrator (positions in
+ * this side's own count): `history` blocks before the one holding `good`,
+ * every block up to `bad` and the `reconverge` instructions run after it,
+ * then DUMP_EXTRA more.
+ */
 static void dump(uint64_t good, uint64_t bad, const char *reason)
 {
     uint64_t size = own.ring_mask + 1;
@@ -582,6 +636,11 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
         start -= RING_REP(v) * RING_COUNT(v);
     }
     complete = start <= good;
+    /* The event ring must reach back as far as the dump does. */
+    if (ev.count > ev.mask + 1 &&
+        ev.ring[(ev.count - ev.mask - 1) & ev.mask].pos > good) {
+        complete = false;
+    }
     if (j < own.entries) {
         /* ...to the repetition holding it, then `history` blocks back. */
         uint64_t v = own.ring[j & own.ring_mask];
@@ -601,15 +660,16 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
     }
     fprintf(ctl, "{\"t\":\"diverged\",\"reason\":\"%s\",\"good\":%" PRIu64
             ",\"bad\":%" PRIu64 ",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
-            ",\"from\":%" PRIu64 ",\"complete\":%s}\n",
-            reason, good, bad, own.icount, own.blocks, start,
-            complete ? "true" : "false");
+            ",\"from\":%" PRIu64 ",\"origin\":%" PRIu64 ",\"epoch\":%u,"
+            "\"complete\":%s}\n",
+            reason, good, bad, own.icount, own.blocks, start, own.origin,
+            own.epoch, complete ? "true" : "false");
     from = start;
     for (; j < own.entries && extra < DUMP_EXTRA; j++, r = 0) {
         uint64_t v = own.ring[j & own.ring_mask];
         for (; r < RING_REP(v) && extra < DUMP_EXTRA; r++) {
             dump_block(start, v);
-            if (start > bad) {
+            if (start > bad + cfg.reconverge) {
                 extra++;
             }
             start += RING_COUNT(v);
@@ -620,7 +680,25 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
     fflush(ctl);
 }
 
-/* This side found the streams apart: tell the peer, then dump. */
+/*
+ * The streams disagree between logical positions good and bad: stop
+ * comparing, run on `reconverge` more instructions (so the orchestrator can
+ * see whether the streams meet again), then dump (see stop_finish()).
+ */
+static void stop_begin(uint64_t good, uint64_t bad, const char *reason)
+{
+    if (own.stopping) {
+        return;
+    }
+    own.stopping = true;
+    own.stop_good = own.origin + good;
+    own.stop_bad = own.origin + bad;
+    own.stop_at = own.stop_bad + cfg.reconverge;
+    own.stop_reason = reason;
+    own.next_ckpt = UINT64_MAX;
+}
+
+/* This side found the streams apart: tell the peer, and stop. */
 static void diverge(uint64_t good, uint64_t bad, const char *reason)
 {
     bool lost;
@@ -631,15 +709,19 @@ static void diverge(uint64_t good, uint64_t bad, const char *reason)
     if (!lost) {
         send_peer(MSG_STOP, good, bad);
     }
-    dump(good, bad, reason);
+    stop_begin(good, bad, reason);
 }
 
 /*
- * Compare the checkpoints both sides have taken; called with peer.lock
- * held. Returns the position of the first disagreeing one, or 0.
+ * Compare the checkpoints both sides have taken in this epoch; called with
+ * peer.lock held. Returns the logical position of the first disagreeing
+ * one, or 0.
  */
 static uint64_t compare_checkpoints(void)
 {
+    if (peer.epoch != own.epoch) {
+        return 0;   /* the peer has not resumed yet */
+    }
     while (own.compared < own.ckpt_count &&
            own.compared < peer.ckpt_count) {
         uint64_t i = own.compared % CKPT_RING;
@@ -670,39 +752,134 @@ static void take_checkpoint(uint64_t hash)
 }
 
 /*
+ * Restart the comparison at physical position origin, which the
+ * orchestrator found to be where this side's stream meets the peer's again
+ * after a transient excursion: fold the hashes afresh from there, out of
+ * the block and event rings, and take the checkpoints already passed.
+ */
+static void rebase(uint64_t origin, uint64_t limit)
+{
+    uint64_t size = own.ring_mask + 1;
+    uint64_t first_kept = own.entries > size ? own.entries - size : 0;
+    uint64_t kept = ev.count > ev.mask + 1 ? ev.count - ev.mask - 1 : 0;
+    uint64_t j = own.entries, pos = own.icount;
+    uint64_t h = 0, eh = 0;
+
+    /* Events: register snapshots were taken on the old grid; drop them. */
+    for (uint64_t k = kept; k < ev.count; k++) {
+        Event *e = &ev.ring[k & ev.mask];
+        if (e->pos >= origin && e->kind == EV_REGS) {
+            e->kind = EV_NONE;
+        }
+        if (e->pos >= origin && e->kind != EV_NONE) {
+            eh = eh * HASH_MUL + mix(e->a ^ (uint64_t)e->kind << 56 ^
+                                     (uint64_t)e->size << 48) + mix(e->v);
+        }
+        e->after = e->pos >= origin ? eh : 0;
+    }
+    ev.hash = eh;
+
+    while (j > first_kept && pos > origin) {
+        uint64_t v = own.ring[--j & own.ring_mask];
+        pos -= RING_REP(v) * RING_COUNT(v);
+    }
+    own.origin = origin;
+    own.ckpt_count = own.compared = own.last_good = 0;
+    own.next_ckpt = origin + cfg.interval;
+    cfg.maxinsns = limit;
+    for (; j < own.entries; j++) {
+        uint64_t v = own.ring[j & own.ring_mask];
+        const TbInfo *tb = g_ptr_array_index(tb_by_id, RING_ID(v));
+        for (uint64_t r = 0; r < RING_REP(v); r++) {
+            for (uint32_t i = RING_FIRST(v); i < RING_END(v); i++, pos++) {
+                if (pos < origin) {
+                    continue;
+                }
+                h = h * HASH_MUL + mix(tb->insns[i].vaddr);
+                if (pos + 1 == own.next_ckpt) {
+                    take_checkpoint(combine(h, events_before(pos + 1)));
+                }
+                if (pos + 1 == limit) {
+                    own.limit_hash = combine(h, events_before(pos + 1));
+                }
+            }
+        }
+    }
+    own.hash = h;
+}
+
+/*
+ * Dump what this side has, then wait for the orchestrator: "quit" ends the
+ * process (see reader()); "resync" rebases and returns.
+ */
+static void stop_finish(void)
+{
+    uint64_t origin, limit;
+
+    dump(own.stop_good, own.stop_bad, own.stop_reason);
+    pthread_mutex_lock(&peer.lock);
+    while (!cmd.resync) {
+        pthread_cond_wait(&peer.cond, &peer.lock);
+    }
+    cmd.resync = false;
+    origin = cmd.origin;
+    limit = cmd.limit;
+    own.epoch = cmd.epoch;
+    regs_next = cmd.regs_next;
+    pthread_mutex_unlock(&peer.lock);
+    rebase(origin, limit);
+    own.stopping = false;
+    own.dumped = false;
+}
+
+/* Whether the peer's news is of this side's epoch; with peer.lock held. */
+static inline bool peer_current(void)
+{
+    return peer.epoch == own.epoch;
+}
+
+/*
  * Wait until the peer's news settles this side's run: its end or limit
  * at `pos` (with `hash`), a stop request, or its loss. Used once this side
- * has ended (guest exit) or reached its limit.
+ * has ended (guest exit) or reached its limit; positions are logical.
+ * Returns true when the orchestrator resumed the comparison after a
+ * transient excursion: the caller then reports its end afresh.
  */
-static void settle(uint64_t pos, uint64_t hash)
+static bool settle(uint64_t pos, uint64_t hash)
 {
     pthread_mutex_lock(&peer.lock);
     for (;;) {
         uint64_t bad = compare_checkpoints();
+        bool current = peer_current();
+
         if (bad) {
             pthread_mutex_unlock(&peer.lock);
             diverge(own.last_good, bad, "checkpoint");
-            return;
+            stop_finish();
+            return true;
         }
-        if (peer.stopped) {
+        if (current && peer.stopped) {
             uint64_t good = peer.stop_good, stop_bad = peer.stop_bad;
             pthread_mutex_unlock(&peer.lock);
-            dump(good, stop_bad, "peer-stopped");
-            return;
+            stop_begin(good, stop_bad, "peer-stopped");
+            stop_finish();
+            return true;
         }
-        if (peer.ended) {
+        if (current && peer.ended) {
             bool same = peer.end_pos == pos && peer.end_hash == hash;
             uint64_t bad = MIN(pos, peer.end_pos);
             pthread_mutex_unlock(&peer.lock);
-            if (!same) {
-                diverge(own.last_good, bad, "end");
+            if (same) {
+                return false;
             }
-            return;
+            diverge(own.last_good, bad, "end");
+            stop_finish();
+            return true;
         }
         if (peer.lost) {
             pthread_mutex_unlock(&peer.lock);
             report_counts("peer-lost", "");
-            return;
+            return false;
         }
         pthread_cond_wait(&peer.cond, &peer.lock);
     }
@@ -714,71 +891,88 @@ static void settle(uint64_t pos, uint64_t hash)
 static void __attribute__((noinline, cold))
 at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 {
-    uint64_t limit = cfg.maxinsns ? cfg.maxinsns : UINT64_MAX;
-    uint64_t mark;
-
     if (cfg.narrow) {
         report_counts("narrowed", "");
         park();
     }
-
-    while (own.next_ckpt <= own.icount && own.next_ckpt <= limit) {
-        uint64_t c = own.next_ckpt;
-        take_checkpoint(combine(prefix_hash(h0, tb, first, c - start),
-                                events_before(c)));
-    }
-    if (own.icount >= limit) {
-        uint64_t h = combine(prefix_hash(h0, tb, first, limit - start),
-                             events_before(limit));
-        char extra[64];
-        send_peer(MSG_LIMIT, limit, h);
-        snprintf(extra, sizeof(extra), ",\"at\":%" PRIu64
-                 ",\"atHash\":\"0x%016" PRIx64 "\"", limit, h);
-        report_counts("limit", extra);
-        settle(limit, h);
-        park();
-    }
-
-    pthread_mutex_lock(&peer.lock);
     for (;;) {
-        uint64_t bad = compare_checkpoints();
-        if (bad) {
-            pthread_mutex_unlock(&peer.lock);
-            diverge(own.last_good, bad, "checkpoint");
+        uint64_t limit = cfg.maxinsns ? cfg.maxinsns : UINT64_MAX;
+        uint64_t mark;
+
+        if (own.stopping) {
+            if (own.icount < own.stop_at) {
+                own.next_mark = own.stop_at;
+                return;
+            }
+            stop_finish();
+            continue;
+        }
+        while (own.next_ckpt <= own.icount && own.next_ckpt <= limit) {
+            uint64_t c = own.next_ckpt;
+            take_checkpoint(combine(prefix_hash(h0, tb, first, c - start),
+                                    events_before(c)));
+        }
+        if (own.icount >= limit) {
+            /* A rebase may have moved the limit behind this block. */
+            uint64_t h = limit >= start
+                         ? combine(prefix_hash(h0, tb, first, limit - start),
+                                   events_before(limit))
+                         : own.limit_hash;
+            char extra[64];
+            send_peer(MSG_LIMIT, limit - own.origin, h);
+            snprintf(extra, sizeof(extra), ",\"at\":%" PRIu64
+                     ",\"atHash\":\"0x%016" PRIx64 "\"", limit, h);
+            report_counts("limit", extra);
+            if (settle(limit - own.origin, h)) {
+                continue;
+            }
             park();
         }
-        if (peer.stopped && own.icount >= peer.stop_bad) {
-            uint64_t good = peer.stop_good, stop_bad = peer.stop_bad;
-            pthread_mutex_unlock(&peer.lock);
-            dump(good, stop_bad, "peer-stopped");
-            park();
+
+        pthread_mutex_lock(&peer.lock);
+        for (;;) {
+            uint64_t bad = compare_checkpoints();
+            bool current = peer_current();
+
+            if (bad) {
+                pthread_mutex_unlock(&peer.lock);
+                diverge(own.last_good, bad, "checkpoint");
+                break;
+            }
+            if (current && peer.stopped) {
+                uint64_t good = peer.stop_good, stop_bad = peer.stop_bad;
+                pthread_mutex_unlock(&peer.lock);
+                stop_begin(good, stop_bad, "peer-stopped");
+                break;
+            }
+            if (current && peer.ended &&
+                own.icount - own.origin > peer.end_pos) {
+                uint64_t bad = peer.end_pos;
+                pthread_mutex_unlock(&peer.lock);
+                diverge(MIN(own.last_good, bad), bad, "peer-ended");
+                break;
+            }
+            if (peer.lost) {
+                pthread_mutex_unlock(&peer.lock);
+                report_counts("peer-lost", "");
+                park();
+            }
+            /* Until the peer's first message of this epoch, it has taken
+             * no checkpoint of it. */
+            if ((current && (peer.stopped || peer.ended)) ||
+                own.icount - own.origin <=
+                (current ? peer.ckpt_count : 0) * cfg.interval + cfg.window) {
+                mark = MIN(own.next_ckpt, limit);
+                if (current && peer.ended) {
+                    mark = MIN(mark, own.origin + peer.end_pos + 1);
+                }
+                own.next_mark = mark;
+                pthread_mutex_unlock(&peer.lock);
+                return;
+            }
+            pthread_cond_wait(&peer.cond, &peer.lock);
         }
-        if (peer.ended && own.icount > peer.end_pos) {
-            uint64_t bad = peer.end_pos;
-            pthread_mutex_unlock(&peer.lock);
-            diverge(MIN(own.last_good, bad), bad, "peer-ended");
-            park();
-        }
-        if (peer.lost) {
-            pthread_mutex_unlock(&peer.lock);
-            report_counts("peer-lost", "");
-            park();
-        }
-        if (peer.stopped || peer.ended ||
-            own.icount <= peer.ckpt_count * cfg.interval + cfg.window) {
-            break;
-        }
-        pthread_cond_wait(&peer.cond, &peer.lock);
     }
-    mark = MIN(own.next_ckpt, limit);
-    if (peer.stopped) {
-        mark = MIN(mark, peer.stop_bad);
-    }
-    if (peer.ended) {
-        mark = MIN(mark, peer.end_pos + 1);
-    }
-    own.next_mark = mark;
-    pthread_mutex_unlock(&peer.lock);
 }
 
 /* A second vCPU would interleave two streams into one: refuse it. */
@@ -888,9 +1082,6 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 }
 
 #if QEMU_PLUGIN_VERSION >= 2
-/* The position from which the next register snapshot may be taken. */
-static uint64_t regs_next;
-
 /* Where falling through from the last retired instruction of p leads. */
 static uint64_t fall_through(const TbInfo *p)
 {
@@ -917,10 +1108,12 @@ static void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata)
     const TbInfo *p = own.pending;
 
     vcpu_tb_exec(vcpu_index, udata);
-    if (own.icount >= regs_next && tb->pc != own.last_pc &&
+    uint64_t at = own.icount - own.origin;
+
+    if (at >= regs_next && tb->pc != own.last_pc &&
         (!p || tb->pc != fall_through(p))) {
         add_event(own.icount, EV_REGS, tb->pc, 0, regs_hash());
-        regs_next = (own.icount / cfg.regs_every + 1) * cfg.regs_every;
+        regs_next = (at / cfg.regs_every + 1) * cfg.regs_every;
     }
 }
 
@@ -1122,10 +1315,12 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         report_counts("end", ",\"tail\":0");
         return;
     }
-    send_peer(MSG_END, own.icount, combine(own.hash, ev.hash));
     snprintf(extra, sizeof(extra), ",\"tail\":%" PRIu64, tail);
-    report_counts("end", extra);
-    settle(own.icount, combine(own.hash, ev.hash));
+    do {
+        uint64_t hash = combine(own.hash, ev.hash);
+        send_peer(MSG_END, own.icount - own.origin, hash);
+        report_counts("end", extra);
+    } while (settle(own.icount - own.origin, combine(own.hash, ev.hash)));
 }
 
 /* Reads the peer's messages and the orchestrator's commands. */
@@ -1162,6 +1357,16 @@ static void *reader(void *arg)
                     regs.choice = g_strdup(line);
                     pthread_cond_broadcast(&peer.cond);
                     pthread_mutex_unlock(&peer.lock);
+                } else if (strncmp(line, "resync ", 7) == 0) {
+                    pthread_mutex_lock(&peer.lock);
+                    if (sscanf(line + 7, "%" SCNu32 " %" SCNu64 " %" SCNu64
+                               " %" SCNu64, &cmd.epoch, &cmd.origin,
+                               &cmd.limit, &cmd.regs_next) != 4) {
+                        _exit(3);
+                    }
+                    cmd.resync = true;
+                    pthread_cond_broadcast(&peer.cond);
+                    pthread_mutex_unlock(&peer.lock);
                 } else {
                     _exit(0);   /* "quit" */
                 }
@@ -1177,9 +1382,17 @@ static void *reader(void *arg)
             ssize_t r = recv(peer_fd, &m, sizeof(m), MSG_WAITALL);
 
             pthread_mutex_lock(&peer.lock);
+            if (r == sizeof(m) && m.epoch > peer.epoch) {
+                /* The peer resumed after an excursion: forget its past. */
+                peer.epoch = m.epoch;
+                peer.ckpt_count = 0;
+                peer.ended = peer.stopped = false;
+            }
             if (r != sizeof(m)) {
                 peer.lost = true;
                 fds[0].fd = -1;
+            } else if (m.epoch < peer.epoch) {
+                /* Sent before the peer resumed: no longer relevant. */
             } else if (m.type == MSG_CKPT) {
                 peer.ckpt_hash[(m.a - 1) % CKPT_RING] = m.b;
                 peer.ckpt_count = m.a;
@@ -1312,6 +1525,8 @@ static bool parse_args(int argc, char **argv)
             ok = parse_u64(key, val, &cfg.window);
         } else if (g_strcmp0(key, "history") == 0) {
             ok = parse_u64(key, val, &cfg.history);
+        } else if (g_strcmp0(key, "reconverge") == 0) {
+            ok = parse_u64(key, val, &cfg.reconverge);
         } else if (g_strcmp0(key, "mem") == 0) {
             ok = qemu_plugin_bool_parse(key, val, &cfg.mem);
         } else if (g_strcmp0(key, "memvalues") == 0) {
@@ -1331,7 +1546,8 @@ static bool parse_args(int argc, char **argv)
             cfg.narrow = cfg.regs = true;
         } else {
             fprintf(stderr, "lockstep: unknown option %s (known: role, peer, "
-                    "ctl, listen, maxinsns, interval, window, history, mem, "
+                    "ctl, listen, maxinsns, interval, window, history, "
+                    "reconverge, mem, "
                     "memvalues, sys, regs, regsevery, narrow)\n", key);
             return false;
         }
@@ -1406,8 +1622,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
      * intervals on), at one instruction per block in the worst case.
      */
     own.ring_mask = 1;
-    while (own.ring_mask < cfg.window + 2 * cfg.interval + cfg.history +
-           DUMP_EXTRA + 64) {
+    while (own.ring_mask < cfg.window + 2 * cfg.interval + cfg.reconverge +
+           cfg.history + DUMP_EXTRA + 64) {
         own.ring_mask <<= 1;
     }
     own.ring = g_new0(uint64_t, own.ring_mask);

@@ -1,0 +1,156 @@
+// Transient excursions: the riscv64 tick guest takes a timer interrupt every
+// 1,000,000 instructions with -icount shift=0, every 500,000 with shift=1 on
+// side B; its handler only re-arms the timer. With --transient-window the
+// excursions are recognised and the run goes on; a real difference after
+// them (the variant changes the result once, at the end) is still found.
+import { findReconvergence } from "../harness/transient.ts";
+import type { DumpBlock, DumpEvent, SideDump } from "../harness/compare.ts";
+import { EXTRA_QEMU_DIR } from "../harness/doctor.ts";
+import { GUESTS, runCli } from "./_cli.ts";
+import { deepEqual, equal, match, ok } from "./_assert.ts";
+
+const g = (name: string) => GUESTS + name;
+const q10 = `${EXTRA_QEMU_DIR}qemu-system-riscv64`;
+const slowTimerB = ["--extra-b=-icount", "--extra-b=shift=1,sleep=off"];
+const tick = ["riscv64", g("riscv64-tick.elf")];
+
+Deno.test("tick guest, timers apart: without a transient window the first interrupt is the divergence", async () => {
+  const r = await runCli(["--json", "--qemu", q10, ...slowTimerB, ...tick]);
+  equal(r.code, 1, r.stderr);
+  const d = r.json.divergence;
+  equal(d.kind, "pc");
+  match(d.b.symbol, /^tick_handler/);
+  deepEqual(r.json.transients, []);
+});
+
+Deno.test("tick guest, timers apart: --transient-window goes past every excursion and matches", async () => {
+  const r = await runCli([
+    "--json",
+    "--qemu",
+    q10,
+    "--transient-window",
+    "50000",
+    ...slowTimerB,
+    ...tick,
+  ]);
+  equal(r.code, 0, r.stderr + r.json?.message);
+  equal(r.json.status, "match");
+  const xs = r.json.transients;
+  ok(xs.length >= 5, `${xs.length} excursions`);
+  for (const x of xs) {
+    // Each is one of the two shapes: side B took an interrupt side A did not,
+    // or both took it at different points (the same length each).
+    ok(x.lengthA === 0 || x.lengthA === x.lengthB, JSON.stringify(x));
+    ok(x.lengthB > 0 && x.lengthB < 1000);
+    ok([x.a?.symbol, x.b?.symbol].some((s) => /^tick_handler/.test(s ?? "")), JSON.stringify(x));
+    ok(x.insnB >= x.insn);
+  }
+  // Listed with --verbose only.
+  const quiet = await runCli([
+    "--color",
+    "never",
+    "--qemu",
+    q10,
+    "--transient-window",
+    "50000",
+    ...slowTimerB,
+    ...tick,
+  ]);
+  match(quiet.stderr, /\d+ transient excursion\(s\).*--verbose lists them/);
+  const loud = await runCli([
+    "--verbose",
+    "--color",
+    "never",
+    "--qemu",
+    q10,
+    "--transient-window",
+    "50000",
+    ...slowTimerB,
+    ...tick,
+  ]);
+  match(
+    loud.stderr,
+    /#[\d,]+: a 0x[0-9a-f]+ <.*> ran \d+, b 0x[0-9a-f]+ <tick_handler.*> ran \d+ instructions/,
+  );
+});
+
+Deno.test("tick pair, timers apart: the real difference after the excursions is found and narrowed", async () => {
+  const r = await runCli([
+    "--json",
+    "--qemu",
+    q10,
+    "--transient-window",
+    "50000",
+    ...slowTimerB,
+    ...tick,
+    "--image-b",
+    g("riscv64-tick-variant.elf"),
+  ]);
+  equal(r.code, 1, r.stderr);
+  const d = r.json.divergence;
+  ok(r.json.transients.length >= 5);
+  // Side B ran the handler more often: its count is ahead.
+  ok(d.insnB > d.insn, `${d.insn} / ${d.insnB}`);
+  equal(d.narrow.status, "done", d.narrow.why);
+  match(d.narrow.b.disas, /^xori a0,s0,1$/);
+  deepEqual(d.narrow.regs.map((x: { name: string }) => x.name), ["a0"]);
+  // On QEMU 7.2 (no registers) the excursions are recognised all the same.
+  const old = await runCli(["--json", "--transient-window", "50000", ...slowTimerB, ...tick]);
+  equal(old.code, 0, old.stderr + old.json?.message);
+  ok(old.json.transients.length >= 5);
+});
+
+const loop = (
+  i: number,
+  iterations: number,
+  withStores: boolean,
+): { blocks: DumpBlock[]; events: DumpEvent[] } => {
+  // A 4-instruction loop at 0x100; `extra` instructions of a handler at 0x900 first.
+  const blocks: DumpBlock[] = [];
+  const events: DumpEvent[] = [];
+  for (let k = 0; k < iterations; k++) {
+    blocks.push({ i: i + 4 * k, pc: 0x100n, sizes: [4, 4, 4, 4], bytes: "00".repeat(16) });
+    if (withStores) {
+      events.push({ pos: i + 4 * k + 1, kind: 2, a: BigInt(0x8000 + 8 * k), size: 8, v: 0n });
+    }
+  }
+  return { blocks, events };
+};
+
+Deno.test("re-convergence: one side's extra instructions, not an alignment whole iterations apart", () => {
+  for (const withStores of [false, true]) {
+    // Side A: the loop from position 0. Side B: the same loop with a
+    // 10-instruction handler run at position 40.
+    const a = loop(0, 2000, withStores);
+    const b0 = loop(0, 10, withStores);
+    const handler: DumpBlock = {
+      i: 40,
+      pc: 0x900n,
+      sizes: Array(10).fill(4),
+      bytes: "00".repeat(40),
+    };
+    const rest = loop(50, 1990, false);
+    const b: SideDump = {
+      good: 0,
+      bad: 8000,
+      ended: false,
+      blocks: [...b0.blocks, handler, ...rest.blocks],
+      events: [
+        ...b0.events,
+        ...(withStores
+          ? rest.blocks.map((blk, k) => ({
+            pos: blk.i + 1,
+            kind: 2,
+            a: BigInt(0x8000 + 8 * (k + 10)),
+            size: 8,
+            v: 0n,
+          }))
+          : []),
+      ],
+    };
+    const sa: SideDump = { good: 0, bad: 8000, ended: false, ...a };
+    deepEqual(findReconvergence(sa, b, 40, 1000, 256), { a: 40, b: 50 }, `stores: ${withStores}`);
+    // No match within a window too small for the excursion.
+    equal(findReconvergence(sa, b, 40, 5, 256), undefined);
+  }
+});
