@@ -264,6 +264,18 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
           );
           const oa = state.a.origin + meet.a;
           const ob = state.b.origin + meet.b;
+          const left = plan.maxInsns !== undefined ? plan.maxInsns - state.a.origin : Infinity;
+          if (Math.max(meet.a, meet.b) >= left) {
+            // The excursion runs past --max-insns: nothing is left to compare.
+            settled = {
+              insns: plan.maxInsns!,
+              status: "match",
+              stoppedBy: "max-insns",
+              message: `No divergence in the first ${plan.maxInsns} instructions ` +
+                `(a transient excursion was under way at the limit)`,
+            };
+            continue;
+          }
           const ahead = Math.max(state.a.dump.insns - oa, state.b.dump.insns - ob);
           const regsNext = (Math.floor(ahead / plan.regsEvery) + 1) * plan.regsEvery;
           const limits = plan.maxInsns ? [plan.maxInsns, plan.maxInsns - oa + ob] : [0, 0];

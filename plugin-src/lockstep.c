@@ -158,6 +158,7 @@ static struct {
     uint64_t origin;
     uint32_t epoch;
     bool stopping;          /* streams apart: running on to stop_at */
+    bool exiting;           /* in plugin_exit() */
     uint64_t stop_good, stop_bad, stop_at;
     const char *stop_reason;
     uint64_t limit_hash;    /* see rebase() */
@@ -838,48 +839,56 @@ static inline bool peer_current(void)
     return peer.epoch == own.epoch;
 }
 
+/* How settle() ended. */
+enum { SETTLED, RESUMED, STOPPING };
+
 /*
  * Wait until the peer's news settles this side's run: its end or limit
  * at `pos` (with `hash`), a stop request, or its loss. Used once this side
  * has ended (guest exit) or reached its limit; positions are logical.
- * Returns true when the orchestrator resumed the comparison after a
- * transient excursion: the caller then reports its end afresh.
+ * On a disagreement a side that can still run (at its limit) returns
+ * STOPPING, to run on before it dumps (see stop_begin()); one that cannot
+ * dumps at once and returns RESUMED when the orchestrator resumed the
+ * comparison after a transient excursion: it then reports its end afresh.
  */
-static bool settle(uint64_t pos, uint64_t hash)
+static int settle(uint64_t pos, uint64_t hash, bool can_run)
 {
     pthread_mutex_lock(&peer.lock);
     for (;;) {
         uint64_t bad = compare_checkpoints();
         bool current = peer_current();
+        uint64_t good = own.last_good;
+        const char *reason = "checkpoint";
 
+        if (!bad && current && peer.stopped) {
+            good = peer.stop_good;
+            bad = peer.stop_bad;
+            reason = "peer-stopped";
+        } else if (!bad && current && peer.ended) {
+            if (peer.end_pos == pos && peer.end_hash == hash) {
+                pthread_mutex_unlock(&peer.lock);
+                return SETTLED;
+            }
+            bad = MIN(pos, peer.end_pos);
+            reason = "end";
+        }
         if (bad) {
             pthread_mutex_unlock(&peer.lock);
-            diverge(own.last_good, bad, "checkpoint");
-            stop_finish();
-            return true;
-        }
-        if (current && peer.stopped) {
-            uint64_t good = peer.stop_good, stop_bad = peer.stop_bad;
-            pthread_mutex_unlock(&peer.lock);
-            stop_begin(good, stop_bad, "peer-stopped");
-            stop_finish();
-            return true;
-        }
-        if (current && peer.ended) {
-            bool same = peer.end_pos == pos && peer.end_hash == hash;
-            uint64_t bad = MIN(pos, peer.end_pos);
-            pthread_mutex_unlock(&peer.lock);
-            if (same) {
-                return false;
+            if (strcmp(reason, "peer-stopped") == 0) {
+                stop_begin(good, bad, reason);
+            } else {
+                diverge(good, bad, reason);
             }
-            diverge(own.last_good, bad, "end");
+            if (can_run) {
+                return STOPPING;
+            }
             stop_finish();
-            return true;
+            return RESUMED;
         }
         if (peer.lost) {
             pthread_mutex_unlock(&peer.lock);
             report_counts("peer-lost", "");
-            return false;
+            return SETTLED;
         }
         pthread_cond_wait(&peer.cond, &peer.lock);
     }
@@ -891,6 +900,8 @@ static bool settle(uint64_t pos, uint64_t hash)
 static void __attribute__((noinline, cold))
 at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 {
+    bool rebased = false;   /* h0 is then of the old epoch */
+
     if (cfg.narrow) {
         report_counts("narrowed", "");
         park();
@@ -900,11 +911,12 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
         uint64_t mark;
 
         if (own.stopping) {
-            if (own.icount < own.stop_at) {
+            if (own.icount < own.stop_at || own.exiting) {
                 own.next_mark = own.stop_at;
                 return;
             }
             stop_finish();
+            rebased = true;
             continue;
         }
         while (own.next_ckpt <= own.icount && own.next_ckpt <= limit) {
@@ -913,8 +925,8 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
                                     events_before(c)));
         }
         if (own.icount >= limit) {
-            /* A rebase may have moved the limit behind this block. */
-            uint64_t h = limit >= start
+            /* After a rebase, rebase() computed the limit's hash. */
+            uint64_t h = !rebased && limit >= start
                          ? combine(prefix_hash(h0, tb, first, limit - start),
                                    events_before(limit))
                          : own.limit_hash;
@@ -923,10 +935,19 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
             snprintf(extra, sizeof(extra), ",\"at\":%" PRIu64
                      ",\"atHash\":\"0x%016" PRIx64 "\"", limit, h);
             report_counts("limit", extra);
-            if (settle(limit - own.origin, h)) {
+            switch (settle(limit - own.origin, h, cfg.reconverge > 0)) {
+            case RESUMED:
+                rebased = true;
                 continue;
+            case STOPPING:
+                continue;   /* run on to stop_at, past the limit */
             }
             park();
+        }
+        /* The guest's last block: plugin_exit() reports the end first, so
+         * that the orchestrator knows it when the dumps come. */
+        if (own.exiting) {
+            return;
         }
 
         pthread_mutex_lock(&peer.lock);
@@ -1304,6 +1325,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     uint64_t tail = 0;
     char extra[32];
 
+    own.exiting = true;
     if (own.pending) {
         uint64_t before = own.icount;
         bool whole = *own.last_insns == own.expect;
@@ -1320,7 +1342,8 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         uint64_t hash = combine(own.hash, ev.hash);
         send_peer(MSG_END, own.icount - own.origin, hash);
         report_counts("end", extra);
-    } while (settle(own.icount - own.origin, combine(own.hash, ev.hash)));
+    } while (settle(own.icount - own.origin, combine(own.hash, ev.hash), false)
+             == RESUMED);
 }
 
 /* Reads the peer's messages and the orchestrator's commands. */

@@ -154,3 +154,17 @@ Deno.test("re-convergence: one side's extra instructions, not an alignment whole
     equal(findReconvergence(sa, b, 40, 5, 256), undefined);
   }
 });
+
+Deno.test("tick guest, timers apart: --max-insns with excursions, also one under way at the limit", async () => {
+  const base = ["--json", "--qemu", q10, "--transient-window", "50000", ...slowTimerB];
+  // 2,700,000 lies between excursions; at 3,000,000 one is under way (it
+  // starts at 2,999,982 and the streams meet again 71 instructions later).
+  for (const limit of [2_700_000, 3_000_000]) {
+    const r = await runCli([...base, "--max-insns", String(limit), ...tick]);
+    equal(r.code, 0, r.stderr + r.json?.message);
+    equal(r.json.stoppedBy, "max-insns");
+    equal(r.json.insns, limit);
+    ok(r.json.transients.length >= 5);
+    if (limit === 3_000_000) match(r.json.message, /under way at the limit/);
+  }
+});
