@@ -2,6 +2,9 @@
 // installed by scripts/setup.sh): the aarch64 value pair differs in one
 // constant that feeds a checksum; control flow parts only at the very end.
 import { EXTRA_QEMU_DIR } from "../harness/doctor.ts";
+import { narrow } from "../harness/narrow.ts";
+import { planRun } from "../harness/plan.ts";
+import { buildPlugin } from "../harness/plugin_build.ts";
 import { GUESTS, runCli, symbolRange } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
 
@@ -125,4 +128,41 @@ Deno.test("what cannot be compared is said: sparc32 has no registers, QEMU 7.2 n
     /side a's QEMU has plugin API 1/,
   );
   equal(old.json.divergence.narrow.status, "skipped");
+});
+
+Deno.test("narrowing checks that the re-runs retrace the first run", async () => {
+  const plan = await planRun({
+    arch: "aarch64",
+    image: g("aarch64-value.elf"),
+    qemu: q10("aarch64"),
+  });
+  const built = await buildPlugin({
+    source: "lockstep.c",
+    api: plan.a.qemu.pluginApi,
+    qemuPath: plan.a.qemu.path,
+  });
+  const req = {
+    plan,
+    plugins: { a: built.path, b: built.path },
+    from: 1000,
+    to: 1010,
+    origins: { a: 0, b: 0 },
+    timeoutSeconds: 60,
+  };
+  // The same guest on both sides: the registers agree all the way.
+  const same = await narrow({ ...req, expect: { a: [], b: [] } });
+  equal(same.report.status, "done");
+  equal(same.report.insn, 1010);
+  deepEqual(same.report.regs, []);
+  // A first run that went elsewhere at instruction 1005 (as a
+  // nondeterministic guest would): narrowing says so and names nothing.
+  const elsewhere = Array(11).fill(undefined);
+  elsewhere[5] = 0x1234n;
+  const strayed = await narrow({ ...req, expect: { a: [], b: elsewhere } });
+  equal(strayed.report.status, "failed");
+  match(
+    strayed.report.why!,
+    /side b's re-run did not retrace the first run at instruction 1005 \(0x[0-9a-f]+ instead of 0x1234\)/,
+  );
+  equal(strayed.report.insn, undefined);
 });
