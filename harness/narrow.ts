@@ -13,6 +13,7 @@ import { ControlServer, type Step } from "./control.ts";
 import { narrowArgv, placeGuests, type RunPlan } from "./plan.ts";
 import { chooseRegisters, type RegInfo, regValue } from "./registers.ts";
 import type { NarrowReport, RegDiff, StepView } from "./verdict.ts";
+import { makeRunDir, Waker } from "./supervise.ts";
 import { join } from "./_path.ts";
 
 /** What narrowing needs from the first run. */
@@ -59,8 +60,7 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
   const started = performance.now();
   const event = req.onEvent ?? (() => {});
   const { plan, from, to } = req;
-  const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-" });
-  await Deno.chmod(dir, 0o700);
+  const dir = await makeRunDir();
   const children: OwnedChild[] = [];
   let ctl: ControlServer | undefined;
   try {
@@ -70,17 +70,8 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
       a: { steps: [], done: false, ended: false, exited: false, closed: false },
       b: { steps: [], done: false, ended: false, exited: false, closed: false },
     };
-    let wake = () => {};
-    let woken = false;
-    const notify = () => {
-      woken = true;
-      wake();
-    };
-    const nextWake = () =>
-      woken ? (woken = false, Promise.resolve()) : new Promise<void>((r) => (wake = () => {
-        woken = false;
-        r();
-      }));
+    const waker = new Waker();
+    const notify = waker.notify;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -112,7 +103,7 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
       );
     try {
       while (!over() && !timedOut && !req.signal?.aborted) {
-        const next = await ctl.next(nextWake());
+        const next = await ctl.next(waker.next());
         if (!next) continue;
         const [id, msg] = next;
         if (msg.t === "hello") {
@@ -239,6 +230,19 @@ function judge(
   const view = (s: Step | undefined): StepView | undefined =>
     s && { pc: s.pc, bytes: s.bytes, disas: s.disas, symbol: null };
   const regsAtTo = diff(to);
+  const named = (insn: number, regs: RegDiff[]): NarrowOutcome => ({
+    report: {
+      status: "done",
+      from,
+      to,
+      insn,
+      a: view(at.a.get(insn)),
+      b: view(at.b.get(insn)),
+      regs,
+      seconds,
+    },
+    regsAtTo,
+  });
   for (let p = from; p <= to; p++) {
     const regs = diff(p);
     if (regs.length === 0) continue;
@@ -256,32 +260,8 @@ function judge(
         regsAtTo,
       };
     }
-    return {
-      report: {
-        status: "done",
-        from,
-        to,
-        insn: p - 1,
-        a: view(at.a.get(p - 1)),
-        b: view(at.b.get(p - 1)),
-        regs,
-        seconds,
-      },
-      regsAtTo,
-    };
+    return named(p - 1, regs);
   }
   // The registers agree up to the divergence: it is in what that instruction did.
-  return {
-    report: {
-      status: "done",
-      from,
-      to,
-      insn: to,
-      a: view(at.a.get(to)),
-      b: view(at.b.get(to)),
-      regs: [],
-      seconds,
-    },
-    regsAtTo,
-  };
+  return named(to, []);
 }

@@ -32,6 +32,7 @@ import {
 } from "./verdict.ts";
 import { loadSymbols, type Symbolizer } from "./symbols.ts";
 import type { BlockView } from "./compare.ts";
+import { makeRunDir, Waker } from "./supervise.ts";
 import { join } from "./_path.ts";
 
 /** Live progress of a run. */
@@ -141,8 +142,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   }
 
   const started = performance.now();
-  const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-" });
-  await Deno.chmod(dir, 0o700);
+  const dir = await makeRunDir();
   const children: OwnedChild[] = [];
   let ctl: ControlServer | undefined;
   try {
@@ -160,17 +160,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     }
 
     // External events (a child exits, a timer fires, an abort) wake the loop.
-    let woken = false;
-    let wake = () => {};
-    const notify = () => {
-      woken = true;
-      wake();
-    };
-    const nextWake = () =>
-      woken ? (woken = false, Promise.resolve()) : new Promise<void>((r) => (wake = () => {
-        woken = false;
-        r();
-      }));
+    const waker = new Waker();
+    const notify = waker.notify;
     let timedOut = false;
     let startTimedOut = false;
     let aborted = opts.signal?.aborted ?? false;
@@ -214,7 +205,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       while (
         !(outcome = settled ?? decide(state, { timedOut, aborted, startTimedOut, opts, plan }))
       ) {
-        const next = await ctl.next(nextWake());
+        const next = await ctl.next(waker.next());
         if (!next) continue;
         const [id, msg] = next;
         if (msg.t === "hello") {

@@ -13,6 +13,9 @@ const g = (name: string) => GUESTS + name;
 const q10 = `${EXTRA_QEMU_DIR}qemu-system-riscv64`;
 const slowTimerB = ["--extra-b=-icount", "--extra-b=shift=1,sleep=off"];
 const tick = ["riscv64", g("riscv64-tick.elf")];
+/** The tick guest on QEMU 10.0, side B's timer twice as fast, excursions recognised. */
+const windowed = (...opts: string[]) =>
+  runCli([...opts, "--qemu", q10, "--transient-window", "50000", ...slowTimerB, ...tick]);
 
 Deno.test("tick guest, timers apart: without a transient window the first interrupt is the divergence", async () => {
   const r = await runCli(["--json", "--qemu", q10, ...slowTimerB, ...tick]);
@@ -24,15 +27,7 @@ Deno.test("tick guest, timers apart: without a transient window the first interr
 });
 
 Deno.test("tick guest, timers apart: --transient-window goes past every excursion and matches", async () => {
-  const r = await runCli([
-    "--json",
-    "--qemu",
-    q10,
-    "--transient-window",
-    "50000",
-    ...slowTimerB,
-    ...tick,
-  ]);
+  const r = await windowed("--json");
   equal(r.code, 0, r.stderr + r.json?.message);
   equal(r.json.status, "match");
   const xs = r.json.transients;
@@ -46,28 +41,9 @@ Deno.test("tick guest, timers apart: --transient-window goes past every excursio
     ok(x.insnB >= x.insn);
   }
   // Listed with --verbose only.
-  const quiet = await runCli([
-    "--color",
-    "never",
-    "--qemu",
-    q10,
-    "--transient-window",
-    "50000",
-    ...slowTimerB,
-    ...tick,
-  ]);
+  const quiet = await windowed("--color", "never");
   match(quiet.stderr, /\d+ transient excursion\(s\).*--verbose lists them/);
-  const loud = await runCli([
-    "--verbose",
-    "--color",
-    "never",
-    "--qemu",
-    q10,
-    "--transient-window",
-    "50000",
-    ...slowTimerB,
-    ...tick,
-  ]);
+  const loud = await windowed("--verbose", "--color", "never");
   match(
     loud.stderr,
     /#[\d,]+: a 0x[0-9a-f]+ <.*> ran \d+, b 0x[0-9a-f]+ <tick_handler.*> ran \d+ instructions/,
@@ -75,17 +51,7 @@ Deno.test("tick guest, timers apart: --transient-window goes past every excursio
 });
 
 Deno.test("tick pair, timers apart: the real difference after the excursions is found and narrowed", async () => {
-  const r = await runCli([
-    "--json",
-    "--qemu",
-    q10,
-    "--transient-window",
-    "50000",
-    ...slowTimerB,
-    ...tick,
-    "--image-b",
-    g("riscv64-tick-variant.elf"),
-  ]);
+  const r = await windowed("--json", "--image-b", g("riscv64-tick-variant.elf"));
   equal(r.code, 1, r.stderr);
   const d = r.json.divergence;
   ok(r.json.transients.length >= 5);
@@ -156,11 +122,10 @@ Deno.test("re-convergence: one side's extra instructions, not an alignment whole
 });
 
 Deno.test("tick guest, timers apart: --max-insns with excursions, also one under way at the limit", async () => {
-  const base = ["--json", "--qemu", q10, "--transient-window", "50000", ...slowTimerB];
   // 2,700,000 lies between excursions; at 3,000,000 one is under way (it
   // starts at 2,999,982 and the streams meet again 71 instructions later).
   for (const limit of [2_700_000, 3_000_000]) {
-    const r = await runCli([...base, "--max-insns", String(limit), ...tick]);
+    const r = await windowed("--json", "--max-insns", String(limit));
     equal(r.code, 0, r.stderr + r.json?.message);
     equal(r.json.stoppedBy, "max-insns");
     equal(r.json.insns, limit);
