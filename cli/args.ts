@@ -100,6 +100,11 @@ function count(name: string, value: string | undefined, min: number): number | u
   return Number(value);
 }
 
+/** The items of comma-separated lists, trimmed, empty ones dropped. */
+function commaList(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(",")).map((x) => x.trim()).filter((x) => x);
+}
+
 /** Parses argv (without the program name). */
 export function parseCommandLine(argv: readonly string[]): Command {
   let parsed;
@@ -194,12 +199,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
       maxInsns: count("max-insns", v["max-insns"], 1),
       history: count("history", v.history, 0) ?? 8,
       chain: v.chain ?? false,
-      compare: v.compare === undefined
-        ? ["all"]
-        : v.compare.split(",").map((x) => x.trim()).filter((x) => x),
-      maskRegs: (v["mask-reg"] ?? []).flatMap((m) => m.split(",")).map((x) => x.trim()).filter((
-        x,
-      ) => x),
+      compare: v.compare === undefined ? ["all"] : commaList([v.compare]),
+      maskRegs: commaList(v["mask-reg"] ?? []),
       narrow: !(v["no-narrow"] ?? false),
       regsEvery: count("regs-every", v["regs-every"], 1),
       transientWindow: count("transient-window", v["transient-window"], 0),

@@ -206,8 +206,8 @@ function judge(
         return {
           report: {
             status: "failed",
-            why: `side ${role}'s re-run did not retrace the first run at instruction ${p} (${
-              got === undefined ? "no instruction" : `0x${got.toString(16)}`
+            why: `side ${role}'s re-run did not retrace the first run at instruction ${p} (0x${
+              got.toString(16)
             } instead of 0x${want.toString(16)}): the run is not deterministic`,
             from,
             to,

@@ -11,6 +11,7 @@ import {
   type DumpBlock,
   type DumpEvent,
   dumpStart,
+  EV_REGS,
   lastSnapshotBefore,
   type SideDump,
 } from "./compare.ts";
@@ -608,7 +609,7 @@ function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
   const kinds = [ev?.a?.kind, ev?.b?.kind];
   const kind = !ev
     ? "pc"
-    : kinds.includes(5)
+    : kinds.includes(EV_REGS)
     ? "regs"
     : kinds.some((k) => k !== undefined && k <= 2)
     ? "mem"

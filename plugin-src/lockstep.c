@@ -325,6 +325,18 @@ static uint64_t events_before(uint64_t c)
     return 0;   /* no event yet (the ring is far larger than a block) */
 }
 
+/* What an event's kind, address and size add to the event hash... */
+static inline uint64_t event_key(uint32_t kind, uint64_t a, uint32_t size)
+{
+    return mix(a ^ (uint64_t)kind << 56 ^ (uint64_t)size << 48);
+}
+
+/* ...and the whole event, its value too. */
+static inline uint64_t event_term(const Event *e)
+{
+    return event_key(e->kind, e->a, e->size) + mix(e->v);
+}
+
 static void add_event(uint64_t pos, uint32_t kind, uint64_t a, uint32_t size,
                       uint64_t v)
 {
@@ -336,10 +348,8 @@ static void add_event(uint64_t pos, uint32_t kind, uint64_t a, uint32_t size,
         uint64_t before = ev.count >= 2 ? ev.ring[(ev.count - 2) & ev.mask].after
                                         : 0;
         e = &ev.ring[(ev.count - 1) & ev.mask];
-        e->v = mix(e->v) ^ mix(a ^ (uint64_t)kind << 56 ^ (uint64_t)size << 48)
-               ^ mix(v + 1);
-        ev.hash = before * HASH_MUL + mix(e->a ^ (uint64_t)e->kind << 56 ^
-                                          (uint64_t)e->size << 48) + mix(e->v);
+        e->v = mix(e->v) ^ event_key(kind, a, size) ^ mix(v + 1);
+        ev.hash = before * HASH_MUL + event_term(e);
         e->after = ev.hash;
         return;
     }
@@ -352,8 +362,7 @@ static void add_event(uint64_t pos, uint32_t kind, uint64_t a, uint32_t size,
     e->a = a;
     e->size = size;
     e->v = v;
-    ev.hash = ev.hash * HASH_MUL + mix(a ^ (uint64_t)kind << 56 ^
-                                       (uint64_t)size << 48) + mix(v);
+    ev.hash = ev.hash * HASH_MUL + event_term(e);
     e->after = ev.hash;
 }
 
@@ -773,8 +782,7 @@ static void rebase(uint64_t origin, uint64_t limit)
             e->kind = EV_NONE;
         }
         if (e->pos >= origin && e->kind != EV_NONE) {
-            eh = eh * HASH_MUL + mix(e->a ^ (uint64_t)e->kind << 56 ^
-                                     (uint64_t)e->size << 48) + mix(e->v);
+            eh = eh * HASH_MUL + event_term(e);
         }
         e->after = e->pos >= origin ? eh : 0;
     }
@@ -859,11 +867,13 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
         bool current = peer_current();
         uint64_t good = own.last_good;
         const char *reason = "checkpoint";
+        bool peer_knows = false;    /* the peer stopped: no need to tell */
 
         if (!bad && current && peer.stopped) {
             good = peer.stop_good;
             bad = peer.stop_bad;
             reason = "peer-stopped";
+            peer_knows = true;
         } else if (!bad && current && peer.ended) {
             if (peer.end_pos == pos && peer.end_hash == hash) {
                 pthread_mutex_unlock(&peer.lock);
@@ -874,7 +884,7 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
         }
         if (bad) {
             pthread_mutex_unlock(&peer.lock);
-            if (strcmp(reason, "peer-stopped") == 0) {
+            if (peer_knows) {
                 stop_begin(good, bad, reason);
             } else {
                 diverge(good, bad, reason);
