@@ -675,6 +675,11 @@ async function narrowDivergence(d: Divergence, cx: NarrowContext): Promise<Diver
   if (plan.compare.includes("regs") && cx.registers.length === 0) {
     return skip(`QEMU describes no registers of ${plan.preset.name} to plugins`);
   }
+  // The re-runs get three times the first run's time (at least a minute),
+  // within what --timeout leaves.
+  const left = (cx.opts.timeoutSeconds ?? Infinity) - cx.wall;
+  if (left < 1) return skip("no time left within --timeout");
+  const timeoutSeconds = Math.min(Math.max(60, 3 * cx.wall), left);
   const a = sideDump(state.a);
   const b = sideDump(state.b);
   const to = d.insn;
@@ -691,7 +696,7 @@ async function narrowDivergence(d: Divergence, cx: NarrowContext): Promise<Diver
     to,
     origins: { a: state.a.origin, b: state.b.origin },
     expect: { a: addressesBetween(a, from, to), b: addressesBetween(b, from, to) },
-    timeoutSeconds: Math.max(60, 3 * cx.wall),
+    timeoutSeconds,
     signal: cx.opts.signal,
     onEvent: cx.opts.onEvent,
   });

@@ -166,3 +166,17 @@ Deno.test("narrowing checks that the re-runs retrace the first run", async () =>
   );
   equal(strayed.report.insn, undefined);
 });
+
+Deno.test("narrowing stays within --timeout", async () => {
+  const r = await runCli(["--json", "--qemu", q10("aarch64"), "--timeout", "1", ...pair]);
+  // The first run alone takes about 0.4 s here: what is left is too little.
+  if (r.json.status === "inconclusive") {
+    equal(r.json.stoppedBy, "timeout");
+  } else {
+    equal(r.code, 1, r.stderr);
+    deepEqual(r.json.divergence.narrow, {
+      status: "skipped",
+      why: "no time left within --timeout",
+    });
+  }
+});
