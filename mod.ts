@@ -1,30 +1,46 @@
 /**
- * qemu-lockstep as a library: plan a run, run it, get a Verdict. Nothing
- * here prints or exits; cli/ is the front end.
+ * qemu-lockstep as a library: plan a run, run it, get a Verdict; run a
+ * suite of runs; find the QEMUs a machine has. Nothing here prints or
+ * exits; cli/ is the front end and uses only what this module exports.
  *
  * @module
  */
+export { DEFAULTS } from "./harness/defaults.ts";
 export { type LockstepOptions, planRun, type RunPlan, type SidePlan } from "./harness/plan.ts";
 export { type Progress, runLockstep, type SessionOptions } from "./harness/session.ts";
 export type {
   Divergence,
+  EventView,
   Excursion,
+  NamedBlock,
+  NamedInsn,
   NarrowReport,
   RegDiff,
   SideResult,
   Status,
+  StepView,
   StoppedBy,
   Verdict,
 } from "./harness/verdict.ts";
 export {
+  type BlockView,
   compareDumps,
   type CompareResult,
-  type DumpBlock,
   type SideDump,
 } from "./harness/compare.ts";
+export type { DumpBlock, DumpEvent, PluginMessage } from "./harness/protocol.ts";
 export { chooseRegisters, type RegChoice, type RegInfo } from "./harness/registers.ts";
 export { findReconvergence, type Reconvergence } from "./harness/transient.ts";
 export { SetupError } from "./harness/errors.ts";
 export { type ArchPreset, PRESETS } from "./harness/presets.ts";
 export { buildPlugin, type BuiltPlugin } from "./harness/plugin_build.ts";
 export { pluginApiFor, probeQemu, type QemuBinary } from "./harness/qemu_binary.ts";
+export {
+  type CaseResult,
+  type Expectation,
+  runSuite,
+  shardOf,
+  type SuiteCase,
+  type SuiteRunOptions,
+} from "./harness/suite.ts";
+export { checkQemus, type DoctorRow, EXTRA_QEMU_DIR, findQemus } from "./harness/doctor.ts";

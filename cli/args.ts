@@ -2,9 +2,8 @@
  * The command line: argv to options. Usage errors throw UsageError, which
  * main.ts reports with exit code 2.
  */
-import { parseArgs } from "./_parse_args.ts";
-import type { LockstepOptions } from "../harness/plan.ts";
-import { PRESETS } from "../harness/presets.ts";
+import { parseArgs } from "../deps/cli.ts";
+import { DEFAULTS, type LockstepOptions, PRESETS } from "../mod.ts";
 
 /** A command line that cannot be understood. */
 export class UsageError extends Error {
@@ -65,19 +64,23 @@ Options:
                              QEMU 9.0+), mem (every load and store: address,
                              size, and the value from API 4), syscalls
                              (linux-user), or all: everything both QEMUs
-                             support [default: all]
+                             support [default: ${DEFAULTS.compare.join(",")}]
       --mask-reg <NAMES>     leave these registers out (repeatable, comma list)
       --regs-every <N>       instructions between register snapshots; 1 reads
-                             them at every jump target [default: 4096]
+                             them at every jump target [default: ${DEFAULTS.regsEvery}]
       --no-narrow            do not re-run to name the instruction after which
                              the registers first differ
       --transient-window <N> a control-flow difference whose streams meet again
                              within N instructions is a transient excursion, not
-                             the divergence (try 50000 when the sides' timing
-                             differs); 0: none is [default: 0]
+                             the divergence (try ${DEFAULTS.suggestedTransientWindow} when the sides' timing
+                             differs); 0: none is [default: ${DEFAULTS.transientWindow}]
       --max-insns <N>        stop after N instructions on both sides
       --timeout <SECONDS>    give up (exit 3) after this long
-      --history <N>          blocks of context shown per side [default: 8]
+      --history <N>          blocks of context shown per side [default: ${DEFAULTS.history}]
+      --interval <N>         tuning: instructions between checkpoints
+                             [default: ${DEFAULTS.interval}]
+      --window <N>           tuning: how far one side may run ahead
+                             [default: ${DEFAULTS.window}]
       --plugin-header <PATH> build the plugin against this qemu-plugin.h
       --cache-dir <DIR>      where built plugins are cached
       --json                 print the verdict as JSON on stdout
@@ -197,9 +200,9 @@ export function parseCommandLine(argv: readonly string[]): Command {
       extraA: v["extra-a"] ?? [],
       extraB: v["extra-b"] ?? [],
       maxInsns: count("max-insns", v["max-insns"], 1),
-      history: count("history", v.history, 0) ?? 8,
+      history: count("history", v.history, 0),
       chain: v.chain ?? false,
-      compare: v.compare === undefined ? ["all"] : commaList([v.compare]),
+      compare: v.compare === undefined ? undefined : commaList([v.compare]),
       maskRegs: commaList(v["mask-reg"] ?? []),
       narrow: !(v["no-narrow"] ?? false),
       regsEvery: count("regs-every", v["regs-every"], 1),

@@ -3,9 +3,9 @@
  * and whether the plugin builds for each. Exit 0 when at least one QEMU
  * is usable and every one found builds, 1 otherwise.
  */
-import { parseArgs } from "./_parse_args.ts";
+import { parseArgs } from "../deps/cli.ts";
 import { UsageError } from "./args.ts";
-import { checkQemus, findQemus } from "../harness/doctor.ts";
+import { checkQemus, findQemus } from "../mod.ts";
 
 const HELP = `Usage: qemu-lockstep doctor [OPTIONS] [QEMU...]
 

@@ -3,7 +3,7 @@
  * Jenkins read: one <testcase> per case, the divergence summary as the
  * failure message, both sides' guest output as <system-out>.
  */
-import type { CaseResult } from "../harness/suite.ts";
+import type { CaseResult } from "../mod.ts";
 
 /** Escapes text for XML content and attributes; drops characters XML 1.0 forbids. */
 export function xmlEscape(text: string): string {

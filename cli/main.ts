@@ -6,10 +6,7 @@ import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
 import { doctorMain } from "./doctor.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
-import { planRun } from "../harness/plan.ts";
-import { runLockstep } from "../harness/session.ts";
-import { SetupError } from "../harness/errors.ts";
-import type { Status } from "../harness/verdict.ts";
+import { planRun, runLockstep, SetupError, type Status } from "../mod.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** Exit codes, like diff/cmp: 0 same, 1 different, 2 trouble, 3 no verdict. */

@@ -2,10 +2,8 @@
  * Rendering a Verdict: human text for stderr, one JSON document for stdout,
  * and the live progress line.
  */
-import type { Progress } from "../harness/session.ts";
-import type { Verdict } from "../harness/verdict.ts";
-import type { EventView, NamedBlock, NarrowReport, RegDiff } from "../harness/verdict.ts";
-import { palette } from "./_colors.ts";
+import type { EventView, NamedBlock, NarrowReport, Progress, RegDiff, Verdict } from "../mod.ts";
+import { palette } from "../deps/fmt.ts";
 
 /** The verdict as one JSON document (addresses as "0x…" strings). */
 export function renderJson(verdict: Verdict): string {

@@ -3,14 +3,14 @@
  * per case and a summary table, optionally JUnit XML and JSON; exit 0 when
  * every case met its expectation, 1 otherwise, 2 for a bad suite file.
  */
-import { parseArgs } from "./_parse_args.ts";
+import { parseArgs } from "../deps/cli.ts";
 import { UsageError } from "./args.ts";
 import { renderJson } from "./render.ts";
 import { renderJunit } from "./junit.ts";
 import { readSuite } from "./suite_file.ts";
-import { palette } from "./_colors.ts";
-import { type CaseResult, runSuite, shardOf } from "../harness/suite.ts";
-import { basename } from "../harness/_path.ts";
+import { palette } from "../deps/fmt.ts";
+import { type CaseResult, runSuite, shardOf } from "../mod.ts";
+import { basename } from "../deps/path.ts";
 
 /** Help for the subcommand. */
 export const SUITE_HELP = `Usage: qemu-lockstep suite [OPTIONS] <FILE>

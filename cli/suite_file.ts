@@ -5,9 +5,8 @@
  * command line's own options; relative paths are relative to the file.
  */
 import { parseCommandLine, UsageError } from "./args.ts";
-import { SetupError } from "../harness/errors.ts";
-import type { SuiteCase } from "../harness/suite.ts";
-import { dirname, isAbsolute, resolve } from "../harness/_path.ts";
+import { SetupError, type SuiteCase } from "../mod.ts";
+import { dirname, isAbsolute, resolve } from "../deps/path.ts";
 
 /** Options whose value is a path, resolved against the suite's directory. */
 const PATH_OPTIONS = ["--image-b", "--plugin-header", "--cache-dir", "--report"];

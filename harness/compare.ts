@@ -5,32 +5,9 @@
  * two sides (one instruction per TB, a different TB size, an icount cut)
  * is not a divergence.
  */
+import { type DumpBlock, type DumpEvent, EventKind } from "./protocol.ts";
 
-/** One retired block as a plugin dumped it. */
-export interface DumpBlock {
-  /** Stream index of its first instruction. */
-  readonly i: number;
-  /** Guest virtual address of its first instruction. */
-  readonly pc: bigint;
-  /** Size in bytes of each retired instruction. */
-  readonly sizes: readonly number[];
-  /** The retired instructions' bytes, hex, concatenated. */
-  readonly bytes: string;
-}
-
-/** A memory access or system call of the instruction at stream index `pos`. */
-export interface DumpEvent {
-  readonly pos: number;
-  /**
-   * 1 load, 2 store, 3 syscall (a = number, v = fold of its arguments),
-   * 4 syscall error (v = errno), 5 register snapshot before the instruction
-   * (a = its block's address, v = hash of the compared registers).
-   */
-  readonly kind: number;
-  readonly a: bigint;
-  readonly size: number;
-  readonly v: bigint;
-}
+export type { DumpBlock, DumpEvent };
 
 /** What one side dumped. */
 export interface SideDump {
@@ -238,9 +215,6 @@ function compareAddresses(
   }
 }
 
-/** The event kind of a register snapshot. */
-export const EV_REGS = 5;
-
 /** A side's instruction addresses for positions [from, to] (undefined: not dumped). */
 export function addressesBetween(dump: SideDump, from: number, to: number): (bigint | undefined)[] {
   const f = flatten(dump.blocks);
@@ -253,7 +227,7 @@ export function addressesBetween(dump: SideDump, from: number, to: number): (big
 export function lastSnapshotBefore(dump: SideDump, pos: number): number | undefined {
   let last: number | undefined;
   for (const e of dump.events ?? []) {
-    if (e.kind === EV_REGS && e.pos < pos) last = e.pos;
+    if (e.kind === EventKind.REGS && e.pos < pos) last = e.pos;
   }
   return last;
 }

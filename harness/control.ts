@@ -3,138 +3,16 @@
  * which both plugins report (hello, progress, end, limit, dumps). It is the
  * plugins' own channel, apart from the guest's stdout/stderr.
  */
-import type { DumpBlock, DumpEvent } from "./compare.ts";
-import type { RegInfo } from "./registers.ts";
+import { parseMessage, type PluginMessage } from "./protocol.ts";
 
-/** One instruction of a narrowing run (see narrow.ts). */
-export interface Step {
-  readonly pos: number;
-  readonly pc: bigint;
-  readonly bytes: string;
-  /** QEMU's disassembly ("" where it has none). */
-  readonly disas: string;
-  /** Registers that changed since the previous step (all at the first), by index in the agreed list: hex bytes, target order. */
-  readonly regs: ReadonlyMap<number, string>;
-}
+/** What a control connection yields: a plugin's message, or its end. */
+export type ControlMessage = PluginMessage | { t: "closed" };
 
-/** A message from a plugin. */
-export type PluginMessage =
-  | {
-    t: "hello";
-    role: "a" | "b";
-    target: string;
-    api: number;
-    qemuApi: [number, number];
-    system: boolean;
-    pid: number;
-    mem: boolean;
-    memValues: boolean;
-    sys: boolean;
-    regs?: boolean;
-  }
-  | { t: "regs"; regs: RegInfo[] }
-  | { t: "step"; step: Step }
-  | {
-    t: "progress" | "peer-lost" | "narrowed";
-    insns: number;
-    blocks: number;
-    hash: string;
-    rss: number;
-  }
-  | { t: "end"; insns: number; blocks: number; hash: string; rss: number; tail: number }
-  | {
-    t: "limit";
-    insns: number;
-    blocks: number;
-    hash: string;
-    rss: number;
-    at: number;
-    atHash: string;
-  }
-  | {
-    t: "diverged";
-    reason: string;
-    good: number;
-    bad: number;
-    insns: number;
-    blocks: number;
-    from: number;
-    /** Where this side's comparison restarted after the last transient excursion. */
-    origin: number;
-    epoch: number;
-    complete: boolean;
-  }
-  | { t: "blk"; block: DumpBlock }
-  | { t: "ev"; event: DumpEvent }
-  | { t: "dumped" }
-  | { t: "error"; msg: string };
-
-/** Parses one line a plugin sent; throws SyntaxError when it is not one. */
-export function parseMessage(line: string): PluginMessage {
-  const raw = JSON.parse(line) as Record<string, unknown>;
-  if (raw.t === "blk") {
-    const sz = String(raw.sz);
-    return {
-      t: "blk",
-      block: {
-        i: Number(raw.i),
-        pc: BigInt(String(raw.pc)),
-        sizes: Array.from(sz, (c) => parseInt(c, 16)),
-        bytes: String(raw.b),
-      },
-    };
-  }
-  if (raw.t === "ev") {
-    return {
-      t: "ev",
-      event: {
-        pos: Number(raw.p),
-        kind: Number(raw.k),
-        a: BigInt(String(raw.a)),
-        size: Number(raw.s),
-        v: BigInt(String(raw.v)),
-      },
-    };
-  }
-  if (raw.t === "regs") {
-    const list = raw.regs as [string, string, number][];
-    return { t: "regs", regs: list.map(([name, feature, size]) => ({ name, feature, size })) };
-  }
-  if (raw.t === "step") {
-    const r = raw.r as Record<string, string>;
-    return {
-      t: "step",
-      step: {
-        pos: Number(raw.p),
-        pc: BigInt(String(raw.pc)),
-        bytes: String(raw.b),
-        disas: String(raw.d ?? "").trim().replace(/\s+/g, " "),
-        regs: new Map(Object.entries(r).map(([k, v]) => [Number(k), v])),
-      },
-    };
-  }
-  const known = [
-    "hello",
-    "progress",
-    "end",
-    "peer-lost",
-    "limit",
-    "diverged",
-    "dumped",
-    "error",
-    "narrowed",
-  ];
-  if (typeof raw.t !== "string" || !known.includes(raw.t)) {
-    throw new SyntaxError(`Unknown plugin message: ${line.slice(0, 80)}`);
-  }
-  return raw as PluginMessage;
-}
-
-/** A listening control socket; `messages` yields [connection id, message]. */
+/** A listening control socket; `next()` gives the messages of every connection, in arrival order, with its id. */
 export class ControlServer implements AsyncDisposable {
   readonly #listener: Deno.Listener<Deno.UnixConn>;
   readonly #conns = new Map<number, Deno.UnixConn>();
-  readonly #queue: Array<[number, PluginMessage | { t: "closed" }]> = [];
+  readonly #queue: Array<[number, ControlMessage]> = [];
   #wake: (() => void) | undefined;
   #nextId = 0;
   #closed = false;
@@ -182,7 +60,7 @@ export class ControlServer implements AsyncDisposable {
     this.#push(id, { t: "closed" });
   }
 
-  #push(id: number, msg: PluginMessage | { t: "closed" }): void {
+  #push(id: number, msg: ControlMessage): void {
     this.#queue.push([id, msg]);
     this.#wake?.();
   }
@@ -190,7 +68,7 @@ export class ControlServer implements AsyncDisposable {
   /** Waits for the next message, or resolves undefined when `wakeup` fires. */
   async next(
     wakeup: Promise<unknown>,
-  ): Promise<[number, PluginMessage | { t: "closed" }] | undefined> {
+  ): Promise<[number, ControlMessage] | undefined> {
     if (this.#queue.length === 0) {
       const arrived = new Promise<void>((r) => (this.#wake = r));
       await Promise.race([arrived, wakeup]);

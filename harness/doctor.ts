@@ -6,7 +6,7 @@ import { PRESETS } from "./presets.ts";
 import { probeQemu, whichBinary } from "./qemu_binary.ts";
 import { buildPlugin } from "./plugin_build.ts";
 import { SetupError } from "./errors.ts";
-import { join } from "./_path.ts";
+import { join } from "../deps/path.ts";
 
 /** One QEMU binary as doctor found it. */
 export interface DoctorRow {
@@ -22,7 +22,7 @@ export interface DoctorRow {
 }
 
 /** The second QEMU that scripts/setup.sh installs (Debian trixie's 10.0). */
-export const EXTRA_QEMU_DIR = new URL("../.cache/qemu-10/bin/", import.meta.url).pathname;
+export const EXTRA_QEMU_DIR: string = new URL("../.cache/qemu-10/bin/", import.meta.url).pathname;
 
 /** Every QEMU binary named by a preset, on PATH or in `dirs`. */
 export function findQemus(dirs: readonly string[] = [EXTRA_QEMU_DIR]): string[] {

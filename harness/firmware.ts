@@ -3,7 +3,7 @@
  * one loads from its data directories. Found before the run, so a verdict
  * inside the firmware is not blamed on the code generator.
  */
-import { join } from "./_path.ts";
+import { join } from "../deps/path.ts";
 
 /** The data directories a QEMU searches, in order, with the given -L options. */
 export async function dataDirs(qemu: string, args: readonly string[]): Promise<string[]> {

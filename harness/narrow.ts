@@ -8,13 +8,15 @@
  * and a side that does not retrace it (a nondeterministic guest or set-up)
  * is reported, not guessed past.
  */
-import { OwnedChild } from "./child.ts";
-import { ControlServer, type Step } from "./control.ts";
-import { narrowArgv, placeGuests, type RunPlan } from "./plan.ts";
-import { chooseRegisters, type RegInfo, regValue } from "./registers.ts";
-import type { NarrowReport, RegDiff, StepView } from "./verdict.ts";
-import { makeRunDir, Waker } from "./supervise.ts";
-import { join } from "./_path.ts";
+import { addressesBetween, dumpStart, lastSnapshotBefore } from "./compare.ts";
+import { narrowArgv } from "./command_line.ts";
+import type { RunPlan } from "./plan.ts";
+import type { Role, Step } from "./protocol.ts";
+import { regValue } from "./registers.ts";
+import { SidePair } from "./side_pair.ts";
+import { sideDump, type SideState } from "./side_state.ts";
+import type { Divergence, NarrowReport, RegDiff, StepView } from "./verdict.ts";
+import { DEFAULTS } from "./defaults.ts";
 
 /** What narrowing needs from the first run. */
 export interface NarrowRequest {
@@ -35,19 +37,15 @@ export interface NarrowRequest {
   readonly onEvent?: ((line: string) => void) | undefined;
 }
 
+/** What one side's re-run reported. */
 interface SideRun {
-  conn?: number;
-  regs?: RegInfo[];
   steps: Step[];
+  /** It reached `to` (and parked). */
   done: boolean;
+  /** Its guest ended first. */
   ended: boolean;
   error?: string;
-  exited: boolean;
-  closed: boolean;
 }
-
-/** The most steps narrowing reports (a bound on its output and time). */
-export const NARROW_MAX_STEPS = 200_000;
 
 /** What narrowing found; `regsAtTo`: the registers that differ before instruction `to`. */
 export interface NarrowOutcome {
@@ -55,117 +53,146 @@ export interface NarrowOutcome {
   readonly regsAtTo?: readonly RegDiff[];
 }
 
+/** What narrowDivergence() needs from the session. */
+export interface NarrowContext {
+  readonly plan: RunPlan;
+  readonly state: Record<Role, SideState>;
+  readonly registers: readonly string[];
+  readonly plugins: { readonly a: string; readonly b: string };
+  /** Seconds the first run took. */
+  readonly wall: number;
+  readonly timeoutSeconds: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly onEvent: ((line: string) => void) | undefined;
+}
+
+/**
+ * Seconds narrowing's re-runs may take after a first run of `wall` seconds:
+ * a few times the first run's time (at least a minute), within what
+ * --timeout leaves; undefined when less than a second is left.
+ */
+export function narrowBudget(wall: number, timeoutSeconds: number | undefined): number | undefined {
+  const left = (timeoutSeconds ?? Infinity) - wall;
+  if (left < 1) return undefined;
+  return Math.min(Math.max(DEFAULTS.narrowMinSeconds, DEFAULTS.narrowTimeFactor * wall), left);
+}
+
+/**
+ * Narrows a divergence to one instruction (see the module comment) when the run
+ * compared registers, or says why it did not.
+ */
+export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promise<Divergence> {
+  const { plan, state } = cx;
+  const skip = (why: string): Divergence => ({ ...d, narrow: { status: "skipped", why } });
+  if (!plan.narrow) return skip("--no-narrow");
+  for (const s of [plan.a, plan.b]) {
+    if (s.qemu.pluginApi < 2) {
+      return skip(
+        `side ${s.role}'s QEMU has plugin API ${s.qemu.pluginApi}: reading registers needs API 2 (QEMU 9.0 or later)`,
+      );
+    }
+  }
+  if (plan.compare.includes("regs") && cx.registers.length === 0) {
+    return skip(`QEMU describes no registers of ${plan.preset.name} to plugins`);
+  }
+  const timeoutSeconds = narrowBudget(cx.wall, cx.timeoutSeconds);
+  if (timeoutSeconds === undefined) return skip("no time left within --timeout");
+  const a = sideDump(state.a);
+  const b = sideDump(state.b);
+  const to = d.insn;
+  const from = Math.max(
+    lastSnapshotBefore(a, to) ?? Math.max(dumpStart(a), dumpStart(b), a.good),
+    to - DEFAULTS.narrowMaxSteps + 1,
+    0,
+  );
+  cx.onEvent?.(`narrowing: re-running both sides, stepping instructions ${from} to ${to}`);
+  const out: NarrowOutcome = await narrow({
+    plan,
+    plugins: cx.plugins,
+    from,
+    to,
+    origins: { a: state.a.origin, b: state.b.origin },
+    expect: { a: addressesBetween(a, from, to), b: addressesBetween(b, from, to) },
+    timeoutSeconds,
+    signal: cx.signal,
+    onEvent: cx.onEvent,
+  });
+  return {
+    ...d,
+    ...(d.kind === "regs" && out.regsAtTo ? { regs: out.regsAtTo } : {}),
+    narrow: out.report,
+  };
+}
+
 /** Runs both sides to `to` and names the first instruction after which their registers differ. */
 export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
   const started = performance.now();
   const event = req.onEvent ?? (() => {});
   const { plan, from, to } = req;
-  const dir = await makeRunDir();
-  const children: OwnedChild[] = [];
-  let ctl: ControlServer | undefined;
+  await using pair = await SidePair.open({
+    plan,
+    args: (side, dir) => {
+      const o = req.origins[side.role];
+      return narrowArgv(plan, side, dir, req.plugins[side.role], from + o, to + o);
+    },
+    onEvent: req.onEvent,
+    label: "narrow ",
+  });
+  const run: Record<Role, SideRun> = {
+    a: { steps: [], done: false, ended: false },
+    b: { steps: [], done: false, ended: false },
+  };
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    pair.notify();
+  }, req.timeoutSeconds * 1000);
+  req.signal?.addEventListener("abort", pair.notify);
+  const over = () =>
+    (["a", "b"] as const).every((r) =>
+      run[r].done || run[r].ended || run[r].error || pair.sides[r].exit
+    );
   try {
-    ctl = new ControlServer(join(dir, "ctl.sock"));
-    if (plan.mode === "user") await placeGuests(dir, plan, [plan.a, plan.b]);
-    const run: Record<"a" | "b", SideRun> = {
-      a: { steps: [], done: false, ended: false, exited: false, closed: false },
-      b: { steps: [], done: false, ended: false, exited: false, closed: false },
-    };
-    const waker = new Waker();
-    const notify = waker.notify;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      notify();
-    }, req.timeoutSeconds * 1000);
-    const onAbort = () => notify();
-    req.signal?.addEventListener("abort", onAbort);
-    for (const role of ["a", "b"] as const) {
-      const side = plan[role];
-      const o = req.origins[role];
-      const args = narrowArgv(plan, side, dir, req.plugins[role], from + o, to + o);
-      event(`narrow side ${role}: ${side.command} ${args.join(" ")}`);
-      const child = new OwnedChild(side.command, args, {
-        cwd: plan.cwd,
-        env: plan.env,
-        clearEnv: true,
-      });
-      children.push(child);
-      child.status.then(() => {
-        run[role].exited = true;
-        notify();
-      });
-    }
-    const roleOf = new Map<number, "a" | "b">();
-    let names: readonly string[] = [];
-    const over = () =>
-      (["a", "b"] as const).every((r) =>
-        run[r].done || run[r].ended || run[r].error || (run[r].exited && run[r].closed)
-      );
-    try {
-      while (!over() && !timedOut && !req.signal?.aborted) {
-        const next = await ctl.next(waker.next());
-        if (!next) continue;
-        const [id, msg] = next;
-        if (msg.t === "hello") {
-          roleOf.set(id, msg.role);
-          run[msg.role].conn = id;
-          continue;
-        }
-        const role = roleOf.get(id);
-        if (!role) continue;
-        const s = run[role];
-        if (msg.t === "regs") {
-          s.regs = msg.regs;
-          if (run.a.regs && run.b.regs) {
-            const choice = chooseRegisters(run.a.regs, run.b.regs, plan.maskRegs);
-            names = choice.names;
-            await ctl.send(run.a.conn!, `regs ${choice.a.join(" ")}`);
-            await ctl.send(run.b.conn!, `regs ${choice.b.join(" ")}`);
-          }
-        } else if (msg.t === "step") {
-          s.steps.push({ ...msg.step, pos: msg.step.pos - req.origins[role] });
-          if (s.steps.length > NARROW_MAX_STEPS) s.error = "too many steps";
-        } else if (msg.t === "narrowed") {
-          s.done = true;
-          event(`narrow side ${role}: reached instruction ${to}`);
-        } else if (msg.t === "end") {
-          s.ended = true;
-        } else if (msg.t === "error") {
-          s.error = msg.msg;
-        } else if (msg.t === "closed") {
-          s.closed = true;
-        }
-      }
-    } finally {
-      clearTimeout(timer);
-      req.signal?.removeEventListener("abort", onAbort);
-    }
-    for (const s of [run.a, run.b]) {
-      if (s.conn !== undefined) await ctl.send(s.conn, "quit");
-    }
-    await Promise.all(children.map((c) => c.stop(1500)));
-    const seconds = Math.round(performance.now() - started) / 1000;
-    const fail = (why: string): NarrowOutcome => ({
-      report: { status: "failed", why, from, to, seconds },
-    });
-    if (req.signal?.aborted) return fail("interrupted");
-    if (timedOut) {
-      return fail(`the re-runs did not reach instruction ${to} within ${req.timeoutSeconds} s`);
-    }
-    for (const role of ["a", "b"] as const) {
+    while (!over() && !timedOut && !req.signal?.aborted) {
+      const next = await pair.next();
+      if (!next) continue;
+      const { role, msg } = next;
       const s = run[role];
-      if (s.error) return fail(`side ${role}: ${s.error}`);
-      if (!s.done && !s.ended) return fail(`side ${role}'s QEMU exited before instruction ${to}`);
+      if (msg.t === "step") {
+        s.steps.push({ ...msg.step, pos: msg.step.pos - req.origins[role] });
+        if (s.steps.length > DEFAULTS.narrowMaxSteps) s.error = "too many steps";
+      } else if (msg.t === "narrowed") {
+        s.done = true;
+        event(`narrow side ${role}: reached instruction ${to}`);
+      } else if (msg.t === "end") {
+        s.ended = true;
+      } else if (msg.t === "error") {
+        s.error = msg.msg;
+      }
     }
-    if (names.length === 0) {
-      return fail(`QEMU describes no registers of ${plan.preset.name} to plugins`);
-    }
-    return judge(req, names, run.a.steps, run.b.steps, seconds);
   } finally {
-    await Promise.all(children.map((c) => c.stop(500)));
-    await ctl?.[Symbol.asyncDispose]();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    clearTimeout(timer);
+    req.signal?.removeEventListener("abort", pair.notify);
   }
+  await pair.stop();
+  const seconds = Math.round(performance.now() - started) / 1000;
+  const fail = (why: string): NarrowOutcome => ({
+    report: { status: "failed", why, from, to, seconds },
+  });
+  if (req.signal?.aborted) return fail("interrupted");
+  if (timedOut) {
+    return fail(`the re-runs did not reach instruction ${to} within ${req.timeoutSeconds} s`);
+  }
+  for (const role of ["a", "b"] as const) {
+    const s = run[role];
+    if (s.error) return fail(`side ${role}: ${s.error}`);
+    if (!s.done && !s.ended) return fail(`side ${role}'s QEMU exited before instruction ${to}`);
+  }
+  const names = pair.regChoice?.names ?? [];
+  if (names.length === 0) {
+    return fail(`QEMU describes no registers of ${plan.preset.name} to plugins`);
+  }
+  return judge(req, names, run.a.steps, run.b.steps, seconds);
 }
 
 /** The full register state before each step, rebuilt from the changes reported. */

@@ -8,17 +8,8 @@ import { elfMachineName, isLinuxUserImage, parseElf } from "./elf.ts";
 import { type ArchPreset, findPreset, PRESETS } from "./presets.ts";
 import { probeQemu, type QemuBinary, whichBinary } from "./qemu_binary.ts";
 import { compareFirmware } from "./firmware.ts";
-import { TRANSIENT_RUN } from "./transient.ts";
-import { basename, join, resolve } from "./_path.ts";
-
-/**
- * Instructions between register snapshots by default. Reading a register
- * costs about 15 ns (aarch64, QEMU 10.0): one snapshot a jump target made a
- * 3-instruction loop 100 times slower, one per 4096 instructions costs a few
- * per cent (README "What is compared"). Narrowing finds the instruction
- * between two snapshots.
- */
-export const REGS_EVERY = 4096;
+import { DEFAULTS } from "./defaults.ts";
+import { basename, resolve } from "../deps/path.ts";
 
 /** Everything a lockstep run can be asked to do. */
 export interface LockstepOptions {
@@ -39,7 +30,7 @@ export interface LockstepOptions {
   readonly extraB?: readonly string[];
   /** Stop after this many instructions (both sides, exactly). */
   readonly maxInsns?: number | undefined;
-  /** Blocks of context in the verdict (default 8). */
+  /** Blocks of context in the verdict (DEFAULTS.history). */
   readonly history?: number | undefined;
   /** Keep TB chaining (default: -d nochain). */
   readonly chain?: boolean | undefined;
@@ -54,15 +45,15 @@ export interface LockstepOptions {
   readonly compare?: readonly string[] | undefined;
   /** Registers left out of the comparison (names, case-insensitive). */
   readonly maskRegs?: readonly string[] | undefined;
-  /** Instructions between register snapshots (default REGS_EVERY; 1: at every jump target). */
+  /** Instructions between register snapshots (DEFAULTS.regsEvery; 1: at every jump target). */
   readonly regsEvery?: number | undefined;
   /** After a divergence, re-run both sides to name the instruction (default true). */
   readonly narrow?: boolean | undefined;
   /**
    * How far (instructions) a transient excursion may reach before the
    * streams meet again; 0 (the default): every difference is the
-   * divergence. TRANSIENT_WINDOW is a good value when the sides' timing
-   * legitimately differs (README "Transient excursions").
+   * divergence. DEFAULTS.suggestedTransientWindow is a good value when the
+   * sides' timing legitimately differs (docs/comparisons.md).
    */
   readonly transientWindow?: number | undefined;
   /** Checkpoint interval and window, in instructions (tuning). */
@@ -89,8 +80,9 @@ export interface RunPlan {
   readonly mode: "system" | "user";
   readonly history: number;
   readonly maxInsns: number | undefined;
-  readonly interval: number | undefined;
-  readonly window: number | undefined;
+  /** Instructions between checkpoints, and how far one side may run ahead. */
+  readonly interval: number;
+  readonly window: number;
   readonly pluginHeader: string | undefined;
   readonly guestArgs: readonly string[];
   /** What is compared ("pc", "regs", "mem", "syscalls"), and what was asked for but cannot be. */
@@ -225,7 +217,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   ]);
 
   const extra = opts.extra ?? [];
-  const history = opts.history ?? 8;
+  const history = opts.history ?? DEFAULTS.history;
   const common = [...(opts.chain ? ["-d", "plugin"] : ["-d", "plugin,nochain"])];
   const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin", LC_ALL: "C" };
   for (const [k, v] of Object.entries(Deno.env.toObject())) {
@@ -251,7 +243,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
       };
     }
     // linux-user: no address randomisation (setarch -R), the same argv[0]
-    // and executable path on both sides (see argvWithPlugin).
+    // and executable path on both sides (see command_line.ts).
     const setarch = whichBinary("setarch", env);
     if (!setarch) {
       throw new SetupError("setarch not found", "install util-linux (apt-get install util-linux)");
@@ -289,14 +281,14 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     mode,
     history,
     maxInsns: opts.maxInsns,
-    interval: opts.interval,
-    window: opts.window,
+    interval: opts.interval ?? DEFAULTS.interval,
+    window: opts.window ?? DEFAULTS.window,
     pluginHeader: opts.pluginHeader,
     guestArgs: opts.guestArgs ?? [],
-    ...comparisons(opts.compare ?? ["all"], mode, [qa.pluginApi, qb.pluginApi]),
+    ...comparisons(opts.compare ?? DEFAULTS.compare, mode, [qa.pluginApi, qb.pluginApi]),
     maskRegs: opts.maskRegs ?? [],
-    regsEvery: opts.regsEvery ?? REGS_EVERY,
-    transientWindow: opts.transientWindow ?? 0,
+    regsEvery: opts.regsEvery ?? DEFAULTS.regsEvery,
+    transientWindow: opts.transientWindow ?? DEFAULTS.transientWindow,
     narrow: opts.narrow ?? true,
     warnings,
     env,
@@ -304,107 +296,4 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     a,
     b,
   };
-}
-
-/**
- * Where a linux-user side's copy of its guest program goes: …/a/NAME and
- * …/b/NAME, NAME being side A's image's name on both sides.
- */
-export function guestCopy(runDir: string, plan: RunPlan, side: SidePlan): string {
-  return join(runDir, side.role, basename(plan.a.image));
-}
-
-/** Puts each side's guest program where guestCopy() says (linux-user). */
-export async function placeGuests(
-  runDir: string,
-  plan: RunPlan,
-  sides: readonly SidePlan[],
-): Promise<void> {
-  for (const side of sides) {
-    await Deno.mkdir(join(runDir, side.role));
-    // A copy, not a link: /proc/self/exe resolves links, and the two
-    // images' own paths may differ in length.
-    await Deno.copyFile(side.image, guestCopy(runDir, plan, side));
-  }
-}
-
-/*
- * A linux-user side starts as `sh -c SCRIPT qemu-lockstep DIR setarch … qemu
- * … /proc/self/fd/3/NAME`: the shell opens the side's own directory as file
- * descriptor 3 and execs, so both QEMUs are given the same path string, each
- * reaching its own copy. The guest sees the same AT_EXECFN and argv[0] on both
- * sides (and an open descriptor 3 on both).
- */
-const OPEN_SIDE_DIR = 'exec 3<"$1" && shift && exec "$@"';
-
-/** The full argv for one side, given the run's private directory. */
-export function sideArgv(
-  plan: RunPlan,
-  side: SidePlan,
-  runDir: string,
-  pluginPath: string,
-): string[] {
-  const pluginArgs = [
-    `role=${side.role}`,
-    `peer=${join(runDir, "peer.sock")}`,
-    `ctl=${join(runDir, "ctl.sock")}`,
-    `listen=${side.role === "a" ? "on" : "off"}`,
-    `history=${plan.history}`,
-    ...(plan.transientWindow > 0 ? [`reconverge=${plan.transientWindow + TRANSIENT_RUN}`] : []),
-    ...(plan.maxInsns ? [`maxinsns=${plan.maxInsns}`] : []),
-    ...(plan.interval ? [`interval=${plan.interval}`] : []),
-    ...(plan.window ? [`window=${plan.window}`] : []),
-    ...(plan.compare.includes("mem") ? ["mem=on"] : []),
-    // Values only when both sides can read them (plugin API 4, QEMU 9.2).
-    ...(plan.compare.includes("mem") && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
-      ? ["memvalues=on"]
-      : []),
-    ...(plan.compare.includes("syscalls") ? ["sys=on"] : []),
-    ...(plan.compare.includes("regs") ? ["regs=on", `regsevery=${plan.regsEvery}`] : []),
-  ];
-  return argvWithPlugin(plan, side, runDir, [pluginPath, ...pluginArgs].join(","));
-}
-
-/** The argv of one side run alone to report every step of [from, to] (narrowing). */
-export function narrowArgv(
-  plan: RunPlan,
-  side: SidePlan,
-  runDir: string,
-  pluginPath: string,
-  from: number,
-  to: number,
-): string[] {
-  const pluginArgs = [
-    `role=${side.role}`,
-    `ctl=${join(runDir, "ctl.sock")}`,
-    `narrow=${from}:${to}`,
-  ];
-  return argvWithPlugin(plan, side, runDir, [pluginPath, ...pluginArgs].join(","));
-}
-
-/**
- * One side's argv with any plugin (`-plugin` value `pluginSpec`): the
- * benchmark runs the same command line with its counting plugin.
- */
-export function argvWithPlugin(
-  plan: RunPlan,
-  side: SidePlan,
-  runDir: string,
-  pluginSpec: string,
-): string[] {
-  const plugin = ["-plugin", pluginSpec, "-D", join(runDir, `qemu-${side.role}.log`)];
-  if (plan.mode === "user") {
-    return [
-      "-c",
-      OPEN_SIDE_DIR,
-      "qemu-lockstep",
-      join(runDir, side.role),
-      ...side.head,
-      ...plugin,
-      ...side.tail,
-      `/proc/self/fd/3/${basename(plan.a.image)}`,
-      ...plan.guestArgs,
-    ];
-  }
-  return [...side.head, ...plugin, ...side.tail];
 }

@@ -3,7 +3,7 @@
  * header, compiler and API version, into a cache directory.
  */
 import { SetupError } from "./errors.ts";
-import { dirname, join, resolve } from "./_path.ts";
+import { dirname, join, resolve } from "../deps/path.ts";
 
 const PLUGIN_SRC = new URL("../plugin-src/", import.meta.url);
 

@@ -3,7 +3,7 @@
  * plugin API version the plugin must be built for.
  */
 import { SetupError } from "./errors.ts";
-import { isAbsolute, join } from "./_path.ts";
+import { isAbsolute, join } from "../deps/path.ts";
 
 /** A QEMU binary found on disk, with its version. */
 export interface QemuBinary {

@@ -4,14 +4,9 @@
  * with the ones they share, in one order, less those that are not state of
  * the guest's computation or that the user masked.
  */
+import type { RegInfo } from "./protocol.ts";
 
-/** A register as a plugin described it. */
-export interface RegInfo {
-  readonly name: string;
-  readonly feature: string;
-  /** Bytes read at start-up (-1: the read failed). */
-  readonly size: number;
-}
+export type { RegInfo };
 
 /** A register left out, and why. */
 export interface RegSkip {

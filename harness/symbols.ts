@@ -3,6 +3,9 @@
  * table (read with nm), so a verdict says "in mix_step" rather than only
  * giving two hex numbers.
  */
+import type { BlockView } from "./compare.ts";
+import type { RunPlan } from "./plan.ts";
+import type { Divergence, Excursion, NamedBlock } from "./verdict.ts";
 
 /** Names addresses of one image. */
 export interface Symbolizer {
@@ -77,4 +80,43 @@ export async function loadSymbols(image: string): Promise<Symbolizer> {
   } catch {
     return symbolizer([]);
   }
+}
+
+/** Names each excursion's instructions from the sides' images. */
+export async function nameExcursions(
+  xs: readonly Excursion[],
+  plan: RunPlan,
+): Promise<Excursion[]> {
+  if (xs.length === 0) return [];
+  const symA = await loadSymbols(plan.a.image);
+  const symB = plan.b.image === plan.a.image ? symA : await loadSymbols(plan.b.image);
+  return xs.map((x) => ({
+    ...x,
+    a: x.a && { ...x.a, symbol: symA.name(x.a.pc) },
+    b: x.b && { ...x.b, symbol: symB.name(x.b.pc) },
+  }));
+}
+
+/** Adds function+offset names from each side's image to a divergence. */
+export async function nameDivergence(d: Divergence, plan: RunPlan): Promise<Divergence> {
+  const symA = await loadSymbols(plan.a.image);
+  const symB = plan.b.image === plan.a.image ? symA : await loadSymbols(plan.b.image);
+  const blocks = (views: readonly BlockView[], sym: Symbolizer): NamedBlock[] =>
+    views.map((v) => ({ ...v, symbol: sym.name(v.pc) }));
+  const n = d.narrow;
+  return {
+    ...d,
+    ...(n
+      ? {
+        narrow: {
+          ...n,
+          ...(n.a ? { a: { ...n.a, symbol: symA.name(n.a.pc) } } : {}),
+          ...(n.b ? { b: { ...n.b, symbol: symB.name(n.b.pc) } } : {}),
+        },
+      }
+      : {}),
+    a: d.a && { ...d.a, symbol: symA.name(d.a.pc) },
+    b: d.b && { ...d.b, symbol: symB.name(d.b.pc) },
+    history: { a: blocks(d.history.a, symA), b: blocks(d.history.b, symB) },
+  };
 }

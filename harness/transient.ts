@@ -19,7 +19,8 @@
  * resumes there, and everything after it is compared as before, registers
  * included, so an excursion that left a difference behind is still found.
  */
-import { EV_REGS, type SideDump } from "./compare.ts";
+import type { SideDump } from "./compare.ts";
+import { EventKind } from "./protocol.ts";
 
 /** Where two streams meet again: a logical position on each side. */
 export interface Reconvergence {
@@ -62,7 +63,7 @@ function digest(dump: SideDump): { first: number; values: Uint32Array } {
   }
   for (const e of dump.events ?? []) {
     const at = e.pos - first;
-    if (e.kind === EV_REGS || at < 0 || at >= n) continue;
+    if (e.kind === EventKind.REGS || at < 0 || at >= n) continue;
     const ev = mix32(fold(e.a) ^ Math.imul(e.kind, 0x9e3779b1) ^ (e.size << 8) ^ fold(e.v));
     values[at] = mix32(Math.imul(values[at]!, MUL) ^ ev);
   }

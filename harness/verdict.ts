@@ -1,8 +1,9 @@
 /**
  * The verdict of a lockstep run: plain data, rendered by the CLI as text or
- * JSON (the JSON schema is this shape, documented in the README).
+ * JSON (the JSON schema is this shape, documented in docs/verdict.md).
  */
-import type { BlockView, DumpEvent, SideAt } from "./compare.ts";
+import type { BlockView, SideAt } from "./compare.ts";
+import { type DumpEvent, EventKind } from "./protocol.ts";
 
 /** How the run ended overall. */
 export type Status = "match" | "diverged" | "inconclusive" | "error";
@@ -70,17 +71,17 @@ export interface EventView {
 /** Turns a plugin's event into its view; `values` says whether values were read. */
 export function eventView(e: DumpEvent, values: boolean): EventView {
   switch (e.kind) {
-    case 1:
-    case 2:
+    case EventKind.LOAD:
+    case EventKind.STORE:
       return {
-        kind: e.kind === 1 ? "load" : "store",
+        kind: e.kind === EventKind.LOAD ? "load" : "store",
         address: e.a,
         size: e.size,
         ...(values ? { value: e.v } : {}),
       };
-    case 3:
+    case EventKind.SYSCALL:
       return { kind: "syscall", number: Number(e.a), argsHash: e.v };
-    case 5:
+    case EventKind.REGS:
       return { kind: "regs", blockPc: e.a, hash: e.v };
     default:
       return { kind: "syscall-error", number: Number(e.a), error: Number(BigInt.asIntN(64, e.v)) };
@@ -94,8 +95,9 @@ export interface Divergence {
   /** The same in side B's count: other than `insn` after transient excursions of unequal length. */
   readonly insnB?: number;
   /**
-   * What differs first: "pc" the instruction's address; "mem" a memory
-   * access it made; "syscall" a system call it made.
+   * What differs first: "pc" the instruction's address; "regs" the
+   * registers at a snapshot before it; "mem" a memory access it made;
+   * "syscall" a system call it made.
    */
   readonly kind: "pc" | "regs" | "mem" | "syscall";
   /** For "regs", "mem" and "syscall": each side's differing event (null: none there). */

@@ -1,10 +1,10 @@
 // Helpers for tests that drive the real CLI as a user would.
 
 /** Repository root. */
-export const ROOT = new URL("../", import.meta.url).pathname;
+export const ROOT = new URL("../../", import.meta.url).pathname;
 /** Built guests. */
-export const GUESTS = new URL("./guests/build/", import.meta.url).pathname;
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+export const GUESTS = new URL("../guests/build/", import.meta.url).pathname;
+const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
 /** What a CLI run left. */
 export interface CliResult {

@@ -1,10 +1,9 @@
 // Comparing more than instruction addresses: memory accesses and system
 // calls, on a guest pair whose only difference is one constant that feeds
 // load addresses long before it changes control flow.
-import { compareDumps, type DumpBlock, type DumpEvent } from "../harness/compare.ts";
-import { EXTRA_QEMU_DIR } from "../harness/doctor.ts";
+import { EXTRA_QEMU_DIR } from "../../harness/doctor.ts";
 import { GUESTS, runCli, symbolRange } from "./_cli.ts";
-import { deepEqual, equal, match, ok } from "./_assert.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
 const inRange = (hex: string, [start, end]: [bigint, bigint]) =>
@@ -106,43 +105,4 @@ Deno.test("comparisons that cannot be made are named, unknown ones are an error"
   const bad = await runCli(["--compare", "pc,vibes", "x86_64", g("x86_64-hello")]);
   equal(bad.code, 2);
   match(bad.stderr, /Unknown comparison: vibes/);
-});
-
-Deno.test("comparator: an event that differs before the addresses do is the divergence", () => {
-  const blk = (i: number, pc: number, n: number): DumpBlock => ({
-    i,
-    pc: BigInt(pc),
-    sizes: Array(n).fill(4),
-    bytes: "00000000".repeat(n),
-  });
-  const load = (pos: number, a: number): DumpEvent => ({
-    pos,
-    kind: 1,
-    a: BigInt(a),
-    size: 4,
-    v: 0n,
-  });
-  const blocks = [blk(0, 0x100, 4), blk(4, 0x200, 4)];
-  const base = { good: 0, bad: 8, ended: false };
-  const r = compareDumps(
-    { ...base, blocks, events: [load(1, 0x1000), load(5, 0x2000)] },
-    {
-      ...base,
-      blocks: [blk(0, 0x100, 2), blk(2, 0x108, 2), blk(4, 0x200, 4)],
-      events: [load(1, 0x1000), load(5, 0x2008)],
-    },
-    2,
-  );
-  ok(r.found);
-  equal(r.insn, 5);
-  equal(r.a?.pc, 0x204n);
-  equal(r.events?.a?.a, 0x2000n);
-  equal(r.events?.b?.a, 0x2008n);
-  // The same events: no divergence.
-  const same = compareDumps({ ...base, blocks, events: [load(1, 0x1000)] }, {
-    ...base,
-    blocks,
-    events: [load(1, 0x1000)],
-  }, 2);
-  equal(same.found, false);
 });

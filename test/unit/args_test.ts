@@ -1,5 +1,6 @@
-import { parseCommandLine, UsageError } from "../cli/args.ts";
-import { deepEqual, equal, throws } from "./_assert.ts";
+import { HELP, parseCommandLine, UsageError } from "../../cli/args.ts";
+import { DEFAULTS } from "../../mod.ts";
+import { deepEqual, equal, throws } from "../../deps/assert.ts";
 
 function run(argv: string[]) {
   const cmd = parseCommandLine(argv);
@@ -12,7 +13,9 @@ Deno.test("command line", async (t) => {
     const cmd = run(["sparc", "zImage.elf"]);
     equal(cmd.options.arch, "sparc");
     equal(cmd.options.image, "zImage.elf");
-    equal(cmd.options.history, 8);
+    // Unset options are left to the plan, which applies DEFAULTS.
+    equal(cmd.options.history, undefined);
+    equal(cmd.options.compare, undefined);
     equal(cmd.options.chain, false);
     equal(cmd.options.mode, undefined);
     deepEqual(cmd.options.guestArgs, []);
@@ -82,4 +85,20 @@ Deno.test("command line", async (t) => {
       throws(() => parseCommandLine(argv), (e) => e instanceof UsageError && re.test(e.message));
     }
   });
+});
+
+Deno.test("the help text shows the defaults the plan applies", () => {
+  for (
+    const [option, value] of [
+      ["--history", DEFAULTS.history],
+      ["--regs-every", DEFAULTS.regsEvery],
+      ["--interval", DEFAULTS.interval],
+      ["--window", DEFAULTS.window],
+    ] as const
+  ) {
+    const at = HELP.indexOf(option);
+    const next = HELP.indexOf("\n      --", at + 1);
+    const text = HELP.slice(at, next);
+    equal(text.includes(`[default: ${value}]`), true, `${option}: ${text}`);
+  }
 });

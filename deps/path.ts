@@ -1,3 +1,3 @@
 // The one place path helpers come from (stands in for @std/path, which JSR
-// would provide; swap here to move to it).
+// would provide; swapping to it touches this file only).
 export { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";

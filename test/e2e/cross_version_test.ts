@@ -1,9 +1,9 @@
 // Two different QEMU builds: Debian's 7.2 (plugin API 1) on side A against
 // Debian trixie's 10.0 (API 4, installed by scripts/setup.sh) on side B.
-import { EXTRA_QEMU_DIR } from "../harness/doctor.ts";
-import { buildPlugin } from "../harness/plugin_build.ts";
+import { EXTRA_QEMU_DIR } from "../../harness/doctor.ts";
+import { buildPlugin } from "../../harness/plugin_build.ts";
 import { GUESTS, runCli, tempDir } from "./_cli.ts";
-import { equal, match, ok } from "./_assert.ts";
+import { equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
 const q10 = (arch: string) => `${EXTRA_QEMU_DIR}qemu-system-${arch}`;

@@ -1,19 +1,13 @@
 /**
  * The benchmark: for a workload, run one QEMU alone with a counting plugin
  * ("single") and the full lockstep ("lockstep") alternately, and report the
- * medians. Plain data; cli/bench.ts prints it.
+ * medians. Plain data; bench/main.ts prints it.
  */
-import { OwnedChild } from "./child.ts";
-import { buildPlugin } from "./plugin_build.ts";
-import {
-  argvWithPlugin,
-  type LockstepOptions,
-  placeGuests,
-  planRun,
-  type RunPlan,
-} from "./plan.ts";
-import { runLockstep } from "./session.ts";
-import { join } from "./_path.ts";
+import { OwnedChild } from "../harness/child.ts";
+import { buildPlugin } from "../harness/plugin_build.ts";
+import { argvWithPlugin, placeGuests } from "../harness/command_line.ts";
+import { type LockstepOptions, planRun, runLockstep, type RunPlan } from "../mod.ts";
+import { join } from "../deps/path.ts";
 
 /** One workload to measure. */
 export interface Workload {

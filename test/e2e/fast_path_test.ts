@@ -2,7 +2,7 @@
 // same divergence as the slowest, simplest setting: a checkpoint after every
 // instruction and no side ever more than one instruction ahead.
 import { GUESTS, runCli } from "./_cli.ts";
-import { deepEqual, equal } from "./_assert.ts";
+import { deepEqual, equal } from "../../deps/assert.ts";
 
 Deno.test("kernel boot with a different command line on side B: fast path finds the same divergence as checkpointing every instruction", async () => {
   const args = [

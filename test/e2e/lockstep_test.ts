@@ -1,6 +1,6 @@
 // End-to-end: the real CLI, real QEMU 7.2, the real plugin build and sockets.
 import { alive, GUESTS, runCli, startCli, symbolRange, tempDir } from "./_cli.ts";
-import { deepEqual, equal, match, ok } from "./_assert.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
 
@@ -89,13 +89,29 @@ Deno.test("one instruction per TB on side B is not a divergence", async () => {
   );
 });
 
-Deno.test("a stale socket file and two runs at once in one directory both succeed", async () => {
-  await using cwd = await tempDir();
-  for (const stale of ["lockstep.sock", "ctl.sock", "peer.sock"]) {
-    await Deno.writeTextFile(`${cwd.path}/${stale}`, "stale");
+Deno.test("a CLI killed outright leaves a stale socket; the next runs, two at once, are not disturbed", async () => {
+  await using tmp = await tempDir();
+  const killed = await startCli(["--json", "x86_64", g("x86_64-loop"), "--", "4000000000"], {
+    TMPDIR: tmp.path,
+  });
+  killed.child.kill("SIGKILL");
+  await killed.finish();
+  // Its QEMUs see the control socket close and end by themselves.
+  for (let i = 0; i < 100 && (alive(killed.pids.a) || alive(killed.pids.b)); i++) {
+    await new Promise((r) => setTimeout(r, 100));
   }
+  ok(!alive(killed.pids.a) && !alive(killed.pids.b), "the killed run's QEMUs still run");
+  const stale = [];
+  for await (const e of Deno.readDir(tmp.path)) {
+    for await (const f of Deno.readDir(`${tmp.path}/${e.name}`)) {
+      if (f.name.endsWith(".sock")) stale.push(`${e.name}/${f.name}`);
+    }
+  }
+  ok(stale.length > 0, "no stale socket was left to test against");
   const runs = await Promise.all(
-    [0, 1].map(() => runCli(["--json", "x86_64", g("x86_64-hello")], { cwd: cwd.path })),
+    [0, 1].map(() =>
+      runCli(["--json", "x86_64", g("x86_64-hello")], { env: { TMPDIR: tmp.path } })
+    ),
   );
   for (const r of runs) {
     equal(r.code, 0, r.stderr);

@@ -1,5 +1,10 @@
-import { compareDumps, type DumpBlock, type SideDump } from "../harness/compare.ts";
-import { deepEqual, equal, ok, throws } from "./_assert.ts";
+import {
+  compareDumps,
+  type DumpBlock,
+  type DumpEvent,
+  type SideDump,
+} from "../../harness/compare.ts";
+import { deepEqual, equal, ok, throws } from "../../deps/assert.ts";
 
 /** A block of `n` 4-byte instructions at `pc`, starting at stream index `i`. */
 function blk(i: number, pc: number, n: number): DumpBlock {
@@ -83,4 +88,43 @@ Deno.test("comparator", async (t) => {
   await t.step("rejects a dump with a gap", () => {
     throws(() => compareDumps(side([blk(0, 0x100, 2), blk(5, 0x200, 1)]), side([]), 8), RangeError);
   });
+});
+
+Deno.test("comparator: an event that differs before the addresses do is the divergence", () => {
+  const blk = (i: number, pc: number, n: number): DumpBlock => ({
+    i,
+    pc: BigInt(pc),
+    sizes: Array(n).fill(4),
+    bytes: "00000000".repeat(n),
+  });
+  const load = (pos: number, a: number): DumpEvent => ({
+    pos,
+    kind: 1,
+    a: BigInt(a),
+    size: 4,
+    v: 0n,
+  });
+  const blocks = [blk(0, 0x100, 4), blk(4, 0x200, 4)];
+  const base = { good: 0, bad: 8, ended: false };
+  const r = compareDumps(
+    { ...base, blocks, events: [load(1, 0x1000), load(5, 0x2000)] },
+    {
+      ...base,
+      blocks: [blk(0, 0x100, 2), blk(2, 0x108, 2), blk(4, 0x200, 4)],
+      events: [load(1, 0x1000), load(5, 0x2008)],
+    },
+    2,
+  );
+  ok(r.found);
+  equal(r.insn, 5);
+  equal(r.a?.pc, 0x204n);
+  equal(r.events?.a?.a, 0x2000n);
+  equal(r.events?.b?.a, 0x2008n);
+  // The same events: no divergence.
+  const same = compareDumps({ ...base, blocks, events: [load(1, 0x1000)] }, {
+    ...base,
+    blocks,
+    events: [load(1, 0x1000)],
+  }, 2);
+  equal(same.found, false);
 });

@@ -2,9 +2,9 @@
  * `deno task bench`: lockstep against one QEMU with a counting plugin, on
  * the bundled workloads, in both chain modes. Prints a table (or --json).
  */
-import { parseArgs } from "./_parse_args.ts";
-import { type BenchRow, benchWorkload, type Workload } from "../harness/bench.ts";
-import { EXTRA_QEMU_DIR } from "../harness/doctor.ts";
+import { parseArgs } from "../deps/cli.ts";
+import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
+import { EXTRA_QEMU_DIR } from "../mod.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
 

@@ -1,8 +1,8 @@
-import { isLinuxUserImage, parseElf } from "../harness/elf.ts";
-import { pluginApiFor } from "../harness/qemu_binary.ts";
-import { equal, ok, throws } from "./_assert.ts";
+import { isLinuxUserImage, parseElf } from "../../harness/elf.ts";
+import { pluginApiFor } from "../../harness/qemu_binary.ts";
+import { equal, ok, throws } from "../../deps/assert.ts";
 
-const build = new URL("./guests/build/", import.meta.url);
+const build = new URL("../guests/build/", import.meta.url);
 const read = (name: string) => Deno.readFileSync(new URL(name, build));
 
 Deno.test("mode detection from the image", async (t) => {

@@ -1,0 +1,91 @@
+/**
+ * The QEMU command line of one side: the plan's arguments around the
+ * `-plugin` option, and in linux-user mode the same guest path on both
+ * sides (each side's own copy of its guest, reached through file
+ * descriptor 3).
+ */
+import type { RunPlan, SidePlan } from "./plan.ts";
+import { lockstepPluginArgs, narrowPluginArgs, pluginSpec } from "./plugin_args.ts";
+import { basename, join } from "../deps/path.ts";
+
+/**
+ * Where a linux-user side's copy of its guest program goes: …/a/NAME and
+ * …/b/NAME, NAME being side A's image's name on both sides.
+ */
+export function guestCopy(runDir: string, plan: RunPlan, side: SidePlan): string {
+  return join(runDir, side.role, basename(plan.a.image));
+}
+
+/** Puts each side's guest program where guestCopy() says (linux-user). */
+export async function placeGuests(
+  runDir: string,
+  plan: RunPlan,
+  sides: readonly SidePlan[],
+): Promise<void> {
+  for (const side of sides) {
+    await Deno.mkdir(join(runDir, side.role));
+    // A copy, not a link: /proc/self/exe resolves links, and the two
+    // images' own paths may differ in length.
+    await Deno.copyFile(side.image, guestCopy(runDir, plan, side));
+  }
+}
+
+/*
+ * A linux-user side starts as `sh -c SCRIPT qemu-lockstep DIR setarch … qemu
+ * … /proc/self/fd/3/NAME`: the shell opens the side's own directory as file
+ * descriptor 3 and execs, so both QEMUs are given the same path string, each
+ * reaching its own copy. The guest sees the same AT_EXECFN and argv[0] on both
+ * sides (and an open descriptor 3 on both).
+ */
+const OPEN_SIDE_DIR = 'exec 3<"$1" && shift && exec "$@"';
+
+/** The full argv for one side, given the run's private directory. */
+export function lockstepArgv(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  pluginPath: string,
+): string[] {
+  const spec = pluginSpec(pluginPath, lockstepPluginArgs(plan, side, runDir));
+  return argvWithPlugin(plan, side, runDir, spec);
+}
+
+/** The argv of one side run alone to report every step of [from, to] (narrowing). */
+export function narrowArgv(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  pluginPath: string,
+  from: number,
+  to: number,
+): string[] {
+  const spec = pluginSpec(pluginPath, narrowPluginArgs(side, runDir, from, to));
+  return argvWithPlugin(plan, side, runDir, spec);
+}
+
+/**
+ * One side's argv with any plugin (`-plugin` value `spec`): the
+ * benchmark runs the same command line with its counting plugin.
+ */
+export function argvWithPlugin(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  spec: string,
+): string[] {
+  const plugin = ["-plugin", spec, "-D", join(runDir, `qemu-${side.role}.log`)];
+  if (plan.mode === "user") {
+    return [
+      "-c",
+      OPEN_SIDE_DIR,
+      "qemu-lockstep",
+      join(runDir, side.role),
+      ...side.head,
+      ...plugin,
+      ...side.tail,
+      `/proc/self/fd/3/${basename(plan.a.image)}`,
+      ...plan.guestArgs,
+    ];
+  }
+  return [...side.head, ...plugin, ...side.tail];
+}

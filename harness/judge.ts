@@ -1,0 +1,205 @@
+/**
+ * Judging a run: from what both sides reported, whether it is over and
+ * how (decide), and what their dumps say once both dumped (compareOutcome).
+ * Plain functions of the sides' state; the session acts on the answers.
+ */
+import type { ChildStatus } from "./child.ts";
+import { compareDumps } from "./compare.ts";
+import { EventKind } from "./protocol.ts";
+import { sideDump, type SideState } from "./side_state.ts";
+import { type Divergence, eventView, type Status, type StoppedBy } from "./verdict.ts";
+
+/** How a run ended, before naming and narrowing. */
+export interface Outcome {
+  /** Instructions known to agree, when the side counts do not say it. */
+  readonly insns?: number;
+  readonly status: Status;
+  readonly stoppedBy: StoppedBy | null;
+  readonly message: string;
+  readonly divergence?: Divergence;
+}
+
+/** What the session knows besides the sides' state. */
+export interface DecideContext {
+  readonly timedOut: boolean;
+  readonly aborted: boolean;
+  readonly startTimedOut: boolean;
+  readonly timeoutSeconds: number | undefined;
+  readonly startSeconds: number;
+}
+
+/** Looks at what is known and says whether the run is over, and how. */
+export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Outcome | undefined {
+  const { a, b } = st;
+  for (const s of [a, b]) {
+    if (s.error) {
+      return { status: "error", stoppedBy: null, message: `Side ${s.pair.plan.role}: ${s.error}` };
+    }
+  }
+  if (cx.aborted) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "interrupted",
+      message: "Interrupted before a verdict",
+    };
+  }
+  if (cx.timedOut) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "timeout",
+      message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
+    };
+  }
+  if (a.limit && b.limit && a.limit.atHash === b.limit.atHash) {
+    return {
+      status: "match",
+      stoppedBy: "max-insns",
+      message: `No divergence in the first ${a.limit.at} instructions`,
+    };
+  }
+  for (const [s, other] of [[a, b], [b, a]] as const) {
+    if (s.pair.exit && !s.pair.hello) {
+      return {
+        status: "error",
+        stoppedBy: null,
+        message: `QEMU for side ${s.pair.plan.role} exited (${
+          describeExit(s.pair.exit)
+        }) before the plugin started`,
+      };
+    }
+    // Ended by itself without a word from the plugin: it crashed or was killed.
+    if (s.pair.exit && !s.end && !s.dump && !s.limit) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "crash",
+        message: `QEMU for side ${s.pair.plan.role} died (${
+          describeExit(s.pair.exit)
+        }) at about instruction ${s.insns}`,
+      };
+    }
+    if (s.pair.exit && s.dump && !other.dump && other.pair.exit) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "peer-lost",
+        message:
+          `Side ${s.pair.plan.role} reported a divergence but side ${other.pair.plan.role} ended without its part`,
+      };
+    }
+  }
+  if (a.pair.exit && b.pair.exit) {
+    if (a.end && b.end && a.end.insns === b.end.insns && a.end.hash === b.end.hash) {
+      return {
+        status: "match",
+        stoppedBy: "guest-exit",
+        message: `Both guests ran to their end: ${
+          a.end.insns + a.origin
+        } instructions, no divergence`,
+      };
+    }
+    return {
+      status: "inconclusive",
+      stoppedBy: "peer-lost",
+      message: "Both QEMUs exited without a verdict from the plugins",
+    };
+  }
+  if (cx.startTimedOut && (!a.pair.hello || !b.pair.hello)) {
+    const late = !a.pair.hello ? a : b;
+    return {
+      status: "error",
+      stoppedBy: null,
+      message:
+        `QEMU for side ${late.pair.plan.role} did not load the plugin within ${cx.startSeconds} s`,
+    };
+  }
+  return undefined;
+}
+
+/** What both sides' dumps say. */
+export function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
+  for (const s of [a, b]) {
+    if (!s.dump!.complete) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "divergence",
+        message:
+          `The checkpoints disagree, but side ${s.pair.plan.role}'s dump no longer reaches back to ` +
+          `where they last agreed (it ran too far ahead): rerun with a smaller --window`,
+      };
+    }
+  }
+  const r = compareDumps(sideDump(a), sideDump(b), history);
+  const values = a.pair.hello?.memValues === true && b.pair.hello?.memValues === true;
+  if (!r.found) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "divergence",
+      message: `The checkpoints disagree but the dumped instructions do not: ${r.reason}`,
+    };
+  }
+  // Both guests ended, and the difference lies in a side's final block,
+  // which the guest left part-way (its power-off): which of its last
+  // instructions ran, and which of their accesses completed, is unknown.
+  for (const [short, long] of [[a, b], [b, a]] as const) {
+    if (
+      short.end && long.end && short.end.insns <= long.end.insns &&
+      r.insn >= Math.min(long.end.insns - long.end.tail, short.end.insns - short.end.tail)
+    ) {
+      const agree = Math.min(r.insn, short.end.insns) + a.origin;
+      return {
+        insns: agree,
+        status: "match",
+        stoppedBy: "guest-exit",
+        message:
+          `Both guests ran to their end (${agree} instructions agree), no divergence; side ${long.pair.plan.role} ` +
+          `left its last block part-way, so what its last ${
+            long.end.insns - r.insn
+          } instruction(s) did is not known`,
+      };
+    }
+  }
+  const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
+  const ev = r.events;
+  const kinds = [ev?.a?.kind, ev?.b?.kind];
+  const kind = !ev
+    ? "pc"
+    : kinds.includes(EventKind.REGS)
+    ? "regs"
+    : kinds.some((k) => k === EventKind.LOAD || k === EventKind.STORE)
+    ? "mem"
+    : "syscall";
+  const what = {
+    pc: "",
+    regs: " (the registers differ)",
+    mem: " (a memory access differs)",
+    syscall: " (a system call differs)",
+  }[kind];
+  return {
+    status: "diverged",
+    stoppedBy: "divergence",
+    message: `Diverged at instruction ${r.insn + a.origin}${
+      a.origin !== b.origin ? ` (side b's ${r.insn + b.origin})` : ""
+    }${what}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
+    divergence: {
+      insn: r.insn,
+      kind,
+      ...(ev
+        ? {
+          events: {
+            a: ev.a ? eventView(ev.a, values) : null,
+            b: ev.b ? eventView(ev.b, values) : null,
+          },
+        }
+        : {}),
+      a: r.a ? { ...r.a, symbol: null } : null,
+      b: r.b ? { ...r.b, symbol: null } : null,
+      history: {
+        a: r.history.a.map((v) => ({ ...v, symbol: null })),
+        b: r.history.b.map((v) => ({ ...v, symbol: null })),
+      },
+    },
+  };
+}
+
+function describeExit(s: ChildStatus): string {
+  return s.signal ? `signal ${s.signal}` : `exit code ${s.code}`;
+}

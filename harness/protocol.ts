@@ -1,0 +1,194 @@
+/**
+ * The protocol between the plugin and the harness, in one place: every
+ * message the plugin writes to the control socket (one JSON object a line,
+ * `t` names its kind), its parser, every command the harness writes back
+ * (one text line), and the kinds of events. plugin-src/protocol.h is its C
+ * mirror; test/unit/protocol_test.ts checks that the two agree.
+ */
+
+/** Message kinds (`t`), by the name protocol.h gives them. */
+export const MESSAGES = {
+  HELLO: "hello",
+  REGS: "regs",
+  PROGRESS: "progress",
+  END: "end",
+  LIMIT: "limit",
+  PEER_LOST: "peer-lost",
+  DIVERGED: "diverged",
+  BLOCK: "blk",
+  EVENT: "ev",
+  DUMPED: "dumped",
+  STEP: "step",
+  NARROWED: "narrowed",
+  ERROR: "error",
+} as const;
+
+/** Commands the harness sends, by the name protocol.h gives them. */
+export const COMMANDS = { REGS: "regs", RESYNC: "resync", QUIT: "quit" } as const;
+
+/** Event kinds: what an instruction did besides running (the `k` of an "ev" message). */
+export const EventKind = {
+  /** An event dropped when the comparison restarted after a transient excursion. */
+  NONE: 0,
+  LOAD: 1,
+  STORE: 2,
+  /** A system call: address = its number, value = a fold of its arguments. */
+  SYSCALL: 3,
+  /** A system call that failed: address = its number, value = the negative return. */
+  SYSERR: 4,
+  /** A register snapshot before the instruction: address = its block's, value = a hash. */
+  REGS: 5,
+} as const;
+
+/** One of EventKind's values. */
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+
+/** A side of the run. */
+export type Role = "a" | "b";
+
+/** One retired block as a plugin dumped it. */
+export interface DumpBlock {
+  /** Stream index of its first instruction. */
+  readonly i: number;
+  /** Guest virtual address of its first instruction. */
+  readonly pc: bigint;
+  /** Size in bytes of each retired instruction. */
+  readonly sizes: readonly number[];
+  /** The retired instructions' bytes, hex, concatenated. */
+  readonly bytes: string;
+}
+
+/** An event of the instruction at stream index `pos` (see EventKind). */
+export interface DumpEvent {
+  readonly pos: number;
+  readonly kind: number;
+  readonly a: bigint;
+  readonly size: number;
+  readonly v: bigint;
+}
+
+/** A register as a plugin described it. */
+export interface RegInfo {
+  readonly name: string;
+  readonly feature: string;
+  /** Bytes read at start-up (-1: the read failed). */
+  readonly size: number;
+}
+
+/** One instruction of a narrowing run (see narrow.ts). */
+export interface Step {
+  readonly pos: number;
+  readonly pc: bigint;
+  readonly bytes: string;
+  /** QEMU's disassembly ("" where it has none). */
+  readonly disas: string;
+  /** Registers that changed since the previous step (all at the first), by index in the agreed list: hex bytes, target order. */
+  readonly regs: ReadonlyMap<number, string>;
+}
+
+/** Counts a plugin reports with most messages. */
+interface Counts {
+  readonly insns: number;
+  readonly blocks: number;
+  /** Peak RSS of the QEMU in kB. */
+  readonly rss: number;
+}
+
+/** A message from a plugin. */
+export type PluginMessage =
+  | { t: "hello"; role: Role; target: string; api: number; pid: number; memValues: boolean }
+  | { t: "regs"; regs: RegInfo[] }
+  | { t: "step"; step: Step }
+  | ({ t: "progress" | "peer-lost" | "narrowed" } & Counts)
+  | ({ t: "end"; hash: string; tail: number } & Counts)
+  | ({ t: "limit"; at: number; atHash: string } & Counts)
+  | {
+    t: "diverged";
+    good: number;
+    bad: number;
+    insns: number;
+    /** Where this side's comparison restarted after the last transient excursion. */
+    origin: number;
+    /** False when its rings no longer reached back to where the streams last agreed. */
+    complete: boolean;
+  }
+  | { t: "blk"; block: DumpBlock }
+  | { t: "ev"; event: DumpEvent }
+  | { t: "dumped" }
+  | { t: "error"; msg: string };
+
+const KNOWN = new Set<string>(Object.values(MESSAGES));
+
+/** Parses one line a plugin sent; throws SyntaxError when it is not one. */
+export function parseMessage(line: string): PluginMessage {
+  const raw = JSON.parse(line) as Record<string, unknown>;
+  if (typeof raw !== "object" || raw === null || typeof raw.t !== "string" || !KNOWN.has(raw.t)) {
+    throw new SyntaxError(`Unknown plugin message: ${line.slice(0, 80)}`);
+  }
+  switch (raw.t) {
+    case MESSAGES.BLOCK:
+      return {
+        t: "blk",
+        block: {
+          i: Number(raw.i),
+          pc: BigInt(String(raw.pc)),
+          sizes: Array.from(String(raw.sz), (c) => parseInt(c, 16)),
+          bytes: String(raw.b),
+        },
+      };
+    case MESSAGES.EVENT:
+      return {
+        t: "ev",
+        event: {
+          pos: Number(raw.p),
+          kind: Number(raw.k),
+          a: BigInt(String(raw.a)),
+          size: Number(raw.s),
+          v: BigInt(String(raw.v)),
+        },
+      };
+    case MESSAGES.REGS: {
+      const list = raw.regs as [string, string, number][];
+      return { t: "regs", regs: list.map(([name, feature, size]) => ({ name, feature, size })) };
+    }
+    case MESSAGES.STEP: {
+      const r = raw.r as Record<string, string>;
+      return {
+        t: "step",
+        step: {
+          pos: Number(raw.p),
+          pc: BigInt(String(raw.pc)),
+          bytes: String(raw.b),
+          disas: String(raw.d ?? "").trim().replace(/\s+/g, " "),
+          regs: new Map(Object.entries(r).map(([k, v]) => [Number(k), v])),
+        },
+      };
+    }
+  }
+  return raw as PluginMessage;
+}
+
+/** The answer to both sides' "regs" messages: indices into that side's list, in the agreed order. */
+export function regsCommand(indices: readonly number[]): string {
+  return [COMMANDS.REGS, ...indices].join(" ");
+}
+
+/** Where a side resumes after a transient excursion (see session.ts). */
+export interface Resync {
+  /** Comparisons restarted so far: peer messages of older epochs are dropped. */
+  readonly epoch: number;
+  /** The side's own position where its comparison restarts. */
+  readonly origin: number;
+  /** The side's own position to stop at (--max-insns), 0 for none. */
+  readonly limit: number;
+  /** The logical position from which the next register snapshot may be taken. */
+  readonly regsNext: number;
+}
+
+/** The "resync" command for one side. */
+export function resyncCommand(r: Resync): string {
+  return [COMMANDS.RESYNC, r.epoch, r.origin, r.limit, r.regsNext].join(" ");
+}
+
+/** Ends a plugin's QEMU at once (a parked plugin waits for it). */
+export const QUIT_COMMAND: string = COMMANDS.QUIT;

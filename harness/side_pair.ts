@@ -1,0 +1,246 @@
+/**
+ * Two QEMUs under one owner: a private run directory, the control socket
+ * both plugins report to, both children, and the start-up handshakes
+ * (hello, the register list). The lockstep session and narrowing's re-runs
+ * both supervise their QEMUs through it, with `await using`, so every path
+ * stops both QEMUs, closes the socket and removes the directory.
+ */
+import { type ChildStatus, OwnedChild } from "./child.ts";
+import { type ControlMessage, ControlServer } from "./control.ts";
+import { placeGuests } from "./command_line.ts";
+import { CTL_SOCKET } from "./plugin_args.ts";
+import type { RunPlan, SidePlan } from "./plan.ts";
+import {
+  type PluginMessage,
+  QUIT_COMMAND,
+  type RegInfo,
+  regsCommand,
+  type Role,
+} from "./protocol.ts";
+import { chooseRegisters, type RegChoice } from "./registers.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { shellQuote } from "./_shell.ts";
+import { join } from "../deps/path.ts";
+
+/** A plugin's "hello". */
+export type Hello = Extract<PluginMessage, { t: "hello" }>;
+
+/** One side: its QEMU and what its plugin said at start-up. */
+export interface PairSide {
+  readonly plan: SidePlan;
+  /** The full command line, program first. */
+  readonly argv: readonly string[];
+  readonly child: OwnedChild;
+  /** Its control connection, once the plugin said hello. */
+  conn?: number;
+  hello?: Hello;
+  /** The registers its QEMU describes (regs=on). */
+  regs?: RegInfo[];
+  /** The exit status as soon as it is known (its last reports may be in flight). */
+  exitStatus?: ChildStatus;
+  /** Set when the QEMU has exited and everything its plugin sent was read. */
+  exit?: ChildStatus;
+  /** The control connection was read to its end. */
+  closed: boolean;
+}
+
+/** A message from one side. */
+export interface SideMessage {
+  readonly role: Role;
+  readonly msg: ControlMessage;
+}
+
+/** How to start a pair. */
+export interface PairOptions {
+  readonly plan: RunPlan;
+  /** A side's arguments (after plan's command), given the run directory. */
+  readonly args: (side: SidePlan, runDir: string) => string[];
+  /** Keep the run directory (logs, sockets) instead of removing it. */
+  readonly keepTemp?: boolean | undefined;
+  /** Called with a line of what happens (for --verbose). */
+  readonly onEvent?: ((line: string) => void) | undefined;
+  /** Prefix of those lines ("narrow " for narrowing's re-runs). */
+  readonly label?: string;
+}
+
+/** A fresh private directory (mode 0700) for one run's sockets and logs. */
+export async function makeRunDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-" });
+  await Deno.chmod(dir, 0o700);
+  return dir;
+}
+
+/**
+ * Wakes a supervision loop on an external event (a child exits, a timer
+ * fires, an abort). A notify() that comes before the loop waits is kept.
+ */
+class Waker {
+  #woken = false;
+  #wake = () => {};
+
+  readonly notify = (): void => {
+    this.#woken = true;
+    this.#wake();
+  };
+
+  /** Resolves at the next notify() (at once if one came since the last wait). */
+  next(): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((r) => {
+      this.#wake = () => {
+        this.#woken = false;
+        r();
+      };
+    });
+  }
+}
+
+/** Both sides of one run, started; see the module comment. */
+export class SidePair implements AsyncDisposable {
+  readonly dir: string;
+  /** Both sides, once started (open() returns only then). */
+  sides!: Readonly<Record<Role, PairSide>>;
+  /** The registers both sides compare, once both listed theirs. */
+  regChoice?: RegChoice;
+  readonly #ctl: ControlServer;
+  readonly #waker = new Waker();
+  readonly #roleOf = new Map<number, Role>();
+  readonly #opts: PairOptions;
+  #disposed = false;
+  /** Children started so far: a failure to start side B still stops side A. */
+  readonly #started: PairSide[] = [];
+
+  private constructor(dir: string, ctl: ControlServer, opts: PairOptions) {
+    this.dir = dir;
+    this.#ctl = ctl;
+    this.#opts = opts;
+  }
+
+  /** Makes the run directory and control socket, places the guests and starts both QEMUs. */
+  static async open(opts: PairOptions): Promise<SidePair> {
+    const dir = await makeRunDir();
+    let ctl: ControlServer;
+    try {
+      ctl = new ControlServer(join(dir, CTL_SOCKET));
+    } catch (e) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw e;
+    }
+    const pair = new SidePair(dir, ctl, opts);
+    try {
+      if (opts.plan.mode === "user") await placeGuests(dir, opts.plan, [opts.plan.a, opts.plan.b]);
+      const a = pair.#spawn(opts.plan.a);
+      const b = pair.#spawn(opts.plan.b);
+      pair.sides = { a, b };
+      return pair;
+    } catch (e) {
+      await pair[Symbol.asyncDispose]();
+      throw e;
+    }
+  }
+
+  #spawn(p: SidePlan): PairSide {
+    const { plan } = this.#opts;
+    const argv = [p.command, ...this.#opts.args(p, this.dir)];
+    this.#event(`side ${p.role}: ${argv.map(shellQuote).join(" ")}`);
+    const [cmd, ...args] = argv;
+    const child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
+    const s: PairSide = { plan: p, argv, child, closed: false };
+    this.#started.push(s);
+    child.status.then((st) => {
+      s.exitStatus = st;
+      settleExit(s);
+      this.#event(`side ${p.role}: exited (${st.signal ?? `code ${st.code}`})`);
+      this.notify();
+    });
+    return s;
+  }
+
+  /** Wakes next() (an external event: a timer, an abort). */
+  readonly notify = (): void => this.#waker.notify();
+
+  #event(line: string): void {
+    this.#opts.onEvent?.(`${this.#opts.label ?? ""}${line}`);
+  }
+
+  /**
+   * The next message from either side, or undefined when notify() woke the
+   * caller first. Start-up messages are handled here: "hello" ties a
+   * connection to its side, and once both sides listed their registers
+   * both get the agreed list.
+   */
+  async next(): Promise<SideMessage | undefined> {
+    const next = await this.#ctl.next(this.#waker.next());
+    if (!next) return undefined;
+    const [id, msg] = next;
+    if (msg.t === "hello") {
+      const s = this.sides[msg.role];
+      this.#roleOf.set(id, msg.role);
+      s.conn = id;
+      s.hello = msg;
+      this.#event(
+        `side ${msg.role}: plugin loaded (${msg.target}, API ${msg.api}, pid ${msg.pid})`,
+      );
+      return { role: msg.role, msg };
+    }
+    const role = this.#roleOf.get(id);
+    if (!role) return undefined;
+    const s = this.sides[role];
+    if (msg.t === "closed") s.closed = true;
+    if (msg.t === "regs") {
+      // Each plugin waits for the answer before its guest starts.
+      s.regs = msg.regs;
+      const { a, b } = this.sides;
+      if (a.regs && b.regs) {
+        const choice = chooseRegisters(a.regs, b.regs, this.#opts.plan.maskRegs);
+        this.regChoice = choice;
+        await this.send("a", regsCommand(choice.a));
+        await this.send("b", regsCommand(choice.b));
+        this.#event(`registers compared: ${choice.names.join(" ") || "none"}`);
+      }
+    }
+    settleExit(s);
+    return { role, msg };
+  }
+
+  /** Sends a command line to one side's plugin (nothing once it is gone). */
+  async send(role: Role, line: string): Promise<void> {
+    const conn = this.sides[role].conn;
+    if (conn !== undefined) await this.#ctl.send(conn, line);
+  }
+
+  /**
+   * Stops both QEMUs: "quit" lets a parked plugin end its QEMU at once;
+   * SIGTERM, then SIGKILL after `graceMs`, follow for one that does not.
+   */
+  async stop(graceMs: number = DEFAULTS.stopGraceMs): Promise<Record<Role, ChildStatus>> {
+    await this.send("a", QUIT_COMMAND);
+    await this.send("b", QUIT_COMMAND);
+    const [a, b] = await Promise.all([
+      this.sides.a.child.stop(graceMs),
+      this.sides.b.child.stop(graceMs),
+    ]);
+    return { a, b };
+  }
+
+  /** Stops both QEMUs, closes the socket and removes the directory (unless kept). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await Promise.all(this.#started.map((s) => s.child.stop(DEFAULTS.cleanupGraceMs)));
+    await this.#ctl[Symbol.asyncDispose]();
+    if (!this.#opts.keepTemp) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * A side counts as exited once its QEMU is gone and its control connection
+ * has been read to the end: a plugin's last reports can still be in the
+ * socket when the process exit is seen.
+ */
+function settleExit(s: PairSide): void {
+  if (s.exitStatus && (s.conn === undefined || s.closed)) s.exit = s.exitStatus;
+}

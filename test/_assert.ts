@@ -1,2 +1,0 @@
-// The one place test assertions come from (stands in for @std/assert).
-export { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";

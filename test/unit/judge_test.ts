@@ -1,0 +1,147 @@
+// Judging a run from the sides' state, and their dumps.
+import { compareOutcome, decide, type DecideContext } from "../../harness/judge.ts";
+import type { PairSide } from "../../harness/side_pair.ts";
+import { initialState, type SideState } from "../../harness/side_state.ts";
+import type { DumpBlock, DumpEvent } from "../../harness/protocol.ts";
+import { fakeSide } from "./_plan.ts";
+import { equal, match, ok } from "../../deps/assert.ts";
+
+/** A side's state; `hello: false` for a plugin that never said hello. */
+function side(role: "a" | "b", extra: { exit?: PairSide["exit"]; hello?: false } = {}): SideState {
+  const pair = {
+    plan: fakeSide(role, 4, "user"),
+    argv: [],
+    closed: false,
+    ...(extra.hello === false
+      ? {}
+      : { hello: { t: "hello", role, target: "x86_64", api: 4, pid: 1, memValues: true } }),
+    ...(extra.exit ? { exit: extra.exit } : {}),
+  } as unknown as PairSide;
+  return initialState(pair);
+}
+
+const cx = (over: Partial<DecideContext> = {}): DecideContext => ({
+  timedOut: false,
+  aborted: false,
+  startTimedOut: false,
+  timeoutSeconds: undefined,
+  startSeconds: 60,
+  ...over,
+});
+
+const exited = { code: 1, signal: null };
+
+Deno.test("decide: what ends a run, and how", async (t) => {
+  await t.step("running, nothing known: not over", () => {
+    equal(decide({ a: side("a"), b: side("b") }, cx()), undefined);
+  });
+  await t.step("a QEMU that exits before its plugin said hello is a set-up error", () => {
+    const a = side("a", { hello: false, exit: exited });
+    const o = decide({ a, b: side("b") }, cx())!;
+    equal(o.status, "error");
+    equal(o.message, "QEMU for side a exited (exit code 1) before the plugin started");
+  });
+  await t.step("one that exits without a word from its plugin died", () => {
+    const b = side("b", { exit: { code: null, signal: "SIGKILL" } });
+    b.insns = 1234;
+    const o = decide({ a: side("a"), b }, cx())!;
+    equal(o.status, "inconclusive");
+    equal(o.stoppedBy, "crash");
+    equal(o.message, "QEMU for side b died (signal SIGKILL) at about instruction 1234");
+  });
+  await t.step("both guests ended alike: a match", () => {
+    const a = side("a", { exit: { code: 0, signal: null } });
+    const b = side("b", { exit: { code: 0, signal: null } });
+    a.end = b.end = { insns: 500, hash: "0x1", tail: 0 };
+    const o = decide({ a, b }, cx())!;
+    equal(o.status, "match");
+    equal(o.stoppedBy, "guest-exit");
+  });
+  await t.step("the same hash at --max-insns: a match", () => {
+    const a = side("a");
+    const b = side("b");
+    a.limit = { at: 100, atHash: "0x2" };
+    b.limit = { at: 100, atHash: "0x2" };
+    equal(decide({ a, b }, cx())!.stoppedBy, "max-insns");
+    b.limit = { at: 100, atHash: "0x3" };
+    equal(decide({ a, b }, cx()), undefined);
+  });
+  await t.step("a plugin's error, an abort and the timeout end it first, in that order", () => {
+    const a = side("a");
+    a.error = "vCPU 1 started";
+    equal(decide({ a, b: side("b") }, cx({ aborted: true }))!.status, "error");
+    equal(
+      decide({ a: side("a"), b: side("b") }, cx({ aborted: true, timedOut: true }))!.stoppedBy,
+      "interrupted",
+    );
+    const o = decide({ a: side("a"), b: side("b") }, cx({ timedOut: true, timeoutSeconds: 7 }))!;
+    equal(o.message, "No verdict within 7 s (raise --timeout, or use --max-insns)");
+  });
+  await t.step("a plugin that never loads is a set-up error once the start time is up", () => {
+    const b = side("b", { hello: false });
+    const o = decide({ a: side("a"), b }, cx({ startTimedOut: true }))!;
+    equal(o.message, "QEMU for side b did not load the plugin within 60 s");
+  });
+});
+
+const blk = (i: number, pc: number, n: number): DumpBlock => ({
+  i,
+  pc: BigInt(pc),
+  sizes: Array(n).fill(4),
+  bytes: "0000a0e1".repeat(n),
+});
+
+function dumped(s: SideState, blocks: DumpBlock[], events: DumpEvent[] = []): SideState {
+  s.dump = { good: 0, bad: 8, insns: 8, origin: 0, complete: true, blocks, events, done: true };
+  return s;
+}
+
+Deno.test("compareOutcome: the first difference, and what kind it is", async (t) => {
+  await t.step("an address: kind pc", () => {
+    const o = compareOutcome(
+      dumped(side("a"), [blk(0, 0x100, 4), blk(4, 0x200, 4)]),
+      dumped(side("b"), [blk(0, 0x100, 4), blk(4, 0x300, 4)]),
+      8,
+    );
+    equal(o.status, "diverged");
+    equal(o.divergence!.kind, "pc");
+    equal(o.divergence!.insn, 4);
+    equal(o.message, "Diverged at instruction 4: side a at 0x200, side b at 0x300");
+  });
+  await t.step("a store's value: kind mem, with values since both read them", () => {
+    const st = (v: bigint): DumpEvent => ({ pos: 2, kind: 2, a: 0x8000n, size: 4, v });
+    const o = compareOutcome(
+      dumped(side("a"), [blk(0, 0x100, 8)], [st(1n)]),
+      dumped(side("b"), [blk(0, 0x100, 8)], [st(2n)]),
+      8,
+    );
+    equal(o.divergence!.kind, "mem");
+    match(o.message, /a memory access differs/);
+    equal(o.divergence!.events!.a!.value, 1n);
+  });
+  await t.step("a register snapshot: kind regs", () => {
+    const r = (v: bigint): DumpEvent => ({ pos: 3, kind: 5, a: 0x100n, size: 0, v });
+    const o = compareOutcome(
+      dumped(side("a"), [blk(0, 0x100, 8)], [r(1n)]),
+      dumped(side("b"), [blk(0, 0x100, 8)], [r(2n)]),
+      8,
+    );
+    equal(o.divergence!.kind, "regs");
+  });
+  await t.step("a dump that no longer reaches back is inconclusive", () => {
+    const a = dumped(side("a"), [blk(0, 0x100, 8)]);
+    a.dump!.complete = false;
+    const o = compareOutcome(a, dumped(side("b"), [blk(0, 0x100, 8)]), 8);
+    equal(o.status, "inconclusive");
+    match(o.message, /smaller --window/);
+  });
+  await t.step("a difference in the part-run last block of ended guests is not one", () => {
+    const a = dumped(side("a"), [blk(0, 0x100, 8)]);
+    const b = dumped(side("b"), [blk(0, 0x100, 6)]);
+    a.end = { insns: 8, hash: "0x1", tail: 4 };
+    b.end = { insns: 6, hash: "0x2", tail: 0 };
+    const o = compareOutcome(a, b, 8);
+    equal(o.status, "match");
+    ok(o.message.includes("left its last block part-way"));
+  });
+});

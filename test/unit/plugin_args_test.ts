@@ -1,0 +1,83 @@
+// From a plan to each side's command line and plugin arguments.
+import { lockstepArgv, narrowArgv } from "../../harness/command_line.ts";
+import { lockstepPluginArgs, PLUGIN_ARGS } from "../../harness/plugin_args.ts";
+import { fakePlan } from "./_plan.ts";
+import { deepEqual, equal, ok } from "../../deps/assert.ts";
+
+const keys = (args: readonly string[]) => args.map((a) => a.slice(0, a.indexOf("=")));
+const known = new Set<string>(Object.values(PLUGIN_ARGS));
+
+Deno.test("plugin arguments follow what is compared and what both QEMUs can do", async (t) => {
+  await t.step("addresses only: roles, sockets, defaults passed explicitly", () => {
+    const plan = fakePlan();
+    const a = lockstepPluginArgs(plan, plan.a, "/run");
+    const b = lockstepPluginArgs(plan, plan.b, "/run");
+    deepEqual(a, [
+      "role=a",
+      "peer=/run/peer.sock",
+      "ctl=/run/ctl.sock",
+      "listen=on",
+      "history=8",
+      "interval=131072",
+      "window=1048576",
+    ]);
+    equal(b[0], "role=b");
+    equal(b[3], "listen=off");
+  });
+  await t.step("memory values only when both sides have plugin API 4", () => {
+    for (const [apis, values] of [[[4, 4], true], [[1, 4], false], [[4, 2], false]] as const) {
+      const plan = fakePlan({ compare: ["pc", "mem"], apis: [apis[0], apis[1]] });
+      const args = lockstepPluginArgs(plan, plan.a, "/run");
+      ok(args.includes("mem=on"));
+      equal(args.includes("memvalues=on"), values, `${apis}`);
+    }
+  });
+  await t.step("registers, syscalls, a limit and a transient window", () => {
+    const plan = fakePlan({
+      compare: ["pc", "regs", "syscalls"],
+      maxInsns: 5000,
+      transientWindow: 100,
+      regsEvery: 64,
+      apis: [5, 5],
+    });
+    const args = lockstepPluginArgs(plan, plan.a, "/run");
+    for (const want of ["sys=on", "regs=on", "regsevery=64", "maxinsns=5000"]) {
+      ok(args.includes(want), want);
+    }
+    // The sides run on past a disagreement far enough to see the streams meet.
+    ok(args.some((a) => /^reconverge=\d+$/.test(a) && Number(a.slice(11)) > 100));
+  });
+  await t.step("every key is one protocol.h knows", () => {
+    const plan = fakePlan({
+      compare: ["pc", "regs", "mem", "syscalls"],
+      maxInsns: 1,
+      transientWindow: 1,
+      apis: [5, 5],
+    });
+    for (const k of keys(lockstepPluginArgs(plan, plan.a, "/run"))) ok(known.has(k), k);
+  });
+});
+
+Deno.test("linux-user sides start their guest through the same path", () => {
+  const plan = fakePlan({ guestArgs: ["1", "two"] });
+  for (const side of [plan.a, plan.b]) {
+    const argv = lockstepArgv(plan, side, "/run", "/cache/lockstep.so");
+    equal(argv[0], "-c");
+    equal(argv[3], `/run/${side.role}`);
+    // The guest is side A's image name under fd 3, whichever side.
+    deepEqual(argv.slice(-3), ["/proc/self/fd/3/hello", "1", "two"]);
+    const plugin = argv[argv.indexOf("-plugin") + 1]!;
+    ok(plugin.startsWith("/cache/lockstep.so,role="), plugin);
+    equal(argv[argv.indexOf("-D") + 1], `/run/qemu-${side.role}.log`);
+  }
+});
+
+Deno.test("system mode: machine arguments, then the plugin, then the image", () => {
+  const plan = fakePlan({ mode: "system" });
+  const argv = lockstepArgv(plan, plan.a, "/run", "/p.so");
+  const at = argv.indexOf("-plugin");
+  deepEqual(argv.slice(0, at), plan.a.head);
+  deepEqual(argv.slice(at + 4), plan.a.tail);
+  const narrowed = narrowArgv(plan, plan.b, "/run", "/p.so", 10, 20);
+  equal(narrowed[narrowed.indexOf("-plugin") + 1], "/p.so,role=b,ctl=/run/ctl.sock,narrow=10:20");
+});

@@ -1,0 +1,28 @@
+/* Prints protocol.h's lists as JSON: test/unit/protocol_test.ts holds them
+ * against harness/protocol.ts and harness/plugin_args.ts. */
+#include <stdio.h>
+
+#include "protocol.h"
+
+static int first;
+
+#define STR(id, s) printf("%s\"%s\":\"%s\"", first++ ? "," : "", #id, s);
+#define NUM(id, n) printf("%s\"%s\":%d", first++ ? "," : "", #id, (int)(n));
+
+int main(void)
+{
+    printf("{\"messages\":{");
+    first = 0;
+    LS_MESSAGES(STR)
+    printf("},\"commands\":{");
+    first = 0;
+    LS_COMMANDS(STR)
+    printf("},\"events\":{");
+    first = 0;
+    LS_EVENT_KINDS(NUM)
+    printf("},\"args\":{");
+    first = 0;
+    LS_ARGS(STR)
+    printf("}}\n");
+    return 0;
+}
