@@ -45,7 +45,7 @@ Usage: qemu-lockstep [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...]
 Arguments:
   <ARCH>    ${Object.keys(PRESETS).join(", ")}
   <IMAGE>   a kernel/firmware image (system mode) or a Linux program (linux-user
-            mode, chosen from the ELF; see README "Mode")
+            mode, chosen from the ELF; see docs/usage.md, "Mode")
 
 Options:
       --qemu <PATH>          QEMU binary for both sides

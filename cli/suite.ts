@@ -15,7 +15,7 @@ import { basename } from "../deps/path.ts";
 /** Help for the subcommand. */
 export const SUITE_HELP = `Usage: qemu-lockstep suite [OPTIONS] <FILE>
 
-Runs the lockstep cases listed in FILE (JSON; see README "Suites").
+Runs the lockstep cases listed in FILE (JSON; see docs/suites.md).
 
 Options:
       --jobs <N>         pairs of QEMUs at once [default: cores / 2, at least 1]

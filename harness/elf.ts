@@ -105,7 +105,7 @@ function notesNameGnuAbiTag(
 const align4 = (n: number) => (n + 3) & ~3;
 
 /**
- * Whether an image is a Linux user-mode program. The rule (README "Mode"):
+ * Whether an image is a Linux user-mode program. The rule (docs/usage.md, "Mode"):
  * an ELF with an interpreter, position-independent (ET_DYN), OSABI Linux or a
  * GNU ABI-tag note is one; so is an x86 ELF without a multiboot header,
  * which QEMU's PC machines could not boot anyway. Anything else (a bare-metal

@@ -15,7 +15,7 @@ export interface QemuBinary {
   readonly pluginApi: number;
 }
 
-/** The plugin API version a QEMU release speaks (see README). */
+/** The plugin API version a QEMU release speaks (the table in docs/development.md). */
 export function pluginApiFor(version: string): number {
   const m = /^(\d+)\.(\d+)/.exec(version);
   if (!m) throw new SyntaxError(`Cannot read QEMU version: ${version}`);

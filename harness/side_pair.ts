@@ -38,6 +38,11 @@ export interface PairSide {
   regs?: RegInfo[];
   /** The exit status as soon as it is known (its last reports may be in flight). */
   exitStatus?: ChildStatus;
+  /**
+   * Set once, after the exit, every connection the QEMU made has been
+   * accepted and read from (see ControlServer.barrier()).
+   */
+  exitSeen?: true;
   /** Set when the QEMU has exited and everything its plugin sent was read. */
   exit?: ChildStatus;
   /** The control connection was read to its end. */
@@ -150,10 +155,14 @@ export class SidePair implements AsyncDisposable {
     const child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
     const s: PairSide = { plan: p, argv, child, closed: false };
     this.#started.push(s);
-    child.status.then((st) => {
+    child.status.then(async (st) => {
       s.exitStatus = st;
-      settleExit(s);
       this.#event(`side ${p.role}: exited (${st.signal ?? `code ${st.code}`})`);
+      // Its hello may still wait to be accepted: only then is it known
+      // whether its plugin started.
+      if (!this.#ctl.saidHello(p.role)) await this.#ctl.barrier();
+      s.exitSeen = true;
+      this.#settleExit(s);
       this.notify();
     });
     return s;
@@ -202,8 +211,19 @@ export class SidePair implements AsyncDisposable {
         this.#event(`registers compared: ${choice.names.join(" ") || "none"}`);
       }
     }
-    settleExit(s);
+    this.#settleExit(s);
     return { role, msg };
+  }
+
+  /**
+   * A side counts as exited once its QEMU is gone and everything its plugin
+   * sent was read: a plugin's last reports, even its hello, can still be in
+   * the socket when the process exit is seen.
+   */
+  #settleExit(s: PairSide): void {
+    if (!s.exitStatus || !s.exitSeen) return;
+    const helloRead = s.conn !== undefined;
+    if (helloRead ? s.closed : !this.#ctl.saidHello(s.plan.role)) s.exit = s.exitStatus;
   }
 
   /** Sends a command line to one side's plugin (nothing once it is gone). */
@@ -236,11 +256,3 @@ export class SidePair implements AsyncDisposable {
   }
 }
 
-/**
- * A side counts as exited once its QEMU is gone and its control connection
- * has been read to the end: a plugin's last reports can still be in the
- * socket when the process exit is seen.
- */
-function settleExit(s: PairSide): void {
-  if (s.exitStatus && (s.conn === undefined || s.closed)) s.exit = s.exitStatus;
-}

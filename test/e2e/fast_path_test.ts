@@ -7,7 +7,7 @@ import { deepEqual, equal } from "../../deps/assert.ts";
 Deno.test("kernel boot with a different command line on side B: fast path finds the same divergence as checkpointing every instruction", async () => {
   const args = [
     "--json",
-    // Addresses only: with mem, a SeaBIOS store is flaky here (README "Limits").
+    // Addresses only: with mem, a SeaBIOS store is flaky here (docs/limits.md).
     "--compare",
     "pc",
     "x86_64",
