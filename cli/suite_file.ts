@@ -56,7 +56,7 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
     throw new SetupError(`Suite file ${path} is not JSON: ${(e as Error).message}`, "fix the JSON");
   }
   const bad = (what: string) =>
-    new SetupError(`Suite file ${path}: ${what}`, 'see docs/suites.md for the format');
+    new SetupError(`Suite file ${path}: ${what}`, "see docs/suites.md for the format");
   if (
     typeof raw !== "object" || raw === null || !Array.isArray((raw as { cases?: unknown }).cases)
   ) {

@@ -5,7 +5,7 @@
  */
 import type { ChildStatus } from "./child.ts";
 import { compareDumps } from "./compare.ts";
-import { EventKind } from "./protocol.ts";
+import { EventKind, type Role } from "./protocol.ts";
 import { sideDump, type SideState } from "./side_state.ts";
 import { type Divergence, eventView, type Status, type StoppedBy } from "./verdict.ts";
 
@@ -17,6 +17,8 @@ export interface Outcome {
   readonly stoppedBy: StoppedBy | null;
   readonly message: string;
   readonly divergence?: Divergence;
+  /** The side whose QEMU's own words (its stderr) explain an error. */
+  readonly blame?: Role;
 }
 
 /** What the session knows besides the sides' state. */
@@ -58,13 +60,26 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
     };
   }
   for (const [s, other] of [[a, b], [b, a]] as const) {
+    const role = s.pair.plan.role;
     if (s.pair.exit && !s.pair.hello) {
       return {
         status: "error",
         stoppedBy: null,
-        message: `QEMU for side ${s.pair.plan.role} exited (${
+        message: `QEMU for side ${role} exited (${
           describeExit(s.pair.exit)
         }) before the plugin started`,
+        blame: role,
+      };
+    }
+    // An error exit before the guest's first instruction: QEMU refused the
+    // image or an argument. Not a verdict on TCG, whatever the other side does.
+    if (refused(s)) {
+      return {
+        status: "error",
+        stoppedBy: null,
+        message: `QEMU ${refused(other) ? "on both sides" : `for side ${role}`} refused to run ` +
+          `the guest (${describeExit(s.pair.exit!)}, no instruction ran)`,
+        blame: role,
       };
     }
     // Ended by itself without a word from the plugin: it crashed or was killed.
@@ -87,6 +102,14 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
     }
   }
   if (a.pair.exit && b.pair.exit) {
+    if (a.end?.insns === 0 && b.end?.insns === 0) {
+      return {
+        status: "error",
+        stoppedBy: null,
+        message: "Both QEMUs ended before the guest's first instruction: nothing was compared",
+        blame: "a",
+      };
+    }
     if (a.end && b.end && a.end.insns === b.end.insns && a.end.hash === b.end.hash) {
       return {
         status: "match",
@@ -112,6 +135,11 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
     };
   }
   return undefined;
+}
+
+/** An error exit before the guest's first instruction. */
+function refused(s: SideState): boolean {
+  return !!s.pair.exit?.code && s.insns === 0 && !s.dump;
 }
 
 /** What both sides' dumps say. */

@@ -4,7 +4,7 @@
  * `qemu --version`.
  */
 import { SetupError } from "./errors.ts";
-import { elfMachineName, isLinuxUserImage, parseElf } from "./elf.ts";
+import { type ElfInfo, elfMachineName, fileSource, isLinuxUserImage, parseElf } from "./elf.ts";
 import { type ArchPreset, findPreset, PRESETS } from "./presets.ts";
 import { probeQemu, type QemuBinary, whichBinary } from "./qemu_binary.ts";
 import { compareFirmware } from "./firmware.ts";
@@ -146,13 +146,32 @@ const SYSTEM_DEFAULTS: readonly (readonly string[])[] = [
   ["-no-reboot"],
 ];
 
-async function readImage(path: string, what: string): Promise<Uint8Array> {
+/**
+ * Reads what the plan needs of an image (its ELF headers, not the whole
+ * file) and refuses one QEMU could not load: empty, or a truncated ELF.
+ */
+async function inspectImage(path: string, what: string): Promise<ElfInfo | undefined> {
+  let file: Deno.FsFile | undefined;
   try {
     const st = await Deno.stat(path);
     if (!st.isFile) {
       throw new SetupError(`${what} is not a file: ${path}`, "pass a guest image file");
     }
-    return await Deno.readFile(path);
+    if (st.size === 0) {
+      throw new SetupError(
+        `${what} is empty: ${path}`,
+        "pass a guest image (was its build cut short?)",
+      );
+    }
+    file = await Deno.open(path, { read: true });
+    const elf = parseElf(fileSource(file, st.size));
+    if (elf?.problem) {
+      throw new SetupError(
+        `${what} ${path} is a damaged ELF: ${elf.problem}`,
+        "rebuild the image, or check that it was copied whole",
+      );
+    }
+    return elf;
   } catch (e) {
     if (e instanceof SetupError) throw e;
     if (e instanceof Deno.errors.NotFound) {
@@ -165,6 +184,8 @@ async function readImage(path: string, what: string): Promise<Uint8Array> {
       `Cannot read ${what.toLowerCase()} ${path}: ${(e as Error).message}`,
       "check its permissions",
     );
+  } finally {
+    file?.close();
   }
 }
 
@@ -189,10 +210,9 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   }
   const imageA = resolve(opts.image);
   const imageB = resolve(opts.imageB ?? opts.image);
-  const bytesA = await readImage(imageA, "Image");
-  const bytesB = imageB === imageA ? bytesA : await readImage(imageB, "Image B");
-  const elfA = parseElf(bytesA);
-  for (const [path, elf] of [[imageA, elfA], [imageB, parseElf(bytesB)]] as const) {
+  const elfA = await inspectImage(imageA, "Image");
+  const elfB = imageB === imageA ? elfA : await inspectImage(imageB, "Image B");
+  for (const [path, elf] of [[imageA, elfA], [imageB, elfB]] as const) {
     if (elf && !preset.elfMachines.includes(elf.machine)) {
       throw new SetupError(
         `Image ${path} is a ${elfMachineName(elf.machine)} ELF, not ${preset.name}`,

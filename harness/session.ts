@@ -122,13 +122,16 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       state,
     );
   }
+  // An error that QEMU itself explained: its last words, in the message.
+  const said = outcome.blame && lastWords(await state[outcome.blame].pair.child.stderr());
+  const message = said ? `${outcome.message}: ${said}` : outcome.message;
   const insns = divergence?.insn ?? outcome.insns ??
     (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
   return {
     version: 1,
     status: outcome.status,
     stoppedBy: outcome.stoppedBy,
-    message: outcome.message,
+    message,
     compared,
     notCompared,
     registers,
@@ -335,6 +338,12 @@ async function sideResult(plan: RunPlan, s: SideState, status: ChildStatus): Pro
     output: await s.pair.child.stdout(),
     stderrTail: tailLines(await s.pair.child.stderr(), 20),
   };
+}
+
+/** QEMU's last line on stderr that is not a warning, if any. */
+function lastWords(stderr: string): string | undefined {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/warning:/.test(l));
+  return lines.at(-1);
 }
 
 function tailLines(text: string, n: number): string {

@@ -255,4 +255,3 @@ export class SidePair implements AsyncDisposable {
     if (!this.#opts.keepTemp) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
-
