@@ -6,6 +6,7 @@
  */
 import type { RunPlan, SidePlan } from "./plan.ts";
 import { lockstepPluginArgs, narrowPluginArgs, pluginSpec } from "./plugin_args.ts";
+import { SetupError } from "./errors.ts";
 import { basename, join } from "../deps/path.ts";
 
 /**
@@ -24,9 +25,37 @@ export async function placeGuests(
 ): Promise<void> {
   for (const side of sides) {
     await Deno.mkdir(join(runDir, side.role));
-    // A copy, not a link: /proc/self/exe resolves links, and the two
-    // images' own paths may differ in length.
-    await Deno.copyFile(side.image, guestCopy(runDir, plan, side));
+    await placeFile(side.image, guestCopy(runDir, plan, side));
+  }
+}
+
+/**
+ * Puts `src` at `dst` without reading it into memory: a hard link where the
+ * file system allows one (instant, whatever the size), else a copy that
+ * keeps holes (a sparse 2 GB image stays small). Not a symbolic link:
+ * /proc/self/exe resolves those, and the two images' own paths may differ
+ * in length.
+ */
+async function placeFile(src: string, dst: string): Promise<void> {
+  try {
+    await Deno.link(src, dst);
+    return;
+  } catch {
+    // Another file system, or a file this user may not link: copy.
+  }
+  const out = await new Deno.Command("cp", {
+    args: ["--sparse=always", "--reflink=auto", "--", src, dst],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new SetupError(
+      `Cannot copy the guest ${src} into the run directory: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }`,
+      "check the space left in TMPDIR, or set TMPDIR to a directory with room",
+    );
   }
 }
 
