@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { DEFAULTS } from "./harness/defaults.ts";
+export { DEFAULTS, LIMITS } from "./harness/defaults.ts";
 export { type LockstepOptions, planRun, type RunPlan, type SidePlan } from "./harness/plan.ts";
 export { type Progress, runLockstep, type SessionOptions } from "./harness/session.ts";
 export type {

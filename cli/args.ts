@@ -3,7 +3,7 @@
  * main.ts reports with exit code 2.
  */
 import { parseArgs } from "../deps/cli.ts";
-import { DEFAULTS, type LockstepOptions, PRESETS } from "../mod.ts";
+import { DEFAULTS, LIMITS, type LockstepOptions, PRESETS } from "../mod.ts";
 
 /** A command line that cannot be understood. */
 export class UsageError extends Error {
@@ -182,8 +182,10 @@ export function parseCommandLine(argv: readonly string[]): Command {
     throw new UsageError(`Invalid --color: ${color} (expected auto, always or never)`);
   }
   const timeout = v.timeout === undefined ? undefined : Number(v.timeout);
-  if (timeout !== undefined && !(timeout > 0)) {
-    throw new UsageError(`Invalid --timeout: ${v.timeout} (expected seconds > 0)`);
+  if (timeout !== undefined && !(timeout > 0 && timeout <= LIMITS.timeoutSeconds)) {
+    throw new UsageError(
+      `Invalid --timeout: ${v.timeout} (expected seconds > 0, at most ${LIMITS.timeoutSeconds})`,
+    );
   }
   return {
     kind: "run",

@@ -6,6 +6,7 @@
 import { parseArgs } from "../deps/cli.ts";
 import { UsageError } from "./args.ts";
 import { checkQemus, findQemus } from "../mod.ts";
+import { out } from "./_output.ts";
 
 const HELP = `Usage: qemu-lockstep doctor [OPTIONS] [QEMU...]
 
@@ -30,17 +31,14 @@ export async function doctorMain(argv: readonly string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const enc = new TextEncoder();
   if (parsed.values.help) {
-    await Deno.stdout.write(enc.encode(HELP));
+    await out(HELP);
     return 0;
   }
   const paths = parsed.positionals.length ? parsed.positionals : findQemus();
   const rows = await checkQemus(paths);
   if (parsed.values.json) {
-    await Deno.stdout.write(
-      enc.encode(JSON.stringify({ version: 1, qemus: rows }, null, 2) + "\n"),
-    );
+    await out(JSON.stringify({ version: 1, qemus: rows }, null, 2) + "\n");
   } else {
     const width = Math.max(4, ...rows.map((r) => r.path.length));
     const lines = [`${"qemu".padEnd(width)}  version   API  plugin`];
@@ -52,7 +50,7 @@ export async function doctorMain(argv: readonly string[]): Promise<number> {
       );
     }
     if (rows.length === 0) lines.push("(no QEMU found: bash scripts/setup.sh installs them)");
-    await Deno.stdout.write(enc.encode(lines.join("\n") + "\n"));
+    await out(lines.join("\n") + "\n");
   }
   return rows.length > 0 && rows.every((r) => !r.problem) ? 0 : 1;
 }

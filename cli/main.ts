@@ -6,7 +6,8 @@ import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
 import { doctorMain } from "./doctor.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
-import { planRun, runLockstep, SetupError, type Status } from "../mod.ts";
+import { planRun, type Progress, runLockstep, SetupError, type Status } from "../mod.ts";
+import { checkWritable, err, out } from "./_output.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** Exit codes, like diff/cmp: 0 same, 1 different, 2 trouble, 3 no verdict. */
@@ -17,19 +18,17 @@ export const EXIT_CODES: Readonly<Record<Status, number>> = {
   inconclusive: 3,
 };
 
-const enc = new TextEncoder();
-const err = (text: string) => Deno.stderr.writeSync(enc.encode(text));
-const out = (text: string) => Deno.stdout.write(enc.encode(text));
+/** Signals that end a run early, cleaning up: Ctrl-C, kill, a closed terminal, Ctrl-\\. */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
 /**
- * Runs `body` with an AbortSignal that Ctrl-C and SIGTERM fire, and maps
+ * Runs `body` with an AbortSignal that the stop signals fire, and maps
  * usage and set-up errors to exit code 2 with their message.
  */
 async function guarded(body: (signal: AbortSignal) => Promise<number>): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  for (const sig of STOP_SIGNALS) Deno.addSignalListener(sig, onSignal);
   try {
     return await body(abort.signal);
   } catch (e) {
@@ -44,10 +43,14 @@ async function guarded(body: (signal: AbortSignal) => Promise<number>): Promise<
       err(`error: ${e.message}\n  hint: ${e.hint}\n`);
       return 2;
     }
-    throw e;
+    // A bug of ours: trouble (2), never a verdict, with what to report.
+    err(
+      `error: internal error: ${(e as Error)?.stack ?? e}\n` +
+        `  hint: this is a bug in qemu-lockstep; please report it with the command line\n`,
+    );
+    return 2;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    for (const sig of STOP_SIGNALS) Deno.removeSignalListener(sig, onSignal);
   }
 }
 
@@ -59,6 +62,7 @@ export function main(argv: readonly string[]): Promise<number> {
 }
 
 async function runOne(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const started = performance.now();
   const cmd = parseCommandLine(argv);
   if (cmd.kind === "help") {
     await out(HELP);
@@ -72,25 +76,57 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
   const tty = Deno.stderr.isTerminal();
   const color = output.color === "always" || (output.color === "auto" && tty && !Deno.noColor);
   const live = tty && !output.json;
+  // Found before the run: a report that could not be written after it.
+  if (output.report) await checkWritable(output.report, "--report");
+  let last: Progress | undefined;
+  const showProgress = (p: Progress) => {
+    last = p;
+    err(`\r\x1b[K${renderProgress(p)}`);
+  };
+  // The clock on the progress line moves even while the sides report nothing.
+  const ticker = live
+    ? setInterval(() => {
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      showProgress({
+        insns: last?.insns ?? 0,
+        insnsPerSecond: last?.insnsPerSecond ?? 0,
+        elapsedSeconds,
+      });
+    }, 1000)
+    : undefined;
   try {
     const plan = await planRun(cmd.options);
     if (!output.json) { for (const w of plan.warnings) err(`warning: ${w}\n`); }
+    // --timeout counts from the start of the command, planning included.
+    const timeoutSeconds = cmd.timeoutSeconds === undefined
+      ? undefined
+      : Math.max(0.001, cmd.timeoutSeconds - (performance.now() - started) / 1000);
     const verdict = await runLockstep(plan, {
       signal,
-      timeoutSeconds: cmd.timeoutSeconds,
+      timeoutSeconds,
       keepTemp: cmd.keepTemp,
       cacheDir: cmd.cacheDir,
-      onProgress: live ? (p) => err(`\r\x1b[K${renderProgress(p)}`) : undefined,
+      onProgress: live ? showProgress : undefined,
       onEvent: output.verbose
         ? (line) => err(`${live ? "\r\x1b[K" : ""}[lockstep] ${line}\n`)
         : undefined,
     });
+    clearInterval(ticker);
+    if (live) err("\r\x1b[K");
     const json = renderJson(verdict);
-    if (output.report) await Deno.writeTextFile(output.report, json + "\n");
     if (output.json) await out(json + "\n");
     else err(renderText(verdict, color, cmd.output.verbose));
+    if (output.report) {
+      try {
+        await Deno.writeTextFile(output.report, json + "\n");
+      } catch (e) {
+        err(`error: Cannot write the report ${output.report}: ${(e as Error).message}\n`);
+        return EXIT_CODES.error;
+      }
+    }
     return EXIT_CODES[verdict.status];
   } finally {
+    clearInterval(ticker);
     if (live) err("\r\x1b[K");
   }
 }

@@ -11,6 +11,7 @@ import { readSuite } from "./suite_file.ts";
 import { palette } from "../deps/fmt.ts";
 import { type CaseResult, runSuite, shardOf } from "../mod.ts";
 import { basename } from "../deps/path.ts";
+import { checkWritable, err, out } from "./_output.ts";
 
 /** Help for the subcommand. */
 export const SUITE_HELP = `Usage: qemu-lockstep suite [OPTIONS] <FILE>
@@ -100,9 +101,8 @@ function outcome(r: CaseResult): string {
 /** Runs the subcommand; returns the exit code. SetupError and UsageError propagate. */
 export async function suiteMain(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const cmd = parseSuiteArgs(argv);
-  const err = (t: string) => Deno.stderr.writeSync(new TextEncoder().encode(t));
   if (cmd === "help") {
-    await Deno.stdout.write(new TextEncoder().encode(SUITE_HELP));
+    await out(SUITE_HELP);
     return 0;
   }
   const all = await readSuite(cmd.file);
@@ -110,6 +110,9 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
   const tty = Deno.stderr.isTerminal();
   const c = palette(cmd.color === "always" || (cmd.color === "auto" && tty && !Deno.noColor));
   const running = new Set<string>();
+  const reports: Promise<void>[] = [];
+  for (const k of cases) if (k.report) await checkWritable(k.report, `case "${k.name}": --report`);
+  if (cmd.junit) await checkWritable(cmd.junit, "--junit");
   let done = 0;
   const live = () => {
     if (tty) err(`\r\x1b[K  running: ${[...running].join(", ")} (${done}/${cases.length} done)`);
@@ -130,6 +133,10 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
     },
     onEnd: (r) => {
       running.delete(r.name);
+      const report = cases.find((k) => k.name === r.name)?.report;
+      if (report && r.verdict) {
+        reports.push(Deno.writeTextFile(report, renderJson(r.verdict) + "\n"));
+      }
       done++;
       const word = r.passed ? c.green("PASS") : c.red("FAIL");
       err(
@@ -141,6 +148,10 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
     },
   });
   if (tty) err("\r\x1b[K");
+  const written = await Promise.allSettled(reports);
+  for (const w of written) {
+    if (w.status === "rejected") err(`error: cannot write a case's report: ${w.reason?.message}\n`);
+  }
   const width = Math.max(4, ...results.map((r) => r.name.length));
   err(`\n${"case".padEnd(width)}  expect    got           seconds\n`);
   for (const r of results) {
@@ -154,14 +165,12 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
   err(`\n${results.length - failed} met expectation, ${failed} did not\n`);
   if (cmd.junit) await Deno.writeTextFile(cmd.junit, renderJunit(basename(cmd.file), results));
   if (cmd.json) {
-    await Deno.stdout.write(
-      new TextEncoder().encode(
-        `{"version": 1, "suite": ${JSON.stringify(cmd.file)}, "results": [${
-          results.map((r) =>
-            JSON.stringify({ ...r, verdict: r.verdict ? JSON.parse(renderJson(r.verdict)) : null })
-          ).join(", ")
-        }]}\n`,
-      ),
+    await out(
+      `{"version": 1, "suite": ${JSON.stringify(cmd.file)}, "results": [${
+        results.map((r) =>
+          JSON.stringify({ ...r, verdict: r.verdict ? JSON.parse(renderJson(r.verdict)) : null })
+        ).join(", ")
+      }]}\n`,
     );
   }
   return failed === 0 ? 0 : 1;

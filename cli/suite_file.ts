@@ -118,6 +118,9 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
       expect,
       options: cmd.options,
       timeoutSeconds: (o.timeout as number | undefined) ?? cmd.timeoutSeconds,
+      cacheDir: cmd.cacheDir,
+      keepTemp: cmd.keepTemp,
+      report: cmd.output.report,
     };
   });
 }

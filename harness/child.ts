@@ -75,8 +75,11 @@ export class OwnedChild implements AsyncDisposable {
   async stop(graceMs = 1000): Promise<ChildStatus> {
     if (!this.#exited) {
       signal(this.#process, "SIGTERM");
-      const timer = new Promise<"late">((r) => setTimeout(() => r("late"), graceMs));
-      const first = await Promise.race([this.status, timer]);
+      // A stopped process (SIGSTOP) keeps SIGTERM pending; SIGKILL ends it.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
+      const first = await Promise.race([this.status, late]);
+      clearTimeout(timer);
       if (first === "late") signal(this.#process, "SIGKILL");
     }
     const st = await this.status;

@@ -24,16 +24,38 @@ export const DEFAULTS = {
   suggestedTransientWindow: 50_000,
   /** What is compared: everything both QEMUs support. */
   compare: ["all"] as readonly string[],
+  /** Seconds a QEMU has to answer --version. */
+  probeSeconds: 10,
   /** Seconds each QEMU has to load the plugin. */
   startSeconds: 60,
   /** Milliseconds a QEMU has to end after "quit" before SIGTERM, then SIGKILL. */
   stopGraceMs: 1500,
   /** The same on a path that already failed (clean-up). */
   cleanupGraceMs: 500,
+  /** Seconds a QEMU may stay stopped (SIGSTOP, a debugger) before the run gives up on it. */
+  stoppedSeconds: 5,
+  /** Seconds without a report from either side before the run is called stalled. */
+  stallSeconds: 600,
   /** Narrowing reports at most this many steps (a bound on its output and time). */
   narrowMaxSteps: 200_000,
   /** Narrowing's re-runs get this many times the first run's time... */
   narrowTimeFactor: 3,
   /** ...and at least this many seconds, within what --timeout leaves. */
   narrowMinSeconds: 60,
+} as const;
+
+/**
+ * The largest values a run accepts: beyond them the plugin's buffers (its
+ * block ring covers the window, two intervals, the transient window and
+ * the history) would not fit in memory, or a timer would overflow.
+ */
+export const LIMITS = {
+  history: 10_000,
+  interval: 1 << 26,
+  window: 1 << 27,
+  /** The plugin keeps the hashes of this many checkpoints ahead of its peer. */
+  windowIntervals: 4000,
+  transientWindow: 10_000_000,
+  /** setTimeout's largest delay, in whole seconds (24.8 days). */
+  timeoutSeconds: 2_147_483,
 } as const;

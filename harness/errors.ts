@@ -12,3 +12,19 @@ export class SetupError extends Error {
     this.hint = hint;
   }
 }
+
+/**
+ * A SetupError for an operating-system error met while setting a run up
+ * (`doing` says what was being done), with the fix for the usual causes.
+ */
+export function fromOsError(doing: string, e: unknown): SetupError {
+  const msg = (e as Error)?.message ?? String(e);
+  const hint = /os error 24\b|Too many open files/.test(msg)
+    ? "raise the limit on open files (ulimit -n 1024)"
+    : /os error 28\b|No space left/.test(msg)
+    ? "free some space on the disk (TMPDIR, the plugin cache), or point TMPDIR elsewhere"
+    : /os error 13\b|Permission denied/.test(msg)
+    ? "check the permissions of the files and directories named"
+    : "see the message; it comes from the operating system";
+  return new SetupError(`${doing}: ${msg}`, hint, { cause: e });
+}

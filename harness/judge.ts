@@ -26,6 +26,8 @@ export interface DecideContext {
   readonly timedOut: boolean;
   readonly aborted: boolean;
   readonly startTimedOut: boolean;
+  /** Why the run makes no progress (a stopped QEMU, silence), when it does not. */
+  readonly stalled: string | undefined;
   readonly timeoutSeconds: number | undefined;
   readonly startSeconds: number;
 }
@@ -51,6 +53,9 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
       stoppedBy: "timeout",
       message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
     };
+  }
+  if (cx.stalled) {
+    return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };
   }
   if (a.limit && b.limit && a.limit.atHash === b.limit.atHash) {
     return {

@@ -3,12 +3,12 @@
  * plugin argument), the binaries and the mode. Nothing runs here except
  * `qemu --version`.
  */
-import { SetupError } from "./errors.ts";
+import { fromOsError, SetupError } from "./errors.ts";
 import { type ElfInfo, elfMachineName, fileSource, isLinuxUserImage, parseElf } from "./elf.ts";
 import { type ArchPreset, findPreset, PRESETS } from "./presets.ts";
 import { probeQemu, type QemuBinary, whichBinary } from "./qemu_binary.ts";
 import { compareFirmware } from "./firmware.ts";
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULTS, LIMITS } from "./defaults.ts";
 import { basename, resolve } from "../deps/path.ts";
 
 /** Everything a lockstep run can be asked to do. */
@@ -180,10 +180,7 @@ async function inspectImage(path: string, what: string): Promise<ElfInfo | undef
         "check the path (bash scripts/setup.sh builds the bundled guests into test/guests/build/)",
       );
     }
-    throw new SetupError(
-      `Cannot read ${what.toLowerCase()} ${path}: ${(e as Error).message}`,
-      "check its permissions",
-    );
+    throw fromOsError(`Cannot read ${what.toLowerCase()} ${path}`, e);
   } finally {
     file?.close();
   }
@@ -199,8 +196,36 @@ function sets(args: readonly string[], option: string): boolean {
   return args.some((a) => a === option || a === `-${option}` || a.startsWith(`${option}=`));
 }
 
+/** Refuses numbers the plugin could not honour (see LIMITS). */
+function checkLimits(opts: LockstepOptions): void {
+  const over = (name: string, value: number | undefined, max: number) => {
+    if (value !== undefined && value > max) {
+      throw new SetupError(
+        `--${name} ${value} is too large: at most ${max}`,
+        `pass a value up to ${max}`,
+      );
+    }
+  };
+  over("history", opts.history, LIMITS.history);
+  over("interval", opts.interval, LIMITS.interval);
+  over("window", opts.window, LIMITS.window);
+  over("transient-window", opts.transientWindow, LIMITS.transientWindow);
+  const interval = opts.interval ?? DEFAULTS.interval;
+  const window = opts.window ?? DEFAULTS.window;
+  if (window / interval > LIMITS.windowIntervals) {
+    throw new SetupError(
+      `--window ${window} is more than ${LIMITS.windowIntervals} intervals of ${interval}`,
+      "raise --interval or lower --window",
+    );
+  }
+  if (opts.compare && opts.compare.length === 0) {
+    throw new SetupError("--compare names nothing", "use pc, regs, mem, syscalls or all");
+  }
+}
+
 /** Turns options into a plan; throws SetupError for bad input. */
 export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
+  checkLimits(opts);
   const preset = findPreset(opts.arch);
   if (!preset) {
     throw new SetupError(

@@ -72,7 +72,11 @@ export function narrowPluginArgs(
   ];
 }
 
-/** The `-plugin` value: the plugin's path and its arguments. */
+/**
+ * The `-plugin` value: the plugin's path and its arguments. QEMU splits it
+ * at commas and reads ",," as one comma, so a path that has one (a TMPDIR
+ * or cache directory) survives.
+ */
 export function pluginSpec(path: string, args: readonly string[]): string {
-  return [path, ...args].join(",");
+  return [path, ...args].map((x) => x.replaceAll(",", ",,")).join(",");
 }

@@ -3,6 +3,7 @@
  * plugin API version the plugin must be built for.
  */
 import { SetupError } from "./errors.ts";
+import { DEFAULTS } from "./defaults.ts";
 import { isAbsolute, join } from "../deps/path.ts";
 
 /** A QEMU binary found on disk, with its version. */
@@ -83,19 +84,57 @@ export function probeQemu(
 }
 
 async function askVersion(path: string): Promise<QemuBinary> {
-  let out: Deno.CommandOutput;
+  let child: Deno.ChildProcess;
   try {
-    out = await new Deno.Command(path, {
+    child = new Deno.Command(path, {
       args: ["--version"],
       stdin: "null",
       stdout: "piped",
-      stderr: "piped",
-    }).output();
+      stderr: "null",
+    }).spawn();
   } catch (e) {
     throw new SetupError(`Cannot run ${path}: ${(e as Error).message}`, "check the QEMU binary", {
       cause: e,
     });
   }
+  const reader = child.stdout.getReader();
+  const chunks: Uint8Array[] = [];
+  const stdout = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of chunks) {
+      all.set(c, o);
+      o += c.length;
+    }
+    return all;
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((r) => {
+    timer = setTimeout(() => r("late"), DEFAULTS.probeSeconds * 1000);
+  });
+  const status = await Promise.race([child.status, late]);
+  clearTimeout(timer);
+  if (status === "late") {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+    await child.status;
+    // Whatever it started may still hold the pipe: stop reading it.
+    stdout.catch(() => {});
+    await reader.cancel().catch(() => {});
+    throw new SetupError(
+      `${path} --version did not answer within ${DEFAULTS.probeSeconds} s`,
+      "pass a working QEMU binary with --qemu",
+    );
+  }
+  const out = { success: status.success, stdout: await stdout };
   const text = new TextDecoder().decode(out.stdout);
   const m = /version (\d+\.\d+(?:\.\d+)?)/.exec(text);
   if (!out.success || !m?.[1]) {

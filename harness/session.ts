@@ -167,9 +167,11 @@ async function supervise(
     timedOut: false,
     aborted: opts.signal?.aborted ?? false,
     startTimedOut: false,
+    stalled: undefined as string | undefined,
     timeoutSeconds: opts.timeoutSeconds,
     startSeconds,
   };
+  const watch = new StallWatch(pair);
   const onAbort = () => {
     cx.aborted = true;
     pair.notify();
@@ -187,6 +189,10 @@ async function supervise(
       pair.notify();
     }, startSeconds * 1000),
   ];
+  const ticker = setInterval(() => {
+    cx.stalled = watch.check();
+    if (cx.stalled) pair.notify();
+  }, 1000);
   const transients: Excursion[] = [];
   let settled: Outcome | undefined;
   try {
@@ -196,6 +202,7 @@ async function supervise(
       const next = await pair.next();
       if (!next) continue;
       const { role, msg } = next;
+      watch.heard();
       if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
       applyMessage(state[role], msg);
       if (state.a.dump?.done && state.b.dump?.done) {
@@ -213,7 +220,62 @@ async function supervise(
     }
   } finally {
     timers.forEach((t) => clearTimeout(t));
+    clearInterval(ticker);
     opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Notices a run that makes no progress: a QEMU stopped by a signal (its
+ * state in /proc), or silence from both sides for DEFAULTS.stallSeconds.
+ */
+class StallWatch {
+  readonly #pair: SidePair;
+  #lastHeard = performance.now();
+  readonly #stoppedSince: Partial<Record<Role, number>> = {};
+
+  constructor(pair: SidePair) {
+    this.#pair = pair;
+  }
+
+  /** A message arrived. */
+  heard(): void {
+    this.#lastHeard = performance.now();
+  }
+
+  /** Why the run is stalled, or undefined. */
+  check(): string | undefined {
+    const now = performance.now();
+    for (const role of ["a", "b"] as const) {
+      const s = this.#pair.sides[role];
+      const state = s.exitStatus ? undefined : processState(s.child.pid);
+      if (state !== "T" && state !== "t") {
+        delete this.#stoppedSince[role];
+        continue;
+      }
+      const since = this.#stoppedSince[role] ??= now;
+      if (now - since >= DEFAULTS.stoppedSeconds * 1000) {
+        return `QEMU for side ${role} (pid ${s.child.pid}) is stopped (${
+          state === "T" ? "by a signal such as SIGSTOP" : "by a debugger"
+        }) and runs no further: continue it (SIGCONT) or end it`;
+      }
+    }
+    const silent = (now - this.#lastHeard) / 1000;
+    if (silent >= DEFAULTS.stallSeconds) {
+      return `Neither side reported anything for ${Math.round(silent)} s: the run is stalled ` +
+        `(a QEMU hung, or a guest sleeping in a system call)`;
+    }
+    return undefined;
+  }
+}
+
+/** A process's state letter from /proc (R, S, D, T, t, Z...), or undefined. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
   }
 }
 

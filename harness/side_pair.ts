@@ -8,7 +8,8 @@
 import { type ChildStatus, OwnedChild } from "./child.ts";
 import { type ControlMessage, ControlServer } from "./control.ts";
 import { placeGuests } from "./command_line.ts";
-import { CTL_SOCKET } from "./plugin_args.ts";
+import { CTL_SOCKET, PEER_SOCKET } from "./plugin_args.ts";
+import { fromOsError, SetupError } from "./errors.ts";
 import type { RunPlan, SidePlan } from "./plan.ts";
 import {
   type PluginMessage,
@@ -68,9 +69,36 @@ export interface PairOptions {
   readonly label?: string;
 }
 
-/** A fresh private directory (mode 0700) for one run's sockets and logs. */
+/** The longest path a Unix socket can have (sun_path, less its final NUL). */
+const SOCKET_PATH_MAX = 107;
+
+/**
+ * A fresh private directory (mode 0700) for one run's sockets and logs, in
+ * TMPDIR; a TMPDIR that cannot hold one is a SetupError naming it.
+ */
 export async function makeRunDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-" });
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  const hint = "set TMPDIR to a writable directory with a short path (or unset it for /tmp)";
+  let dir: string;
+  try {
+    dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-" });
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "it does not exist"
+      : e instanceof Deno.errors.NotADirectory
+      ? "it is not a directory"
+      : (e as Error).message;
+    throw new SetupError(`Cannot make the run directory in TMPDIR ${tmp}: ${why}`, hint);
+  }
+  const longest = join(dir, PEER_SOCKET);
+  if (new TextEncoder().encode(longest).length > SOCKET_PATH_MAX) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw new SetupError(
+      `TMPDIR ${tmp} is too long for the run's sockets (${longest.length} characters; ` +
+        `a Unix socket path has at most ${SOCKET_PATH_MAX})`,
+      hint,
+    );
+  }
   await Deno.chmod(dir, 0o700);
   return dir;
 }
@@ -132,11 +160,17 @@ export class SidePair implements AsyncDisposable {
       ctl = new ControlServer(join(dir, CTL_SOCKET));
     } catch (e) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
-      throw e;
+      throw fromOsError("Cannot listen on the run's control socket", e);
     }
     const pair = new SidePair(dir, ctl, opts);
     try {
-      if (opts.plan.mode === "user") await placeGuests(dir, opts.plan, [opts.plan.a, opts.plan.b]);
+      if (opts.plan.mode === "user") {
+        await placeGuests(dir, opts.plan, [opts.plan.a, opts.plan.b]).catch((e) => {
+          throw e instanceof SetupError
+            ? e
+            : fromOsError("Cannot place the guests in the run directory", e);
+        });
+      }
       const a = pair.#spawn(opts.plan.a);
       const b = pair.#spawn(opts.plan.b);
       pair.sides = { a, b };
@@ -152,7 +186,12 @@ export class SidePair implements AsyncDisposable {
     const argv = [p.command, ...this.#opts.args(p, this.dir)];
     this.#event(`side ${p.role}: ${argv.map(shellQuote).join(" ")}`);
     const [cmd, ...args] = argv;
-    const child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
+    let child: OwnedChild;
+    try {
+      child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
+    } catch (e) {
+      throw fromOsError(`Cannot start side ${p.role}'s QEMU`, e);
+    }
     const s: PairSide = { plan: p, argv, child, closed: false };
     this.#started.push(s);
     child.status.then(async (st) => {

@@ -18,6 +18,12 @@ export interface SuiteCase {
   readonly expect: Expectation;
   readonly options: LockstepOptions;
   readonly timeoutSeconds?: number | undefined;
+  /** This case's plugin cache (else the suite's). */
+  readonly cacheDir?: string | undefined;
+  /** Keep this case's run directory. */
+  readonly keepTemp?: boolean | undefined;
+  /** Where the front end writes this case's verdict (JSON). */
+  readonly report?: string | undefined;
 }
 
 /** What one case came to. */
@@ -64,7 +70,8 @@ async function runCase(c: SuiteCase, opts: SuiteRunOptions): Promise<CaseResult>
     const verdict = await runLockstep(plan, {
       signal: opts.signal,
       timeoutSeconds: c.timeoutSeconds,
-      cacheDir: opts.cacheDir,
+      cacheDir: c.cacheDir ?? opts.cacheDir,
+      keepTemp: c.keepTemp,
     });
     return {
       name: c.name,
@@ -75,14 +82,16 @@ async function runCase(c: SuiteCase, opts: SuiteRunOptions): Promise<CaseResult>
       error: null,
     };
   } catch (e) {
-    if (!(e instanceof SetupError)) throw e;
+    // One case's trouble is that case's result: the others still run.
     return {
       name: c.name,
       expect: c.expect,
       passed: false,
       seconds: seconds(),
       verdict: null,
-      error: `${e.message} (${e.hint})`,
+      error: e instanceof SetupError
+        ? `${e.message} (${e.hint})`
+        : `internal error: ${(e as Error)?.message ?? e}`,
     };
   }
 }

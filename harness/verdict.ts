@@ -16,7 +16,8 @@ export type StoppedBy =
   | "divergence"
   | "crash"
   | "peer-lost"
-  | "interrupted";
+  | "interrupted"
+  | "stalled";
 
 /** One side's QEMU, as run. */
 export interface SideResult {

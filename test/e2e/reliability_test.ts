@@ -3,8 +3,8 @@
 import { buildPlugin, planRun, runLockstep } from "../../mod.ts";
 import { lockstepArgv } from "../../harness/command_line.ts";
 import { SidePair } from "../../harness/side_pair.ts";
-import { GUESTS, runCli, tempDir } from "./_cli.ts";
-import { deepEqual, equal, ok } from "../../deps/assert.ts";
+import { alive, GUESTS, ROOT, runCli, startCli, tempDir } from "./_cli.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
 
@@ -109,4 +109,181 @@ Deno.test("a 2.5 GB sparse image is neither read into memory nor copied whole", 
   });
   const grown = Deno.memoryUsage().rss - before;
   ok(grown < 500 << 20, `RSS grew by ${grown >> 20} MB`);
+});
+
+Deno.test("stopping a child leaves no timer behind: the process ends with its work", async () => {
+  // A process that stops a child with a 20 s grace must not wait those
+  // 20 s for a timer once the child is gone (the CLI lingered so).
+  const child = new URL("../../harness/child.ts", import.meta.url).href;
+  const script = `import { OwnedChild } from "${child}";
+const st = await new OwnedChild("sleep", ["60"]).stop(20000);
+console.log(st.signal);`;
+  const started = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+  }).output();
+  const seconds = (performance.now() - started) / 1000;
+  equal(new TextDecoder().decode(out.stdout).trim(), "SIGTERM");
+  ok(seconds < 15, `took ${seconds.toFixed(1)} s`);
+});
+
+Deno.test("a QEMU stopped by SIGSTOP mid-run: inconclusive, said, nothing left", async () => {
+  await using tmp = await tempDir();
+  const run = await startCli(["--json", "x86_64", g("x86_64-loop"), "--", "4000000000"], {
+    TMPDIR: tmp.path,
+  });
+  Deno.kill(run.pids.b, "SIGSTOP");
+  const { code, stdout } = await run.finish();
+  equal(code, 3);
+  const v = JSON.parse(stdout);
+  equal(v.stoppedBy, "stalled");
+  match(v.message, new RegExp(`side b \\(pid ${run.pids.b}\\) is stopped`));
+  for (const pid of [run.pids.a, run.pids.b]) ok(!alive(pid), `QEMU ${pid} still runs`);
+  const left = [];
+  for await (const e of Deno.readDir(tmp.path)) left.push(e.name);
+  deepEqual(left, []);
+});
+
+Deno.test("a reader that goes away (--verbose | head -3): the run ends as usual, nothing left", async () => {
+  await using tmp = await tempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli/main.ts`, "--verbose", "x86_64", g("x86_64-hello")],
+    env: { NO_COLOR: "1", TMPDIR: tmp.path },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (seen.split("\n").length <= 3) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  await reader.cancel();
+  const status = await child.status;
+  equal(status.code, 0);
+  const left = [];
+  for await (const e of Deno.readDir(tmp.path)) left.push(e.name);
+  deepEqual(left, []);
+});
+
+Deno.test("SIGHUP, SIGQUIT and SIGTERM to the CLI mid-run: exit 3, interrupted, nothing left", async (t) => {
+  for (const sig of ["SIGHUP", "SIGQUIT", "SIGTERM"] as const) {
+    await t.step(sig, async () => {
+      await using tmp = await tempDir();
+      const run = await startCli(["--json", "x86_64", g("x86_64-loop"), "--", "4000000000"], {
+        TMPDIR: tmp.path,
+      });
+      run.child.kill(sig);
+      const { code, stdout } = await run.finish();
+      equal(code, 3);
+      equal(JSON.parse(stdout).stoppedBy, "interrupted");
+      for (const pid of [run.pids.a, run.pids.b]) ok(!alive(pid), `QEMU ${pid} still runs`);
+      const left = [];
+      for await (const e of Deno.readDir(tmp.path)) left.push(e.name);
+      deepEqual(left, []);
+    });
+  }
+});
+
+Deno.test("bad environments and options: exit 2, one sentence and a hint, nothing left", async (t) => {
+  await using tmp = await tempDir();
+  const hang = `${tmp.path}/qemu-hangs`;
+  await Deno.writeTextFile(hang, "#!/bin/sh\nexec sleep 1000\n");
+  await Deno.chmod(hang, 0o755);
+  const aFile = `${tmp.path}/a-file`;
+  await Deno.writeTextFile(aFile, "");
+  const long = `${tmp.path}/${"d".repeat(100 - tmp.path.length)}`;
+  await Deno.mkdir(long);
+  const hello = ["x86_64", g("x86_64-hello")];
+  const cases: [string, string[], Record<string, string>, RegExp][] = [
+    [
+      "TMPDIR missing",
+      hello,
+      { TMPDIR: `${tmp.path}/nowhere` },
+      /TMPDIR .*nowhere: it does not exist/,
+    ],
+    ["TMPDIR a file", hello, { TMPDIR: aFile }, /TMPDIR .*a-file: it is not a directory/],
+    ["TMPDIR too long for a socket", hello, { TMPDIR: long }, /too long for the run's sockets/],
+    [
+      "--report unwritable",
+      ["--report", `${tmp.path}/no/such/dir.json`, ...hello],
+      {},
+      /Cannot write --report/,
+    ],
+    [
+      "--timeout past what a timer holds",
+      ["--timeout", "3000000", ...hello],
+      {},
+      /Invalid --timeout: 3000000/,
+    ],
+    ["--compare empty", ["--compare", "", ...hello], {}, /--compare names nothing/],
+    [
+      "--history huge",
+      ["--history", "100000000", ...hello],
+      {},
+      /--history 100000000 is too large/,
+    ],
+    ["--window huge", ["--window", "4000000000", ...hello], {}, /--window 4000000000 is too large/],
+    [
+      "--window of too many intervals",
+      ["--interval", "1", "--window", "100000", ...hello],
+      {},
+      /more than 4000 intervals/,
+    ],
+    [
+      "a QEMU that never answers --version",
+      ["--qemu", hang, ...hello],
+      {},
+      /did not answer within \d+ s/,
+    ],
+    [
+      "a bad -cpu in user mode",
+      ["--extra=-cpu", "--extra=nonsense", ...hello],
+      {},
+      /refused to run the guest .*unable to find CPU model 'nonsense'/,
+    ],
+  ];
+  for (const [name, args, env, re] of cases) {
+    await t.step(name, async () => {
+      const r = await runCli(args, { env: { TMPDIR: tmp.path, ...env } });
+      equal(r.code, 2, r.stderr);
+      match(r.stderr, re);
+      // A set-up error has its hint, a usage error the usage, QEMU's own refusal its words.
+      match(r.stderr, /hint: |Usage: |^ERROR {2}QEMU/m);
+      equal(r.stdout, "");
+    });
+  }
+  await t.step("too few open files (ulimit -n 20)", async () => {
+    const out = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        `ulimit -n 20 && exec "$@"`,
+        "sh",
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${ROOT}cli/main.ts`,
+        ...hello,
+      ],
+      env: { NO_COLOR: "1", TMPDIR: tmp.path },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    equal(out.code, 2, stderr);
+    match(stderr, /Too many open files[\s\S]*hint: raise the limit on open files/);
+  });
+  await t.step("a comma in TMPDIR is no trouble", async () => {
+    const comma = `${tmp.path}/a,b`;
+    await Deno.mkdir(comma);
+    const r = await runCli(["--json", ...hello], { env: { TMPDIR: comma } });
+    equal(r.code, 0, r.stderr);
+  });
+  // Nothing of any run is left in TMPDIR: only what this test made.
+  const left = [];
+  for await (const e of Deno.readDir(tmp.path)) left.push(e.name);
+  deepEqual(left.sort(), ["a,b", "a-file", "d".repeat(100 - tmp.path.length), "qemu-hangs"].sort());
 });

@@ -24,6 +24,7 @@ const cx = (over: Partial<DecideContext> = {}): DecideContext => ({
   timedOut: false,
   aborted: false,
   startTimedOut: false,
+  stalled: undefined,
   timeoutSeconds: undefined,
   startSeconds: 60,
   ...over,
