@@ -66,7 +66,7 @@ reuse() {
     [ -f "$dest/manifest" ] || return 1
     if ! out=$("$dest/bin/qemu-x86_64" --version 2>&1); then
         echo "setup: $what: the cached build in $dest does not run:" >&2
-        echo "$out" | sed 's/^/    /' >&2
+        printf '    %s\n' "$out" >&2
         echo "setup: $what: remove $dest to build it again" >&2
         exit 1
     fi
@@ -101,7 +101,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 started=$SECONDS
 echo "setup: $what: not cached; building it once for this machine" \
-    "(≈15 min on 2 cores), log in $log" >&2
+    "(10–20 min on 2 cores), log in $log" >&2
 
 # Build dependencies from the system's own sources, as setup.sh installs its
 # packages.
@@ -120,6 +120,7 @@ fi
 # meson, sid's sources for QEMU) and lists in the work directory, so the
 # system's sources and lists stay as they are. The archive is the one the
 # system already uses for bookworm.
+# shellcheck disable=SC2016 # $(...) here is apt's own placeholder syntax
 mirror=$(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' \
     | awk '$2 == "bookworm" && $3 == "deb" { print $1; exit }')
 if [ -z "$mirror" ]; then
@@ -162,8 +163,8 @@ step "setup: $what: unpacking ${orig[0]##*/}" "$log" \
     tar -xf "${orig[0]}" -C "$tmp/src"
 mkdir "$tmp/src/debian-packaging"
 tar -xf "${debian[0]}" -C "$tmp/src/debian-packaging"
-src=("$tmp"/src/qemu-*/)
-src=${src[0]%/}
+srcs=("$tmp"/src/qemu-*/)
+src=${srcs[0]%/}
 [ -x "$src/configure" ] || { echo "setup: $what: no configure in $src" >&2; exit 1; }
 for p in "${debian_patches[@]}"; do
     step "setup: $what: applying Debian's $p" "$log" \
