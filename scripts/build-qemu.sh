@@ -73,6 +73,15 @@ reuse() {
     mkdir -p .cache
     ln -sfn "$dest" "$link"
     echo "setup: $what: cached at $dest (linked from $link)" >&2
+    # The system emulators take their firmware from Debian's packages, which
+    # setup.sh installs with QEMU 7.2; say so if one has gone.
+    local f
+    for f in /usr/share/seabios/bios-256k.bin /usr/lib/ipxe/qemu/efi-e1000.rom \
+        /usr/share/qemu/openbios-sparc32; do
+        [ -e "$f" ] || echo "setup: $what: warning: firmware $f is missing" \
+            "(packages seabios, ipxe-qemu, qemu-system-data)" >&2
+    done
+    return 0
 }
 reuse && exit 0
 
@@ -111,6 +120,8 @@ for p in "${build_deps[@]}"; do
         || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+    # setup.sh updates apt's lists only when its own packages are missing.
+    step "setup: $what: updating apt's package lists" "$log" as_root apt-get update -q
     step "setup: $what: installing ${missing[*]}" "$log" \
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
         --no-install-recommends "${missing[@]}"

@@ -58,7 +58,8 @@ cache_lock() {
         flock 9
     fi
     # Only a lock holder makes .tmp.* directories, and we hold the lock now.
-    rm -rf "$dir"/.tmp.*
+    # A debootstrap root inside one is root's.
+    rm -rf "$dir"/.tmp.* 2>/dev/null || as_root rm -rf "$dir"/.tmp.*
 }
 
 # step LABEL LOG COMMAND...: says LABEL, runs one command with its output
