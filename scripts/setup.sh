@@ -2,7 +2,8 @@
 # Installs everything qemu-lockstep needs on a fresh Debian 12 / Ubuntu machine:
 # QEMU (system + linux-user), cross compilers for the bundled guests, glib
 # headers, binutils for symbols, and a pinned Deno from npm. Then builds the
-# bundled guests. Safe to run again: every step is idempotent.
+# bundled guests and provides two newer QEMUs (see the end). Safe to run
+# again: every step is idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,34 +50,13 @@ if [ ! -s test/guests/build/vmlinuz ]; then
     rm -rf "$tmp"
     trap - EXIT
 fi
-# A second, newer QEMU: Debian trixie's system emulators (10.0) in a root of
-# their own, started through that root's loader and libraries, so the host's
-# QEMU is untouched. Wrappers in .cache/qemu-10/bin look like any QEMU binary.
-q10=$PWD/.cache/qemu-10
-if [ ! -x "$q10/bin/qemu-system-aarch64" ]; then
-    echo "setup: installing QEMU 10 (Debian trixie) into $q10/root" >&2
-    as_root rm -rf "$q10/root.new"
-    mkdir -p "$q10/bin"
-    as_root debootstrap --variant=minbase \
-        --include=qemu-system-arm,qemu-system-sparc,qemu-system-misc \
-        trixie "$q10/root.new" >"$q10/debootstrap.log" 2>&1 \
-        || { tail -20 "$q10/debootstrap.log" >&2; exit 1; }
-    as_root rm -rf "$q10/root"
-    as_root mv "$q10/root.new" "$q10/root"
-    for target in aarch64 arm sparc sparc64 riscv64; do
-        cat >"$q10/bin/qemu-system-$target" <<WRAPPER
-#!/bin/sh
-# qemu-system-$target 10.0 from Debian trixie (written by scripts/setup.sh)
-root='$q10/root'
-QEMU_MODULE_DIR="\$root/usr/lib/x86_64-linux-gnu/qemu"
-export QEMU_MODULE_DIR
-exec "\$root/lib64/ld-linux-x86-64.so.2" \\
-    --library-path "\$root/usr/lib/x86_64-linux-gnu:\$root/lib/x86_64-linux-gnu" \\
-    "\$root/usr/bin/qemu-system-$target" -L "\$root/usr/share/qemu" \\
-    -display none -audio none "\$@"
-WRAPPER
-        chmod +x "$q10/bin/qemu-system-$target"
-    done
-fi
+# Two newer QEMUs, kept in the user's cache outside the checkout (shared by
+# every checkout and clone here) with only small pointers in .cache/:
+# Debian trixie's system emulators (10.0, plugin API 4) behind wrappers in
+# .cache/qemu-10/bin, and QEMU 10.2.2 built from Debian's source (plugin API 5,
+# linux-user that loads plugins) linked as .cache/qemu-10.2. The first set-up
+# on a machine builds the latter (about 15 minutes); later ones reuse it.
+bash scripts/trixie-qemu.sh
+bash scripts/build-qemu.sh
 
 echo "setup: done ($("$deno" --version | head -1)); run it as $deno" >&2
