@@ -43,4 +43,10 @@ export {
   type SuiteCase,
   type SuiteRunOptions,
 } from "./harness/suite.ts";
-export { checkQemus, type DoctorRow, EXTRA_QEMU_DIR, findQemus } from "./harness/doctor.ts";
+export {
+  checkQemus,
+  type DoctorRow,
+  findQemus,
+  QEMU_10_0_DIR,
+  QEMU_10_2_DIR,
+} from "./harness/doctor.ts";

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "../deps/cli.ts";
 import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
-import { EXTRA_QEMU_DIR } from "../mod.ts";
+import { QEMU_10_0_DIR } from "../mod.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
 
@@ -48,7 +48,7 @@ function workloads(quick: boolean): Workload[] {
       options: {
         arch: "aarch64",
         image: `${guests}aarch64-loop.elf`,
-        qemu: `${EXTRA_QEMU_DIR}qemu-system-aarch64`,
+        qemu: `${QEMU_10_0_DIR}qemu-system-aarch64`,
       },
     },
     // Ten times the loop: peak RSS must not grow with the run.

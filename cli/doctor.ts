@@ -10,8 +10,9 @@ import { out } from "./_output.ts";
 
 const HELP = `Usage: qemu-lockstep doctor [OPTIONS] [QEMU...]
 
-Lists the QEMU binaries the presets name (on PATH and in .cache/qemu-10/bin,
-where scripts/setup.sh puts Debian trixie's QEMU 10), or the ones given, with
+Lists the QEMU binaries the presets name (on PATH, in .cache/qemu-10/bin where
+scripts/setup.sh puts Debian trixie's QEMU 10.0, and in .cache/qemu-10.2/bin,
+its build of QEMU 10.2 from Debian's source), or the ones given, with
 their version, plugin API version, and whether the lockstep plugin builds.
 
 Options:

@@ -21,11 +21,17 @@ export interface DoctorRow {
   readonly problem: string | null;
 }
 
-/** The second QEMU that scripts/setup.sh installs (Debian trixie's 10.0). */
-export const EXTRA_QEMU_DIR: string = new URL("../.cache/qemu-10/bin/", import.meta.url).pathname;
+/** Debian trixie's QEMU 10.0 (system emulators, plugin API 4), as scripts/setup.sh installs it. */
+export const QEMU_10_0_DIR: string = new URL("../.cache/qemu-10/bin/", import.meta.url).pathname;
+
+/**
+ * QEMU 10.2.2 built from Debian's source by scripts/setup.sh (plugin API 5,
+ * linux-user that loads plugins: the QEMU a TCG developer builds).
+ */
+export const QEMU_10_2_DIR: string = new URL("../.cache/qemu-10.2/bin/", import.meta.url).pathname;
 
 /** Every QEMU binary named by a preset, on PATH or in `dirs`. */
-export function findQemus(dirs: readonly string[] = [EXTRA_QEMU_DIR]): string[] {
+export function findQemus(dirs: readonly string[] = [QEMU_10_0_DIR, QEMU_10_2_DIR]): string[] {
   const names = [...new Set(Object.values(PRESETS).flatMap((p) => [p.system, p.user]))];
   const found: string[] = [];
   for (const name of names) {

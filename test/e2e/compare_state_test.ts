@@ -1,7 +1,7 @@
 // Comparing more than instruction addresses: memory accesses and system
 // calls, on a guest pair whose only difference is one constant that feeds
 // load addresses long before it changes control flow.
-import { EXTRA_QEMU_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
 import { GUESTS, runCli, symbolRange } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
@@ -58,7 +58,7 @@ Deno.test("identical sides match with every comparison on, also one insn per TB 
 });
 
 Deno.test("QEMU 10.0 on both sides compares memory values; 7.2 against 10.0 compares what both have", async () => {
-  const q10 = `${EXTRA_QEMU_DIR}qemu-system-aarch64`;
+  const q10 = `${QEMU_10_0_DIR}qemu-system-aarch64`;
   const both10 = await runCli([
     "--json",
     "--compare",

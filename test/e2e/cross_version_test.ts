@@ -1,12 +1,12 @@
 // Two different QEMU builds: Debian's 7.2 (plugin API 1) on side A against
 // Debian trixie's 10.0 (API 4, installed by scripts/setup.sh) on side B.
-import { EXTRA_QEMU_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
 import { buildPlugin } from "../../harness/plugin_build.ts";
 import { GUESTS, runCli, tempDir } from "./_cli.ts";
 import { equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
-const q10 = (arch: string) => `${EXTRA_QEMU_DIR}qemu-system-${arch}`;
+const q10 = (arch: string) => `${QEMU_10_0_DIR}qemu-system-${arch}`;
 
 const guests: [string, string, string[]][] = [
   ["sparc", "sparc-bios", ["--bios"]],
@@ -73,15 +73,19 @@ Deno.test("OpenBIOS differs between 7.2 and 10.0: the verdict names the firmware
   equal(fixed.json.warnings.length, 0);
 });
 
-Deno.test("doctor lists both QEMU versions with their plugin API", async () => {
+Deno.test("doctor lists the three QEMU versions set-up provides, with their plugin API", async () => {
   const r = await runCli(["doctor", "--json"]);
   equal(r.code, 0, r.stderr);
   const rows: { path: string; version: string; pluginApi: number; plugin: string | null }[] =
     r.json.qemus;
   const sparc = rows.filter((x) => x.path.endsWith("/qemu-system-sparc"));
-  equal(sparc.length, 2);
+  equal(sparc.length, 3);
   ok(sparc.some((x) => x.version === "7.2.22" && x.pluginApi === 1 && x.plugin));
   ok(sparc.some((x) => /^10\.0\./.test(x.version) && x.pluginApi === 4 && x.plugin));
+  ok(sparc.some((x) => x.version === "10.2.2" && x.pluginApi === 5 && x.plugin));
+  // QEMU 10.2's linux-user loads plugins (trixie's is static, without them).
+  ok(rows.some((x) => x.path.endsWith("/qemu-10.2/bin/qemu-x86_64") && x.pluginApi === 5));
+  ok(rows.some((x) => x.path.endsWith("/qemu-10.2/bin/qemu-aarch64") && x.pluginApi === 5));
 });
 
 Deno.test("the plugin builds against the project's own declarations for every API version", async () => {

@@ -1,7 +1,7 @@
 // Registers and narrowing, on Debian trixie's QEMU 10.0 (plugin API 4,
 // installed by scripts/setup.sh): the aarch64 value pair differs in one
 // constant that feeds a checksum; control flow parts only at the very end.
-import { EXTRA_QEMU_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
 import { narrow } from "../../harness/narrow.ts";
 import { planRun } from "../../harness/plan.ts";
 import { buildPlugin } from "../../harness/plugin_build.ts";
@@ -9,7 +9,7 @@ import { GUESTS, runCli, symbolRange } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
-const q10 = (arch: string) => `${EXTRA_QEMU_DIR}qemu-system-${arch}`;
+const q10 = (arch: string) => `${QEMU_10_0_DIR}qemu-system-${arch}`;
 const pair = ["aarch64", g("aarch64-value.elf"), "--image-b", g("aarch64-value-variant.elf")];
 const inRange = (hex: string, [start, end]: [bigint, bigint]) =>
   BigInt(hex) >= start && BigInt(hex) < end;

@@ -3,12 +3,12 @@
 // side B; its handler only re-arms the timer. With --transient-window the
 // excursions are recognised and the run goes on; a real difference after
 // them (the variant changes the result once, at the end) is still found.
-import { EXTRA_QEMU_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
 import { GUESTS, runCli } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
-const q10 = `${EXTRA_QEMU_DIR}qemu-system-riscv64`;
+const q10 = `${QEMU_10_0_DIR}qemu-system-riscv64`;
 const slowTimerB = ["--extra-b=-icount", "--extra-b=shift=1,sleep=off"];
 const tick = ["riscv64", g("riscv64-tick.elf")];
 /** The tick guest on QEMU 10.0, side B's timer twice as fast, excursions recognised. */
