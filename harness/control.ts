@@ -24,44 +24,21 @@ export type PluginMessage =
     role: "a" | "b";
     target: string;
     api: number;
-    qemuApi: [number, number];
-    system: boolean;
     pid: number;
-    mem: boolean;
     memValues: boolean;
-    sys: boolean;
-    regs?: boolean;
   }
   | { t: "regs"; regs: RegInfo[] }
   | { t: "step"; step: Step }
-  | {
-    t: "progress" | "peer-lost" | "narrowed";
-    insns: number;
-    blocks: number;
-    hash: string;
-    rss: number;
-  }
+  | { t: "progress" | "peer-lost" | "narrowed"; insns: number; blocks: number; rss: number }
   | { t: "end"; insns: number; blocks: number; hash: string; rss: number; tail: number }
-  | {
-    t: "limit";
-    insns: number;
-    blocks: number;
-    hash: string;
-    rss: number;
-    at: number;
-    atHash: string;
-  }
+  | { t: "limit"; insns: number; blocks: number; rss: number; at: number; atHash: string }
   | {
     t: "diverged";
-    reason: string;
     good: number;
     bad: number;
     insns: number;
-    blocks: number;
-    from: number;
     /** Where this side's comparison restarted after the last transient excursion. */
     origin: number;
-    epoch: number;
     complete: boolean;
   }
   | { t: "blk"; block: DumpBlock }

@@ -160,7 +160,6 @@ static struct {
     bool stopping;          /* streams apart: running on to stop_at */
     bool exiting;           /* in plugin_exit() */
     uint64_t stop_good, stop_bad, stop_at;
-    const char *stop_reason;
     uint64_t limit_hash;    /* see rebase() */
     bool dumped;
     struct timespec last_progress;
@@ -562,9 +561,8 @@ static void send_peer(uint32_t type, uint64_t a, uint64_t b)
 static void report_counts(const char *type, const char *extra)
 {
     fprintf(ctl, "{\"t\":\"%s\",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
-            ",\"hash\":\"0x%016" PRIx64 "\",\"rss\":%ld%s}\n",
-            type, own.icount, own.blocks, combine(own.hash, ev.hash),
-            peak_rss_kb(), extra);
+            ",\"rss\":%ld%s}\n", type, own.icount, own.blocks, peak_rss_kb(),
+            extra);
     fflush(ctl);
 }
 
@@ -625,7 +623,7 @@ static void dump_events(uint64_t from, uint64_t to)
  * every block up to `bad` and the `reconverge` instructions run after it,
  * then DUMP_EXTRA more.
  */
-static void dump(uint64_t good, uint64_t bad, const char *reason)
+static void dump(uint64_t good, uint64_t bad)
 {
     uint64_t size = own.ring_mask + 1;
     uint64_t first_kept = own.entries > size ? own.entries - size : 0;
@@ -668,12 +666,9 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
             start -= RING_COUNT(v);
         }
     }
-    fprintf(ctl, "{\"t\":\"diverged\",\"reason\":\"%s\",\"good\":%" PRIu64
-            ",\"bad\":%" PRIu64 ",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64
-            ",\"from\":%" PRIu64 ",\"origin\":%" PRIu64 ",\"epoch\":%u,"
-            "\"complete\":%s}\n",
-            reason, good, bad, own.icount, own.blocks, start, own.origin,
-            own.epoch, complete ? "true" : "false");
+    fprintf(ctl, "{\"t\":\"diverged\",\"good\":%" PRIu64 ",\"bad\":%" PRIu64
+            ",\"insns\":%" PRIu64 ",\"origin\":%" PRIu64 ",\"complete\":%s}\n",
+            good, bad, own.icount, own.origin, complete ? "true" : "false");
     from = start;
     for (; j < own.entries && extra < DUMP_EXTRA; j++, r = 0) {
         uint64_t v = own.ring[j & own.ring_mask];
@@ -695,7 +690,7 @@ static void dump(uint64_t good, uint64_t bad, const char *reason)
  * comparing, run on `reconverge` more instructions (so the orchestrator can
  * see whether the streams meet again), then dump (see stop_finish()).
  */
-static void stop_begin(uint64_t good, uint64_t bad, const char *reason)
+static void stop_begin(uint64_t good, uint64_t bad)
 {
     if (own.stopping) {
         return;
@@ -704,12 +699,11 @@ static void stop_begin(uint64_t good, uint64_t bad, const char *reason)
     own.stop_good = own.origin + good;
     own.stop_bad = own.origin + bad;
     own.stop_at = own.stop_bad + cfg.reconverge;
-    own.stop_reason = reason;
     own.next_ckpt = UINT64_MAX;
 }
 
 /* This side found the streams apart: tell the peer, and stop. */
-static void diverge(uint64_t good, uint64_t bad, const char *reason)
+static void diverge(uint64_t good, uint64_t bad)
 {
     bool lost;
 
@@ -719,7 +713,7 @@ static void diverge(uint64_t good, uint64_t bad, const char *reason)
     if (!lost) {
         send_peer(MSG_STOP, good, bad);
     }
-    stop_begin(good, bad, reason);
+    stop_begin(good, bad);
 }
 
 /*
@@ -825,7 +819,7 @@ static void stop_finish(void)
 {
     uint64_t origin, limit;
 
-    dump(own.stop_good, own.stop_bad, own.stop_reason);
+    dump(own.stop_good, own.stop_bad);
     pthread_mutex_lock(&peer.lock);
     while (!cmd.resync) {
         pthread_cond_wait(&peer.cond, &peer.lock);
@@ -866,13 +860,11 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
         uint64_t bad = compare_checkpoints();
         bool current = peer_current();
         uint64_t good = own.last_good;
-        const char *reason = "checkpoint";
         bool peer_knows = false;    /* the peer stopped: no need to tell */
 
         if (!bad && current && peer.stopped) {
             good = peer.stop_good;
             bad = peer.stop_bad;
-            reason = "peer-stopped";
             peer_knows = true;
         } else if (!bad && current && peer.ended) {
             if (peer.end_pos == pos && peer.end_hash == hash) {
@@ -880,14 +872,13 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
                 return SETTLED;
             }
             bad = MIN(pos, peer.end_pos);
-            reason = "end";
         }
         if (bad) {
             pthread_mutex_unlock(&peer.lock);
             if (peer_knows) {
-                stop_begin(good, bad, reason);
+                stop_begin(good, bad);
             } else {
-                diverge(good, bad, reason);
+                diverge(good, bad);
             }
             if (can_run) {
                 return STOPPING;
@@ -967,20 +958,20 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 
             if (bad) {
                 pthread_mutex_unlock(&peer.lock);
-                diverge(own.last_good, bad, "checkpoint");
+                diverge(own.last_good, bad);
                 break;
             }
             if (current && peer.stopped) {
                 uint64_t good = peer.stop_good, stop_bad = peer.stop_bad;
                 pthread_mutex_unlock(&peer.lock);
-                stop_begin(good, stop_bad, "peer-stopped");
+                stop_begin(good, stop_bad);
                 break;
             }
             if (current && peer.ended &&
                 own.icount - own.origin > peer.end_pos) {
                 uint64_t bad = peer.end_pos;
                 pthread_mutex_unlock(&peer.lock);
-                diverge(MIN(own.last_good, bad), bad, "peer-ended");
+                diverge(MIN(own.last_good, bad), bad);
                 break;
             }
             if (peer.lost) {
@@ -1333,7 +1324,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 static void plugin_exit(qemu_plugin_id_t id, void *p)
 {
     uint64_t tail = 0;
-    char extra[32];
+    char extra[64];
 
     own.exiting = true;
     if (own.pending) {
@@ -1344,13 +1335,16 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         tail = whole ? 0 : own.icount - before;
     }
     if (cfg.narrow) {
-        report_counts("end", ",\"tail\":0");
+        snprintf(extra, sizeof(extra), ",\"hash\":\"0x%016" PRIx64 "\","
+                 "\"tail\":0", combine(own.hash, ev.hash));
+        report_counts("end", extra);
         return;
     }
-    snprintf(extra, sizeof(extra), ",\"tail\":%" PRIu64, tail);
     do {
         uint64_t hash = combine(own.hash, ev.hash);
         send_peer(MSG_END, own.icount - own.origin, hash);
+        snprintf(extra, sizeof(extra), ",\"hash\":\"0x%016" PRIx64 "\","
+                 "\"tail\":%" PRIu64, hash, tail);
         report_counts("end", extra);
     } while (settle(own.icount - own.origin, combine(own.hash, ev.hash), false)
              == RESUMED);
@@ -1629,16 +1623,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     ctl = fdopen(dup(ctl_fd), "w");
     setvbuf(ctl, NULL, _IOFBF, 1 << 16);
     fprintf(ctl, "{\"t\":\"hello\",\"role\":\"%c\",\"target\":\"%s\","
-            "\"api\":%d,\"qemuApi\":[%d,%d],\"system\":%s,\"pid\":%d,"
-            "\"mem\":%s,\"memValues\":%s,\"sys\":%s,\"regs\":%s}\n",
-            cfg.role, info->target_name, QEMU_PLUGIN_VERSION,
-            info->version.min, info->version.cur,
-            info->system_emulation ? "true" : "false", (int)getpid(),
-            cfg.mem ? "true" : "false",
+            "\"api\":%d,\"pid\":%d,\"memValues\":%s}\n",
+            cfg.role, info->target_name, QEMU_PLUGIN_VERSION, (int)getpid(),
             cfg.mem && cfg.memvalues && QEMU_PLUGIN_VERSION >= 4 ? "true"
-                                                                 : "false",
-            cfg.sys && !info->system_emulation ? "true" : "false",
-            cfg.regs ? "true" : "false");
+                                                                 : "false");
     fflush(ctl);
 
     if (!cfg.narrow) {
