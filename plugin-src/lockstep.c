@@ -93,6 +93,7 @@ typedef struct {
     uint64_t key;       /* its ring entry when it runs whole */
     uint32_t n;
     uint32_t id;        /* index in tb_by_id, for the ring */
+    struct NarrowInsn *steps;   /* narrow=: one per instruction, made once */
     Insn insns[];
 } TbInfo;
 
@@ -194,7 +195,7 @@ static struct {
 } narrow;
 
 /* An instruction instrumented for narrow=. */
-typedef struct {
+typedef struct NarrowInsn {
     const TbInfo *tb;
     uint32_t i;
     char *disas;
@@ -1243,8 +1244,9 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     info->last = n ? info->insns[n - 1].vaddr : info->pc;
     info->end = n ? info->last + info->insns[n - 1].size : info->pc;
 
-    /* Re-translations of the same code share one TbInfo: memory follows
-     * the code translated, not how often it is translated. */
+    /* Re-translations of the same code share one TbInfo (and, for narrow=,
+     * one set of NarrowInsn): memory follows the code translated, not how
+     * often it is translated. */
     pthread_mutex_lock(&tbs_lock);
     shared = g_hash_table_lookup(tbs, info);
     if (shared) {
@@ -1256,6 +1258,17 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         g_hash_table_add(tbs, info);
         shared = info;
     }
+#if QEMU_PLUGIN_VERSION >= 2
+    if (cfg.narrow && !shared->steps) {
+        shared->steps = g_new(NarrowInsn, n);
+        for (size_t i = 0; i < n; i++) {
+            shared->steps[i].tb = shared;
+            shared->steps[i].i = i;
+            shared->steps[i].disas =
+                qemu_plugin_insn_disas(qemu_plugin_tb_get_insn(tb, i));
+        }
+    }
+#endif
     pthread_mutex_unlock(&tbs_lock);
 
 #if QEMU_PLUGIN_VERSION >= 2
@@ -1266,11 +1279,8 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                              QEMU_PLUGIN_CB_NO_REGS, shared);
         for (size_t i = 0; i < n; i++) {
             struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
-            NarrowInsn *ni = g_new(NarrowInsn, 1);
+            NarrowInsn *ni = &shared->steps[i];
 
-            ni->tb = shared;
-            ni->i = i;
-            ni->disas = qemu_plugin_insn_disas(insn);
 #if QEMU_PLUGIN_VERSION >= 3
             qemu_plugin_register_vcpu_insn_exec_cond_cb(
                 insn, vcpu_insn_narrow, QEMU_PLUGIN_CB_R_REGS,
