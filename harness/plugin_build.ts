@@ -9,7 +9,16 @@ const PLUGIN_SRC = new URL("../plugin-src/", import.meta.url);
 
 /** The plugins plugin-src/ holds, each the list of its C units there. */
 const PLUGIN_UNITS = {
-  lockstep: ["lockstep.c"],
+  lockstep: [
+    "lockstep.c",
+    "exec.c",
+    "events.c",
+    "regs.c",
+    "sync.c",
+    "peer.c",
+    "report.c",
+    "args.c",
+  ],
   count: ["count.c"],
 } as const;
 
