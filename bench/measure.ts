@@ -113,7 +113,7 @@ export async function benchWorkload(
 ): Promise<BenchRow> {
   const plan = await planRun({ ...w.options, chain });
   const count = await buildPlugin({
-    source: "count.c",
+    source: "count",
     api: plan.a.qemu.pluginApi,
     qemuPath: plan.a.qemu.path,
     header: plan.pluginHeader,

@@ -56,7 +56,7 @@ export async function checkQemus(
       const q = await probeQemu(path);
       try {
         const built = await buildPlugin({
-          source: "lockstep.c",
+          source: "lockstep",
           api: q.pluginApi,
           qemuPath: q.path,
           cacheDir,

@@ -1,11 +1,29 @@
 /**
- * Building the lockstep plugin with the system C compiler, once per source,
- * header, compiler and API version, into a cache directory.
+ * Building the plugins with the system C compiler, once per set of sources
+ * and headers, compiler and API version, into a cache directory.
  */
 import { SetupError } from "./errors.ts";
 import { dirname, join, resolve } from "../deps/path.ts";
 
 const PLUGIN_SRC = new URL("../plugin-src/", import.meta.url);
+
+/** The plugins plugin-src/ holds, each the list of its C units there. */
+const PLUGIN_UNITS = {
+  lockstep: [
+    "lockstep.c",
+    "exec.c",
+    "events.c",
+    "regs.c",
+    "sync.c",
+    "peer.c",
+    "report.c",
+    "args.c",
+  ],
+  count: ["count.c"],
+} as const;
+
+/** A plugin that plugin-src/ builds. */
+export type PluginName = keyof typeof PLUGIN_UNITS;
 
 /** Where a plugin header comes from. */
 export interface HeaderChoice {
@@ -19,8 +37,8 @@ export interface HeaderChoice {
 
 /** What to build. */
 export interface PluginBuildRequest {
-  /** Source file name inside plugin-src/ ("lockstep.c" or "count.c"). */
-  readonly source: string;
+  /** The plugin: "lockstep" or "count" (also accepted as "lockstep.c", "count.c"). */
+  readonly source: PluginName | `${PluginName}.c`;
   /** QEMU_PLUGIN_VERSION to build for. */
   readonly api: number;
   /** The QEMU binary that will load it (to look for a header next to it). */
@@ -94,6 +112,25 @@ export function chooseHeader(qemuPath: string, given?: string): HeaderChoice {
   return { file: new URL("plugin_api.h", PLUGIN_SRC).pathname, origin: "own" };
 }
 
+/**
+ * The C sources and headers in plugin-src/, sorted. Every .c file must be
+ * a unit of exactly one plugin: a unit left out of its list would leave
+ * the plugin's references to it unresolved until QEMU loads it.
+ */
+async function pluginSources(): Promise<string[]> {
+  const files = [];
+  for await (const e of Deno.readDir(PLUGIN_SRC)) {
+    if (e.isFile && /\.[ch]$/.test(e.name)) files.push(e.name);
+  }
+  files.sort();
+  const listed: string[] = Object.values(PLUGIN_UNITS).flat();
+  const stray = files.filter((f) => f.endsWith(".c") && listed.filter((u) => u === f).length !== 1);
+  if (stray.length > 0) {
+    throw new Error(`Plugin sources not in exactly one plugin's unit list: ${stray.join(", ")}`);
+  }
+  return files;
+}
+
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   try {
     const o = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
@@ -154,7 +191,9 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
       "install them: apt-get install libglib2.0-dev pkg-config",
     );
   }
-  const srcFile = new URL(req.source, PLUGIN_SRC).pathname;
+  const name = req.source.replace(/\.c$/, "") as PluginName;
+  const sources = await pluginSources();
+  const units = PLUGIN_UNITS[name].map((u) => new URL(u, PLUGIN_SRC).pathname);
   const flags = [
     "-O2",
     "-g",
@@ -168,15 +207,12 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     ...glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-I")),
   ];
   const libs = glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-l") || f.startsWith("-L"));
-  const localHeaders = [];
-  for await (const e of Deno.readDir(PLUGIN_SRC)) {
-    if (e.name.endsWith(".h")) localHeaders.push(e.name);
-  }
-  localHeaders.sort();
   const key = await sha256([
-    await Deno.readFile(srcFile),
-    // Every header beside the sources (plugin_api.h, peak_rss.h, ...).
-    ...(await Promise.all(localHeaders.map((h) => Deno.readFile(new URL(h, PLUGIN_SRC))))),
+    name,
+    // Every source and header in plugin-src/, by name: any edit rebuilds.
+    ...(await Promise.all(
+      sources.flatMap((f) => [f, Deno.readFile(new URL(f, PLUGIN_SRC))]),
+    )),
     header.origin === "own" ? "" : await Deno.readFile(header.file),
     ccVersion.out,
     cc,
@@ -184,13 +220,13 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     libs.join(" "),
   ]);
   const cacheDir = req.cacheDir ?? defaultCacheDir(env);
-  const out = join(cacheDir, `${req.source.replace(/\.c$/, "")}-v${req.api}-${key}.so`);
+  const out = join(cacheDir, `${name}-v${req.api}-${key}.so`);
   if (exists(out)) return { path: out, header, built: false };
 
   await Deno.mkdir(cacheDir, { recursive: true });
   // Build to a private name, then rename: concurrent runs never see half a file.
   const tmp = `${out}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const res = await run(cc, [...flags, "-o", tmp, srcFile, ...libs, "-lpthread"]);
+  const res = await run(cc, [...flags, "-o", tmp, ...units, ...libs, "-lpthread"]);
   if (!res.ok) {
     await Deno.remove(tmp).catch(() => {});
     const what = header.origin === "own"

@@ -52,7 +52,7 @@ async function buildFor(
 ): Promise<[BuiltPlugin, BuiltPlugin]> {
   const build = (side: SidePlan) =>
     buildPlugin({
-      source: "lockstep.c",
+      source: "lockstep",
       api: side.qemu.pluginApi,
       qemuPath: side.qemu.path,
       header: plan.pluginHeader,

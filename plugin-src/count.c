@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
  * count.c - the benchmark's baseline: count executed blocks and nothing
  * else, so "lockstep / single" measures what lockstep adds.
  *
@@ -14,12 +16,7 @@
 
 #include <glib.h>
 
-#ifdef LOCKSTEP_REAL_HEADER
-#include <qemu-plugin.h>
-#else
-#include "plugin_api.h"
-#endif
-
+#include "compat.h"
 #include "peak_rss.h"
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;

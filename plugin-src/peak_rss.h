@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
  * peak_rss.h - the process's peak resident set, for the plugins' reports
  * (the benchmark compares it between a lockstep side and a single run).
  */

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
  * plugin_api.h - the part of QEMU's TCG plugin API that lockstep uses.
  *
  * Debian ships no qemu-plugin.h, so these declarations are written from
@@ -101,8 +103,8 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
 
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
-                                                 size_t idx);
+struct qemu_plugin_insn *
+qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
 
 /* Versions 1 and 2 hand out a pointer; from 3 on the bytes are copied. */
 #if QEMU_PLUGIN_VERSION <= 2

@@ -92,7 +92,7 @@ Deno.test("the plugin builds against the project's own declarations for every AP
   await using cache = await tempDir();
   for (const api of [1, 2, 3, 4, 5]) {
     const built = await buildPlugin({
-      source: "lockstep.c",
+      source: "lockstep",
       api,
       qemuPath: "/nonexistent/qemu",
       cacheDir: cache.path,

@@ -145,7 +145,7 @@ Deno.test("narrowing checks that the re-runs retrace the first run", async () =>
     qemu: q10("aarch64"),
   });
   const built = await buildPlugin({
-    source: "lockstep.c",
+    source: "lockstep",
     api: plan.a.qemu.pluginApi,
     qemuPath: plan.a.qemu.path,
   });

@@ -13,7 +13,7 @@ Deno.test("a side's exit counts only after its plugin's reports were read, even 
   // exits, connections and reports are all pending at once (as under load).
   const plan = await planRun({ arch: "x86_64", image: g("x86_64-hello") });
   const plugin = await buildPlugin({
-    source: "lockstep.c",
+    source: "lockstep",
     api: plan.a.qemu.pluginApi,
     qemuPath: plan.a.qemu.path,
   });

@@ -1,0 +1,185 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * args.c - the plugin's arguments, key=value as QEMU passes them: one
+ * table of every key (protocol.h's LS_ARGS), its kind, where it goes and
+ * its bound, then the checks across keys. It owns `cfg`, which nothing
+ * changes once the plugin is installed. An unknown key or a bad value
+ * prints why and fails the install, so QEMU refuses to start.
+ */
+#include "lockstep.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+Options cfg = {
+    .interval = DEFAULT_INTERVAL,
+    .window = DEFAULT_WINDOW,
+    .history = DEFAULT_HISTORY,
+    .regs_every = DEFAULT_REGS_EVERY,
+};
+
+typedef enum {
+    ARG_BOOL,
+    ARG_U64,
+    ARG_STRING,
+    ARG_ROLE,
+    ARG_RANGE,
+} ArgKind;
+
+/* What each kind takes, for the message about a bad value. */
+static const char *const arg_kind_wants[] = {
+    [ARG_BOOL] = "on or off (yes/no, true/false)",
+    [ARG_U64] = "a number (decimal, 0x hex or 0 octal)",
+    [ARG_STRING] = "a path",
+    [ARG_ROLE] = "a or b",
+    [ARG_RANGE] = "FROM:TO, decimal, FROM <= TO",
+};
+
+typedef struct {
+    const char *key;
+    ArgKind kind;
+    void *dest;         /* bool, uint64_t, const char *, char or Range */
+    uint64_t min;       /* ARG_U64: the smallest value allowed */
+} ArgSpec;
+
+static const ArgSpec args[] = {
+    /* Which side this is; side a listens on peer, side b connects. */
+    { LS_ARG_ROLE, ARG_ROLE, &cfg.role },
+    { LS_ARG_PEER, ARG_STRING, &cfg.peer_path },
+    /* The orchestrator's socket (report.c, and commands to peer.c). */
+    { LS_ARG_CTL, ARG_STRING, &cfg.ctl_path },
+    { LS_ARG_LISTEN, ARG_BOOL, &cfg.listen },
+    /* Stop at this many instructions (0: run to the guest's end). */
+    { LS_ARG_MAXINSNS, ARG_U64, &cfg.maxinsns },
+    /* Instructions between checkpoints, and how far a side may run ahead. */
+    { LS_ARG_INTERVAL, ARG_U64, &cfg.interval, 1 },
+    { LS_ARG_WINDOW, ARG_U64, &cfg.window },
+    /* Blocks a dump sends before the last agreeing position. */
+    { LS_ARG_HISTORY, ARG_U64, &cfg.history },
+    /* Instructions to run on after a disagreement (transients). */
+    { LS_ARG_RECONVERGE, ARG_U64, &cfg.reconverge },
+    /* Events: memory accesses (with values), system calls (linux-user). */
+    { LS_ARG_MEM, ARG_BOOL, &cfg.mem },
+    { LS_ARG_MEMVALUES, ARG_BOOL, &cfg.memvalues },
+    { LS_ARG_SYS, ARG_BOOL, &cfg.sys },
+    /* Register snapshots (API 2), at most one per regsevery instructions. */
+    { LS_ARG_REGS, ARG_BOOL, &cfg.regs },
+    { LS_ARG_REGSEVERY, ARG_U64, &cfg.regs_every, 1 },
+    /* Run alone and report every step of FROM:TO (implies regs=on). */
+    { LS_ARG_NARROW, ARG_RANGE, &cfg.narrow },
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
+
+static bool parse_u64(const char *val, uint64_t *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoull(val, &end, 0);
+    return !errno && end != val && !*end;
+}
+
+static bool parse_range(const char *val, Range *out)
+{
+    char *end;
+
+    out->from = g_ascii_strtoull(val, &end, 10);
+    if (end == val || *end != ':') {
+        return false;
+    }
+    val = end + 1;
+    out->to = g_ascii_strtoull(val, &end, 10);
+    out->on = true;
+    return end != val && !*end && out->to >= out->from;
+}
+
+/* Store val as spec says; false if it is not a valid value. */
+static bool parse_value(const ArgSpec *spec, const char *val)
+{
+    switch (spec->kind) {
+    case ARG_BOOL:
+        return qemu_plugin_bool_parse(spec->key, val, spec->dest);
+    case ARG_U64:
+        return parse_u64(val, spec->dest) &&
+               *(uint64_t *)spec->dest >= spec->min;
+    case ARG_STRING:
+        *(const char **)spec->dest = g_strdup(val);
+        return true;
+    case ARG_ROLE:
+        if (g_strcmp0(val, "a") && g_strcmp0(val, "b")) {
+            return false;
+        }
+        *(char *)spec->dest = val[0];
+        return true;
+    case ARG_RANGE:
+        return parse_range(val, spec->dest);
+    }
+    return false;
+}
+
+static const ArgSpec *find_arg(const char *key)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(args); i++) {
+        if (g_strcmp0(key, args[i].key) == 0) {
+            return &args[i];
+        }
+    }
+    return NULL;
+}
+
+static void unknown_arg(const char *key)
+{
+    fprintf(stderr, "lockstep: unknown option %s (known:", key);
+    for (size_t i = 0; i < G_N_ELEMENTS(args); i++) {
+        fprintf(stderr, "%s %s", i ? "," : "", args[i].key);
+    }
+    fputs(")\n", stderr);
+}
+
+bool parse_args(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        g_auto(GStrv) kv = g_strsplit(argv[i], "=", 2);
+        const ArgSpec *spec;
+
+        if (!kv[0] || !kv[1]) {
+            fprintf(stderr, "lockstep: option %s needs a value (key=value)\n",
+                    argv[i]);
+            return false;
+        }
+        spec = find_arg(kv[0]);
+        if (!spec) {
+            unknown_arg(kv[0]);
+            return false;
+        }
+        if (!parse_value(spec, kv[1])) {
+            fprintf(stderr, "lockstep: bad value in %s: %s wants %s",
+                    argv[i], spec->key, arg_kind_wants[spec->kind]);
+            if (spec->min) {
+                fprintf(stderr, ", at least %" PRIu64, spec->min);
+            }
+            fputc('\n', stderr);
+            return false;
+        }
+    }
+    if (cfg.narrow.on) {
+        cfg.regs = true;
+        cfg.mem = cfg.sys = false;
+    }
+    if (!cfg.role || !cfg.ctl_path || (!cfg.peer_path && !cfg.narrow.on)) {
+        fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");
+        return false;
+    }
+    if (cfg.regs && !COMPAT_HAS_REGS) {
+        fprintf(stderr, "lockstep: regs= and narrow= need plugin API 2 "
+                "(QEMU 9.0 or later)\n");
+        return false;
+    }
+    if (cfg.window / cfg.interval + 2 >= CKPT_RING) {
+        fprintf(stderr, "lockstep: window too large for interval (at most "
+                "%d intervals)\n", CKPT_RING - 2);
+        return false;
+    }
+    return true;
+}

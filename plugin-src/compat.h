@@ -1,0 +1,182 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * compat.h - every difference between the plugin API versions lockstep
+ * builds for (1: QEMU 5.0-8.2 ... 5: QEMU 10.1-10.2), as small wrappers,
+ * and the choice of plugin header. No other file tests
+ * QEMU_PLUGIN_VERSION with #if; the build defines it (-D) to the version
+ * of the QEMU that will load the plugin.
+ */
+#ifndef LOCKSTEP_COMPAT_H
+#define LOCKSTEP_COMPAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <glib.h>
+
+#ifdef LOCKSTEP_REAL_HEADER
+#include <qemu-plugin.h>
+#else
+#include "plugin_api.h"
+#endif
+
+/* Register reading (API 2, QEMU 9.0): regs= and narrow= need it. */
+#define COMPAT_HAS_REGS (QEMU_PLUGIN_VERSION >= 2)
+/* The values loads and stores move (API 4, QEMU 9.2). */
+#define COMPAT_HAS_MEM_VALUES (QEMU_PLUGIN_VERSION >= 4)
+
+/*
+ * A uint64_t of vCPU 0 that inline operations add to: a scoreboard from
+ * API 2 on, a plain variable before.
+ */
+typedef struct {
+#if QEMU_PLUGIN_VERSION >= 2
+    struct qemu_plugin_scoreboard *score;
+#else
+    uint64_t value;
+#endif
+} CompatCounter;
+
+/* At install time. */
+static inline void compat_counter_init(CompatCounter *c)
+{
+#if QEMU_PLUGIN_VERSION >= 2
+    c->score = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+#endif
+}
+
+/*
+ * Where vCPU 0's value is: valid from vCPU init on, and a scoreboard may
+ * move when it grows, so ask again after every translation that adds to it.
+ */
+static inline uint64_t *compat_counter_ptr(CompatCounter *c)
+{
+#if QEMU_PLUGIN_VERSION >= 2
+    return qemu_plugin_scoreboard_find(c->score, 0);
+#else
+    return &c->value;
+#endif
+}
+
+/* Add imm to the counter, inline, whenever insn starts. */
+static inline void compat_insn_inline_add(struct qemu_plugin_insn *insn,
+                                          CompatCounter *c, uint64_t imm)
+{
+#if QEMU_PLUGIN_VERSION >= 2
+    qemu_plugin_u64 entry = { .score = c->score, .offset = 0 };
+
+    qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+        insn, QEMU_PLUGIN_INLINE_ADD_U64, entry, imm);
+#else
+    qemu_plugin_register_vcpu_insn_exec_inline(
+        insn, QEMU_PLUGIN_INLINE_ADD_U64, &c->value, imm);
+#endif
+}
+
+/*
+ * Call cb before insn while the counter is imm: from API 3 only then; API 1
+ * and 2 have no conditional callbacks, so cb is called every time and must
+ * check the counter itself.
+ */
+static inline void compat_insn_cb_if(struct qemu_plugin_insn *insn,
+                                     qemu_plugin_vcpu_udata_cb_t cb,
+                                     enum qemu_plugin_cb_flags flags,
+                                     CompatCounter *c, uint64_t imm,
+                                     void *udata)
+{
+#if QEMU_PLUGIN_VERSION >= 3
+    qemu_plugin_u64 entry = { .score = c->score, .offset = 0 };
+
+    qemu_plugin_register_vcpu_insn_exec_cond_cb(insn, cb, flags,
+                                                QEMU_PLUGIN_COND_EQ, entry,
+                                                imm, udata);
+#else
+    qemu_plugin_register_vcpu_insn_exec_cb(insn, cb, flags, udata);
+#endif
+}
+
+/* Copy the first len bytes of insn to dest (len <= its size). */
+static inline void compat_insn_bytes(const struct qemu_plugin_insn *insn,
+                                     void *dest, size_t len)
+{
+#if QEMU_PLUGIN_VERSION <= 2
+    memcpy(dest, qemu_plugin_insn_data(insn), len);
+#else
+    qemu_plugin_insn_data(insn, dest, len);
+#endif
+}
+
+/*
+ * The value an access moved, as low and high 64 bits (high only for 16
+ * bytes). False, and nothing stored, before API 4.
+ */
+static inline bool compat_mem_value(qemu_plugin_meminfo_t info,
+                                    uint64_t *low, uint64_t *high)
+{
+#if QEMU_PLUGIN_VERSION >= 4
+    qemu_plugin_mem_value mv = qemu_plugin_mem_get_value(info);
+
+    switch (mv.type) {
+    case QEMU_PLUGIN_MEM_VALUE_U8:
+        *low = mv.data.u8;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U16:
+        *low = mv.data.u16;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U32:
+        *low = mv.data.u32;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U64:
+        *low = mv.data.u64;
+        break;
+    case QEMU_PLUGIN_MEM_VALUE_U128:
+        *low = mv.data.u128.low;
+        *high = mv.data.u128.high;
+        break;
+    }
+    return true;
+#else
+    return false;
+#endif
+}
+
+/*
+ * Registers (API 2 on). Before that the type stands in for QEMU's
+ * descriptor and there are no registers: the register code still compiles,
+ * and the argument check keeps it from running.
+ */
+#if QEMU_PLUGIN_VERSION >= 2
+typedef qemu_plugin_reg_descriptor CompatRegister;
+#else
+struct qemu_plugin_register;
+typedef struct {
+    struct qemu_plugin_register *handle;
+    const char *name;
+    const char *feature;
+} CompatRegister;
+#endif
+
+/* The vCPU's registers: a GArray of CompatRegister, the caller's to free. */
+static inline GArray *compat_registers(void)
+{
+#if QEMU_PLUGIN_VERSION >= 2
+    return qemu_plugin_get_registers();
+#else
+    return g_array_new(false, true, sizeof(CompatRegister));
+#endif
+}
+
+/* Append a register's bytes to buf; their number, or -1. */
+static inline int compat_read_register(struct qemu_plugin_register *reg,
+                                       GByteArray *buf)
+{
+#if QEMU_PLUGIN_VERSION >= 2
+    return qemu_plugin_read_register(reg, buf);
+#else
+    return -1;
+#endif
+}
+
+#endif /* LOCKSTEP_COMPAT_H */

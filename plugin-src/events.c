@@ -1,0 +1,165 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * events.c - events: the memory accesses and system calls of the running
+ * block (mem=on, sys=on) and the register snapshots exec.c takes (regs=on),
+ * each of the instruction that made it. It owns the event ring and the
+ * event hash (`ev`): appending, the hash at a given position, and folding
+ * it afresh when the comparison restarts.
+ */
+#include "lockstep.h"
+
+EventLog ev;
+
+/*
+ * Half as many events as the block ring has entries (1 M events, 40 MB by
+ * default): for the window, at most ~0.8 events an instruction, more than
+ * the guests here make. Only if something makes events.
+ */
+void events_alloc(void)
+{
+    if (cfg.mem || cfg.sys || (cfg.regs && !cfg.narrow.on)) {
+        ev.mask = own.ring_mask >> 1;
+        ev.ring = g_new0(Event, ev.mask + 1);
+    }
+}
+
+void add_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
+               uint64_t v)
+{
+    Event *e;
+
+    if (pos == ev.last_pos && ev.count && ev.at_pos >= EV_PER_INSN) {
+        /* Fold it into the instruction's last event, and that afresh into
+         * the hash (from the event before it). */
+        uint64_t before = ev.count >= 2 ? ev_at(ev.count - 2)->after : 0;
+
+        e = ev_at(ev.count - 1);
+        e->v = mix(e->v) ^ event_key(kind, a, size) ^ mix(v + 1);
+        ev.hash = before * HASH_MUL + event_term(e);
+        e->after = ev.hash;
+        return;
+    }
+    ev.at_pos = pos == ev.last_pos && ev.count ? ev.at_pos + 1 : 1;
+    ev.last_pos = pos;
+    e = ev_at(ev.count++);
+
+    e->pos = pos;
+    e->kind = kind;
+    e->a = a;
+    e->size = size;
+    e->v = v;
+    ev.hash = ev.hash * HASH_MUL + event_term(e);
+    e->after = ev.hash;
+}
+
+/* The event hash over the events of instructions before position pos. */
+uint64_t events_before(uint64_t pos)
+{
+    uint64_t kept = ev_first_kept();
+
+    for (uint64_t j = ev.count; j > kept; j--) {
+        const Event *e = ev_at(j - 1);
+        if (e->pos < pos) {
+            return e->after;
+        }
+    }
+    return 0;   /* no event yet (the ring is far larger than a block) */
+}
+
+/* Whether the ring still has every event from position pos on. */
+bool events_kept_since(uint64_t pos)
+{
+    return ev.count <= ev.mask + 1 || ev_at(ev_first_kept())->pos <= pos;
+}
+
+/*
+ * The comparison restarts at physical position origin (see rebase()):
+ * fold the event hash afresh from there. Register snapshots were taken on
+ * the old grid: drop them.
+ */
+void events_rebase(uint64_t origin)
+{
+    uint64_t eh = 0;
+
+    for (uint64_t k = ev_first_kept(); k < ev.count; k++) {
+        Event *e = ev_at(k);
+        if (e->pos >= origin && e->kind == LS_EV_REGS) {
+            e->kind = LS_EV_NONE;
+        }
+        if (e->pos >= origin && e->kind != LS_EV_NONE) {
+            eh = eh * HASH_MUL + event_term(e);
+        }
+        e->after = e->pos >= origin ? eh : 0;
+    }
+    ev.hash = eh;
+}
+
+/*
+ * The stream position of insn, an instruction of the running block. With
+ * icount, QEMU re-executes an I/O instruction found inside a block as a block
+ * of its own that has memory callbacks only (no exec callback): the block
+ * it came from is still the pending one, and holds the instruction.
+ */
+static uint64_t insn_pos(const Insn *insn)
+{
+    const TbInfo *p = own.pending;
+    uintptr_t off = (uintptr_t)insn - (uintptr_t)p->insns;
+    uint64_t i = off / sizeof(Insn);
+
+    if (off % sizeof(Insn) || i >= p->n) {
+        for (i = 0; i + 1 < p->n && p->insns[i].vaddr != insn->vaddr; i++) {
+        }
+    }
+    return pending_base() + i;
+}
+
+/*
+ * A load or store of the instruction `udata` points to. A 16-byte
+ * access is two 8-byte events: QEMU versions differ in whether a register
+ * pair moves as one access or two, which is not the guest's doing.
+ */
+void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
+              uint64_t vaddr, void *udata)
+{
+    uint64_t pos = insn_pos(udata);
+    LsEventKind kind = qemu_plugin_mem_is_store(info) ? LS_EV_STORE
+                                                      : LS_EV_LOAD;
+    uint32_t size = 1u << qemu_plugin_mem_size_shift(info);
+    uint64_t value = 0, high = 0;
+
+    if (cfg.memvalues) {
+        compat_mem_value(info, &value, &high);
+    }
+    if (size > 8) {
+        add_event(pos, kind, vaddr, 8, value);
+        add_event(pos, kind, vaddr + 8, 8, high);
+    } else {
+        add_event(pos, kind, vaddr, size, value);
+    }
+}
+
+/*
+ * A system call, made by the pending block's last instruction. Return
+ * values are compared only when they are errors: pids, tids, times and
+ * addresses QEMU picks legitimately differ between two processes.
+ */
+void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
+                  uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                  uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
+{
+    uint64_t args = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
+                    mix(a5 + 4) ^ mix(a6 + 5);
+
+    add_event(pending_base() + own.pending->n - 1, LS_EV_SYSCALL, num, 0,
+              args);
+}
+
+void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
+                      int64_t num, int64_t ret)
+{
+    if (ret < 0) {
+        add_event(pending_base() + own.pending->n - 1, LS_EV_SYSERR, num, 0,
+                  ret);
+    }
+}

@@ -1,0 +1,179 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * exec.c - the hot path: the TB exec callbacks, which retire the previous
+ * block into this side's stream (the running hash, the counts and the block
+ * ring, all in `own`) at the start of every executed block. Everything they
+ * call per block is here or inline in lockstep.h, so that the compiler sees
+ * it whole; anything rarer (a checkpoint, the limit, a stop) is at_mark()'s,
+ * in sync.c. The exec callbacks allocate nothing and take no lock.
+ */
+#include "lockstep.h"
+
+Stream own __attribute__((aligned(64)));
+
+/* The running hash after k instructions of tb, from instruction first. */
+uint64_t __attribute__((noinline))
+prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first, uint64_t k)
+{
+    for (uint64_t i = first; i < first + k; i++) {
+        h = h * HASH_MUL + mix(tb->insns[i].vaddr);
+    }
+    return h;
+}
+
+/* How many instructions of an unconfirmed block ran, given the next pc. */
+static uint32_t __attribute__((noinline, cold))
+cut_short(const TbInfo *tb, uint64_t next_pc)
+{
+    for (uint32_t m = 1; m < tb->n; m++) {
+        if (tb->insns[m].vaddr == next_pc) {
+            return m;
+        }
+    }
+    /* An exception to elsewhere: where it stopped is unknown; claim all. */
+    return tb->n;
+}
+
+/*
+ * Fold the pending block into the stream; next_pc is where execution went.
+ * An instruction run again right after itself (x86 rep iterations, a jump
+ * to itself) counts once: how often QEMU re-enters a rep instruction
+ * depends on its translation mode (chaining, one-insn-per-tb), not the guest.
+ */
+static void retire(uint64_t next_pc)
+{
+    const TbInfo *tb = own.pending;
+    uint32_t end = *own.last_insns == own.expect ? tb->n
+                                                 : cut_short(tb, next_pc);
+    uint32_t first = tb->pc == own.last_pc;
+    uint64_t start = own.icount;
+    uint64_t h0 = own.hash;
+
+    if (G_UNLIKELY(end <= first)) {
+        return;
+    }
+    ring_append(RING_MAKE_KEY(tb->id, first, end));
+    own.blocks++;
+    own.icount = start + end - first;
+    own.hash = G_LIKELY(end == tb->n && !first)
+               ? h0 * tb->pow + tb->hash
+               : prefix_hash(h0, tb, first, end - first);
+    own.last_pc = G_LIKELY(end == tb->n) ? tb->last : tb->insns[end - 1].vaddr;
+    if (G_UNLIKELY(own.icount >= own.next_mark)) {
+        at_mark(tb, first, start, h0);
+    }
+}
+
+/*
+ * The hot path: runs at the start of every executed block. The common case,
+ * the pending block ran whole and did not start by repeating the last
+ * instruction, is retire() in a few instructions; anything else goes there.
+ */
+void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    const TbInfo *p = own.pending;
+
+    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
+        uint64_t start = own.icount;
+        uint64_t h0 = own.hash;
+
+        ring_append(p->key);
+        own.blocks++;
+        own.icount = start + p->n;
+        own.hash = h0 * p->pow + p->hash;
+        own.last_pc = p->last;
+        if (G_UNLIKELY(own.icount >= own.next_mark)) {
+            at_mark(p, 0, start, h0);
+        }
+    } else if (p) {
+        retire(tb->pc);
+    }
+    own.pending = tb;
+    /* One-instruction blocks have no inline bump: they count as whole. */
+    own.expect = *own.last_insns + (tb->n > 1);
+}
+
+/* Where falling through from the last retired instruction of p leads. */
+static uint64_t fall_through(const TbInfo *p)
+{
+    if (own.last_pc == p->last) {
+        return p->end;
+    }
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (p->insns[i].vaddr == own.last_pc) {
+            return own.last_pc + p->insns[i].size;
+        }
+    }
+    return UINT64_MAX;
+}
+
+/*
+ * With regs=on: a block reached by a jump (an exception, an interrupt)
+ * starts with a register snapshot. Falling through into the next block or
+ * re-entering the same instruction (see retire()) is no such point: where
+ * blocks split is QEMU's choice.
+ */
+void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    const TbInfo *p = own.pending;
+    uint64_t at;
+
+    vcpu_tb_exec(vcpu_index, udata);
+    at = own.icount - cmp.origin;
+    if (at >= regs.next && tb->pc != own.last_pc &&
+        (!p || tb->pc != fall_through(p))) {
+        add_event(own.icount, LS_EV_REGS, tb->pc, 0, regs_hash());
+        regs.next = (at / cfg.regs_every + 1) * cfg.regs_every;
+    }
+}
+
+/* With narrow=: count as usual; step through the blocks in the range. */
+void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    uint64_t base;
+
+    vcpu_tb_exec(vcpu_index, udata);
+    base = pending_base();
+    *narrow.on = base + tb->n > cfg.narrow.from && base <= cfg.narrow.to;
+}
+
+/*
+ * The guest ended: retire the block it ended in. If it ended inside it (a
+ * store that powers the machine off, say), how much of that block ran is
+ * unknown: it is claimed whole, and the claimed instructions are returned
+ * as the stream's uncertain "tail".
+ */
+uint64_t retire_last(void)
+{
+    uint64_t before = own.icount;
+    bool whole;
+
+    if (!own.pending) {
+        return 0;
+    }
+    whole = *own.last_insns == own.expect;
+    retire(UINT64_MAX);
+    return whole ? 0 : own.icount - before;
+}
+
+/*
+ * The block ring must hold every block from the last agreeing checkpoint
+ * to where this side may be when it dumps (up to a window and two intervals
+ * on, plus what it runs on and the dump's context), at one instruction per
+ * block in the worst case.
+ */
+void stream_alloc(void)
+{
+    uint64_t size = 1;
+
+    while (size < cfg.window + 2 * cfg.interval + cfg.reconverge +
+           cfg.history + DUMP_EXTRA + RING_SLACK) {
+        size <<= 1;
+    }
+    own.ring = g_new0(uint64_t, size);
+    own.ring_mask = size - 1;
+}

@@ -1,0 +1,89 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * protocol.h - the C mirror of the plugin<->harness protocol.
+ *
+ * The lists below are the contract with the harness (its TypeScript side
+ * mirrors them): message kinds, commands, event kinds and argument keys.
+ * Each string is written here once; the plugin uses only the names derived
+ * from the lists further down (LS_MSG_*, LS_CMD_*, LS_EV_*, LS_ARG_*).
+ * Messages between the two plugins are not part of it (see lockstep.h).
+ */
+#ifndef LOCKSTEP_PROTOCOL_H
+#define LOCKSTEP_PROTOCOL_H
+
+/*
+ * Messages the plugin writes to the control socket: one JSON object a
+ * line, "t" is the kind.
+ */
+#define LS_MESSAGES(X) \
+    X(HELLO, "hello") \
+    X(REGS, "regs") \
+    X(PROGRESS, "progress") \
+    X(END, "end") \
+    X(LIMIT, "limit") \
+    X(PEER_LOST, "peer-lost") \
+    X(DIVERGED, "diverged") \
+    X(BLOCK, "blk") \
+    X(EVENT, "ev") \
+    X(DUMPED, "dumped") \
+    X(STEP, "step") \
+    X(NARROWED, "narrowed") \
+    X(ERROR, "error")
+
+/* Commands the harness writes to the plugin: one text line, words split by
+ * spaces. */
+#define LS_COMMANDS(X) \
+    X(REGS, "regs") \
+    X(RESYNC, "resync") \
+    X(QUIT, "quit")
+
+/* Event kinds: the "k" of an "ev" message. */
+#define LS_EVENT_KINDS(X) \
+    X(NONE, 0) \
+    X(LOAD, 1) \
+    X(STORE, 2) \
+    X(SYSCALL, 3) \
+    X(SYSERR, 4) \
+    X(REGS, 5)
+
+/* Plugin arguments, key=value (keys as the harness writes them). */
+#define LS_ARGS(X) \
+    X(ROLE, "role") \
+    X(PEER, "peer") \
+    X(CTL, "ctl") \
+    X(LISTEN, "listen") \
+    X(MAXINSNS, "maxinsns") \
+    X(INTERVAL, "interval") \
+    X(WINDOW, "window") \
+    X(HISTORY, "history") \
+    X(RECONVERGE, "reconverge") \
+    X(MEM, "mem") \
+    X(MEMVALUES, "memvalues") \
+    X(SYS, "sys") \
+    X(REGS, "regs") \
+    X(REGSEVERY, "regsevery") \
+    X(NARROW, "narrow")
+
+/*
+ * What C makes of them: a string constant per message kind (LS_MSG_HELLO),
+ * command word (LS_CMD_QUIT) and argument key (LS_ARG_ROLE), an enum of
+ * event kinds (LS_EV_LOAD), and how many arguments there are.
+ */
+#define LS_STRING_MSG(name, str) static const char LS_MSG_##name[] = str;
+#define LS_STRING_CMD(name, str) static const char LS_CMD_##name[] = str;
+#define LS_STRING_ARG(name, str) static const char LS_ARG_##name[] = str;
+#define LS_ENUM_EV(name, value) LS_EV_##name = value,
+#define LS_PLUS_ONE(name, str) +1
+
+LS_MESSAGES(LS_STRING_MSG)
+LS_COMMANDS(LS_STRING_CMD)
+LS_ARGS(LS_STRING_ARG)
+
+typedef enum {
+    LS_EVENT_KINDS(LS_ENUM_EV)
+} LsEventKind;
+
+enum { LS_N_ARGS = 0 LS_ARGS(LS_PLUS_ONE) };
+
+#endif /* LOCKSTEP_PROTOCOL_H */

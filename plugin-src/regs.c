@@ -1,0 +1,129 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * regs.c - registers and narrowing (API 2 on; args.c refuses regs= and
+ * narrow= before). It owns the registers the orchestrator picked (`regs`):
+ * the handshake that picks them, the hash of their values that a register
+ * snapshot adds as an event, and for narrow= the callback before every
+ * instruction of the range, which finds the registers that changed since
+ * the last step (report.c writes the step), and the per-instruction data
+ * that callback gets.
+ */
+#include "lockstep.h"
+
+#include <string.h>
+
+Registers regs;
+Narrowing narrow;
+
+/*
+ * At vCPU init: list the vCPU's registers (name, feature, size) to the
+ * orchestrator and wait for its answer, "regs I J K..." (indices into this
+ * side's list): the ones both sides have, less the masked ones, in one
+ * order.
+ */
+void regs_handshake(void)
+{
+    GArray *all = compat_registers();
+    g_autofree int *sizes = g_new0(int, all->len + 1);
+    char *p, *end;
+
+    regs.buf = g_byte_array_new();
+    for (guint i = 0; i < all->len; i++) {
+        g_byte_array_set_size(regs.buf, 0);
+        sizes[i] = compat_read_register(
+            g_array_index(all, CompatRegister, i).handle, regs.buf);
+    }
+    report_registers(all, sizes);
+
+    pthread_mutex_lock(&peer.lock);
+    while (!cmd.regs_choice) {
+        pthread_cond_wait(&peer.cond, &peer.lock);
+    }
+    pthread_mutex_unlock(&peer.lock);
+    regs.sel = g_new0(struct qemu_plugin_register *, all->len + 1);
+    regs.prev = g_new0(GByteArray *, all->len + 1);
+    regs.changed = g_new0(bool, all->len + 1);
+    p = cmd.regs_choice;
+    for (;;) {
+        guint64 i = g_ascii_strtoull(p, &end, 10);
+        if (end == p || i >= all->len) {
+            break;
+        }
+        regs.prev[regs.n] = g_byte_array_new();
+        regs.sel[regs.n++] = g_array_index(all, CompatRegister, i).handle;
+        p = end;
+    }
+    g_array_free(all, true);
+}
+
+/* A hash of the picked registers' values; in an R_REGS callback only. */
+uint64_t regs_hash(void)
+{
+    uint64_t h = 0;
+
+    for (guint i = 0; i < regs.n; i++) {
+        int len;
+
+        g_byte_array_set_size(regs.buf, 0);
+        len = compat_read_register(regs.sel[i], regs.buf);
+        for (int k = 0; k < len; k += sizeof(uint64_t)) {
+            uint64_t w = 0;
+            memcpy(&w, regs.buf->data + k, MIN(sizeof(w), len - k));
+            h = h * HASH_MUL + mix(w + i);
+        }
+    }
+    return h;
+}
+
+/*
+ * The callback data of tb's instructions for narrow=, with their
+ * disassembly (qtb is a translation of tb). Made once per TbInfo, however
+ * often QEMU translates the code again.
+ */
+NarrowInsn *narrow_insns_new(const TbInfo *tb, struct qemu_plugin_tb *qtb)
+{
+    NarrowInsn *steps = g_new(NarrowInsn, tb->n);
+
+    for (uint32_t i = 0; i < tb->n; i++) {
+        steps[i].tb = tb;
+        steps[i].i = i;
+        steps[i].disas = qemu_plugin_insn_disas(qemu_plugin_tb_get_insn(qtb,
+                                                                        i));
+    }
+    return steps;
+}
+
+/*
+ * Before each instruction of the range: its position, address, bytes and
+ * disassembly, and the picked registers whose values changed since the last
+ * step (all of them at the first).
+ */
+void vcpu_insn_narrow(unsigned int vcpu_index, void *udata)
+{
+    const NarrowInsn *ni = udata;
+    uint64_t pos;
+    bool first = narrow.next == 0;
+
+    if (!*narrow.on) {
+        return;     /* API 2 has no conditional callbacks */
+    }
+    pos = pending_base() + ni->i;
+    if (pos < cfg.narrow.from || pos > cfg.narrow.to || pos < narrow.next) {
+        return;
+    }
+    narrow.next = pos + 1;
+    for (guint i = 0; i < regs.n; i++) {
+        GByteArray *prev = regs.prev[i];
+
+        g_byte_array_set_size(regs.buf, 0);
+        compat_read_register(regs.sel[i], regs.buf);
+        regs.changed[i] = first || prev->len != regs.buf->len ||
+                          memcmp(prev->data, regs.buf->data, prev->len) != 0;
+        if (regs.changed[i]) {
+            g_byte_array_set_size(prev, 0);
+            g_byte_array_append(prev, regs.buf->data, regs.buf->len);
+        }
+    }
+    report_step(pos, &ni->tb->insns[ni->i], ni->disas);
+}

@@ -1,0 +1,260 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * report.c - everything the plugin tells the orchestrator: one JSON object
+ * a line on the control socket, "t" its kind (LS_MSG_* from protocol.h).
+ * The hello, the register list, counts (progress, limit, end, peer lost,
+ * narrowed), narrowing's steps, errors, and the dump of the blocks and
+ * events around a disagreement. Written by one thread at a time (the vCPU
+ * thread, or atexit once it stopped).
+ */
+#include "lockstep.h"
+
+#include <unistd.h>
+
+#include "peak_rss.h"
+
+/* The control stream, buffered: flushed after every message but blocks and
+ * events, which end with "dumped". */
+static FILE *ctl;
+
+void report_open(int fd)
+{
+    ctl = fdopen(dup(fd), "w");
+    setvbuf(ctl, NULL, _IOFBF, CTL_BUFFER_SIZE);
+}
+
+static const char *json_bool(bool b)
+{
+    return b ? "true" : "false";
+}
+
+/* Writes str as a JSON string (NULL as ""). */
+static void json_str(FILE *f, const char *str)
+{
+    fputc('"', f);
+    for (; str && *str; str++) {
+        unsigned char c = *str;
+        if (c == '"' || c == '\\') {
+            fprintf(f, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void json_hex(FILE *f, const uint8_t *bytes, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        fprintf(f, "%02x", bytes[k]);
+    }
+}
+
+/* Every message starts so; the caller writes its fields and "}\n". */
+static void begin(const char *type)
+{
+    fprintf(ctl, "{\"t\":\"%s\"", type);
+}
+
+static void end_flush(void)
+{
+    fputs("}\n", ctl);
+    fflush(ctl);
+}
+
+void report_hello(const qemu_info_t *info)
+{
+    begin(LS_MSG_HELLO);
+    fprintf(ctl, ",\"role\":\"%c\",\"target\":", cfg.role);
+    json_str(ctl, info->target_name);
+    fprintf(ctl, ",\"api\":%d,\"pid\":%d,\"memValues\":%s", QEMU_PLUGIN_VERSION,
+            (int)getpid(),
+            json_bool(cfg.mem && cfg.memvalues && COMPAT_HAS_MEM_VALUES));
+    end_flush();
+}
+
+/* The vCPU's registers (a GArray of CompatRegister) and their sizes. */
+void report_registers(const GArray *all, const int *sizes)
+{
+    begin(LS_MSG_REGS);
+    fputs(",\"regs\":[", ctl);
+    for (guint i = 0; i < all->len; i++) {
+        const CompatRegister *d = &g_array_index(all, CompatRegister, i);
+
+        fputs(i ? ",[" : "[", ctl);
+        json_str(ctl, d->name);
+        fputc(',', ctl);
+        json_str(ctl, d->feature);
+        fprintf(ctl, ",%d]", sizes[i]);
+    }
+    fputc(']', ctl);
+    end_flush();
+}
+
+static void counts(const char *type)
+{
+    begin(type);
+    fprintf(ctl, ",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"rss\":%ld",
+            own.icount, own.blocks, peak_rss_kb());
+}
+
+/* progress, peer-lost, narrowed: how far this side got. */
+void report_counts(const char *type)
+{
+    counts(type);
+    end_flush();
+}
+
+/* This side reached its limit, physical position at, with hash there. */
+void report_limit(uint64_t at, uint64_t hash)
+{
+    counts(LS_MSG_LIMIT);
+    fprintf(ctl, ",\"at\":%" PRIu64 ",\"atHash\":\"0x%016" PRIx64 "\"", at,
+            hash);
+    end_flush();
+}
+
+/* The guest ended; tail: the instructions claimed but maybe not run. */
+void report_end(uint64_t tail)
+{
+    counts(LS_MSG_END);
+    fprintf(ctl, ",\"hash\":\"0x%016" PRIx64 "\",\"tail\":%" PRIu64,
+            combine(own.hash, ev.hash), tail);
+    end_flush();
+}
+
+/*
+ * narrow=: one instruction, before it runs, and the registers regs.c
+ * found changed since the last step, by index in the agreed list.
+ */
+void report_step(uint64_t pos, const Insn *insn, const char *disas)
+{
+    bool any = false;
+
+    begin(LS_MSG_STEP);
+    fprintf(ctl, ",\"p\":%" PRIu64 ",\"pc\":\"0x%" PRIx64 "\",\"b\":\"",
+            pos, insn->vaddr);
+    json_hex(ctl, insn->bytes, MIN(insn->size, sizeof(insn->bytes)));
+    fputs("\",\"d\":", ctl);
+    json_str(ctl, disas);
+    fputs(",\"r\":{", ctl);
+    for (guint i = 0; i < regs.n; i++) {
+        if (!regs.changed[i]) {
+            continue;
+        }
+        fprintf(ctl, "%s\"%u\":\"", any ? "," : "", i);
+        json_hex(ctl, regs.prev[i]->data, regs.prev[i]->len);
+        fputc('"', ctl);
+        any = true;
+    }
+    fputs("}}\n", ctl);
+}
+
+/* Something the orchestrator must show the user; msg is plain text. */
+void report_error(const char *msg)
+{
+    begin(LS_MSG_ERROR);
+    fputs(",\"msg\":", ctl);
+    json_str(ctl, msg);
+    end_flush();
+}
+
+/* One ring entry's block as the dump sends it: start, sizes and bytes. */
+static void dump_block(uint64_t start, uint64_t v)
+{
+    const TbInfo *tb = ring_tb(v);
+    uint32_t first = RING_FIRST(v), end = RING_END(v);
+
+    begin(LS_MSG_BLOCK);
+    fprintf(ctl, ",\"i\":%" PRIu64 ",\"pc\":\"0x%" PRIx64 "\",\"sz\":\"",
+            start, tb->insns[first].vaddr);
+    for (uint32_t i = first; i < end; i++) {
+        fputc("0123456789abcdef"[tb->insns[i].size & 15], ctl);
+    }
+    fputs("\",\"b\":\"", ctl);
+    for (uint32_t i = first; i < end; i++) {
+        json_hex(ctl, tb->insns[i].bytes, tb->insns[i].size);
+    }
+    fputs("\"}\n", ctl);
+}
+
+/* Send the events of instructions [from, to) that the ring still has. */
+static void dump_events(uint64_t from, uint64_t to)
+{
+    uint64_t kept = ev_first_kept();
+    uint64_t j = ev.count;
+
+    while (j > kept && ev_at(j - 1)->pos >= from) {
+        j--;
+    }
+    for (; j < ev.count; j++) {
+        const Event *e = ev_at(j);
+        if (e->pos >= to) {
+            break;
+        }
+        if (e->kind == LS_EV_NONE) {
+            continue;   /* dropped by events_rebase() */
+        }
+        begin(LS_MSG_EVENT);
+        fprintf(ctl, ",\"p\":%" PRIu64 ",\"k\":%u,\"a\":\"0x%" PRIx64
+                "\",\"s\":%u,\"v\":\"0x%" PRIx64 "\"}\n", e->pos, e->kind,
+                e->a, e->size, e->v);
+    }
+}
+
+/*
+ * Send the blocks around (good, bad] to the orchestrator (positions in
+ * this side's own count): `history` blocks before the one holding `good`,
+ * every block up to `bad` and the `reconverge` instructions run after it,
+ * then DUMP_EXTRA more, and their events. "complete" says whether the rings
+ * still reached back to `good`.
+ */
+void dump(uint64_t good, uint64_t bad)
+{
+    uint64_t start;                     /* position of entry... */
+    uint64_t j = ring_seek(good, &start);
+    uint64_t r = 0;                     /* ...and repetition within it */
+    uint64_t first_kept = ring_first_kept();
+    uint64_t extra = 0;
+    uint64_t from;
+    bool complete = start <= good && events_kept_since(good);
+
+    if (j < own.entries) {
+        /* From the repetition holding `good`, `history` blocks back. */
+        uint64_t v = ring_at(j);
+        r = MIN((good - MIN(start, good)) / RING_COUNT(v), RING_REP(v) - 1);
+        start += r * RING_COUNT(v);
+        for (uint64_t h = 0; h < cfg.history; h++) {
+            if (r == 0) {
+                if (j == first_kept) {
+                    break;
+                }
+                v = ring_at(--j);
+                r = RING_REP(v);
+            }
+            r--;
+            start -= RING_COUNT(v);
+        }
+    }
+    begin(LS_MSG_DIVERGED);
+    fprintf(ctl, ",\"good\":%" PRIu64 ",\"bad\":%" PRIu64 ",\"insns\":%"
+            PRIu64 ",\"origin\":%" PRIu64 ",\"complete\":%s}\n", good, bad,
+            own.icount, cmp.origin, json_bool(complete));
+    from = start;
+    for (; j < own.entries && extra < DUMP_EXTRA; j++, r = 0) {
+        uint64_t v = ring_at(j);
+        for (; r < RING_REP(v) && extra < DUMP_EXTRA; r++) {
+            dump_block(start, v);
+            if (start > bad + cfg.reconverge) {
+                extra++;
+            }
+            start += RING_COUNT(v);
+        }
+    }
+    dump_events(from, start);
+    begin(LS_MSG_DUMPED);
+    end_flush();
+}
