@@ -25,6 +25,8 @@ export function fromOsError(doing: string, e: unknown): SetupError {
     ? "free some space on the disk (TMPDIR, the plugin cache), or point TMPDIR elsewhere"
     : /os error 13\b|Permission denied/.test(msg)
     ? "check the permissions of the files and directories named"
+    : /os error 2\b|No such file/.test(msg)
+    ? "check that the program or file named exists"
     : "see the message; it comes from the operating system";
   return new SetupError(`${doing}: ${msg}`, hint, { cause: e });
 }

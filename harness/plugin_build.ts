@@ -2,7 +2,7 @@
  * Building the plugins with the system C compiler, once per set of sources
  * and headers, compiler and API version, into a cache directory.
  */
-import { SetupError } from "./errors.ts";
+import { fromOsError, SetupError } from "./errors.ts";
 import { dirname, join, resolve } from "../deps/path.ts";
 
 const PLUGIN_SRC = new URL("../plugin-src/", import.meta.url);
@@ -139,7 +139,7 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: str
     return { ok: o.success, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return { ok: false, out: "" };
-    throw e;
+    throw fromOsError(`Cannot run ${cmd}`, e);
   }
 }
 

@@ -2,7 +2,7 @@
  * Finding a QEMU binary and asking it its version, which decides the
  * plugin API version the plugin must be built for.
  */
-import { SetupError } from "./errors.ts";
+import { fromOsError, SetupError } from "./errors.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { isAbsolute, join } from "../deps/path.ts";
 
@@ -93,9 +93,7 @@ async function askVersion(path: string): Promise<QemuBinary> {
       stderr: "null",
     }).spawn();
   } catch (e) {
-    throw new SetupError(`Cannot run ${path}: ${(e as Error).message}`, "check the QEMU binary", {
-      cause: e,
-    });
+    throw fromOsError(`Cannot run ${path}`, e);
   }
   const reader = child.stdout.getReader();
   const chunks: Uint8Array[] = [];
