@@ -256,11 +256,11 @@ Deno.test("bad environments and options: exit 2, one sentence and a hint, nothin
       equal(r.stdout, "");
     });
   }
-  await t.step("too few open files (ulimit -n 20 to 29)", async () => {
+  await t.step("too few open files (ulimit -n 16 to 35)", async () => {
     // Where the limit bites depends on what is open by then; wherever it
     // does, the answer is a sentence with the fix, never an internal error.
     let bitten = 0;
-    for (let n = 20; n < 30; n++) {
+    for (let n = 16; n < 36; n++) {
       const out = await new Deno.Command("sh", {
         args: [
           "-c",
@@ -277,7 +277,8 @@ Deno.test("bad environments and options: exit 2, one sentence and a hint, nothin
         stderr: "piped",
       }).output();
       const stderr = new TextDecoder().decode(out.stderr);
-      if (out.code === 0) continue;
+      // Too few for Deno itself to start: not our code.
+      if (out.code === 0 || /Deno has panicked|Import '.*' failed/.test(stderr)) continue;
       equal(out.code, 2, `ulimit -n ${n}: ${stderr}`);
       ok(!/internal error/.test(stderr), `ulimit -n ${n}: ${stderr}`);
       match(stderr, /Too many open files[\s\S]*hint: raise the limit on open files/);
