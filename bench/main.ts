@@ -1,19 +1,25 @@
 /**
- * `deno task bench`: lockstep against one QEMU with a counting plugin, on
- * the bundled workloads, in both chain modes. Prints a table (or --json).
+ * `deno task bench`: lockstep against one QEMU, on the bundled workloads,
+ * for each QEMU version set-up provides and both chain modes. Each row is
+ * measured in one run, alternately: one QEMU with no plugin ("bare", what a
+ * user feels), one QEMU with the counting plugin ("count", what a plugin
+ * costs anyway) and the full lockstep, `--pairs` times; medians and their
+ * ratios are printed side by side (or --json).
  */
 import { parseArgs } from "../deps/cli.ts";
 import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
-import { QEMU_10_0_DIR } from "../mod.ts";
+import { QEMU_10_2_DIR } from "../mod.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
 
 Options:
-      --quick          shorter runs (loop 20 M iterations, kernel 300 M insns)
-      --pairs <N>      single/lockstep pairs per row, median quoted [default: 3]
-      --only <NAME>    run one workload: loop, kernel, sparc, loop-10x, aarch64-loop
+      --quick          shorter runs (loop 20 M iterations, kernel and sparc
+                       300 M instructions)
+      --pairs <N>      rounds per row (bare, count, lockstep), median quoted [default: 3]
+      --only <NAME>    run one workload: loop, kernel, sparc, aarch64-loop
+      --qemu <V>       7.2 (Debian's), 10.2 (set-up's build) or all [default: all]
       --chain-only     only the --chain mode; --nochain-only likewise
-      --compare <LIST> what lockstep compares (as the CLI's --compare) [default: pc]
+      --compare <LIST> what lockstep compares (as the CLI's --compare) [default: all]
       --json           print the rows as JSON
   -h, --help           print help
 `;
@@ -21,64 +27,77 @@ Options:
 const root = new URL("../", import.meta.url).pathname;
 const guests = `${root}test/guests/build/`;
 
+/** The QEMU binaries of a version, by preset binary name. */
+const QEMUS: Record<string, (name: string) => string> = {
+  "7.2": (name) => name,
+  "10.2": (name) => `${QEMU_10_2_DIR}${name}`,
+};
+
 function workloads(quick: boolean): Workload[] {
-  return [
-    {
-      name: "loop",
-      options: {
-        arch: "x86_64",
-        image: `${guests}x86_64-loop`,
-        guestArgs: quick ? ["20000000"] : [],
+  const kernelStop = quick ? 300_000_000 : undefined;
+  const list: Workload[] = [];
+  for (const [version, qemu] of Object.entries(QEMUS)) {
+    list.push(
+      {
+        name: "loop",
+        qemu: version,
+        options: {
+          arch: "x86_64",
+          image: `${guests}x86_64-loop`,
+          qemu: qemu("qemu-x86_64"),
+          guestArgs: [quick ? "20000000" : "1000000000"],
+        },
       },
-    },
-    {
-      name: "kernel",
-      options: {
-        arch: "x86_64",
-        image: `${guests}vmlinuz`,
-        extra: ["-append", "console=ttyS0 panic=-1"],
-        maxInsns: quick ? 300_000_000 : undefined,
+      {
+        name: "kernel",
+        qemu: version,
+        options: {
+          arch: "x86_64",
+          image: `${guests}vmlinuz`,
+          qemu: qemu("qemu-system-x86_64"),
+          extra: ["-append", "console=ttyS0 panic=-1"],
+          maxInsns: kernelStop,
+        },
       },
-    },
-    { name: "sparc", options: { arch: "sparc", image: `${guests}sparc-hello.elf` } },
-    // QEMU 10.0 (plugin API 4): registers can be compared. A taken branch
-    // every 3 instructions: the most register snapshots a guest can ask for.
-    {
-      name: "aarch64-loop",
-      options: {
-        arch: "aarch64",
-        image: `${guests}aarch64-loop.elf`,
-        qemu: `${QEMU_10_0_DIR}qemu-system-aarch64`,
+      {
+        name: "sparc",
+        qemu: version,
+        options: {
+          arch: "sparc",
+          image: `${guests}sparc-hello.elf`,
+          qemu: qemu("qemu-system-sparc"),
+          maxInsns: kernelStop,
+        },
       },
-    },
-    // Ten times the loop: peak RSS must not grow with the run.
-    ...(quick ? [] : [{
-      name: "loop-10x",
-      options: { arch: "x86_64", image: `${guests}x86_64-loop`, guestArgs: ["1000000000"] },
-    }]),
-  ];
+    );
+  }
+  return list;
 }
 
 function table(rows: BenchRow[]): string {
   const head = [
     "workload",
+    "QEMU",
     "chain",
-    "blocks",
-    "single s",
+    "instructions",
+    "bare s",
+    "count s",
     "lockstep s",
-    "ratio",
-    "blocks/s",
-    "RSS single MB",
+    "× bare",
+    "× count",
+    "RSS count MB",
     "RSS lockstep MB",
   ];
   const body = rows.map((r) => [
     r.workload,
+    r.qemu,
     r.chain ? "chain" : "nochain",
-    r.blocks.toLocaleString("en-US"),
+    r.insns.toLocaleString("en-US"),
+    Number.isNaN(r.bareSeconds) ? "n/a" : r.bareSeconds.toFixed(2),
     r.singleSeconds.toFixed(2),
     r.lockstepSeconds.toFixed(2),
+    Number.isNaN(r.ratioBare) ? "n/a" : r.ratioBare.toFixed(2),
     r.ratio.toFixed(2),
-    `${(r.blocksPerSecond / 1e6).toFixed(1)} M`,
     (r.singleRssKb / 1024).toFixed(0),
     (r.lockstepRssKb / 1024).toFixed(0),
   ]);
@@ -96,6 +115,7 @@ async function main(): Promise<number> {
       quick: { type: "boolean" },
       pairs: { type: "string" },
       only: { type: "string" },
+      qemu: { type: "string" },
       "chain-only": { type: "boolean" },
       "nochain-only": { type: "boolean" },
       compare: { type: "string" },
@@ -110,25 +130,38 @@ async function main(): Promise<number> {
   const pairs = Number(v.pairs ?? 3);
   const chains = v["chain-only"] ? [true] : v["nochain-only"] ? [false] : [false, true];
   const rows: BenchRow[] = [];
-  const compare = (v.compare ?? "pc").split(",");
+  const compare = v.compare === undefined ? undefined : v.compare.split(",");
   for (const base of workloads(v.quick ?? false)) {
     if (v.only && base.name !== v.only) continue;
+    if (v.qemu && v.qemu !== "all" && base.qemu !== v.qemu) continue;
     const w = { ...base, options: { ...base.options, compare } };
     for (const chain of chains) {
-      console.error(`bench: ${w.name} (${chain ? "chain" : "nochain"}), ${pairs} pairs`);
+      console.error(
+        `bench: ${w.name} on QEMU ${w.qemu} (${chain ? "chain" : "nochain"}), ${pairs} rounds`,
+      );
       rows.push(
         await benchWorkload(w, chain, pairs, (kind, s) =>
           console.error(
-            `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.blocks} blocks  ${
+            `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.insns} insns  ${
               (s.rssKb / 1024).toFixed(0)
             } MB`,
           )),
       );
     }
   }
+  const machine = {
+    cpus: navigator.hardwareConcurrency,
+    loadAverage: Deno.loadavg(),
+    date: new Date().toISOString(),
+  };
   if (v.json) {
-    console.log(JSON.stringify({ version: 1, cpus: navigator.hardwareConcurrency, rows }, null, 2));
+    console.log(JSON.stringify({ version: 2, machine, rows }, null, 2));
   } else {
+    console.log(
+      `${machine.date}, ${machine.cpus} cores, load average ${
+        machine.loadAverage.map((l) => l.toFixed(2)).join(" ")
+      } at the end`,
+    );
     console.log(table(rows));
   }
   return 0;

@@ -12,6 +12,8 @@ import { join } from "../deps/path.ts";
 /** One workload to measure. */
 export interface Workload {
   readonly name: string;
+  /** Which QEMU it runs on ("7.2", "10.2"), for the table. */
+  readonly qemu: string;
   readonly options: LockstepOptions;
 }
 
@@ -27,25 +29,58 @@ export interface RunSample {
 /** Medians for one workload in one chain mode. */
 export interface BenchRow {
   readonly workload: string;
+  readonly qemu: string;
   readonly chain: boolean;
   readonly pairs: number;
   readonly blocks: number;
   readonly insns: number;
+  /** One QEMU, no plugin. */
+  readonly bareSeconds: number;
+  /** One QEMU with the counting plugin. */
   readonly singleSeconds: number;
   readonly lockstepSeconds: number;
-  /** lockstep / single wall time. */
+  /** lockstep / count, and lockstep / bare, wall time. */
   readonly ratio: number;
-  /** Blocks per second in lockstep. */
-  readonly blocksPerSecond: number;
+  readonly ratioBare: number;
   readonly singleRssKb: number;
   readonly lockstepRssKb: number;
-  readonly samples: { readonly single: RunSample[]; readonly lockstep: RunSample[] };
+  readonly samples: {
+    readonly bare: RunSample[];
+    readonly single: RunSample[];
+    readonly lockstep: RunSample[];
+  };
 }
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Runs side A of `plan` alone with no plugin (its wall time only). */
+export async function runBare(plan: RunPlan): Promise<RunSample> {
+  // QEMU alone cannot stop at --max-insns: no figure to compare.
+  if (plan.maxInsns !== undefined) return { seconds: NaN, blocks: 0, insns: 0, rssKb: 0 };
+  const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
+  try {
+    if (plan.mode === "user") await placeGuests(dir, plan, [plan.a]);
+    const started = performance.now();
+    await using child = new OwnedChild(plan.a.command, argvWithPlugin(plan, plan.a, dir, null), {
+      cwd: plan.cwd,
+      env: plan.env,
+      clearEnv: true,
+    });
+    const status = await child.status;
+    const seconds = (performance.now() - started) / 1000;
+    if (status.code !== 0) {
+      throw new Error(
+        `Bare run failed (${status.signal ?? status.code}): ${(await child.stderr()).slice(-500)}`,
+      );
+    }
+    return { seconds, blocks: 0, insns: 0, rssKb: 0 };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** Runs side A of `plan` alone with the counting plugin. */
@@ -102,14 +137,15 @@ export async function runLockstepSample(plan: RunPlan): Promise<RunSample> {
 }
 
 /**
- * Measures one workload in one chain mode: `pairs` times single then
- * lockstep, alternately, so both see the same machine load over time.
+ * Measures one workload in one chain mode: `pairs` rounds of bare, count
+ * and lockstep, alternately, so all three see the same machine load over
+ * time.
  */
 export async function benchWorkload(
   w: Workload,
   chain: boolean,
   pairs: number,
-  onSample?: (kind: "single" | "lockstep", s: RunSample) => void,
+  onSample?: (kind: "bare" | "count" | "lockstep", s: RunSample) => void,
 ): Promise<BenchRow> {
   const plan = await planRun({ ...w.options, chain });
   const count = await buildPlugin({
@@ -118,31 +154,38 @@ export async function benchWorkload(
     qemuPath: plan.a.qemu.path,
     header: plan.pluginHeader,
   });
+  const bare: RunSample[] = [];
   const single: RunSample[] = [];
   const lockstep: RunSample[] = [];
   for (let i = 0; i < pairs; i++) {
+    const b = await runBare(plan);
+    bare.push(b);
+    onSample?.("bare", b);
     const s = await runSingle(plan, count.path);
     single.push(s);
-    onSample?.("single", s);
+    onSample?.("count", s);
     const l = await runLockstepSample(plan);
     lockstep.push(l);
     onSample?.("lockstep", l);
   }
   const singleSeconds = median(single.map((s) => s.seconds));
+  const bareSeconds = median(bare.map((s) => s.seconds));
   const lockstepSeconds = median(lockstep.map((s) => s.seconds));
   const blocks = median(single.map((s) => s.blocks));
   return {
     workload: w.name,
+    qemu: w.qemu,
     chain,
     pairs,
     blocks,
     insns: median(lockstep.map((s) => s.insns)),
+    bareSeconds,
     singleSeconds,
     lockstepSeconds,
     ratio: lockstepSeconds / singleSeconds,
-    blocksPerSecond: blocks / lockstepSeconds,
+    ratioBare: lockstepSeconds / bareSeconds,
     singleRssKb: median(single.map((s) => s.rssKb)),
     lockstepRssKb: median(lockstep.map((s) => s.rssKb)),
-    samples: { single, lockstep },
+    samples: { bare, single, lockstep },
   };
 }

@@ -70,6 +70,9 @@ Options:
                              them at every jump target [default: ${DEFAULTS.regsEvery}]
       --no-narrow            do not re-run to name the instruction after which
                              the registers first differ
+      --no-fast              skip the fast pass: compare everything (memory
+                             accesses too) from the first instruction on, at
+                             the detail pass's speed
       --transient-window <N> a control-flow difference whose streams meet again
                              within N instructions is a transient excursion, not
                              the divergence (try ${DEFAULTS.suggestedTransientWindow} when the sides' timing
@@ -134,6 +137,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         "mask-reg": { type: "string", multiple: true },
         "regs-every": { type: "string" },
         "no-narrow": { type: "boolean" },
+        "no-fast": { type: "boolean" },
         "transient-window": { type: "string" },
         timeout: { type: "string" },
         history: { type: "string" },
@@ -207,6 +211,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
       compare: v.compare === undefined ? undefined : commaList([v.compare]),
       maskRegs: commaList(v["mask-reg"] ?? []),
       narrow: !(v["no-narrow"] ?? false),
+      fast: !(v["no-fast"] ?? false),
       regsEvery: count("regs-every", v["regs-every"], 1),
       transientWindow: count("transient-window", v["transient-window"], 0),
       bios: v.bios ?? false,

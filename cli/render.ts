@@ -197,6 +197,14 @@ export function renderText(verdict: Verdict, color: boolean, verbose = false): s
     );
     if (verbose) out.push(...excursionLines(xs).map((l) => c.dim(l)));
   }
+  const f = verdict.fastPass;
+  if (f.result === "apart") {
+    out.push(
+      c.dim(`  fast pass: ${f.why} (${f.seconds.toFixed(2)} s); the detail pass re-ran both sides`),
+    );
+  } else if (f.result === "not-run" && f.why) {
+    out.push(c.dim(`  fast pass not run: ${f.why}`));
+  }
   if (verdict.registers.length) {
     out.push(c.dim(`  registers compared: ${verdict.registers.join(" ")}`));
   }

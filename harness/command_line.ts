@@ -5,7 +5,7 @@
  * descriptor 3).
  */
 import type { RunPlan, SidePlan } from "./plan.ts";
-import { lockstepPluginArgs, narrowPluginArgs, pluginSpec } from "./plugin_args.ts";
+import { fastPluginArgs, lockstepPluginArgs, narrowPluginArgs, pluginSpec } from "./plugin_args.ts";
 import { SetupError } from "./errors.ts";
 import { basename, join } from "../deps/path.ts";
 
@@ -79,6 +79,17 @@ export function lockstepArgv(
   return argvWithPlugin(plan, side, runDir, spec);
 }
 
+/** The full argv for one side of the fast pass. */
+export function fastArgv(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  pluginPath: string,
+): string[] {
+  const spec = pluginSpec(pluginPath, fastPluginArgs(plan, side, runDir));
+  return argvWithPlugin(plan, side, runDir, spec);
+}
+
 /** The argv of one side run alone to report every step of [from, to] (narrowing). */
 export function narrowArgv(
   plan: RunPlan,
@@ -93,16 +104,19 @@ export function narrowArgv(
 }
 
 /**
- * One side's argv with any plugin (`-plugin` value `spec`): the
- * benchmark runs the same command line with its counting plugin.
+ * One side's argv with any plugin (`-plugin` value `spec`), or none (null):
+ * the benchmark runs the same command line with its counting plugin and
+ * with no plugin at all.
  */
 export function argvWithPlugin(
   plan: RunPlan,
   side: SidePlan,
   runDir: string,
-  spec: string,
+  spec: string | null,
 ): string[] {
-  const plugin = ["-plugin", spec, "-D", join(runDir, `qemu-${side.role}.log`)];
+  const plugin = spec === null
+    ? []
+    : ["-plugin", spec, "-D", join(runDir, `qemu-${side.role}.log`)];
   if (plan.mode === "user") {
     return [
       "-c",

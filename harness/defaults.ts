@@ -18,6 +18,12 @@ export const DEFAULTS = {
   interval: 1 << 17,
   /** How far (instructions) one side may run ahead of the other. */
   window: 1 << 20,
+  /**
+   * The fast pass's checkpoints: far apart, since it keeps no blocks to
+   * dump (a disagreement is named by the detail pass), and its window.
+   */
+  fastInterval: 1 << 22,
+  fastWindow: 1 << 24,
   /** Transient excursions are off unless asked for. */
   transientWindow: 0,
   /** A window that goes past the excursions timer differences make (the help suggests it). */

@@ -19,6 +19,8 @@ export interface Outcome {
   readonly divergence?: Divergence;
   /** The side whose QEMU's own words (its stderr) explain an error. */
   readonly blame?: Role;
+  /** The fast pass found the streams apart between these positions: the detail pass says where. */
+  readonly apart?: { readonly good: number; readonly bad: number };
 }
 
 /** What the session knows besides the sides' state. */
@@ -53,6 +55,17 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
       stoppedBy: "timeout",
       message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
     };
+  }
+  // The fast pass: one side saw the streams part (both stop there).
+  for (const s of [a, b]) {
+    if (s.apart) {
+      return {
+        status: "diverged",
+        stoppedBy: "divergence",
+        message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
+        apart: s.apart,
+      };
+    }
   }
   if (cx.stalled) {
     return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };

@@ -59,6 +59,20 @@ export interface LockstepOptions {
   /** Checkpoint interval and window, in instructions (tuning). */
   readonly interval?: number | undefined;
   readonly window?: number | undefined;
+  /**
+   * Run the fast pass first (default true): only when it finds a
+   * difference does the detail pass run (docs/how-it-works.md).
+   */
+  readonly fast?: boolean | undefined;
+}
+
+/** The fast pass: whether it runs, why not, and its checkpoints. */
+export interface FastPlan {
+  readonly enabled: boolean;
+  /** Why it does not run (an option that needs the detail pass throughout). */
+  readonly why: string | null;
+  readonly interval: number;
+  readonly window: number;
 }
 
 /** One side of the run. */
@@ -91,6 +105,7 @@ export interface RunPlan {
   readonly regsEvery: number;
   readonly narrow: boolean;
   readonly transientWindow: number;
+  readonly fast: FastPlan;
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
@@ -194,6 +209,21 @@ function userBinary(preset: ArchPreset, machine: number | undefined): string {
 /** Whether argv already sets `option` (as "-opt" or "--opt"). */
 function sets(args: readonly string[], option: string): boolean {
   return args.some((a) => a === option || a === `-${option}` || a.startsWith(`${option}=`));
+}
+
+/** Whether the fast pass runs before the detail pass. */
+function fastPlan(opts: LockstepOptions): FastPlan {
+  const why = opts.fast === false
+    ? "--no-fast"
+    : (opts.transientWindow ?? 0) > 0
+    ? "--transient-window follows excursions in the detail pass throughout"
+    : null;
+  return {
+    enabled: why === null,
+    why,
+    interval: DEFAULTS.fastInterval,
+    window: DEFAULTS.fastWindow,
+  };
 }
 
 /** Refuses numbers the plugin could not honour (see LIMITS). */
@@ -334,6 +364,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     maskRegs: opts.maskRegs ?? [],
     regsEvery: opts.regsEvery ?? DEFAULTS.regsEvery,
     transientWindow: opts.transientWindow ?? DEFAULTS.transientWindow,
+    fast: fastPlan(opts),
     narrow: opts.narrow ?? true,
     warnings,
     env,

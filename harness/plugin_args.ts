@@ -24,6 +24,7 @@ export const PLUGIN_ARGS = {
   REGS: "regs",
   REGSEVERY: "regsevery",
   NARROW: "narrow",
+  FAST: "fast",
 } as const;
 
 const K = PLUGIN_ARGS;
@@ -55,6 +56,28 @@ export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string
       : []),
     ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
     ...(plan.compare.includes("regs") ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.regsEvery}`] : []),
+  ];
+}
+
+/**
+ * The arguments of one side of the fast pass: no memory accesses, no dump,
+ * checkpoints further apart (see docs/performance.md); register snapshots
+ * at most once a checkpoint.
+ */
+export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): string[] {
+  return [
+    `${K.ROLE}=${side.role}`,
+    `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
+    `${K.CTL}=${join(runDir, CTL_SOCKET)}`,
+    `${K.LISTEN}=${side.role === "a" ? "on" : "off"}`,
+    `${K.FAST}=on`,
+    `${K.INTERVAL}=${plan.fast.interval}`,
+    `${K.WINDOW}=${plan.fast.window}`,
+    ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
+    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(plan.compare.includes("regs")
+      ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.fast.interval}`]
+      : []),
   ];
 }
 

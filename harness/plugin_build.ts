@@ -18,6 +18,7 @@ const PLUGIN_UNITS = {
     "peer.c",
     "report.c",
     "args.c",
+    "fast.c",
   ],
   count: ["count.c"],
 } as const;

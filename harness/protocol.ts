@@ -20,6 +20,7 @@ export const MESSAGES = {
   DUMPED: "dumped",
   STEP: "step",
   NARROWED: "narrowed",
+  APART: "apart",
   ERROR: "error",
 } as const;
 
@@ -100,6 +101,8 @@ export type PluginMessage =
   | { t: "regs"; regs: RegInfo[] }
   | { t: "step"; step: Step }
   | ({ t: "progress" | "peer-lost" | "narrowed" } & Counts)
+  /** The fast pass: the streams part between logical positions good and bad. */
+  | ({ t: "apart"; good: number; bad: number } & Counts)
   | ({ t: "end"; hash: string; tail: number } & Counts)
   | ({ t: "limit"; at: number; atHash: string } & Counts)
   | {

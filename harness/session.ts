@@ -10,13 +10,20 @@ import { compareOutcome, decide, type Outcome } from "./judge.ts";
 import { narrowDivergence } from "./narrow.ts";
 import { findReconvergence, MAX_TRANSIENTS } from "./transient.ts";
 import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
-import { lockstepArgv } from "./command_line.ts";
+import { fastArgv, lockstepArgv } from "./command_line.ts";
 import type { RunPlan, SidePlan } from "./plan.ts";
 import { resyncCommand, type Role } from "./protocol.ts";
 import { SidePair } from "./side_pair.ts";
 import { applyMessage, initialState, sideDump, type SideState } from "./side_state.ts";
 import { nameDivergence, nameExcursions } from "./symbols.ts";
-import type { Divergence, Excursion, NamedBlock, SideResult, Verdict } from "./verdict.ts";
+import type {
+  Divergence,
+  Excursion,
+  FastPassReport,
+  NamedBlock,
+  SideResult,
+  Verdict,
+} from "./verdict.ts";
 import { DEFAULTS } from "./defaults.ts";
 
 /** Live progress of a run. */
@@ -65,6 +72,72 @@ async function buildFor(
   return [a, b];
 }
 
+/** One pass over the guest: its outcome, and what the verdict needs of it. */
+interface Pass {
+  readonly outcome: Outcome & { transients: Excursion[] };
+  readonly state: Record<Role, SideState>;
+  readonly regChoice: SidePair["regChoice"];
+  readonly sides: { readonly a: SideResult; readonly b: SideResult };
+  readonly dir: string;
+  readonly seconds: number;
+}
+
+/**
+ * Runs one pass: the fast one (inline counting, checkpoints only) or the
+ * detail one (block rings, events, dumps), each with its own pair of QEMUs
+ * and run directory, stopped and cleaned up before it returns.
+ */
+async function runPass(
+  plan: RunPlan,
+  kind: "fast" | "detail",
+  plugins: Record<Role, string>,
+  opts: SessionOptions,
+): Promise<Pass> {
+  const started = performance.now();
+  const argv = kind === "fast" ? fastArgv : lockstepArgv;
+  await using pair = await SidePair.open({
+    plan,
+    args: (side, dir) => argv(plan, side, dir, plugins[side.role]),
+    keepTemp: opts.keepTemp,
+    onEvent: opts.onEvent,
+    label: kind === "fast" ? "fast " : "",
+  });
+  const state: Record<Role, SideState> = {
+    a: initialState(pair.sides.a),
+    b: initialState(pair.sides.b),
+  };
+  const outcome = await supervise(pair, state, plan, opts, started);
+  const statuses = await pair.stop();
+  return {
+    outcome,
+    state,
+    regChoice: pair.regChoice,
+    sides: {
+      a: await sideResult(plan, state.a, statuses.a),
+      b: await sideResult(plan, state.b, statuses.b),
+    },
+    dir: pair.dir,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * What the fast pass leaves to the detail pass: a difference it saw (the
+ * streams apart, ends that differ), or guests whose output or exit status
+ * differ although their streams agree. Undefined when its verdict stands.
+ */
+function leftToDetail(fast: Pass): string | undefined {
+  const o = fast.outcome;
+  if (o.apart) return `the fast pass's checkpoints disagree after instruction ${o.apart.good}`;
+  if (o.status !== "match") return undefined;
+  const { a, b } = fast.sides;
+  if (a.exitCode !== b.exitCode || a.signal !== b.signal) {
+    return "the guests' exit statuses differ";
+  }
+  if (a.output !== b.output) return "the guests' output differs";
+  return undefined;
+}
+
 /** Runs both sides of `plan` in lockstep and returns the verdict. */
 export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Promise<Verdict> {
   const event = opts.onEvent ?? (() => {});
@@ -79,30 +152,59 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   const plugins = { a: pluginA.path, b: pluginB.path };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
-  await using pair = await SidePair.open({
-    plan,
-    args: (side, dir) => lockstepArgv(plan, side, dir, plugins[side.role]),
-    keepTemp: opts.keepTemp,
-    onEvent: opts.onEvent,
-  });
-  const state: Record<Role, SideState> = {
-    a: initialState(pair.sides.a),
-    b: initialState(pair.sides.b),
+  // The detail pass gets what --timeout leaves after the fast pass.
+  const left = (o: SessionOptions): SessionOptions =>
+    o.timeoutSeconds === undefined
+      ? o
+      : { ...o, timeoutSeconds: Math.max(0.001, o.timeoutSeconds - elapsed()) };
+
+  let fastPass: FastPassReport = {
+    result: "not-run",
+    why: plan.fast.why,
+    insns: 0,
+    seconds: 0,
   };
-  const outcome = await supervise(pair, state, plan, opts, started);
-  const statuses = await pair.stop();
+  let pass: Pass | undefined;
+  if (plan.fast.enabled) {
+    const fast = await runPass(plan, "fast", plugins, opts);
+    const why = leftToDetail(fast);
+    fastPass = {
+      result: why === undefined ? (fast.outcome.apart ? "apart" : "match") : "apart",
+      why: why ?? null,
+      insns: Math.min(fast.state.a.insns, fast.state.b.insns),
+      seconds: Math.round(fast.seconds * 1000) / 1000,
+      ...(fast.outcome.apart ? fast.outcome.apart : {}),
+    };
+    if (why === undefined) {
+      pass = fast;
+    } else {
+      event(`fast pass: ${why}; the detail pass names the instruction`);
+    }
+  }
+  pass ??= await runPass(plan, "detail", plugins, left(opts));
+  const { outcome, state } = pass;
   const wall = elapsed();
 
-  const registers = pair.regChoice?.names ?? [];
-  const compared = plan.compare.filter((c) => c !== "regs" || registers.length > 0);
+  const registers = pass.regChoice?.names ?? [];
+  const detailed = fastPass.result !== "match";
+  const compared = plan.compare.filter((c) =>
+    (c !== "regs" || registers.length > 0) && (detailed || c !== "mem")
+  );
   const notCompared = [
     ...plan.notCompared,
     ...(plan.compare.includes("regs") && registers.length === 0
       ? [{
         what: "regs",
-        why: pair.regChoice
+        why: pass.regChoice
           ? `QEMU describes no registers of ${plan.preset.name} to plugins`
           : "the run ended before the plugins listed their registers",
+      }]
+      : []),
+    ...(!detailed && plan.compare.includes("mem")
+      ? [{
+        what: "mem",
+        why: "the fast pass found no difference, and memory accesses are compared in the " +
+          "detail pass only (--no-fast compares them throughout)",
       }]
       : []),
   ];
@@ -123,31 +225,49 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     );
   }
   // An error that QEMU itself explained: its last words, in the message.
-  const said = outcome.blame && lastWords(await state[outcome.blame].pair.child.stderr());
+  const said = outcome.blame && lastWords(pass.sides[outcome.blame].stderrTail);
   const message = said ? `${outcome.message}: ${said}` : outcome.message;
   const insns = divergence?.insn ?? outcome.insns ??
     (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
+  // The guests' output (or exit status) differs though no compared
+  // instruction, access or call does: not a match, and not TCG's to blame.
+  const unexplained = fastPass.result === "apart" && fastPass.bad === undefined &&
+    outcome.status === "match";
+  const warnings = [
+    ...plan.warnings,
+    ...(fastPass.result === "apart" && fastPass.bad !== undefined && outcome.status === "match"
+      ? [
+        `The fast pass saw a difference (${fastPass.why}) that the detail pass did not: ` +
+        `the two QEMUs count re-entered instructions (x86 rep) or cut blocks differently`,
+      ]
+      : []),
+  ];
   return {
     version: 1,
-    status: outcome.status,
+    status: unexplained ? "inconclusive" : outcome.status,
     stoppedBy: outcome.stoppedBy,
-    message,
+    message: unexplained
+      ? `${capitalise(fastPass.why!)}, but no compared instruction, memory access or system ` +
+        `call does: the difference is in what was not compared (${
+          plan.compare.includes("mem") && (plan.a.qemu.pluginApi < 4 || plan.b.qemu.pluginApi < 4)
+            ? "memory values need plugin API 4, QEMU 9.2 or later"
+            : "see notCompared"
+        })`
+      : message,
     compared,
     notCompared,
     registers,
-    registersSkipped: pair.regChoice?.skipped ?? [],
-    warnings: plan.warnings,
+    registersSkipped: pass.regChoice?.skipped ?? [],
+    warnings,
     insns,
     blocks: Math.min(state.a.blocks, state.b.blocks),
     wallSeconds: Math.round(wall * 1000) / 1000,
     insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
-    sides: {
-      a: await sideResult(plan, state.a, statuses.a),
-      b: await sideResult(plan, state.b, statuses.b),
-    },
+    sides: pass.sides,
     divergence: divergence ? await nameDivergence(divergence, plan) : null,
     transients: await nameExcursions(outcome.transients, plan),
-    tempDir: opts.keepTemp ? pair.dir : null,
+    fastPass,
+    tempDir: opts.keepTemp ? pass.dir : null,
   };
 }
 
@@ -400,6 +520,10 @@ async function sideResult(plan: RunPlan, s: SideState, status: ChildStatus): Pro
     output: await s.pair.child.stdout(),
     stderrTail: tailLines(await s.pair.child.stderr(), 20),
   };
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** QEMU's last line on stderr that is not a warning, if any. */

@@ -37,6 +37,8 @@ export interface SideState {
     done: boolean;
   };
   error?: string;
+  /** The fast pass: the streams part between these logical positions. */
+  apart?: { good: number; bad: number };
 }
 
 /** A fresh state for a side that has just started. */
@@ -84,6 +86,12 @@ export function applyMessage(s: SideState, msg: PluginMessage): void {
       break;
     case "dumped":
       if (s.dump) s.dump.done = true;
+      break;
+    case "apart":
+      s.insns = msg.insns;
+      s.blocks = msg.blocks;
+      s.rss = msg.rss;
+      s.apart = { good: msg.good, bad: msg.bad };
       break;
     case "error":
       s.error = msg.msg;

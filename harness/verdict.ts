@@ -169,6 +169,26 @@ export interface Excursion {
   readonly lengthB: number;
 }
 
+/**
+ * The fast pass (docs/how-it-works.md): inline counting and checkpoints
+ * only; the detail pass runs when it sees a difference.
+ */
+export interface FastPassReport {
+  /**
+   * match: it found nothing (the verdict is its own); apart: it found a
+   * difference (see why), which the detail pass then looked into; not-run:
+   * see why.
+   */
+  readonly result: "match" | "apart" | "not-run";
+  readonly why: string | null;
+  /** Instructions it ran (the fewer of the two sides). */
+  readonly insns: number;
+  readonly seconds: number;
+  /** apart: the last checkpoint where the streams agreed, and the first where they did not. */
+  readonly good?: number;
+  readonly bad?: number;
+}
+
 /** The result of one lockstep run. */
 export interface Verdict {
   readonly version: 1;
@@ -194,6 +214,8 @@ export interface Verdict {
   readonly divergence: Divergence | null;
   /** Transient excursions the run went past, in order (see Excursion). */
   readonly transients: readonly Excursion[];
+  /** What the fast pass did. */
+  readonly fastPass: FastPassReport;
   /** The run's private directory when kept (--keep-temp), else null. */
   readonly tempDir: string | null;
 }

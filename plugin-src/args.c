@@ -68,6 +68,8 @@ static const ArgSpec args[] = {
     { LS_ARG_REGSEVERY, ARG_U64, &cfg.regs_every, 1 },
     /* Run alone and report every step of FROM:TO (implies regs=on). */
     { LS_ARG_NARROW, ARG_RANGE, &cfg.narrow },
+    /* The fast pass: no block ring, no dump; say where the streams part. */
+    { LS_ARG_FAST, ARG_BOOL, &cfg.fast },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 
@@ -174,6 +176,11 @@ bool parse_args(int argc, char **argv)
     if (cfg.regs && !COMPAT_HAS_REGS) {
         fprintf(stderr, "lockstep: regs= and narrow= need plugin API 2 "
                 "(QEMU 9.0 or later)\n");
+        return false;
+    }
+    if (cfg.fast && (cfg.narrow.on || cfg.mem || cfg.reconverge)) {
+        fprintf(stderr, "lockstep: fast=on compares no memory accesses and "
+                "neither narrows nor runs on (mem=, narrow=, reconverge=)\n");
         return false;
     }
     if (cfg.window / cfg.interval + 2 >= CKPT_RING) {

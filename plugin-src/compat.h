@@ -97,6 +97,90 @@ static inline void compat_insn_cb_if(struct qemu_plugin_insn *insn,
 #endif
 }
 
+/*
+ * The fast pass's inline flavour (fast.c): per-vCPU scoreboard entries that
+ * blocks add to and store into, and callbacks made only when an entry
+ * meets a condition: both from API 3 (QEMU 9.1). Before that the fast
+ * pass calls C at every block (exec.c).
+ */
+#define COMPAT_HAS_INLINE_FAST (QEMU_PLUGIN_VERSION >= 3)
+
+#if QEMU_PLUGIN_VERSION >= 3
+typedef struct qemu_plugin_scoreboard CompatScoreboard;
+typedef qemu_plugin_u64 CompatEntry;
+typedef enum qemu_plugin_cond CompatCond;
+#define COMPAT_COND_EQ QEMU_PLUGIN_COND_EQ
+#define COMPAT_COND_NE QEMU_PLUGIN_COND_NE
+#define COMPAT_COND_LT QEMU_PLUGIN_COND_LT
+#else
+typedef struct CompatScoreboard CompatScoreboard;
+typedef struct {
+    CompatScoreboard *score;
+    size_t offset;
+} CompatEntry;
+typedef int CompatCond;
+#define COMPAT_COND_EQ 0
+#define COMPAT_COND_NE 0
+#define COMPAT_COND_LT 0
+#endif
+
+/* A scoreboard of `size`-byte entries, one per vCPU (API 3 on). */
+static inline CompatScoreboard *compat_scoreboard_new(size_t size)
+{
+#if QEMU_PLUGIN_VERSION >= 3
+    return qemu_plugin_scoreboard_new(size);
+#else
+    return NULL;
+#endif
+}
+
+/* vCPU `vcpu`'s entry (valid from its init; it moves when the board grows). */
+static inline void *compat_scoreboard_find(CompatScoreboard *sb,
+                                           unsigned int vcpu)
+{
+#if QEMU_PLUGIN_VERSION >= 3
+    return qemu_plugin_scoreboard_find(sb, vcpu);
+#else
+    return NULL;
+#endif
+}
+
+/* At the start of tb, inline: entry += imm (add) or entry = imm (store). */
+static inline void compat_tb_inline(struct qemu_plugin_tb *tb, bool store,
+                                    CompatEntry entry, uint64_t imm)
+{
+#if QEMU_PLUGIN_VERSION >= 3
+    qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+        tb, store ? QEMU_PLUGIN_INLINE_STORE_U64 : QEMU_PLUGIN_INLINE_ADD_U64,
+        entry, imm);
+#endif
+}
+
+/* Before insn, inline: entry += imm (add) or entry = imm (store). */
+static inline void compat_insn_inline(struct qemu_plugin_insn *insn,
+                                      bool store, CompatEntry entry,
+                                      uint64_t imm)
+{
+#if QEMU_PLUGIN_VERSION >= 3
+    qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+        insn, store ? QEMU_PLUGIN_INLINE_STORE_U64 : QEMU_PLUGIN_INLINE_ADD_U64,
+        entry, imm);
+#endif
+}
+
+/* At the start of tb, call cb only when `entry cond imm`. */
+static inline void compat_tb_cb_if(struct qemu_plugin_tb *tb,
+                                   qemu_plugin_vcpu_udata_cb_t cb,
+                                   enum qemu_plugin_cb_flags flags,
+                                   CompatCond cond, CompatEntry entry,
+                                   uint64_t imm, void *udata)
+{
+#if QEMU_PLUGIN_VERSION >= 3
+    qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, cb, flags, cond, entry,
+                                              imm, udata);
+#endif
+}
+
 /* Copy the first len bytes of insn to dest (len <= its size). */
 static inline void compat_insn_bytes(const struct qemu_plugin_insn *insn,
                                      void *dest, size_t len)

@@ -19,7 +19,8 @@ EventLog ev;
 void events_alloc(void)
 {
     if (cfg.mem || cfg.sys || (cfg.regs && !cfg.narrow.on)) {
-        ev.mask = own.ring_mask >> 1;
+        /* The fast pass reads back no further than the running block. */
+        ev.mask = cfg.fast ? FAST_EVENTS - 1 : own.ring_mask >> 1;
         ev.ring = g_new0(Event, ev.mask + 1);
     }
 }
@@ -144,6 +145,13 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
  * values are compared only when they are errors: pids, tids, times and
  * addresses QEMU picks legitimately differ between two processes.
  */
+/* The position of the running block's last instruction, which made a call. */
+static uint64_t syscall_pos(void)
+{
+    return fast_inline() ? fast_syscall_pos()
+                         : pending_base() + own.pending->n - 1;
+}
+
 void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
                   uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                   uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
@@ -151,7 +159,7 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
     uint64_t args = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
                     mix(a5 + 4) ^ mix(a6 + 5);
 
-    add_event(pending_base() + own.pending->n - 1, LS_EV_SYSCALL, num, 0,
+    add_event(syscall_pos(), LS_EV_SYSCALL, num, 0,
               args);
 }
 
@@ -159,7 +167,7 @@ void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
                       int64_t num, int64_t ret)
 {
     if (ret < 0) {
-        add_event(pending_base() + own.pending->n - 1, LS_EV_SYSERR, num, 0,
+        add_event(syscall_pos(), LS_EV_SYSERR, num, 0,
                   ret);
     }
 }

@@ -170,8 +170,10 @@ void stream_alloc(void)
 {
     uint64_t size = 1;
 
-    while (size < cfg.window + 2 * cfg.interval + cfg.reconverge +
-           cfg.history + DUMP_EXTRA + RING_SLACK) {
+    /* The fast pass never dumps: a few entries for ring_append() to use. */
+    while (size < (cfg.fast ? RING_SLACK
+                            : cfg.window + 2 * cfg.interval + cfg.reconverge +
+                              cfg.history + DUMP_EXTRA + RING_SLACK)) {
         size <<= 1;
     }
     own.ring = g_new0(uint64_t, size);

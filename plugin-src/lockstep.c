@@ -26,6 +26,9 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
     g_autofree char *msg = NULL;
 
     if (vcpu_index == 0) {
+        if (fast_inline()) {
+            fast_vcpu_init();
+        }
         own.last_insns = compat_counter_ptr(&last_insns);
         narrow.on = compat_counter_ptr(&narrow.on_counter);
         if (cfg.regs) {
@@ -72,6 +75,7 @@ static TbInfo *tb_info_new(struct qemu_plugin_tb *tb)
         d->size = size;
         compat_insn_bytes(insn, d->bytes, MIN(size, sizeof(d->bytes)));
         info->hash = info->hash * HASH_MUL + mix(d->vaddr);
+        info->sum += mix(d->vaddr);
         info->pow *= HASH_MUL;
     }
     info->last = n ? info->insns[n - 1].vaddr : info->pc;
@@ -111,6 +115,10 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     const TbInfo *shared = tb_info_share(tb_info_new(tb), tb);
     size_t n = shared->n;
 
+    if (fast_inline()) {
+        fast_tb_trans(tb, shared);
+        return;
+    }
     if (cfg.narrow.on) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_narrow,
                                              QEMU_PLUGIN_CB_NO_REGS,
@@ -156,7 +164,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     uint64_t tail;
 
     cmp.exiting = true;
-    tail = retire_last();
+    tail = fast_inline() ? fast_exit() : retire_last();
     if (cfg.narrow.on) {
         report_end(0);
         return;
@@ -188,6 +196,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     /* Their vCPU 0 entries exist from vcpu_init on (see there). */
     compat_counter_init(&last_insns);
     compat_counter_init(&narrow.on_counter);
+    if (fast_inline()) {
+        fast_install();
+    }
     sync_start();
     tbs.set = g_hash_table_new(tb_info_hash, tb_info_equal);
     tbs.by_id = g_ptr_array_new();

@@ -103,6 +103,11 @@
  * iteration: without a bound, one `rep stosb` could flush the event ring.
  */
 #define EV_PER_INSN 64
+/*
+ * The fast pass's event ring: it only needs the events since the last
+ * mark's block (events_before() at a checkpoint), never a dump.
+ */
+#define FAST_EVENTS 4096
 /* The longest instruction of any target (x86: 15 bytes). */
 #define INSN_MAX_BYTES 15
 
@@ -159,6 +164,7 @@ typedef struct {
     uint64_t last;      /* address of its last instruction */
     uint64_t end;       /* the address after it */
     uint64_t key;       /* its ring entry when it runs whole */
+    uint64_t sum;       /* fast pass: the sum of mix() of its addresses */
     uint32_t n;
     uint32_t id;        /* index in tbs.by_id, for the ring */
     NarrowInsn *steps;  /* narrow=: one per instruction, made once */
@@ -215,6 +221,7 @@ typedef struct {
     bool regs;
     uint64_t regs_every;    /* instructions between register snapshots */
     Range narrow;           /* run alone and report every step of it */
+    bool fast;              /* the fast pass: no dumps, see fast.c */
 } Options;
 extern Options cfg;
 
@@ -323,6 +330,22 @@ typedef struct {
     CompatCounter on_counter;
 } Narrowing;
 extern Narrowing narrow;
+
+/*
+ * The fast pass's inline flavour (fast.c, API 3 on): vCPU 0's scoreboard
+ * entry, which the translated code itself updates at every block.
+ */
+typedef struct {
+    uint64_t countdown;     /* instructions to fast.next_mark, once the
+                             * running block is counted whole */
+    uint64_t sum;           /* sum of mix(address) of those instructions */
+    uint64_t open;          /* the running block's TbInfo until its last
+                             * instruction starts, then 0 */
+    uint64_t fall;          /* regs: where falling through from the last
+                             * completed block leads */
+    uint64_t armed;         /* regs: 1 while a snapshot is due */
+    uint64_t blocks;        /* blocks started */
+} FastVcpu;
 
 /* Every distinct TbInfo (lockstep.c); grows at translation time only. */
 typedef struct {
@@ -453,6 +476,14 @@ static inline uint64_t pending_base(void)
     return own.icount - (own.pending->pc == own.last_pc);
 }
 
+/* fast.c: the fast pass's inline flavour. */
+bool fast_inline(void);
+void fast_install(void);
+void fast_vcpu_init(void);
+void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb);
+uint64_t fast_syscall_pos(void);
+uint64_t fast_exit(void);
+
 /* exec.c: the hot path. */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata);
 void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata);
@@ -489,6 +520,7 @@ void sync_start(void);
 void at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
     __attribute__((cold));
 void sync_end(uint64_t tail);
+bool sync_fast_mark(uint64_t at, uint64_t pc_hash);
 
 /* peer.c */
 int ctl_connect(const char *path);
@@ -504,6 +536,7 @@ void report_hello(const qemu_info_t *info);
 void report_counts(const char *type);
 void report_limit(uint64_t at, uint64_t hash);
 void report_end(uint64_t tail);
+void report_apart(uint64_t good, uint64_t bad);
 void report_registers(const GArray *all, const int *sizes);
 void report_step(uint64_t pos, const Insn *insn, const char *disas);
 void report_error(const char *msg);

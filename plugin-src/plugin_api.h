@@ -191,6 +191,14 @@ void qemu_plugin_register_vcpu_insn_exec_cond_cb(
     struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
     enum qemu_plugin_cb_flags flags, enum qemu_plugin_cond cond,
     qemu_plugin_u64 entry, uint64_t imm, void *userdata);
+/* The same at the start of a block, and inline operations there. */
+void qemu_plugin_register_vcpu_tb_exec_cond_cb(
+    struct qemu_plugin_tb *tb, qemu_plugin_vcpu_udata_cb_t cb,
+    enum qemu_plugin_cb_flags flags, enum qemu_plugin_cond cond,
+    qemu_plugin_u64 entry, uint64_t imm, void *userdata);
+void qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+    struct qemu_plugin_tb *tb, enum qemu_plugin_op op,
+    qemu_plugin_u64 entry, uint64_t imm);
 #endif
 
 #if QEMU_PLUGIN_VERSION >= 2

@@ -29,6 +29,7 @@
     X(DUMPED, "dumped") \
     X(STEP, "step") \
     X(NARROWED, "narrowed") \
+    X(APART, "apart") \
     X(ERROR, "error")
 
 /* Commands the harness writes to the plugin: one text line, words split by
@@ -63,7 +64,8 @@
     X(SYS, "sys") \
     X(REGS, "regs") \
     X(REGSEVERY, "regsevery") \
-    X(NARROW, "narrow")
+    X(NARROW, "narrow") \
+    X(FAST, "fast")
 
 /*
  * What C makes of them: a string constant per message kind (LS_MSG_HELLO),

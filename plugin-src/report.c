@@ -127,6 +127,17 @@ void report_end(uint64_t tail)
 }
 
 /*
+ * The fast pass: the streams are apart between logical positions good (the
+ * last agreeing checkpoint) and bad; the detail pass will say where.
+ */
+void report_apart(uint64_t good, uint64_t bad)
+{
+    counts(LS_MSG_APART);
+    fprintf(ctl, ",\"good\":%" PRIu64 ",\"bad\":%" PRIu64, good, bad);
+    end_flush();
+}
+
+/*
  * narrow=: one instruction, before it runs, and the registers regs.c
  * found changed since the last step, by index in the agreed list.
  */

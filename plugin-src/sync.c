@@ -56,11 +56,19 @@ static void stop_begin(uint64_t good, uint64_t bad)
     cmp.next_ckpt = UINT64_MAX;
 }
 
-/* The news says the streams are apart: tell the peer if it does not know. */
+/*
+ * The news says the streams are apart: tell the peer if it does not know.
+ * The fast pass then says where and waits for "quit": the harness names the
+ * instruction with the detail pass.
+ */
 static void part_ways(const News *n)
 {
     if (!n->peer_knows && !peer_is_lost()) {
         send_peer(MSG_STOP, n->good, n->bad);
+    }
+    if (cfg.fast) {
+        report_apart(n->good, n->bad);
+        park();
     }
     stop_begin(n->good, n->bad);
 }
@@ -232,15 +240,16 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
 }
 
 /*
- * A running side at a mark: compare, and wait while it is more than
+ * A running side at physical position `at`, a mark: compare, and wait
+ * while it is more than
  * `window` ahead of the peer. Returns true, with the next mark set, when it
  * may run on; false when the streams are apart (stop_begin() was called).
  */
-static bool wait_for_peer(void)
+static bool wait_for_peer(uint64_t at)
 {
     pthread_mutex_lock(&peer.lock);
     for (;;) {
-        uint64_t pos = own.icount - cmp.origin;
+        uint64_t pos = at - cmp.origin;
         News n = read_news(pos, false, 0);
         bool current = peer.epoch == cmp.epoch;
 
@@ -327,7 +336,7 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
         if (cmp.exiting) {
             return;
         }
-        if (wait_for_peer()) {
+        if (wait_for_peer(own.icount)) {
             return;
         }
     }
@@ -346,4 +355,33 @@ void sync_end(uint64_t tail)
         report_end(tail);
     } while (settle(own.icount - cmp.origin, combine(own.hash, ev.hash),
                     false) == RESUMED);
+}
+
+/*
+ * The fast pass's inline flavour (fast.c) is exactly at physical position
+ * `at`, one of its marks, where the instructions' sum is pc_hash: take the
+ * checkpoint, stop at the limit, and wait while too far ahead of the peer.
+ * Sets own.next_mark; returns whether `at` was a checkpoint. Does not
+ * return when the streams are apart or the run is over (the plugin parks).
+ */
+bool sync_fast_mark(uint64_t at, uint64_t pc_hash)
+{
+    bool checkpoint = false;
+
+    own.icount = at;
+    own.hash = pc_hash;
+    while (cmp.next_ckpt <= at && cmp.next_ckpt <= cmp.limit) {
+        take_checkpoint(combine(pc_hash, ev.hash));
+        checkpoint = true;
+    }
+    if (at >= cmp.limit) {
+        uint64_t h = combine(pc_hash, ev.hash);
+
+        send_peer(MSG_LIMIT, at - cmp.origin, h);
+        report_limit(at, h);
+        settle(at - cmp.origin, h, false);
+        park();
+    }
+    wait_for_peer(at);
+    return checkpoint;
 }

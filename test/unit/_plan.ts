@@ -49,6 +49,12 @@ export function fakePlan(
     regsEvery: DEFAULTS.regsEvery,
     narrow: true,
     transientWindow: 0,
+    fast: {
+      enabled: true,
+      why: null,
+      interval: DEFAULTS.fastInterval,
+      window: DEFAULTS.fastWindow,
+    },
     notCompared: [],
     warnings: [],
     env: { PATH: "/usr/bin:/bin" },

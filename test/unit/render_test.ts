@@ -42,6 +42,7 @@ const base: Verdict = {
   sides: { a: sideResult("a"), b: sideResult("b") },
   divergence: null,
   transients: [],
+  fastPass: { result: "match", why: null, insns: 322_412, seconds: 0.5 },
   tempDir: null,
 };
 

@@ -1,0 +1,201 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * fast.c - the fast pass's inline flavour (fast=on, plugin API 3 on): the
+ * translated code itself counts the stream, and C runs only at a mark (a
+ * checkpoint, the limit), after a block that was cut short, and for a
+ * register snapshot. Most runs never diverge: they should cost about what
+ * one QEMU costs. When the checkpoints disagree, the plugin says where
+ * ("apart") and parks; the harness then re-runs both sides with the detail
+ * pass (the block ring, events, dumps: exec.c and sync.c) to name the
+ * instruction. (Before API 3 the fast pass is exec.c's per-block callback
+ * without the ring.)
+ *
+ * Every block adds, at its start, its instruction count to a countdown and
+ * the sum of mix() of its instruction addresses to a running sum: a sum is
+ * the same however the code is split into blocks, and a stream that goes
+ * elsewhere changes it. A block is counted whole from its start; the
+ * inline store on its last instruction clears `open`, so a block whose
+ * last instruction never started (an icount I/O re-execution, a restart
+ * after a code-page write, an exception) is still open at the next block's
+ * start, where fast_cut() takes back what did not run, as exec.c's
+ * retire() does. The callbacks are conditional: QEMU tests the entry in
+ * the translated code and calls only when the condition holds.
+ */
+#include "lockstep.h"
+
+#include <stddef.h>
+
+/* vCPU 0's entries: the board, and where vCPU 0's entry is (it can move). */
+static CompatScoreboard *board;
+static FastVcpu *v0;
+
+/* regs=on: the position from which the pending snapshot may be taken. */
+static uint64_t regs_from;
+
+bool fast_inline(void)
+{
+    return cfg.fast && COMPAT_HAS_INLINE_FAST;
+}
+
+static CompatEntry entry(size_t offset)
+{
+    return (CompatEntry){ .score = board, .offset = offset };
+}
+
+/* The sum of mix(address) of tb's instructions [from, to). */
+static uint64_t sum_of(const TbInfo *tb, uint32_t from, uint32_t to)
+{
+    uint64_t s = 0;
+
+    for (uint32_t i = from; i < to; i++) {
+        s += mix(tb->insns[i].vaddr);
+    }
+    return s;
+}
+
+/* The position of the running block's start (before its own counting). */
+static uint64_t position(void)
+{
+    return own.next_mark - v0->countdown;
+}
+
+/*
+ * The previous block's last instruction never started. If execution went
+ * on inside it, only the instructions before that point ran; otherwise (an
+ * exception to elsewhere) where it stopped is unknown: it is claimed whole,
+ * as exec.c does.
+ */
+static void fast_cut(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    const TbInfo *prev = (const TbInfo *)(uintptr_t)v0->open;
+    uint32_t k = 0;
+
+    for (uint32_t m = 1; m < prev->n; m++) {
+        if (prev->insns[m].vaddr == tb->pc) {
+            k = m;
+            break;
+        }
+    }
+    if (k) {
+        v0->countdown += prev->n - k;
+        v0->sum -= sum_of(prev, k, prev->n);
+        v0->fall = tb->pc;      /* going on where it stopped is no jump */
+    } else {
+        v0->fall = prev->end;
+    }
+    v0->open = 0;
+}
+
+/*
+ * This block crosses one or more marks: the first is `countdown`
+ * instructions into it. The state there is the sum so far plus the
+ * block's prefix: computed now, before the block runs, it is what it will
+ * be (the addresses are the block's, whatever makes it stop and restart).
+ */
+static void fast_mark(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    uint64_t start = position();
+
+    while (v0->countdown < tb->n) {
+        uint64_t j = v0->countdown;
+        uint64_t at = start + j;
+
+        own.blocks = v0->blocks;
+        if (sync_fast_mark(at, v0->sum + sum_of(tb, 0, j)) && cfg.regs) {
+            regs_from = at;
+            v0->armed = 1;
+        }
+        v0->countdown = own.next_mark - start;
+    }
+}
+
+/*
+ * regs=on: the first block reached by a jump at or after a checkpoint
+ * starts with a register snapshot (see exec.c's vcpu_tb_exec_regs() for
+ * why jump targets: they are the same points however code is split).
+ */
+static void fast_regs(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    uint64_t pos = position();
+
+    if (pos < regs_from || tb->pc == v0->fall) {
+        return;
+    }
+    add_event(pos, LS_EV_REGS, tb->pc, 0, regs_hash());
+    v0->armed = 0;
+}
+
+void fast_install(void)
+{
+    board = compat_scoreboard_new(sizeof(FastVcpu));
+}
+
+/* vCPU 0 exists: its entry does too. */
+void fast_vcpu_init(void)
+{
+    v0 = compat_scoreboard_find(board, 0);
+    v0->countdown = own.next_mark;
+}
+
+/*
+ * Instrument a translated block: conditional callbacks first (QEMU emits
+ * them in this order), then the block's own counting.
+ */
+void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
+{
+    struct qemu_plugin_insn *last;
+
+    if (tb->n == 0) {
+        return;
+    }
+    compat_tb_cb_if(qtb, fast_cut, QEMU_PLUGIN_CB_NO_REGS, COMPAT_COND_NE,
+                    entry(offsetof(FastVcpu, open)), 0, (void *)tb);
+    compat_tb_cb_if(qtb, fast_mark, QEMU_PLUGIN_CB_NO_REGS, COMPAT_COND_LT,
+                    entry(offsetof(FastVcpu, countdown)), tb->n, (void *)tb);
+    if (cfg.regs) {
+        compat_tb_cb_if(qtb, fast_regs, QEMU_PLUGIN_CB_R_REGS, COMPAT_COND_EQ,
+                        entry(offsetof(FastVcpu, armed)), 1, (void *)tb);
+    }
+    compat_tb_inline(qtb, true, entry(offsetof(FastVcpu, open)),
+                     (uintptr_t)tb);
+    compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, countdown)),
+                     -(uint64_t)tb->n);
+    compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, sum)), tb->sum);
+    compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, blocks)), 1);
+    last = qemu_plugin_tb_get_insn(qtb, tb->n - 1);
+    compat_insn_inline(last, true, entry(offsetof(FastVcpu, open)), 0);
+    if (cfg.regs) {
+        compat_insn_inline(last, true, entry(offsetof(FastVcpu, fall)),
+                           tb->end);
+    }
+    /* The board may have moved while QEMU grew it. */
+    v0 = compat_scoreboard_find(board, 0);
+}
+
+/*
+ * The position of a system call's instruction: the running block's last
+ * (a system call ends its block), which the block's start has counted.
+ */
+uint64_t fast_syscall_pos(void)
+{
+    return own.next_mark - v0->countdown - 1;
+}
+
+/*
+ * The guest ended: the stream's length and sum into `own` for the end
+ * report. A block whose last instruction never started was claimed whole:
+ * its instructions are the uncertain tail.
+ */
+uint64_t fast_exit(void)
+{
+    const TbInfo *open = (const TbInfo *)(uintptr_t)v0->open;
+
+    own.icount = position();
+    own.hash = v0->sum;
+    own.blocks = v0->blocks;
+    return open ? open->n : 0;
+}
