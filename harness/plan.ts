@@ -294,7 +294,15 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   const extra = opts.extra ?? [];
   const history = opts.history ?? DEFAULTS.history;
   const common = [...(opts.chain ? ["-d", "plugin"] : ["-d", "plugin,nochain"])];
-  const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin", LC_ALL: "C" };
+  const env: Record<string, string> = {
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    LC_ALL: "C",
+    // One malloc arena: a thread's first allocation otherwise maps a new
+    // arena at a moment that races the guest's mappings (QEMU 10.2 placed
+    // the linux-user stack differently in 2 runs of 40). The guest does not
+    // see it (-U below).
+    MALLOC_ARENA_MAX: "1",
+  };
   for (const [k, v] of Object.entries(Deno.env.toObject())) {
     if (k.startsWith("QEMU_")) env[k] = v;
   }
@@ -336,6 +344,8 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
         "-R",
         qemu.path,
         ...(sets(all, "-seed") ? [] : ["-seed", "1"]),
+        "-U",
+        "MALLOC_ARENA_MAX",
         ...common,
       ],
       tail: [...all, "-0", basename(imageA)],

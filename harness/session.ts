@@ -129,7 +129,9 @@ async function runPass(
 function leftToDetail(fast: Pass): string | undefined {
   const o = fast.outcome;
   if (o.apart) return `the fast pass's checkpoints disagree after instruction ${o.apart.good}`;
-  if (o.status !== "match") return undefined;
+  // Only guests that ran to their end have an output and a status of their
+  // own: at --max-insns both are stopped by the harness.
+  if (o.status !== "match" || o.stoppedBy !== "guest-exit") return undefined;
   const { a, b } = fast.sides;
   if (a.exitCode !== b.exitCode || a.signal !== b.signal) {
     return "the guests' exit statuses differ";

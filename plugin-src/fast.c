@@ -182,6 +182,7 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
  */
 uint64_t fast_syscall_pos(void)
 {
+    g_assert(v0);
     return own.next_mark - v0->countdown - 1;
 }
 
@@ -192,7 +193,12 @@ uint64_t fast_syscall_pos(void)
  */
 uint64_t fast_exit(void)
 {
-    const TbInfo *open = (const TbInfo *)(uintptr_t)v0->open;
+    const TbInfo *open;
+
+    if (!v0) {
+        return 0;   /* QEMU ends before its vCPU started (a refused image) */
+    }
+    open = (const TbInfo *)(uintptr_t)v0->open;
 
     own.icount = position();
     own.hash = v0->sum;
