@@ -16,8 +16,10 @@ Stream own __attribute__((aligned(64)));
 uint64_t __attribute__((noinline))
 prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first, uint64_t k)
 {
+    uint64_t mul = stream_mul();
+
     for (uint64_t i = first; i < first + k; i++) {
-        h = h * HASH_MUL + mix(tb->insns[i].vaddr);
+        h = h * mul + mix(tb->insns[i].vaddr);
     }
     return h;
 }
@@ -46,7 +48,8 @@ static void retire(uint64_t next_pc)
     const TbInfo *tb = own.pending;
     uint32_t end = *own.last_insns == own.expect ? tb->n
                                                  : cut_short(tb, next_pc);
-    uint32_t first = tb->pc == own.last_pc;
+    /* In the fast pass only x86 rep entries: as fast.c counts. */
+    uint32_t first = tb->pc == own.last_pc && (!cfg.fast || tb->rep_first);
     uint64_t start = own.icount;
     uint64_t h0 = own.hash;
 

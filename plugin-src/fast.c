@@ -19,7 +19,8 @@
  * last instruction never started (an icount I/O re-execution, a restart
  * after a code-page write, an exception) is still open at the next block's
  * start, where fast_cut() takes back what did not run, as exec.c's
- * retire() does. The callbacks are conditional: QEMU tests the entry in
+ * retire() does. Consecutive entries of an x86 rep string instruction count
+ * once (see x86_rep_string()). The callbacks are conditional: QEMU tests the entry in
  * the translated code and calls only when the condition holds.
  */
 #include "lockstep.h"
@@ -29,6 +30,14 @@
 /* vCPU 0's entries: the board, and where vCPU 0's entry is (it can move). */
 static CompatScoreboard *board;
 static FastVcpu *v0;
+
+/*
+ * `open` once a block's last instruction started, when that is an x86 rep
+ * string instruction: the block's TbInfo tagged with this bit (TbInfo is
+ * malloc'ed, so the bit is free), which makes the next block's start look
+ * whether it enters the instruction again.
+ */
+#define REP_DONE 1ull
 
 /* regs=on: the position from which the pending snapshot may be taken. */
 static uint64_t regs_from;
@@ -69,8 +78,23 @@ static uint64_t position(void)
 static void fast_cut(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
-    const TbInfo *prev = (const TbInfo *)(uintptr_t)v0->open;
+    const TbInfo *prev = (const TbInfo *)(uintptr_t)(v0->open & ~REP_DONE);
     uint32_t k = 0;
+
+    if (v0->open & REP_DONE) {
+        /* prev ran whole, ending with an x86 rep string instruction: if
+         * this block starts by entering it again, that entry is not counted
+         * (before this block's own counting adds it). */
+        bool again = tb->rep_first && tb->pc == prev->last;
+
+        if (again) {
+            v0->countdown += 1;
+            v0->sum -= mix(tb->pc);
+        }
+        v0->fall = again ? tb->pc : prev->end;
+        v0->open = 0;
+        return;
+    }
 
     for (uint32_t m = 1; m < prev->n; m++) {
         if (prev->insns[m].vaddr == tb->pc) {
@@ -167,7 +191,8 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
     compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, sum)), tb->sum);
     compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, blocks)), 1);
     last = qemu_plugin_tb_get_insn(qtb, tb->n - 1);
-    compat_insn_inline(last, true, entry(offsetof(FastVcpu, open)), 0);
+    compat_insn_inline(last, true, entry(offsetof(FastVcpu, open)),
+                       tb->rep_last ? (uintptr_t)tb | REP_DONE : 0);
     if (cfg.regs) {
         compat_insn_inline(last, true, entry(offsetof(FastVcpu, fall)),
                            tb->end);
@@ -198,7 +223,8 @@ uint64_t fast_exit(void)
     if (!v0) {
         return 0;   /* QEMU ends before its vCPU started (a refused image) */
     }
-    open = (const TbInfo *)(uintptr_t)v0->open;
+    /* A block that ran whole up to a rep instruction is no tail. */
+    open = v0->open & REP_DONE ? NULL : (const TbInfo *)(uintptr_t)v0->open;
 
     own.icount = position();
     own.hash = v0->sum;

@@ -74,11 +74,18 @@ static TbInfo *tb_info_new(struct qemu_plugin_tb *tb)
         d->vaddr = qemu_plugin_insn_vaddr(insn);
         d->size = size;
         compat_insn_bytes(insn, d->bytes, MIN(size, sizeof(d->bytes)));
-        info->hash = info->hash * HASH_MUL + mix(d->vaddr);
+        info->hash = info->hash * stream_mul() + mix(d->vaddr);
         info->sum += mix(d->vaddr);
-        info->pow *= HASH_MUL;
+        info->pow *= stream_mul();
     }
     info->last = n ? info->insns[n - 1].vaddr : info->pc;
+    if (cfg.x86 && n) {
+        bool is64 = cfg.x86 == 2;
+
+
+        info->rep_first = x86_rep_string(&info->insns[0], is64);
+        info->rep_last = x86_rep_string(&info->insns[n - 1], is64);
+    }
     info->end = n ? info->last + info->insns[n - 1].size : info->pc;
     return info;
 }
@@ -187,6 +194,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     }
     report_open(ctl_fd);
     report_hello(info);
+    /* 2: x86-64 (REX prefixes), 1: i386. */
+    cfg.x86 = g_str_equal(info->target_name, "x86_64") ? 2
+              : g_str_equal(info->target_name, "i386") ? 1 : 0;
     if (!cfg.narrow.on && peer_connect() < 0) {
         return -1;
     }

@@ -165,6 +165,8 @@ typedef struct {
     uint64_t end;       /* the address after it */
     uint64_t key;       /* its ring entry when it runs whole */
     uint64_t sum;       /* fast pass: the sum of mix() of its addresses */
+    bool rep_first;     /* x86: it starts with a rep string instruction... */
+    bool rep_last;      /* ...it ends with one (see x86_rep_string()) */
     uint32_t n;
     uint32_t id;        /* index in tbs.by_id, for the ring */
     NarrowInsn *steps;  /* narrow=: one per instruction, made once */
@@ -222,6 +224,7 @@ typedef struct {
     uint64_t regs_every;    /* instructions between register snapshots */
     Range narrow;           /* run alone and report every step of it */
     bool fast;              /* the fast pass: no dumps, see fast.c */
+    int x86;                /* x86 guest: 2 x86-64, 1 i386, 0 other */
 } Options;
 extern Options cfg;
 
@@ -366,6 +369,17 @@ static inline uint64_t mix(uint64_t v)
     return v;
 }
 
+/*
+ * The instruction stream's hash multiplies by HASH_MUL per instruction (a
+ * polynomial: order matters); the fast pass's only adds (its inline
+ * flavour can only add constants), and its callback flavour must compute
+ * the same numbers to compare with it.
+ */
+static inline uint64_t stream_mul(void)
+{
+    return cfg.fast ? 1 : HASH_MUL;
+}
+
 /* The hash a checkpoint, end or limit carries: instructions and events. */
 static inline uint64_t combine(uint64_t pc_hash, uint64_t ev_hash)
 {
@@ -473,7 +487,36 @@ static inline uint64_t ev_first_kept(void)
  */
 static inline uint64_t pending_base(void)
 {
-    return own.icount - (own.pending->pc == own.last_pc);
+    return own.icount - (own.pending->pc == own.last_pc &&
+                         (!cfg.fast || own.pending->rep_first));
+}
+
+/*
+ * An x86 rep string instruction (movs, stos, cmps, scas, lods, ins, outs
+ * with a rep prefix): QEMU re-enters it once per iteration, as often as its
+ * translation mode decides, so the fast pass counts its consecutive
+ * entries once (the detail pass counts any instruction run again right
+ * after itself once).
+ */
+static inline bool x86_rep_string(const Insn *in, bool is64)
+{
+    bool rep = false;
+
+    for (uint8_t k = 0; k < in->size && k < INSN_MAX_BYTES; k++) {
+        uint8_t b = in->bytes[k];
+
+        if (b == 0xf2 || b == 0xf3) {
+            rep = true;
+        } else if (b == 0x66 || b == 0x67 || b == 0xf0 || b == 0x26 ||
+                   b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 ||
+                   b == 0x65 || (is64 && (b & 0xf0) == 0x40)) {
+            continue;   /* another prefix */
+        } else {
+            return rep && ((b >= 0xa4 && b <= 0xa7) || (b >= 0xaa && b <= 0xaf) ||
+                           (b >= 0x6c && b <= 0x6f));
+        }
+    }
+    return false;
 }
 
 /* fast.c: the fast pass's inline flavour. */

@@ -43,8 +43,11 @@ Deno.test("x86_64 value pair: memory and syscall comparison find the difference 
 Deno.test("identical sides match with every comparison on, also one insn per TB on side B", async () => {
   for (const extra of [[], ["--extra-b=-singlestep"], ["--extra-b=-singlestep", "--chain"]]) {
     for (const image of ["x86_64-hello", "x86_64-glibc", "x86_64-value"]) {
+      // The detail pass throughout: its memory and system-call events must
+      // not depend on how blocks are split either.
       const r = await runCli([
         "--json",
+        "--no-fast",
         "--compare",
         "pc,mem,syscalls",
         ...extra,
