@@ -115,12 +115,24 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
     if (live) err("\r\x1b[K");
     const json = renderJson(verdict);
     if (output.json) await out(json + "\n");
-    else err(renderText(verdict, color, cmd.output.verbose));
-    if (output.report) {
+    else {
+      err(renderText(verdict, {
+        color,
+        verbose: output.verbose,
+        width: tty ? consoleWidth() : undefined,
+        lines: output.historyLines,
+      }));
+    }
+    for (
+      const [file, what, text] of [
+        [output.report, "report", () => json + "\n"],
+      ] as const
+    ) {
+      if (!file) continue;
       try {
-        await Deno.writeTextFile(output.report, json + "\n");
+        await Deno.writeTextFile(file, text());
       } catch (e) {
-        err(`error: Cannot write the report ${output.report}: ${(e as Error).message}\n`);
+        err(`error: Cannot write the ${what} ${file}: ${(e as Error).message}\n`);
         return EXIT_CODES.error;
       }
     }
@@ -128,6 +140,15 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
   } finally {
     clearInterval(ticker);
     if (live) err("\r\x1b[K");
+  }
+}
+
+/** The terminal's width on stderr, or undefined when it cannot be read. */
+function consoleWidth(): number | undefined {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return undefined;
   }
 }
 
