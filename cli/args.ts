@@ -17,6 +17,8 @@ export class UsageError extends Error {
 export interface OutputOptions {
   readonly json: boolean;
   readonly report: string | undefined;
+  /** Where to write the HTML page of the verdict (--html). */
+  readonly html: string | undefined;
   /** Rows of history in the text verdict (--history-lines). */
   readonly historyLines: number;
   readonly verbose: boolean;
@@ -90,6 +92,7 @@ Options:
       --cache-dir <DIR>      where built plugins are cached
       --json                 print the verdict as JSON on stdout
       --report <FILE>        also write the JSON verdict to FILE
+      --html <FILE>          also write the verdict as one self-contained HTML page
       --color <WHEN>         auto, always or never [default: auto]
       --keep-temp            keep the run's private directory (logs, sockets)
       --verbose              show QEMU command lines and what happens
@@ -143,6 +146,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         timeout: { type: "string" },
         history: { type: "string" },
         "history-lines": { type: "string" },
+        html: { type: "string" },
         "plugin-header": { type: "string" },
         "cache-dir": { type: "string" },
         interval: { type: "string" },
@@ -223,6 +227,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     output: {
       json: v.json ?? false,
       report: v.report,
+      html: v.html,
       historyLines: count("history-lines", v["history-lines"], 1) ?? DEFAULTS.historyLines,
       verbose: v.verbose ?? false,
       color,

@@ -6,6 +6,7 @@ import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
 import { doctorMain } from "./doctor.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
+import { renderHtml } from "./html.ts";
 import { planRun, type Progress, runLockstep, SetupError, type Status } from "../mod.ts";
 import { checkWritable, err, out } from "./_output.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -78,6 +79,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
   const live = tty && !output.json;
   // Found before the run: a report that could not be written after it.
   if (output.report) await checkWritable(output.report, "--report");
+  if (output.html) await checkWritable(output.html, "--html");
   let last: Progress | undefined;
   const showProgress = (p: Progress) => {
     last = p;
@@ -126,6 +128,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
     for (
       const [file, what, text] of [
         [output.report, "report", () => json + "\n"],
+        [output.html, "HTML page", () => renderHtml(verdict)],
       ] as const
     ) {
       if (!file) continue;

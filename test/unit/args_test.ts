@@ -22,14 +22,16 @@ Deno.test("command line", async (t) => {
     deepEqual(cmd.output, {
       json: false,
       report: undefined,
+      html: undefined,
       historyLines: DEFAULTS.historyLines,
       verbose: false,
       color: "auto",
     });
   });
 
-  await t.step("takes --history-lines", () => {
-    const cmd = run(["--history-lines", "40", "x86_64", "g"]);
+  await t.step("takes --html and --history-lines", () => {
+    const cmd = run(["--html", "v.html", "--history-lines", "40", "x86_64", "g"]);
+    equal(cmd.output.html, "v.html");
     equal(cmd.output.historyLines, 40);
     throws(() => run(["--history-lines", "0", "x86_64", "g"]), UsageError);
   });
