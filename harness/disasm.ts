@@ -259,11 +259,25 @@ export function containerElf(preset: ArchPreset, insns: readonly DisasInput[]): 
 }
 
 /**
+ * Comments objdump derives from the instructions before this one, which in
+ * the container are unrelated (RISC-V's value of a register set by an
+ * earlier lui or auipc): dropped. Comments from the instruction alone (an
+ * x86 rip-relative address) stay.
+ */
+const CONTEXT_COMMENTS: Readonly<Record<string, RegExp>> = { riscv64: /\s+#.*$/ };
+
+/**
  * Reads `objdump -d` output of a container: for each section `.iN`, the
  * instruction text when objdump decoded exactly one instruction at its
  * address (another length would misread the bytes), else undefined.
+ * `arch` (a preset's name) says which comments to drop.
  */
-export function parseObjdump(text: string, insns: readonly DisasInput[]): (string | undefined)[] {
+export function parseObjdump(
+  text: string,
+  insns: readonly DisasInput[],
+  arch = "",
+): (string | undefined)[] {
+  const drop = CONTEXT_COMMENTS[arch];
   const lines = new Map<number, { addr: bigint; text: string }[]>();
   let current: { addr: bigint; text: string }[] | undefined;
   for (const line of text.split("\n")) {
@@ -279,7 +293,7 @@ export function parseObjdump(text: string, insns: readonly DisasInput[]): (strin
   return insns.map((x, i) => {
     const got = lines.get(i);
     if (!got || got.length !== 1 || got[0]!.addr !== BigInt.asUintN(64, x.pc)) return undefined;
-    const t = got[0]!.text.replace(/\s+/g, " ").trim();
+    const t = got[0]!.text.replace(drop ?? /$^/, "").replace(/\s+/g, " ").trim();
     // How objdump says it does not know an instruction, per architecture.
     const unknown = /\(bad\)|^\.(byte|short|word|inst|[248]byte)\b|<UNDEFINED>|^unknown$/;
     return t === "" || unknown.test(t) ? undefined : t;
@@ -337,7 +351,7 @@ export async function disassemble(
           `objdump knows every preset)`,
       );
     }
-    parseObjdump(dec.decode(out.stdout), list).forEach((t, i) => {
+    parseObjdump(dec.decode(out.stdout), list, preset.name).forEach((t, i) => {
       if (t !== undefined) found.set(key(list[i]!.pc, list[i]!.bytes), t);
     });
     return result(

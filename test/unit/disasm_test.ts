@@ -52,6 +52,15 @@ Deno.test("every preset is disassembled in its own architecture and mode", async
       "csrw mtvec,t0 | ret | sh3add a1,a1,a2",
     );
   });
+  await t.step("riscv64: no comment drawn from an unrelated instruction before it", async () => {
+    // lui a5,0x1000 then addw a5,a5,403: objdump would add "# 0x1000193"
+    // from the lui, which in the verdict may be another side's or block's.
+    equal(
+      (await disas("riscv64", [insn(0x80000256n, "b7070001"), insn(0x80000258n, "9b873719")]))
+        .join(" | "),
+      "lui a5,0x1000 | addw a5,a5,403",
+    );
+  });
   await t.step("sparc: V8, big-endian", async () => {
     equal(
       (await disas("sparc", [insn(0x4000n, "9de3bfa0"), insn(0x4004n, "40000010")])).join(" | "),
