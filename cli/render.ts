@@ -116,12 +116,14 @@ function narrowLines(n: NarrowReport): string[] {
 }
 
 function excursionLines(xs: Verdict["transients"]): string[] {
-  const at = (x: Verdict["transients"][number]["a"]) =>
-    x ? `${hex(x.pc)} <${x.symbol ?? "?"}>${x.disas ? ` ${x.disas}` : ""}` : "(stream ended)";
+  const from = (x: Verdict["transients"][number]["a"]) =>
+    x ? `from ${hex(x.pc)} <${x.symbol ?? "?"}>${x.disas ? ` ${x.disas}` : ""}` : "(stream ended)";
   return xs.map((x) =>
-    `    #${number(x.insn)}${x.insnB !== x.insn ? ` (b #${number(x.insnB)})` : ""}: a ${
-      at(x.a)
-    } ran ${x.lengthA}, b ${at(x.b)} ran ${x.lengthB} instructions, then they met again`
+    `    #${number(x.insn)}${
+      x.insnB !== x.insn ? ` (b #${number(x.insnB)})` : ""
+    }: side a ran ${x.lengthA} ${from(x.a)}; side b ran ${x.lengthB} ${
+      from(x.b)
+    }; then they met again`
   );
 }
 
