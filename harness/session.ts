@@ -16,6 +16,8 @@ import { resyncCommand, type Role } from "./protocol.ts";
 import { SidePair } from "./side_pair.ts";
 import { applyMessage, initialState, sideDump, type SideState } from "./side_state.ts";
 import { nameDivergence, nameExcursions } from "./symbols.ts";
+import { withDisassembly } from "./disasm.ts";
+import { TimelineRecorder } from "./timeline.ts";
 import type { Divergence, Excursion, NamedBlock, SideResult, Verdict } from "./verdict.ts";
 import { DEFAULTS } from "./defaults.ts";
 
@@ -89,7 +91,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     a: initialState(pair.sides.a),
     b: initialState(pair.sides.b),
   };
-  const outcome = await supervise(pair, state, plan, opts, started);
+  const timeline = new TimelineRecorder();
+  const outcome = await supervise(pair, state, plan, opts, started, timeline);
   const statuses = await pair.stop();
   const wall = elapsed();
 
@@ -127,7 +130,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   const message = said ? `${outcome.message}: ${said}` : outcome.message;
   const insns = divergence?.insn ?? outcome.insns ??
     (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
-  return {
+  return await withDisassembly({
     version: 1,
     status: outcome.status,
     stoppedBy: outcome.stoppedBy,
@@ -140,7 +143,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     insns,
     blocks: Math.min(state.a.blocks, state.b.blocks),
     wallSeconds: Math.round(wall * 1000) / 1000,
-    insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
+    insnsPerSecond: wall > 0 ? Math.round(Math.min(state.a.insns, state.b.insns) / wall) : 0,
     sides: {
       a: await sideResult(plan, state.a, statuses.a),
       b: await sideResult(plan, state.b, statuses.b),
@@ -148,7 +151,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     divergence: divergence ? await nameDivergence(divergence, plan) : null,
     transients: await nameExcursions(outcome.transients, plan),
     tempDir: opts.keepTemp ? pair.dir : null,
-  };
+    timeline: timeline.result(),
+  }, plan);
 }
 
 /**
@@ -161,6 +165,7 @@ async function supervise(
   plan: RunPlan,
   opts: SessionOptions,
   started: number,
+  timeline: TimelineRecorder,
 ): Promise<Outcome & { transients: Excursion[] }> {
   const startSeconds = opts.startSeconds ?? DEFAULTS.startSeconds;
   const cx = {
@@ -205,6 +210,7 @@ async function supervise(
       watch.heard();
       if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
       applyMessage(state[role], msg);
+      timeline.hear(role, (performance.now() - started) / 1000, msg);
       if (state.a.dump?.done && state.b.dump?.done) {
         settled = await afterDumps(pair, state, plan, transients, opts);
         continue;
