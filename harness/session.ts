@@ -16,6 +16,8 @@ import { resyncCommand, type Role } from "./protocol.ts";
 import { SidePair } from "./side_pair.ts";
 import { applyMessage, initialState, sideDump, type SideState } from "./side_state.ts";
 import { nameDivergence, nameExcursions } from "./symbols.ts";
+import { withDisassembly } from "./disasm.ts";
+import { TimelineRecorder } from "./timeline.ts";
 import type {
   Divergence,
   Excursion,
@@ -92,6 +94,8 @@ async function runPass(
   kind: "fast" | "detail",
   plugins: Record<Role, string>,
   opts: SessionOptions,
+  runStarted: number,
+  timeline: TimelineRecorder,
 ): Promise<Pass> {
   const started = performance.now();
   const argv = kind === "fast" ? fastArgv : lockstepArgv;
@@ -106,7 +110,7 @@ async function runPass(
     a: initialState(pair.sides.a),
     b: initialState(pair.sides.b),
   };
-  const outcome = await supervise(pair, state, plan, opts, started);
+  const outcome = await supervise(pair, state, plan, opts, runStarted, timeline);
   const statuses = await pair.stop();
   return {
     outcome,
@@ -166,9 +170,10 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     insns: 0,
     seconds: 0,
   };
+  const timeline = new TimelineRecorder();
   let pass: Pass | undefined;
   if (plan.fast.enabled) {
-    const fast = await runPass(plan, "fast", plugins, opts);
+    const fast = await runPass(plan, "fast", plugins, opts, started, timeline);
     const why = leftToDetail(fast);
     fastPass = {
       result: why === undefined ? (fast.outcome.apart ? "apart" : "match") : "apart",
@@ -183,7 +188,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       event(`fast pass: ${why}; the detail pass names the instruction`);
     }
   }
-  pass ??= await runPass(plan, "detail", plugins, left(opts));
+  pass ??= await runPass(plan, "detail", plugins, left(opts), started, timeline);
   const { outcome, state } = pass;
   const wall = elapsed();
 
@@ -244,7 +249,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       ]
       : []),
   ];
-  return {
+  return await withDisassembly({
     version: 1,
     status: unexplained ? "inconclusive" : outcome.status,
     stoppedBy: outcome.stoppedBy,
@@ -264,13 +269,14 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     insns,
     blocks: Math.min(state.a.blocks, state.b.blocks),
     wallSeconds: Math.round(wall * 1000) / 1000,
-    insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
+    insnsPerSecond: wall > 0 ? Math.round(Math.min(state.a.insns, state.b.insns) / wall) : 0,
     sides: pass.sides,
     divergence: divergence ? await nameDivergence(divergence, plan) : null,
     transients: await nameExcursions(outcome.transients, plan),
     fastPass,
     tempDir: opts.keepTemp ? pass.dir : null,
-  };
+    timeline: timeline.result(),
+  }, plan);
 }
 
 /**
@@ -283,6 +289,7 @@ async function supervise(
   plan: RunPlan,
   opts: SessionOptions,
   started: number,
+  timeline: TimelineRecorder,
 ): Promise<Outcome & { transients: Excursion[] }> {
   const startSeconds = opts.startSeconds ?? DEFAULTS.startSeconds;
   const cx = {
@@ -327,6 +334,7 @@ async function supervise(
       watch.heard();
       if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
       applyMessage(state[role], msg);
+      timeline.hear(role, (performance.now() - started) / 1000, msg);
       if (state.a.dump?.done && state.b.dump?.done) {
         settled = await afterDumps(pair, state, plan, transients, opts);
         continue;

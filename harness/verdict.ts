@@ -2,7 +2,7 @@
  * The verdict of a lockstep run: plain data, rendered by the CLI as text or
  * JSON (the JSON schema is this shape, documented in docs/verdict.md).
  */
-import type { BlockView, SideAt } from "./compare.ts";
+import type { BlockView, InsnView, SideAt } from "./compare.ts";
 import { type DumpEvent, EventKind } from "./protocol.ts";
 
 /** How the run ended overall. */
@@ -45,10 +45,18 @@ export interface SideResult {
 export type NamedInsn = SideAt & {
   /** "function+0xoff" from the side's image, or null outside its symbols. */
   readonly symbol: string | null;
+  /** Its disassembly (objdump's, see `Verdict.disassembler`); absent where there is none. */
+  readonly disas?: string;
 };
 
+/** An instruction of a block of context, with its disassembly where there is one. */
+export type HistoryInsn = InsnView & { readonly disas?: string };
+
 /** A block of context, named likewise. */
-export type NamedBlock = BlockView & { readonly symbol: string | null };
+export type NamedBlock = Omit<BlockView, "insns"> & {
+  readonly symbol: string | null;
+  readonly insns: readonly HistoryInsn[];
+};
 
 /** A memory access or system call, as the verdict shows it. */
 export interface EventView {
@@ -128,7 +136,7 @@ export interface RegDiff {
 export interface StepView {
   readonly pc: bigint;
   readonly bytes: string;
-  /** QEMU's disassembly ("" where the QEMU build has none). */
+  /** QEMU's disassembly, else objdump's ("" where neither gave one). */
   readonly disas: string;
   readonly symbol: string | null;
 }
@@ -189,6 +197,26 @@ export interface FastPassReport {
   readonly bad?: number;
 }
 
+/** How the verdict's instructions were disassembled (harness/disasm.ts). */
+export interface DisassemblerInfo {
+  /** The objdump command line used, without its input file; null when none ran. */
+  readonly command: string | null;
+  /** Why instructions have no disassembly (no objdump, one that failed), if so. */
+  readonly note?: string;
+}
+
+/**
+ * The run over time, per side: `[seconds since both QEMUs started,
+ * instructions that side had retired]`, from the plugins' reports (at most
+ * every 250 ms, at checkpoints), thinned to at most TIMELINE_POINTS a side.
+ */
+export interface Timeline {
+  readonly a: readonly (readonly [number, number])[];
+  readonly b: readonly (readonly [number, number])[];
+  /** Seconds after the start when a side first reported a disagreement, or null. */
+  readonly disagreedAt: number | null;
+}
+
 /** The result of one lockstep run. */
 export interface Verdict {
   readonly version: 1;
@@ -205,10 +233,21 @@ export interface Verdict {
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides found before the run (firmware, ...), with the fix. */
   readonly warnings: readonly string[];
-  /** Instructions and blocks known to agree (or compared, on a match). */
+  /**
+   * Instructions that agree: on a match, those compared; diverged, the
+   * divergent index (every instruction before it agrees); otherwise those
+   * both sides retired.
+   */
   readonly insns: number;
+  /**
+   * Blocks both sides retired (the smaller side's count). Like
+   * `insnsPerSecond` it counts what the sides ran, which on a divergence is
+   * more than what agreed: `sides.a.insns` and `sides.b.insns` go with it.
+   */
   readonly blocks: number;
+  /** The run's wall-clock time, narrowing not included. */
   readonly wallSeconds: number;
+  /** Instructions both sides retired (the smaller side's count) per second of `wallSeconds`. */
   readonly insnsPerSecond: number;
   readonly sides: { readonly a: SideResult; readonly b: SideResult };
   readonly divergence: Divergence | null;
@@ -218,4 +257,8 @@ export interface Verdict {
   readonly fastPass: FastPassReport;
   /** The run's private directory when kept (--keep-temp), else null. */
   readonly tempDir: string | null;
+  /** How instructions were disassembled; absent from verdicts with no instruction to show. */
+  readonly disassembler?: DisassemblerInfo;
+  /** Instructions over time per side (absent when the run never started). */
+  readonly timeline?: Timeline;
 }
