@@ -273,16 +273,26 @@ export class SidePair implements AsyncDisposable {
 
   /**
    * Stops both QEMUs: "quit" lets a parked plugin end its QEMU at once;
-   * SIGTERM, then SIGKILL after `graceMs`, follow for one that does not.
+   * for one that has not ended after `graceMs`, SIGTERM, then SIGKILL.
    */
   async stop(graceMs: number = DEFAULTS.stopGraceMs): Promise<Record<Role, ChildStatus>> {
     await this.send("a", QUIT_COMMAND);
     await this.send("b", QUIT_COMMAND);
-    const [a, b] = await Promise.all([
-      this.sides.a.child.stop(graceMs),
-      this.sides.b.child.stop(graceMs),
+    // A QEMU that has its "quit" ends at once: give it the chance before
+    // SIGTERM, which QEMU answers by running its exit path (and the
+    // plugin's, which would wait for its peer) instead.
+    const { a, b } = this.sides;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([a.child.status, b.child.status]),
+      new Promise((r) => (timer = setTimeout(r, graceMs))),
     ]);
-    return { a, b };
+    clearTimeout(timer);
+    const [sa, sb] = await Promise.all([
+      a.child.stop(DEFAULTS.cleanupGraceMs),
+      b.child.stop(DEFAULTS.cleanupGraceMs),
+    ]);
+    return { a: sa, b: sb };
   }
 
   /** Stops both QEMUs, closes the socket and removes the directory (unless kept). */
