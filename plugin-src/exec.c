@@ -10,7 +10,11 @@
  */
 #include "lockstep.h"
 
-Stream own __attribute__((aligned(64)));
+/*
+ * No instruction has retired yet: last_pc is no address, so a guest that
+ * starts at address 0 (sparc's -bios) does not look like re-entering it.
+ */
+Stream own __attribute__((aligned(64))) = { .last_pc = UINT64_MAX };
 
 /* The running hash after k instructions of tb, from instruction first. */
 uint64_t __attribute__((noinline))
