@@ -18,6 +18,7 @@ import { applyMessage, initialState, sideDump, type SideState } from "./side_sta
 import { nameDivergence, nameExcursions } from "./symbols.ts";
 import { withDisassembly } from "./disasm.ts";
 import { TimelineRecorder } from "./timeline.ts";
+import { RunWatch } from "./run_watch.ts";
 import type {
   Divergence,
   Excursion,
@@ -26,7 +27,6 @@ import type {
   SideResult,
   Verdict,
 } from "./verdict.ts";
-import { DEFAULTS } from "./defaults.ts";
 
 /** Live progress of a run. */
 export interface Progress {
@@ -291,121 +291,32 @@ async function supervise(
   started: number,
   timeline: TimelineRecorder,
 ): Promise<Outcome & { transients: Excursion[] }> {
-  const startSeconds = opts.startSeconds ?? DEFAULTS.startSeconds;
-  const cx = {
-    timedOut: false,
-    aborted: opts.signal?.aborted ?? false,
-    startTimedOut: false,
-    stalled: undefined as string | undefined,
-    timeoutSeconds: opts.timeoutSeconds,
-    startSeconds,
-  };
-  const watch = new StallWatch(pair);
-  const onAbort = () => {
-    cx.aborted = true;
-    pair.notify();
-  };
-  opts.signal?.addEventListener("abort", onAbort);
-  const timers = [
-    opts.timeoutSeconds
-      ? setTimeout(() => {
-        cx.timedOut = true;
-        pair.notify();
-      }, opts.timeoutSeconds * 1000)
-      : undefined,
-    setTimeout(() => {
-      cx.startTimedOut = true;
-      pair.notify();
-    }, startSeconds * 1000),
-  ];
-  const ticker = setInterval(() => {
-    cx.stalled = watch.check();
-    if (cx.stalled) pair.notify();
-  }, 1000);
+  using watch = new RunWatch(pair, opts);
+  const cx = watch.cx;
   const transients: Excursion[] = [];
   let settled: Outcome | undefined;
-  try {
-    for (;;) {
-      const outcome = settled ?? decide(state, cx);
-      if (outcome) return { ...outcome, transients };
-      const next = await pair.next();
-      if (!next) continue;
-      const { role, msg } = next;
-      watch.heard();
-      if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
-      applyMessage(state[role], msg);
-      timeline.hear(role, (performance.now() - started) / 1000, msg);
-      if (state.a.dump?.done && state.b.dump?.done) {
-        settled = await afterDumps(pair, state, plan, transients, opts);
-        continue;
-      }
-      if (msg.t === "progress" && opts.onProgress) {
-        const insns = Math.min(state.a.insns, state.b.insns);
-        const elapsed = (performance.now() - started) / 1000;
-        opts.onProgress({ insns, elapsedSeconds: elapsed, insnsPerSecond: insns / elapsed });
-      }
-      if (msg.t !== "progress" && msg.t !== "blk" && msg.t !== "ev") {
-        opts.onEvent?.(`side ${role}: ${msg.t}`);
-      }
+  for (;;) {
+    const outcome = settled ?? decide(state, cx);
+    if (outcome) return { ...outcome, transients };
+    const next = await pair.next();
+    if (!next) continue;
+    const { role, msg } = next;
+    watch.heard();
+    if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
+    applyMessage(state[role], msg);
+    timeline.hear(role, (performance.now() - started) / 1000, msg);
+    if (state.a.dump?.done && state.b.dump?.done) {
+      settled = await afterDumps(pair, state, plan, transients, opts);
+      continue;
     }
-  } finally {
-    timers.forEach((t) => clearTimeout(t));
-    clearInterval(ticker);
-    opts.signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-/**
- * Notices a run that makes no progress: a QEMU stopped by a signal (its
- * state in /proc), or silence from both sides for DEFAULTS.stallSeconds.
- */
-class StallWatch {
-  readonly #pair: SidePair;
-  #lastHeard = performance.now();
-  readonly #stoppedSince: Partial<Record<Role, number>> = {};
-
-  constructor(pair: SidePair) {
-    this.#pair = pair;
-  }
-
-  /** A message arrived. */
-  heard(): void {
-    this.#lastHeard = performance.now();
-  }
-
-  /** Why the run is stalled, or undefined. */
-  check(): string | undefined {
-    const now = performance.now();
-    for (const role of ["a", "b"] as const) {
-      const s = this.#pair.sides[role];
-      const state = s.exitStatus ? undefined : processState(s.child.pid);
-      if (state !== "T" && state !== "t") {
-        delete this.#stoppedSince[role];
-        continue;
-      }
-      const since = this.#stoppedSince[role] ??= now;
-      if (now - since >= DEFAULTS.stoppedSeconds * 1000) {
-        return `QEMU for side ${role} (pid ${s.child.pid}) is stopped (${
-          state === "T" ? "by a signal such as SIGSTOP" : "by a debugger"
-        }) and runs no further: continue it (SIGCONT) or end it`;
-      }
+    if (msg.t === "progress" && opts.onProgress) {
+      const insns = Math.min(state.a.insns, state.b.insns);
+      const elapsed = (performance.now() - started) / 1000;
+      opts.onProgress({ insns, elapsedSeconds: elapsed, insnsPerSecond: insns / elapsed });
     }
-    const silent = (now - this.#lastHeard) / 1000;
-    if (silent >= DEFAULTS.stallSeconds) {
-      return `Neither side reported anything for ${Math.round(silent)} s: the run is stalled ` +
-        `(a QEMU hung, or a guest sleeping in a system call)`;
+    if (msg.t !== "progress" && msg.t !== "blk" && msg.t !== "ev") {
+      opts.onEvent?.(`side ${role}: ${msg.t}`);
     }
-    return undefined;
-  }
-}
-
-/** A process's state letter from /proc (R, S, D, T, t, Z...), or undefined. */
-function processState(pid: number): string | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  } catch {
-    return undefined;
   }
 }
 
@@ -513,7 +424,11 @@ function ownCounts(d: Divergence, state: Record<Role, SideState>): Divergence {
 }
 
 /** One side's QEMU as run, for the verdict. */
-async function sideResult(plan: RunPlan, s: SideState, status: ChildStatus): Promise<SideResult> {
+export async function sideResult(
+  plan: RunPlan,
+  s: SideState,
+  status: ChildStatus,
+): Promise<SideResult> {
   const p = s.pair.plan;
   return {
     qemu: p.qemu.path,
@@ -532,12 +447,13 @@ async function sideResult(plan: RunPlan, s: SideState, status: ChildStatus): Pro
   };
 }
 
-function capitalise(text: string): string {
+/** The text with its first letter in capitals. */
+export function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** QEMU's last line on stderr that is not a warning, if any. */
-function lastWords(stderr: string): string | undefined {
+export function lastWords(stderr: string): string | undefined {
   const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/warning:/.test(l));
   return lines.at(-1);
 }

@@ -3,7 +3,9 @@
  * both plugins report to, both children, and the start-up handshakes
  * (hello, the register list). The lockstep session and narrowing's re-runs
  * both supervise their QEMUs through it, with `await using`, so every path
- * stops both QEMUs, closes the socket and removes the directory.
+ * stops both QEMUs, closes the socket and removes the directory. A run
+ * against a trace (or recording one) starts one side only (`roles`): the
+ * same owner, with the harness in the other side's place.
  */
 import { type ChildStatus, OwnedChild } from "./child.ts";
 import { type ControlMessage, ControlServer } from "./control.ts";
@@ -56,9 +58,22 @@ export interface SideMessage {
   readonly msg: ControlMessage;
 }
 
-/** How to start a pair. */
-export interface PairOptions {
+/** How to start a pair (or the sides `roles` names). */
+export interface PairOptions<R extends Role = Role> {
   readonly plan: RunPlan;
+  /** The sides to start (both by default). */
+  readonly roles?: readonly R[];
+  /**
+   * Called with the run directory once it and the control socket exist,
+   * before any QEMU starts: for sockets the harness listens on in a side's
+   * place (their owner is the caller).
+   */
+  readonly prepare?: (runDir: string) => void | Promise<void>;
+  /**
+   * Picks the registers once every side listed its own (default: the ones
+   * both sides share, less --mask-reg). A SetupError thrown here ends the run.
+   */
+  readonly chooseRegs?: (listed: Partial<Record<Role, readonly RegInfo[]>>) => RegChoice;
   /** A side's arguments (after plan's command), given the run directory. */
   readonly args: (side: SidePlan, runDir: string) => string[];
   /** Keep the run directory (logs, sockets) instead of removing it. */
@@ -131,29 +146,31 @@ class Waker {
   }
 }
 
-/** Both sides of one run, started; see the module comment. */
-export class SidePair implements AsyncDisposable {
+/** Both sides of one run (or those `roles` names), started; see the module comment. */
+export class SidePair<R extends Role = Role> implements AsyncDisposable {
   readonly dir: string;
-  /** Both sides, once started (open() returns only then). */
-  sides!: Readonly<Record<Role, PairSide>>;
-  /** The registers both sides compare, once both listed theirs. */
+  /** The sides, once started (open() returns only then). */
+  sides!: Readonly<Record<R, PairSide>>;
+  /** The registers the sides compare, once every side listed its own. */
   regChoice?: RegChoice;
   readonly #ctl: ControlServer;
   readonly #waker = new Waker();
-  readonly #roleOf = new Map<number, Role>();
-  readonly #opts: PairOptions;
+  readonly #roleOf = new Map<number, R>();
+  readonly #opts: PairOptions<R>;
+  readonly #roles: readonly R[];
   #disposed = false;
   /** Children started so far: a failure to start side B still stops side A. */
   readonly #started: PairSide[] = [];
 
-  private constructor(dir: string, ctl: ControlServer, opts: PairOptions) {
+  private constructor(dir: string, ctl: ControlServer, opts: PairOptions<R>) {
     this.dir = dir;
     this.#ctl = ctl;
     this.#opts = opts;
+    this.#roles = opts.roles ?? (["a", "b"] as R[]);
   }
 
-  /** Makes the run directory and control socket, places the guests and starts both QEMUs. */
-  static async open(opts: PairOptions): Promise<SidePair> {
+  /** Makes the run directory and control socket, places the guests and starts the QEMUs. */
+  static async open<R extends Role = Role>(opts: PairOptions<R>): Promise<SidePair<R>> {
     const dir = await makeRunDir();
     let ctl: ControlServer;
     try {
@@ -162,18 +179,20 @@ export class SidePair implements AsyncDisposable {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       throw fromOsError("Cannot listen on the run's control socket", e);
     }
-    const pair = new SidePair(dir, ctl, opts);
+    const pair = new SidePair<R>(dir, ctl, opts);
     try {
+      const plans = pair.#roles.map((r) => opts.plan[r]);
       if (opts.plan.mode === "user") {
-        await placeGuests(dir, opts.plan, [opts.plan.a, opts.plan.b]).catch((e) => {
+        await placeGuests(dir, opts.plan, plans).catch((e) => {
           throw e instanceof SetupError
             ? e
             : fromOsError("Cannot place the guests in the run directory", e);
         });
       }
-      const a = pair.#spawn(opts.plan.a);
-      const b = pair.#spawn(opts.plan.b);
-      pair.sides = { a, b };
+      await opts.prepare?.(dir);
+      const sides: Partial<Record<R, PairSide>> = {};
+      for (const p of plans) sides[p.role as R] = pair.#spawn(p);
+      pair.sides = sides as Record<R, PairSide>;
       return pair;
     } catch (e) {
       await pair[Symbol.asyncDispose]();
@@ -225,14 +244,16 @@ export class SidePair implements AsyncDisposable {
     if (!next) return undefined;
     const [id, msg] = next;
     if (msg.t === "hello") {
-      const s = this.sides[msg.role];
-      this.#roleOf.set(id, msg.role);
+      const role = msg.role as R;
+      const s = this.sides[role];
+      if (!s) return undefined;
+      this.#roleOf.set(id, role);
       s.conn = id;
       s.hello = msg;
       this.#event(
         `side ${msg.role}: plugin loaded (${msg.target}, API ${msg.api}, pid ${msg.pid})`,
       );
-      return { role: msg.role, msg };
+      return { role, msg };
     }
     const role = this.#roleOf.get(id);
     if (!role) return undefined;
@@ -241,12 +262,16 @@ export class SidePair implements AsyncDisposable {
     if (msg.t === "regs") {
       // Each plugin waits for the answer before its guest starts.
       s.regs = msg.regs;
-      const { a, b } = this.sides;
-      if (a.regs && b.regs) {
-        const choice = chooseRegisters(a.regs, b.regs, this.#opts.plan.maskRegs);
+      const listed: Partial<Record<Role, readonly RegInfo[]>> = {};
+      for (const r of this.#roles) {
+        const regs = this.sides[r].regs;
+        if (regs) listed[r] = regs;
+      }
+      if (this.#roles.every((r) => listed[r])) {
+        const choice = this.#opts.chooseRegs?.(listed) ??
+          chooseRegisters(listed.a!, listed.b!, this.#opts.plan.maskRegs);
         this.regChoice = choice;
-        await this.send("a", regsCommand(choice.a));
-        await this.send("b", regsCommand(choice.b));
+        for (const r of this.#roles) await this.send(r, regsCommand(choice[r]));
         this.#event(`registers compared: ${choice.names.join(" ") || "none"}`);
       }
     }
@@ -266,33 +291,32 @@ export class SidePair implements AsyncDisposable {
   }
 
   /** Sends a command line to one side's plugin (nothing once it is gone). */
-  async send(role: Role, line: string): Promise<void> {
-    const conn = this.sides[role].conn;
+  async send(role: R, line: string): Promise<void> {
+    const conn = this.sides[role]?.conn;
     if (conn !== undefined) await this.#ctl.send(conn, line);
   }
 
   /**
-   * Stops both QEMUs: "quit" lets a parked plugin end its QEMU at once;
+   * Stops the QEMUs: "quit" lets a parked plugin end its QEMU at once;
    * for one that has not ended after `graceMs`, SIGTERM, then SIGKILL.
    */
-  async stop(graceMs: number = DEFAULTS.stopGraceMs): Promise<Record<Role, ChildStatus>> {
-    await this.send("a", QUIT_COMMAND);
-    await this.send("b", QUIT_COMMAND);
+  async stop(graceMs: number = DEFAULTS.stopGraceMs): Promise<Record<R, ChildStatus>> {
+    for (const r of this.#roles) await this.send(r, QUIT_COMMAND);
     // A QEMU that has its "quit" ends at once: give it the chance before
     // SIGTERM, which QEMU answers by running its exit path (and the
     // plugin's, which would wait for its peer) instead.
-    const { a, b } = this.sides;
+    const sides = this.#roles.map((r) => this.sides[r]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.all([a.child.status, b.child.status]),
+      Promise.all(sides.map((s) => s.child.status)),
       new Promise((r) => (timer = setTimeout(r, graceMs))),
     ]);
     clearTimeout(timer);
-    const [sa, sb] = await Promise.all([
-      a.child.stop(DEFAULTS.cleanupGraceMs),
-      b.child.stop(DEFAULTS.cleanupGraceMs),
-    ]);
-    return { a: sa, b: sb };
+    const statuses = await Promise.all(sides.map((s) => s.child.stop(DEFAULTS.cleanupGraceMs)));
+    return Object.fromEntries(this.#roles.map((r, i) => [r, statuses[i]!])) as Record<
+      R,
+      ChildStatus
+    >;
   }
 
   /** Stops both QEMUs, closes the socket and removes the directory (unless kept). */
