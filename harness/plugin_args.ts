@@ -25,18 +25,38 @@ export const PLUGIN_ARGS = {
   REGSEVERY: "regsevery",
   NARROW: "narrow",
   FAST: "fast",
+  RECORD: "record",
+  CHUNK: "chunk",
+  DETAIL: "detail",
+  FASTCOUNT: "fastcount",
 } as const;
 
 const K = PLUGIN_ARGS;
 
-/** The run directory's sockets: the control channel and the peers' own. */
+/** The run directory's sockets: the control channel, the peers' own, the record stream. */
 export const CTL_SOCKET = "ctl.sock";
 export const PEER_SOCKET = "peer.sock";
+export const REC_SOCKET = "rec.sock";
+
+/** How a trace is recorded (the plugin's record= arguments). */
+export interface RecordParams {
+  /** Instructions between checkpoints, per chunk, between register snapshots (0: none). */
+  readonly interval: number;
+  readonly chunk: number;
+  readonly detail: number;
+}
 
 /** The arguments of one side of a lockstep run in `runDir`. */
-export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): string[] {
+export function lockstepPluginArgs(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  fastCount = false,
+): string[] {
   const mem = plan.compare.includes("mem");
   return [
+    // Positions a trace gave: counted as the fast pass counts.
+    ...(fastCount ? [`${K.FASTCOUNT}=on`] : []),
     `${K.ROLE}=${side.role}`,
     `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
     `${K.CTL}=${join(runDir, CTL_SOCKET)}`,
@@ -69,6 +89,7 @@ export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): s
     `${K.ROLE}=${side.role}`,
     `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
     `${K.CTL}=${join(runDir, CTL_SOCKET)}`,
+    // Side A listens, side B connects (to the harness, against a trace).
     `${K.LISTEN}=${side.role === "a" ? "on" : "off"}`,
     `${K.FAST}=on`,
     `${K.INTERVAL}=${plan.fast.interval}`,
@@ -81,17 +102,50 @@ export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): s
   ];
 }
 
+/**
+ * The arguments of a side that records a trace: the fast pass's (the
+ * trace's interval; the harness, listening, is its peer), the record
+ * stream's socket, and the detail asked for. Register snapshots only when
+ * there are registers to read (`regs`: the plan compares them).
+ */
+export function recordPluginArgs(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  rec: RecordParams,
+): string[] {
+  const regs = plan.compare.includes("regs");
+  return [
+    `${K.ROLE}=${side.role}`,
+    `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
+    `${K.CTL}=${join(runDir, CTL_SOCKET)}`,
+    `${K.LISTEN}=off`,
+    `${K.FAST}=on`,
+    `${K.INTERVAL}=${rec.interval}`,
+    `${K.WINDOW}=${plan.fast.window}`,
+    `${K.RECORD}=${join(runDir, REC_SOCKET)}`,
+    `${K.CHUNK}=${rec.chunk}`,
+    `${K.DETAIL}=${regs ? rec.detail : 0}`,
+    ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
+    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(regs ? [`${K.REGS}=on`, `${K.REGSEVERY}=${rec.interval}`] : []),
+  ];
+}
+
 /** The arguments of one side run alone to report every step of [from, to] (narrowing). */
 export function narrowPluginArgs(
   side: SidePlan,
   runDir: string,
   from: number,
   to: number,
+  fastCount = false,
 ): string[] {
   return [
     `${K.ROLE}=${side.role}`,
     `${K.CTL}=${join(runDir, CTL_SOCKET)}`,
     `${K.NARROW}=${from}:${to}`,
+    // Positions a trace gave: counted as the fast pass counts.
+    ...(fastCount ? [`${K.FASTCOUNT}=on`] : []),
   ];
 }
 

@@ -19,6 +19,7 @@ const PLUGIN_UNITS = {
     "report.c",
     "args.c",
     "fast.c",
+    "record.c",
   ],
   count: ["count.c"],
 } as const;

@@ -41,6 +41,29 @@ export const EventKind = {
   REGS: 5,
 } as const;
 
+/**
+ * The record stream's frames (record=, plugin-src/record.c): a one-byte
+ * kind, three zero bytes, a little-endian u32 payload length, the payload.
+ */
+export const RecFrame = {
+  /** Begins a chunk: u64 index, u64 position and u64 target of the jump before it. */
+  CHUNK: 1,
+  /** The chunk's encoded jumps: u64 jumps so far in the chunk, then bytes. */
+  JUMPS: 2,
+  /** The chunk's encoded detail records. */
+  DETAIL: 3,
+} as const;
+
+/** Kinds of the trace's detail records (numbered as the event kinds where they are one). */
+export const DetailKind = {
+  /** A system call: its number and a hash of its arguments. */
+  SYSCALL: 3,
+  /** A hash of the picked registers at a jump target. */
+  REGS: 5,
+  /** What a system call returned. */
+  SYSRET: 6,
+} as const;
+
 /** One of EventKind's values. */
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 

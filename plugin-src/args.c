@@ -17,6 +17,7 @@ Options cfg = {
     .window = DEFAULT_WINDOW,
     .history = DEFAULT_HISTORY,
     .regs_every = DEFAULT_REGS_EVERY,
+    .chunk = DEFAULT_CHUNK,
 };
 
 typedef enum {
@@ -70,6 +71,16 @@ static const ArgSpec args[] = {
     { LS_ARG_NARROW, ARG_RANGE, &cfg.narrow },
     /* The fast pass: no block ring, no dump; say where the streams part. */
     { LS_ARG_FAST, ARG_BOOL, &cfg.fast },
+    /* Record a trace to this socket (record.c): chunks, snapshots. */
+    { LS_ARG_RECORD, ARG_STRING, &cfg.record },
+    { LS_ARG_CHUNK, ARG_U64, &cfg.chunk, 1 },
+    { LS_ARG_DETAIL, ARG_U64, &cfg.detail },
+    /*
+     * Count an instruction run again right after itself each time, but an
+     * x86 rep string instruction's entries once, as the fast pass (and so a
+     * trace) does: the detail pass, naming a position a trace gave.
+     */
+    { LS_ARG_FASTCOUNT, ARG_BOOL, &cfg.fastcount },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 
@@ -169,6 +180,7 @@ bool parse_args(int argc, char **argv)
         cfg.regs = true;
         cfg.mem = cfg.sys = false;
     }
+    cfg.fastcount |= cfg.fast;
     if (!cfg.role || !cfg.ctl_path || (!cfg.peer_path && !cfg.narrow.on)) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");
         return false;
@@ -181,6 +193,12 @@ bool parse_args(int argc, char **argv)
     if (cfg.fast && (cfg.narrow.on || cfg.mem || cfg.reconverge)) {
         fprintf(stderr, "lockstep: fast=on compares no memory accesses and "
                 "neither narrows nor runs on (mem=, narrow=, reconverge=)\n");
+        return false;
+    }
+    if (cfg.record && (!cfg.fast || (cfg.detail &&
+                                     cfg.interval % cfg.detail))) {
+        fprintf(stderr, "lockstep: record= needs fast=on, and detail= must "
+                "divide interval=\n");
         return false;
     }
     if (cfg.window / cfg.interval + 2 >= CKPT_RING) {

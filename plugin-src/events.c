@@ -161,6 +161,9 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
 
     add_event(syscall_pos(), LS_EV_SYSCALL, num, 0,
               args);
+    if (cfg.record) {
+        record_syscall(syscall_pos(), num, args);
+    }
 }
 
 void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
@@ -169,5 +172,8 @@ void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
     if (ret < 0) {
         add_event(syscall_pos(), LS_EV_SYSERR, num, 0,
                   ret);
+    }
+    if (cfg.record) {
+        record_sysret(syscall_pos(), num, ret);
     }
 }

@@ -53,7 +53,8 @@ static void retire(uint64_t next_pc)
     uint32_t end = *own.last_insns == own.expect ? tb->n
                                                  : cut_short(tb, next_pc);
     /* In the fast pass only x86 rep entries: as fast.c counts. */
-    uint32_t first = tb->pc == own.last_pc && (!cfg.fast || tb->rep_first);
+    uint32_t first = tb->pc == own.last_pc &&
+                     (!cfg.fastcount || tb->rep_first);
     uint64_t start = own.icount;
     uint64_t h0 = own.hash;
 

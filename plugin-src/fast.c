@@ -42,9 +42,10 @@ static FastVcpu *v0;
 /* regs=on: the position from which the pending snapshot may be taken. */
 static uint64_t regs_from;
 
+/* Recording needs a call at every block (record.c): the callback flavour. */
 bool fast_inline(void)
 {
-    return cfg.fast && COMPAT_HAS_INLINE_FAST;
+    return cfg.fast && COMPAT_HAS_INLINE_FAST && !cfg.record;
 }
 
 static CompatEntry entry(size_t offset)

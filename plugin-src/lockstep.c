@@ -113,6 +113,9 @@ static const TbInfo *tb_info_share(TbInfo *info, struct qemu_plugin_tb *tb)
     if (cfg.narrow.on && !shared->steps) {
         shared->steps = narrow_insns_new(shared, tb);
     }
+    if (cfg.record && !shared->slot) {
+        shared->slot = record_slot(shared->pc);
+    }
     pthread_mutex_unlock(&tbs.lock);
     return shared;
 }
@@ -136,6 +139,11 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                               &narrow.on_counter, 1, &shared->steps[i]);
         }
         narrow.on = compat_counter_ptr(&narrow.on_counter);
+    } else if (cfg.record) {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_record,
+                                             cfg.regs ? QEMU_PLUGIN_CB_R_REGS
+                                                      : QEMU_PLUGIN_CB_NO_REGS,
+                                             (void *)shared);
     } else if (cfg.regs) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_regs,
                                              QEMU_PLUGIN_CB_R_REGS,
@@ -176,6 +184,9 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         report_end(0);
         return;
     }
+    if (cfg.record) {
+        record_flush();
+    }
     sync_end(tail);
 }
 
@@ -198,6 +209,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     cfg.x86 = g_str_equal(info->target_name, "x86_64") ? 2
               : g_str_equal(info->target_name, "i386") ? 1 : 0;
     if (!cfg.narrow.on && peer_connect() < 0) {
+        return -1;
+    }
+    if (cfg.record && !record_install()) {
         return -1;
     }
 

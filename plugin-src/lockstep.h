@@ -46,11 +46,17 @@
  * orchestrator re-runs both sides so to name the first instruction after
  * which their state differs.
  *
+ * record=PATH (with fast=on) records a golden trace: the fast pass's
+ * checkpoints go to the peer (the harness, which echoes them), and every
+ * jump, system call and a register snapshot every `detail` instructions go,
+ * encoded, to the record stream (record.c).
+ *
  * The units: exec.c (the hot path), events.c (memory and system call
  * events), regs.c (registers and narrowing), sync.c (checkpoints, the
  * peer's news, stopping and resuming), peer.c (sockets and the reader
  * thread), report.c (everything written to the orchestrator), args.c (the
- * arguments, listed there) and lockstep.c (install, translation, exit).
+ * arguments, listed there), record.c (the record stream) and lockstep.c
+ * (install, translation, exit).
  */
 #ifndef LOCKSTEP_H
 #define LOCKSTEP_H
@@ -86,6 +92,7 @@
 #define DEFAULT_WINDOW (1u << 20)       /* how far a side may run ahead */
 #define DEFAULT_HISTORY 8               /* blocks dumped before the good one */
 #define DEFAULT_REGS_EVERY 1            /* see regsevery= */
+#define DEFAULT_CHUNK (1u << 24)        /* record=: see chunk= */
 
 /* Checkpoints not yet compared; bounded by window / interval (args.c). */
 #define CKPT_RING 4096
@@ -155,6 +162,7 @@ typedef struct {
 } Insn;
 
 typedef struct NarrowInsn NarrowInsn;
+typedef struct RecSlot RecSlot;
 
 /* One translated block; shared by identical re-translations. */
 typedef struct {
@@ -170,6 +178,7 @@ typedef struct {
     uint32_t n;
     uint32_t id;        /* index in tbs.by_id, for the ring */
     NarrowInsn *steps;  /* narrow=: one per instruction, made once */
+    RecSlot *slot;      /* record=: its address's slot (record.c) */
     Insn insns[];
 } TbInfo;
 
@@ -224,6 +233,10 @@ typedef struct {
     uint64_t regs_every;    /* instructions between register snapshots */
     Range narrow;           /* run alone and report every step of it */
     bool fast;              /* the fast pass: no dumps, see fast.c */
+    bool fastcount;         /* count as the fast pass does (fast=on sets it) */
+    const char *record;     /* record=: the record stream's socket */
+    uint64_t chunk;         /* record=: instructions a chunk covers */
+    uint64_t detail;        /* record=: instructions between snapshots */
     int x86;                /* x86 guest: 2 x86-64, 1 i386, 0 other */
 } Options;
 extern Options cfg;
@@ -488,7 +501,7 @@ static inline uint64_t ev_first_kept(void)
 static inline uint64_t pending_base(void)
 {
     return own.icount - (own.pending->pc == own.last_pc &&
-                         (!cfg.fast || own.pending->rep_first));
+                         (!cfg.fastcount || own.pending->rep_first));
 }
 
 /*
@@ -526,6 +539,14 @@ void fast_vcpu_init(void);
 void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb);
 uint64_t fast_syscall_pos(void);
 uint64_t fast_exit(void);
+
+/* record.c: the record flavour of the fast pass (record=). */
+bool record_install(void);
+RecSlot *record_slot(uint64_t pc);
+void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata);
+void record_syscall(uint64_t pos, int64_t num, uint64_t args);
+void record_sysret(uint64_t pos, int64_t num, int64_t ret);
+void record_flush(void);
 
 /* exec.c: the hot path. */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata);

@@ -65,7 +65,34 @@
     X(REGS, "regs") \
     X(REGSEVERY, "regsevery") \
     X(NARROW, "narrow") \
-    X(FAST, "fast")
+    X(FAST, "fast") \
+    X(RECORD, "record") \
+    X(CHUNK, "chunk") \
+    X(DETAIL, "detail") \
+    X(FASTCOUNT, "fastcount")
+
+/*
+ * The record stream (record=PATH, record.c): frames of a one-byte kind,
+ * three zero bytes, a u32 payload length and the payload, little-endian.
+ * CHUNK begins chunk `index` (u64 index, u64 position and u64 target of
+ * the jump before it); JUMPS carries the chunk's encoded jumps (u64 jumps
+ * so far in the chunk, then bytes); DETAIL its encoded detail records.
+ * docs/trace-format.md describes the encodings.
+ */
+#define LS_REC_FRAMES(X) \
+    X(CHUNK, 1) \
+    X(JUMPS, 2) \
+    X(DETAIL, 3)
+
+/*
+ * The kinds of detail records: what an instruction did that the trace
+ * keeps at its exact position (a system call, its result, a register
+ * snapshot), numbered as the event kinds where they are one.
+ */
+#define LS_DETAIL_KINDS(X) \
+    X(SYSCALL, 3) \
+    X(REGS, 5) \
+    X(SYSRET, 6)
 
 /*
  * What C makes of them: a string constant per message kind (LS_MSG_HELLO),
@@ -82,9 +109,20 @@ LS_MESSAGES(LS_STRING_MSG)
 LS_COMMANDS(LS_STRING_CMD)
 LS_ARGS(LS_STRING_ARG)
 
+#define LS_ENUM_REC(name, value) LS_REC_##name = value,
+#define LS_ENUM_DETAIL(name, value) LS_DETAIL_##name = value,
+
 typedef enum {
     LS_EVENT_KINDS(LS_ENUM_EV)
 } LsEventKind;
+
+typedef enum {
+    LS_REC_FRAMES(LS_ENUM_REC)
+} LsRecFrame;
+
+typedef enum {
+    LS_DETAIL_KINDS(LS_ENUM_DETAIL)
+} LsDetailKind;
 
 enum { LS_N_ARGS = 0 LS_ARGS(LS_PLUS_ONE) };
 

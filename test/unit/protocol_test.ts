@@ -2,9 +2,11 @@
 // harness sends, and the C mirror (plugin-src/protocol.h) agreeing with both.
 import {
   COMMANDS,
+  DetailKind,
   EventKind,
   MESSAGES,
   parseMessage,
+  RecFrame,
   regsCommand,
   resyncCommand,
 } from "../../harness/protocol.ts";
@@ -36,6 +38,8 @@ Deno.test("protocol.h names the same messages, commands, event kinds and argumen
     deepEqual(c.commands, COMMANDS);
     deepEqual(c.events, EventKind);
     deepEqual(c.args, PLUGIN_ARGS);
+    deepEqual(c.recFrames, RecFrame);
+    deepEqual(c.detailKinds, DetailKind);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -23,6 +23,12 @@ int main(void)
     printf("},\"args\":{");
     first = 0;
     LS_ARGS(STR)
+    printf("},\"recFrames\":{");
+    first = 0;
+    LS_REC_FRAMES(NUM)
+    printf("},\"detailKinds\":{");
+    first = 0;
+    LS_DETAIL_KINDS(NUM)
     printf("}}\n");
     return 0;
 }

@@ -1,0 +1,429 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * record.c - recording a golden trace (record=PATH, with fast=on). The
+ * fast pass's callback flavour (exec.c) counts the stream and takes its
+ * checkpoints as usual; the harness, listening as this side's peer,
+ * echoes them and keeps them. This unit adds what names a difference
+ * later: the jumps, the system calls and register snapshots, encoded here
+ * and written to the harness on a socket of their own (the record stream,
+ * frames as protocol.h says), which compresses them into the trace.
+ *
+ * A jump is an instruction that does not follow the one before it in
+ * memory (a taken branch, a call, an exception): (position, address of
+ * the instruction before, target). Positions count as the fast pass
+ * counts, so jumps do not depend on how QEMU splits blocks. Between two
+ * jumps the stream runs straight, so the jumps and the code give the
+ * whole stream; a loop repeats the same run. Each code address has a slot
+ * holding the last REC_WAYS different runs that started there (length,
+ * last instruction, target), most recent first: a jump that repeats the
+ * most recent is a "hit" and costs nothing but a count; one that repeats
+ * another costs a byte or so (the count of hits before it and which); a
+ * "miss" is written in full (varints, the target as a small number once
+ * seen in the chunk). Chunks cover `chunk` instructions each and start
+ * afresh (slots are valid for one chunk), so a window of the trace can be
+ * decoded alone. docs/trace-format.md has the encoding byte by byte, and
+ * why these choices (measured on the Debian kernel's boot).
+ *
+ * Detail records: every system call (number, a hash of its arguments) and
+ * its result (linux-user), and with regs=on a hash of the picked registers
+ * at the first jump target at or after every multiple of `detail`
+ * instructions. The register snapshot the fast pass folds into each
+ * checkpoint (the first jump target at or after it, as fast.c takes it)
+ * is taken here too, so both flavours' checkpoints agree.
+ */
+#include "lockstep.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/*
+ * Runs remembered per code address. Measured on the kernel boot (587 M
+ * jumps): 1 gives 54 MB, 3 38 MB, 4 36 MB; more adds little.
+ */
+#define REC_WAYS 4
+
+/* A buffer is written out once it holds this much (a record is < 48 bytes). */
+#define REC_BUF_SIZE (1 << 16)
+#define REC_FLUSH_AT (REC_BUF_SIZE - 64)
+
+/* A run: its length in instructions, its last instruction, its target. */
+typedef struct {
+    uint64_t d;
+    uint64_t src;
+    uint64_t target;
+} RecRun;
+
+/* One code address: the last runs that started there (see above). */
+struct RecSlot {
+    RecRun ways[REC_WAYS];  /* most recent first */
+    uint32_t gen;           /* the chunk they are valid in... */
+    uint32_t n;             /* ...and how many are */
+    uint32_t id_gen;        /* the chunk `id` is valid in */
+    uint32_t id;            /* this address's number in that chunk */
+    uint64_t pc;            /* the address (the key in rec.slots) */
+};
+
+typedef struct {
+    uint8_t *data;
+    size_t len;
+} RecBuf;
+
+/* The recording: vCPU thread only (slots: created under tbs.lock). */
+static struct {
+    int fd;
+    GHashTable *slots;      /* pc -> RecSlot */
+    RecSlot start;          /* the run before the first jump */
+    /* The chunk being written. */
+    uint32_t gen;           /* its index + 1 (0: none yet) */
+    uint64_t chunk_end;     /* the first position past it */
+    uint32_t next_id;       /* the next new target's number */
+    uint64_t jumps;         /* jumps in it so far */
+    uint64_t hits;          /* predicted jumps since the last miss */
+    uint64_t last_new;      /* the last new target's address */
+    uint64_t det_pos;       /* position of the last detail record */
+    /* The run in progress: since the last jump. */
+    RecSlot *run;
+    uint64_t run_pc;
+    uint64_t last_pos;
+    /* Register snapshots: positions from which the next ones are due. */
+    uint64_t ckpt_regs;
+    uint64_t detail_regs;
+    RecBuf jumps_buf;
+    RecBuf detail_buf;
+} rec;
+
+static inline void put_varint(RecBuf *b, uint64_t v)
+{
+    while (v >= 0x80) {
+        b->data[b->len++] = (uint8_t)v | 0x80;
+        v >>= 7;
+    }
+    b->data[b->len++] = (uint8_t)v;
+}
+
+static inline void put_u64(RecBuf *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        b->data[b->len++] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* A signed difference as an unsigned varint: 0, -1, 1, -2... */
+static inline uint64_t zigzag(uint64_t diff)
+{
+    int64_t v = (int64_t)diff;
+
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* One frame: kind, three zero bytes, u32 length, `head` then `body`. */
+static void frame(uint8_t kind, const void *head, size_t head_len,
+                  const void *body, size_t body_len)
+{
+    uint8_t h[8] = { kind };
+    uint32_t len = head_len + body_len;
+    struct iovec iov[3] = {
+        { h, sizeof(h) },
+        { (void *)head, head_len },
+        { (void *)body, body_len },
+    };
+    int n = 3;
+    struct iovec *v = iov;
+
+    for (int i = 0; i < 4; i++) {
+        h[4 + i] = (uint8_t)(len >> (8 * i));
+    }
+    while (n > 0) {
+        ssize_t w = writev(rec.fd, v, n);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            /* The harness is gone: never run on unsupervised. */
+            _exit(EXIT_ORCHESTRATOR_LOST);
+        }
+        while (n > 0 && (size_t)w >= v->iov_len) {
+            w -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + w;
+            v->iov_len -= w;
+        }
+    }
+}
+
+/* Write the chunk's jumps so far (with their count, pending hits too). */
+static void flush_jumps(void)
+{
+    uint8_t count[8];
+
+    le64(count, rec.jumps);
+    frame(LS_REC_JUMPS, count, sizeof(count), rec.jumps_buf.data,
+          rec.jumps_buf.len);
+    rec.jumps_buf.len = 0;
+}
+
+static void flush_detail(void)
+{
+    if (rec.detail_buf.len) {
+        frame(LS_REC_DETAIL, NULL, 0, rec.detail_buf.data,
+              rec.detail_buf.len);
+        rec.detail_buf.len = 0;
+    }
+}
+
+void record_flush(void)
+{
+    if (rec.gen) {
+        flush_jumps();
+        flush_detail();
+    }
+}
+
+/*
+ * Position pos is past the chunk: write the chunk out and begin the one
+ * holding pos. Slots of earlier chunks are no longer valid (their gen
+ * differs); the run in progress starts the new chunk as its target 0.
+ */
+static void __attribute__((noinline, cold)) chunk_begin(uint64_t pos)
+{
+    uint64_t index = pos / cfg.chunk;
+    uint8_t head[24];
+
+    record_flush();
+    rec.gen = index + 1;
+    rec.chunk_end = (index + 1) * cfg.chunk;
+    rec.next_id = 1;
+    rec.jumps = rec.hits = 0;
+    rec.last_new = 0;
+    rec.det_pos = index * cfg.chunk;
+    rec.run->id_gen = rec.gen;
+    rec.run->id = 0;
+    le64(head, index);
+    le64(head + 8, rec.last_pos);
+    le64(head + 16, rec.run_pc);
+    frame(LS_REC_CHUNK, head, sizeof(head), NULL, 0);
+}
+
+/*
+ * A jump the run's slot did not predict first: "hits * 4 + k" where k is
+ * the way that did (1 to 3), or 0 and the run in full. The run becomes
+ * the slot's most recent.
+ */
+static void __attribute__((noinline))
+jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb)
+{
+    RecBuf *b = &rec.jumps_buf;
+    RecSlot *t = tb->slot;
+    RecRun run = { d, src, tb->pc };
+    uint32_t k;
+
+    if (s->gen != rec.gen) {
+        s->gen = rec.gen;
+        s->n = 0;
+    }
+    for (k = 1; k < s->n; k++) {
+        if (s->ways[k].d == d && s->ways[k].src == src &&
+            s->ways[k].target == tb->pc) {
+            break;
+        }
+    }
+    if (k < s->n) {
+        put_varint(b, rec.hits * REC_WAYS + k);
+    } else {
+        put_varint(b, rec.hits * REC_WAYS);
+        put_varint(b, d);
+        put_varint(b, zigzag(src - rec.run_pc));
+        if (t->id_gen == rec.gen) {
+            put_varint(b, t->id + 1);
+        } else {
+            put_varint(b, 0);
+            put_varint(b, zigzag(tb->pc - rec.last_new));
+            rec.last_new = tb->pc;
+            t->id_gen = rec.gen;
+            t->id = rec.next_id++;
+        }
+        k = MIN(s->n, REC_WAYS - 1);
+        s->n = MIN(s->n + 1, REC_WAYS);
+    }
+    memmove(&s->ways[1], &s->ways[0], k * sizeof(RecRun));
+    s->ways[0] = run;
+    rec.hits = 0;
+    if (b->len > REC_FLUSH_AT) {
+        flush_jumps();
+    }
+}
+
+/* A detail record's kind and position (the rest is the caller's). */
+static RecBuf *detail_head(uint8_t kind, uint64_t pos)
+{
+    RecBuf *b = &rec.detail_buf;
+
+    if (pos >= rec.chunk_end) {
+        chunk_begin(pos);
+    }
+    if (b->len > REC_FLUSH_AT) {
+        flush_detail();
+    }
+    b->data[b->len++] = kind;
+    put_varint(b, pos - rec.det_pos);
+    rec.det_pos = pos;
+    return b;
+}
+
+/*
+ * A register snapshot at a jump target: the checkpoint's (an event, as
+ * fast.c takes it) and the trace's own every `detail` instructions.
+ */
+static void __attribute__((noinline)) snapshot(uint64_t pos, const TbInfo *tb)
+{
+    uint64_t h = regs_hash();
+
+    if (pos >= rec.ckpt_regs) {
+        add_event(pos, LS_EV_REGS, tb->pc, 0, h);
+        rec.ckpt_regs = (pos / cfg.interval + 1) * cfg.interval;
+    }
+    if (cfg.detail && pos >= rec.detail_regs) {
+        put_u64(detail_head(LS_DETAIL_REGS, pos), h);
+        rec.detail_regs = (pos / cfg.detail + 1) * cfg.detail;
+    }
+}
+
+/* Where falling through from the last retired instruction of p leads. */
+static uint64_t fall_through(const TbInfo *p)
+{
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (p->insns[i].vaddr == own.last_pc) {
+            return own.last_pc + p->insns[i].size;
+        }
+    }
+    return UINT64_MAX;
+}
+
+/*
+ * Whether tb, starting after p retired, was reached by a jump: not when it
+ * follows the last retired instruction in memory, nor when it re-enters an
+ * x86 rep string instruction (counted once, see retire()).
+ */
+static inline bool is_jump(const TbInfo *tb, const TbInfo *p)
+{
+    if (G_UNLIKELY(tb->pc == own.last_pc)) {
+        return !tb->rep_first;
+    }
+    if (G_LIKELY(own.last_pc == p->last)) {
+        return tb->pc != p->end;
+    }
+    return tb->pc != fall_through(p);
+}
+
+/*
+ * The hot path: exec.c's callback, then, when tb was reached by a jump,
+ * the jump into the record stream.
+ */
+void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    const TbInfo *p = own.pending;
+    RecSlot *s;
+    uint64_t pos, d;
+
+    /* The limit parks this vCPU inside vcpu_tb_exec(): write out first. */
+    if (G_UNLIKELY(p && own.icount + p->n >= cmp.limit)) {
+        record_flush();
+    }
+    vcpu_tb_exec(vcpu_index, udata);
+    if (G_LIKELY(p) && !is_jump(tb, p)) {
+        return;
+    }
+    pos = own.icount;
+    if (G_UNLIKELY(pos >= rec.chunk_end)) {
+        chunk_begin(pos);
+    }
+    s = rec.run;
+    d = pos - rec.last_pos;
+    if (G_LIKELY(s->gen == rec.gen && s->n && s->ways[0].d == d &&
+                 s->ways[0].src == own.last_pc &&
+                 s->ways[0].target == tb->pc)) {
+        rec.hits++;
+    } else {
+        jump_miss(s, d, own.last_pc, tb);
+    }
+    rec.jumps++;
+    rec.last_pos = pos;
+    rec.run = tb->slot;
+    rec.run_pc = tb->pc;
+    /* No registers picked (QEMU describes none): no snapshots at all, so
+     * that a QEMU that cannot read registers compares with the trace. */
+    if (cfg.regs && regs.n && pos >= MIN(rec.ckpt_regs, rec.detail_regs)) {
+        snapshot(pos, tb);
+    }
+}
+
+void record_syscall(uint64_t pos, int64_t num, uint64_t args)
+{
+    RecBuf *b = detail_head(LS_DETAIL_SYSCALL, pos);
+
+    put_varint(b, (uint64_t)num);
+    put_u64(b, args);
+}
+
+void record_sysret(uint64_t pos, int64_t num, int64_t ret)
+{
+    RecBuf *b = detail_head(LS_DETAIL_SYSRET, pos);
+
+    put_varint(b, (uint64_t)num);
+    put_varint(b, zigzag((uint64_t)ret));
+}
+
+/* The slot of address pc, made on first use; with tbs.lock held. */
+RecSlot *record_slot(uint64_t pc)
+{
+    RecSlot *s = g_hash_table_lookup(rec.slots, &pc);
+
+    if (!s) {
+        s = g_new0(RecSlot, 1);
+        s->pc = pc;
+        g_hash_table_insert(rec.slots, &s->pc, s);
+    }
+    return s;
+}
+
+/* Connect to the harness's record socket; false (said why) if not. */
+bool record_install(void)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+    if (strlen(cfg.record) >= sizeof(addr.sun_path)) {
+        fprintf(stderr, "lockstep: socket path too long: %s\n", cfg.record);
+        return false;
+    }
+    strcpy(addr.sun_path, cfg.record);
+    rec.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rec.fd < 0 ||
+        connect(rec.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        fprintf(stderr, "lockstep: cannot connect to %s: %s\n", cfg.record,
+                strerror(errno));
+        return false;
+    }
+    rec.slots = g_hash_table_new(g_int64_hash, g_int64_equal);
+    rec.run = &rec.start;
+    rec.ckpt_regs = cfg.interval;
+    rec.jumps_buf.data = g_malloc(REC_BUF_SIZE);
+    rec.detail_buf.data = g_malloc(REC_BUF_SIZE);
+    return true;
+}
