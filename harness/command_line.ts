@@ -5,16 +5,24 @@
  * descriptor 3).
  */
 import type { RunPlan, SidePlan } from "./plan.ts";
-import { fastPluginArgs, lockstepPluginArgs, narrowPluginArgs, pluginSpec } from "./plugin_args.ts";
+import {
+  fastPluginArgs,
+  lockstepPluginArgs,
+  narrowPluginArgs,
+  pluginSpec,
+  type RecordParams,
+  recordPluginArgs,
+} from "./plugin_args.ts";
 import { SetupError } from "./errors.ts";
-import { basename, join } from "../deps/path.ts";
+import { join } from "../deps/path.ts";
 
 /**
  * Where a linux-user side's copy of its guest program goes: …/a/NAME and
- * …/b/NAME, NAME being side A's image's name on both sides.
+ * …/b/NAME, NAME being the plan's guest name (side A's image's name) on
+ * both sides.
  */
 export function guestCopy(runDir: string, plan: RunPlan, side: SidePlan): string {
-  return join(runDir, side.role, basename(plan.a.image));
+  return join(runDir, side.role, plan.guestName);
 }
 
 /** Puts each side's guest program where guestCopy() says (linux-user). */
@@ -74,8 +82,9 @@ export function lockstepArgv(
   side: SidePlan,
   runDir: string,
   pluginPath: string,
+  fastCount = false,
 ): string[] {
-  const spec = pluginSpec(pluginPath, lockstepPluginArgs(plan, side, runDir));
+  const spec = pluginSpec(pluginPath, lockstepPluginArgs(plan, side, runDir, fastCount));
   return argvWithPlugin(plan, side, runDir, spec);
 }
 
@@ -90,6 +99,18 @@ export function fastArgv(
   return argvWithPlugin(plan, side, runDir, spec);
 }
 
+/** The full argv of a side that records a trace. */
+export function recordArgv(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  pluginPath: string,
+  rec: RecordParams,
+): string[] {
+  const spec = pluginSpec(pluginPath, recordPluginArgs(plan, side, runDir, rec));
+  return argvWithPlugin(plan, side, runDir, spec);
+}
+
 /** The argv of one side run alone to report every step of [from, to] (narrowing). */
 export function narrowArgv(
   plan: RunPlan,
@@ -98,8 +119,9 @@ export function narrowArgv(
   pluginPath: string,
   from: number,
   to: number,
+  fastCount = false,
 ): string[] {
-  const spec = pluginSpec(pluginPath, narrowPluginArgs(side, runDir, from, to));
+  const spec = pluginSpec(pluginPath, narrowPluginArgs(side, runDir, from, to, fastCount));
   return argvWithPlugin(plan, side, runDir, spec);
 }
 
@@ -126,7 +148,7 @@ export function argvWithPlugin(
       ...side.head,
       ...plugin,
       ...side.tail,
-      `/proc/self/fd/3/${basename(plan.a.image)}`,
+      `/proc/self/fd/3/${plan.guestName}`,
       ...plan.guestArgs,
     ];
   }

@@ -32,6 +32,18 @@ export const DEFAULTS = {
    */
   fastInterval: 1 << 22,
   fastWindow: 1 << 24,
+  /**
+   * A trace's chunks: the unit it is compressed and read in. Each starts
+   * its jump prediction afresh, so larger ones are smaller on disk, and a
+   * window costs the decoding of one (docs/trace-format.md).
+   */
+  traceChunk: 1 << 24,
+  /**
+   * Instructions between a trace's register snapshots: a value difference
+   * is named within this many instructions (docs/trace-format.md has the
+   * size each costs).
+   */
+  traceDetail: 4096,
   /** Transient excursions are off unless asked for. */
   transientWindow: 0,
   /** A window that goes past the excursions timer differences make (the help suggests it). */

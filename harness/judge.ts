@@ -155,6 +155,104 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
   return undefined;
 }
 
+/**
+ * The same for one QEMU alone against the harness (a trace, or recording
+ * one): over when its plugin ended (its QEMU exited after the harness
+ * agreed), reached its limit (`limitHash`: the hash the other side has
+ * there, if it is known: a different one waits for "apart"), said the
+ * streams are apart, or failed.
+ */
+export function decideSolo(
+  s: SideState,
+  cx: DecideContext,
+  limitHash?: string,
+): Outcome | undefined {
+  const role = s.pair.plan.role;
+  if (s.error) return { status: "error", stoppedBy: null, message: `Side ${role}: ${s.error}` };
+  if (cx.aborted) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "interrupted",
+      message: "Interrupted before a verdict",
+    };
+  }
+  if (cx.timedOut) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "timeout",
+      message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
+    };
+  }
+  if (s.apart) {
+    return {
+      status: "diverged",
+      stoppedBy: "divergence",
+      message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
+      apart: s.apart,
+    };
+  }
+  if (cx.stalled) return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };
+  if (s.limit && (limitHash === undefined || s.limit.atHash === limitHash)) {
+    return {
+      status: "match",
+      stoppedBy: "max-insns",
+      message: `No divergence in the first ${s.limit.at} instructions`,
+    };
+  }
+  if (s.pair.exit && !s.pair.hello) {
+    return {
+      status: "error",
+      stoppedBy: null,
+      message: `QEMU for side ${role} exited (${
+        describeExit(s.pair.exit)
+      }) before the plugin started`,
+      blame: role,
+    };
+  }
+  if (refused(s)) {
+    return {
+      status: "error",
+      stoppedBy: null,
+      message: `QEMU for side ${role} refused to run the guest (${
+        describeExit(s.pair.exit!)
+      }, no instruction ran)`,
+      blame: role,
+    };
+  }
+  if (s.pair.exit && !s.end && !s.limit) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "crash",
+      message: `QEMU for side ${role} died (${
+        describeExit(s.pair.exit)
+      }) at about instruction ${s.insns}`,
+    };
+  }
+  if (s.pair.exit && s.end) {
+    if (s.end.insns === 0) {
+      return {
+        status: "error",
+        stoppedBy: null,
+        message: "QEMU ended before the guest's first instruction: nothing was compared",
+        blame: role,
+      };
+    }
+    return {
+      status: "match",
+      stoppedBy: "guest-exit",
+      message: `The guest ran to its end: ${s.end.insns} instructions, no divergence`,
+    };
+  }
+  if (cx.startTimedOut && !s.pair.hello) {
+    return {
+      status: "error",
+      stoppedBy: null,
+      message: `QEMU for side ${role} did not load the plugin within ${cx.startSeconds} s`,
+    };
+  }
+  return undefined;
+}
+
 /** An error exit before the guest's first instruction. */
 function refused(s: SideState): boolean {
   return !!s.pair.exit?.code && s.insns === 0 && !s.dump;

@@ -19,11 +19,21 @@ export interface LockstepOptions {
   readonly imageB?: string | undefined;
   /** Guest program arguments (linux-user only). */
   readonly guestArgs?: readonly string[];
+  /**
+   * linux-user: the name the guest sees as its own (argv[0], its path's
+   * last part); default the image's file name. A trace says what it was.
+   */
+  readonly guestName?: string | undefined;
   /** Force a mode; default: detected from the image. */
   readonly mode?: "system" | "user" | undefined;
   readonly qemu?: string | undefined;
   readonly qemuA?: string | undefined;
   readonly qemuB?: string | undefined;
+  /**
+   * Side A's QEMU as already known, neither run nor asked its version (a
+   * trace's: side A is the recording).
+   */
+  readonly knownQemuA?: QemuBinary | undefined;
   /** Extra QEMU arguments, one argv element each. */
   readonly extra?: readonly string[];
   readonly extraA?: readonly string[];
@@ -99,6 +109,10 @@ export interface RunPlan {
   readonly window: number;
   readonly pluginHeader: string | undefined;
   readonly guestArgs: readonly string[];
+  /** linux-user: the guest program's name on both sides (see LockstepOptions). */
+  readonly guestName: string;
+  /** Each side's extra QEMU arguments: --extra, then its own (--extra-a, --extra-b). */
+  readonly extra: { readonly a: readonly string[]; readonly b: readonly string[] };
   /** What is compared ("pc", "regs", "mem", "syscalls"), and what was asked for but cannot be. */
   readonly compare: readonly string[];
   readonly maskRegs: readonly string[];
@@ -286,8 +300,9 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     );
   }
   const defaultQemu = mode === "user" ? userBinary(preset, elfA?.machine) : preset.system;
+  const guestName = opts.guestName ?? basename(imageA);
   const [qa, qb] = await Promise.all([
-    probeQemu(opts.qemuA ?? opts.qemu ?? defaultQemu),
+    opts.knownQemuA ?? probeQemu(opts.qemuA ?? opts.qemu ?? defaultQemu),
     probeQemu(opts.qemuB ?? opts.qemu ?? defaultQemu),
   ]);
 
@@ -348,13 +363,15 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
         "MALLOC_ARENA_MAX",
         ...common,
       ],
-      tail: [...all, "-0", basename(imageA)],
+      tail: [...all, "-0", guestName],
     };
   };
 
   const a = side("a", qa, imageA, opts.extraA ?? []);
   const b = side("b", qb, imageB, opts.extraB ?? []);
-  const warnings = mode === "system" && (qa.path !== qb.path || a.tail.join() !== b.tail.join())
+  // A known side A is not run here: its firmware cannot be asked for.
+  const warnings = mode === "system" && !opts.knownQemuA &&
+      (qa.path !== qb.path || a.tail.join() !== b.tail.join())
     ? await compareFirmware(
       opts.bios ? [] : preset.firmware,
       { qemu: qa.path, args: a.tail },
@@ -370,6 +387,8 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     window: opts.window ?? DEFAULTS.window,
     pluginHeader: opts.pluginHeader,
     guestArgs: opts.guestArgs ?? [],
+    guestName,
+    extra: { a: [...extra, ...(opts.extraA ?? [])], b: [...extra, ...(opts.extraB ?? [])] },
     ...comparisons(opts.compare ?? DEFAULTS.compare, mode, [qa.pluginApi, qb.pluginApi]),
     maskRegs: opts.maskRegs ?? [],
     regsEvery: opts.regsEvery ?? DEFAULTS.regsEvery,

@@ -44,6 +44,8 @@ export function fakePlan(
     window: DEFAULTS.window,
     pluginHeader: undefined,
     guestArgs: [],
+    guestName: mode === "user" ? "hello" : "kernel",
+    extra: { a: [], b: [] },
     compare: ["pc"],
     maskRegs: [],
     regsEvery: DEFAULTS.regsEvery,
