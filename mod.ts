@@ -23,8 +23,25 @@ export type {
   StepView,
   StoppedBy,
   Timeline,
+  TraceInfo,
+  TraceWindow,
   Verdict,
+  WindowStep,
 } from "./harness/verdict.ts";
+export {
+  fileSha256,
+  type RecordOptions,
+  type RecordResult,
+  recordTrace,
+} from "./harness/record.ts";
+export { planAgainst, runAgainst } from "./harness/against.ts";
+export { openTrace, readTrace, type Trace, traceBytes } from "./harness/trace_reader.ts";
+export {
+  TraceError,
+  type TraceHeader,
+  type TraceOptions,
+  type TraceSummary,
+} from "./harness/trace_format.ts";
 export {
   type DisasInput,
   type DisasOptions,

@@ -79,6 +79,8 @@ export function alignHistory(d: Divergence, before?: number, after?: number): Ro
       offset,
       a: r.a,
       b: r.b,
-      differs: !r.a || !r.b || r.a.pc !== r.b.pc || r.a.bytes !== r.b.bytes,
+      // Bytes a side does not know (a trace's, "") are no difference.
+      differs: !r.a || !r.b || r.a.pc !== r.b.pc ||
+        (r.a.bytes !== "" && r.b.bytes !== "" && r.a.bytes !== r.b.bytes),
     }));
 }

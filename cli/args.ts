@@ -32,6 +32,10 @@ export type Command =
   | {
     readonly kind: "run";
     readonly options: LockstepOptions;
+    /** --against: the trace side a is (a path), instead of a live QEMU. */
+    readonly against: string | undefined;
+    /** --bisect: exit codes for `git bisect run`. */
+    readonly bisect: boolean;
     readonly output: OutputOptions;
     readonly timeoutSeconds: number | undefined;
     readonly keepTemp: boolean;
@@ -43,6 +47,8 @@ export const HELP = `qemu-lockstep: run two QEMUs on one guest in lockstep and r
 execution first differs.
 
 Usage: qemu-lockstep [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...]
+       qemu-lockstep [OPTIONS] <ARCH> <IMAGE> --against <TRACE>
+       qemu-lockstep record [OPTIONS] <ARCH> <IMAGE> -o <TRACE> (see record --help)
        qemu-lockstep suite [OPTIONS] <FILE>    (see suite --help)
        qemu-lockstep doctor [--json] [QEMU...] (the QEMUs found, their plugin API)
 
@@ -91,6 +97,11 @@ Options:
                              [default: ${DEFAULTS.interval}]
       --window <N>           tuning: how far one side may run ahead
                              [default: ${DEFAULTS.window}]
+      --against <TRACE>      compare one live QEMU (side b) with a trace recorded
+                             by qemu-lockstep record (side a); --qemu picks it
+      --bisect               exit as git bisect run wants: 0 match, 1 diverged,
+                             125 inconclusive or set-up error (skip), 128 a
+                             usage error or a trace that does not fit (abort)
       --plugin-header <PATH> build the plugin against this qemu-plugin.h
       --cache-dir <DIR>      where built plugins are cached
       --json                 print the verdict as JSON on stdout
@@ -103,7 +114,7 @@ Options:
   -V, --version              print version
 
 Exit codes: 0 no divergence, 1 diverged, 2 usage or set-up error,
-3 inconclusive (timeout, crash, peer lost).
+3 inconclusive (timeout, crash, peer lost); with --bisect see above.
 `;
 
 function count(name: string, value: string | undefined, min: number): number | undefined {
@@ -119,8 +130,55 @@ function commaList(values: readonly string[]): string[] {
   return values.flatMap((v) => v.split(",")).map((x) => x.trim()).filter((x) => x);
 }
 
-/** Parses argv (without the program name). */
-export function parseCommandLine(argv: readonly string[]): Command {
+/** The options of a run, shared by a pair, a run --against a trace and record. */
+const RUN_OPTIONS = {
+  qemu: { type: "string" },
+  "qemu-a": { type: "string" },
+  "qemu-b": { type: "string" },
+  "image-b": { type: "string" },
+  extra: { type: "string", multiple: true },
+  "extra-a": { type: "string", multiple: true },
+  "extra-b": { type: "string", multiple: true },
+  user: { type: "boolean" },
+  system: { type: "boolean" },
+  chain: { type: "boolean" },
+  bios: { type: "boolean" },
+  "max-insns": { type: "string" },
+  compare: { type: "string" },
+  "mask-reg": { type: "string", multiple: true },
+  "regs-every": { type: "string" },
+  "no-narrow": { type: "boolean" },
+  "no-fast": { type: "boolean" },
+  "transient-window": { type: "string" },
+  timeout: { type: "string" },
+  history: { type: "string" },
+  "history-lines": { type: "string" },
+  html: { type: "string" },
+  "plugin-header": { type: "string" },
+  "cache-dir": { type: "string" },
+  interval: { type: "string" },
+  window: { type: "string" },
+  json: { type: "boolean" },
+  report: { type: "string" },
+  color: { type: "string" },
+  "keep-temp": { type: "boolean" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** What parseArgs gives for RUN_OPTIONS (and the record options). */
+type Values = {
+  [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K]["type"] extends "boolean" ? boolean
+    : (typeof RUN_OPTIONS)[K] extends { multiple: true } ? string[]
+    : string;
+};
+
+/** Parses argv against `options`: the values, the positionals before --, the guest arguments. */
+function parseWith<O extends Record<string, { type: "string" | "boolean" }>>(
+  argv: readonly string[],
+  options: O,
+) {
   let parsed;
   try {
     parsed = parseArgs({
@@ -128,49 +186,11 @@ export function parseCommandLine(argv: readonly string[]): Command {
       allowPositionals: true,
       strict: true,
       tokens: true,
-      options: {
-        qemu: { type: "string" },
-        "qemu-a": { type: "string" },
-        "qemu-b": { type: "string" },
-        "image-b": { type: "string" },
-        extra: { type: "string", multiple: true },
-        "extra-a": { type: "string", multiple: true },
-        "extra-b": { type: "string", multiple: true },
-        user: { type: "boolean" },
-        system: { type: "boolean" },
-        chain: { type: "boolean" },
-        bios: { type: "boolean" },
-        "max-insns": { type: "string" },
-        compare: { type: "string" },
-        "mask-reg": { type: "string", multiple: true },
-        "regs-every": { type: "string" },
-        "no-narrow": { type: "boolean" },
-        "no-fast": { type: "boolean" },
-        "transient-window": { type: "string" },
-        timeout: { type: "string" },
-        history: { type: "string" },
-        "history-lines": { type: "string" },
-        html: { type: "string" },
-        "plugin-header": { type: "string" },
-        "cache-dir": { type: "string" },
-        interval: { type: "string" },
-        window: { type: "string" },
-        json: { type: "boolean" },
-        report: { type: "string" },
-        color: { type: "string" },
-        "keep-temp": { type: "boolean" },
-        verbose: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
+      options: options as Record<string, { type: "string" | "boolean"; multiple?: boolean }>,
     });
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, "").trim());
   }
-  const v = parsed.values;
-  if (v.help) return { kind: "help" };
-  if (v.version) return { kind: "version" };
-
   const terminator = parsed.tokens.findIndex((t) => t.kind === "option-terminator");
   const before = terminator < 0
     ? parsed.positionals
@@ -180,6 +200,22 @@ export function parseCommandLine(argv: readonly string[]): Command {
   const guestArgs = terminator < 0
     ? []
     : parsed.tokens.slice(terminator + 1).map((t) => (t as { value?: string }).value ?? "");
+  return { values: parsed.values as Record<string, unknown>, before, guestArgs };
+}
+
+/** The timeout option, checked. */
+function timeoutOf(value: string | undefined): number | undefined {
+  const timeout = value === undefined ? undefined : Number(value);
+  if (timeout !== undefined && !(timeout > 0 && timeout <= LIMITS.timeoutSeconds)) {
+    throw new UsageError(
+      `Invalid --timeout: ${value} (expected seconds > 0, at most ${LIMITS.timeoutSeconds})`,
+    );
+  }
+  return timeout;
+}
+
+/** LockstepOptions from parsed values (see parseWith). */
+function runOptions(v: Values, before: readonly string[], guestArgs: string[]): LockstepOptions {
   if (before.length < 2) {
     throw new UsageError(
       before.length === 0 ? "Missing <ARCH> and <IMAGE>" : "Missing <IMAGE> after the architecture",
@@ -191,44 +227,54 @@ export function parseCommandLine(argv: readonly string[]): Command {
     );
   }
   if (v.user && v.system) throw new UsageError("--user and --system exclude each other");
+  return {
+    arch: before[0]!,
+    image: before[1]!,
+    imageB: v["image-b"],
+    guestArgs,
+    mode: v.user ? "user" : v.system ? "system" : undefined,
+    qemu: v.qemu,
+    qemuA: v["qemu-a"],
+    qemuB: v["qemu-b"],
+    extra: v.extra ?? [],
+    extraA: v["extra-a"] ?? [],
+    extraB: v["extra-b"] ?? [],
+    maxInsns: count("max-insns", v["max-insns"], 1),
+    history: count("history", v.history, 0),
+    chain: v.chain ?? false,
+    compare: v.compare === undefined ? undefined : commaList([v.compare]),
+    maskRegs: commaList(v["mask-reg"] ?? []),
+    narrow: !(v["no-narrow"] ?? false),
+    fast: !(v["no-fast"] ?? false),
+    regsEvery: count("regs-every", v["regs-every"], 1),
+    transientWindow: count("transient-window", v["transient-window"], 0),
+    bios: v.bios ?? false,
+    pluginHeader: v["plugin-header"],
+    interval: count("interval", v.interval, 1),
+    window: count("window", v.window, 0),
+  };
+}
+
+/** Parses argv (without the program name). */
+export function parseCommandLine(argv: readonly string[]): Command {
+  const { values, before, guestArgs } = parseWith(argv, {
+    ...RUN_OPTIONS,
+    against: { type: "string" },
+    bisect: { type: "boolean" },
+  });
+  const v = values as Values & { against?: string; bisect?: boolean };
+  if (v.help) return { kind: "help" };
+  if (v.version) return { kind: "version" };
+  const options = runOptions(v, before, guestArgs);
   const color = v.color ?? "auto";
   if (color !== "auto" && color !== "always" && color !== "never") {
     throw new UsageError(`Invalid --color: ${color} (expected auto, always or never)`);
   }
-  const timeout = v.timeout === undefined ? undefined : Number(v.timeout);
-  if (timeout !== undefined && !(timeout > 0 && timeout <= LIMITS.timeoutSeconds)) {
-    throw new UsageError(
-      `Invalid --timeout: ${v.timeout} (expected seconds > 0, at most ${LIMITS.timeoutSeconds})`,
-    );
-  }
   return {
     kind: "run",
-    options: {
-      arch: before[0]!,
-      image: before[1]!,
-      imageB: v["image-b"],
-      guestArgs,
-      mode: v.user ? "user" : v.system ? "system" : undefined,
-      qemu: v.qemu,
-      qemuA: v["qemu-a"],
-      qemuB: v["qemu-b"],
-      extra: v.extra ?? [],
-      extraA: v["extra-a"] ?? [],
-      extraB: v["extra-b"] ?? [],
-      maxInsns: count("max-insns", v["max-insns"], 1),
-      history: count("history", v.history, 0),
-      chain: v.chain ?? false,
-      compare: v.compare === undefined ? undefined : commaList([v.compare]),
-      maskRegs: commaList(v["mask-reg"] ?? []),
-      narrow: !(v["no-narrow"] ?? false),
-      fast: !(v["no-fast"] ?? false),
-      regsEvery: count("regs-every", v["regs-every"], 1),
-      transientWindow: count("transient-window", v["transient-window"], 0),
-      bios: v.bios ?? false,
-      pluginHeader: v["plugin-header"],
-      interval: count("interval", v.interval, 1),
-      window: count("window", v.window, 0),
-    },
+    options,
+    against: v.against,
+    bisect: v.bisect ?? false,
     output: {
       json: v.json ?? false,
       report: v.report,
@@ -237,8 +283,123 @@ export function parseCommandLine(argv: readonly string[]): Command {
       verbose: v.verbose ?? false,
       color,
     },
-    timeoutSeconds: timeout,
+    timeoutSeconds: timeoutOf(v.timeout),
     keepTemp: v["keep-temp"] ?? false,
     cacheDir: v["cache-dir"],
   };
 }
+
+/** Options of a run that name a second side or the detail pass: not for record. */
+const PAIR_ONLY = [
+  "qemu-a",
+  "qemu-b",
+  "image-b",
+  "extra-a",
+  "extra-b",
+  "no-narrow",
+  "no-fast",
+  "transient-window",
+  "regs-every",
+  "window",
+  "history",
+  "history-lines",
+  "html",
+  "report",
+  "chain",
+] as const;
+
+/** What `record` asks for. */
+export type RecordCommand =
+  | { readonly kind: "help" }
+  | {
+    readonly kind: "record";
+    readonly options: LockstepOptions;
+    readonly out: string;
+    readonly interval: number | undefined;
+    readonly chunk: number | undefined;
+    readonly detail: number | undefined;
+    readonly json: boolean;
+    readonly verbose: boolean;
+    readonly timeoutSeconds: number | undefined;
+    readonly keepTemp: boolean;
+    readonly cacheDir: string | undefined;
+  };
+
+/** Parses `record` arguments (after the word record). */
+export function parseRecordLine(argv: readonly string[]): RecordCommand {
+  const { values, before, guestArgs } = parseWith(argv, {
+    ...RUN_OPTIONS,
+    output: { type: "string", short: "o" },
+    detail: { type: "string" },
+    chunk: { type: "string" },
+  });
+  const v = values as Values & { output?: string; detail?: string; chunk?: string };
+  if (v.help) return { kind: "help" };
+  for (const name of PAIR_ONLY) {
+    if (v[name] !== undefined) {
+      throw new UsageError(`--${name} is for comparing, not for record (it records one QEMU)`);
+    }
+  }
+  if (!v.output) throw new UsageError("Missing -o <FILE>: where the trace goes");
+  const options = runOptions(v, before, guestArgs);
+  const interval = count("interval", v.interval, 1);
+  const detail = count("detail", v.detail, 0);
+  const chunk = count("chunk", v.chunk, 1 << 16);
+  const every = interval ?? DEFAULTS.fastInterval;
+  if (detail && every % detail !== 0) {
+    throw new UsageError(
+      `Invalid --detail: ${detail} (it must divide the checkpoint interval, ${every})`,
+    );
+  }
+  if (interval !== undefined && interval > LIMITS.interval) {
+    throw new UsageError(`Invalid --interval: ${interval} (at most ${LIMITS.interval})`);
+  }
+  return {
+    kind: "record",
+    options: { ...options, interval: undefined },
+    out: v.output,
+    interval,
+    chunk,
+    detail,
+    json: v.json ?? false,
+    verbose: v.verbose ?? false,
+    timeoutSeconds: timeoutOf(v.timeout),
+    keepTemp: v["keep-temp"] ?? false,
+    cacheDir: v["cache-dir"],
+  };
+}
+
+/** Help for `record`. */
+export const RECORD_HELP =
+  `Usage: qemu-lockstep record [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...] -o <FILE>
+
+Runs one QEMU on the guest and writes a golden trace of its run to FILE:
+checkpoints, every jump, system calls and register snapshots, compressed
+(docs/trace-format.md). Compare any later QEMU with it:
+qemu-lockstep [OPTIONS] <ARCH> <IMAGE> --against FILE.
+
+Options:
+  -o, --output <FILE>        where the trace goes (written whole, or not at all)
+      --qemu <PATH>          the QEMU to record
+      --extra <ARG>          one extra QEMU argument (repeatable)
+      --user, --system       force the mode
+      --bios                 load the image with -bios (system mode)
+      --compare <LIST>       what the trace holds: pc (always), syscalls
+                             (linux-user), regs (QEMU 9.0+), or all [default: all];
+                             a trace with regs compares only on QEMU 9.0 or later
+      --mask-reg <NAMES>     leave these registers out of the snapshots
+      --detail <N>           instructions between register snapshots: a value
+                             difference is named within N instructions; 0: none
+                             [default: ${DEFAULTS.traceDetail}]
+      --interval <N>         instructions between checkpoints [default: ${DEFAULTS.fastInterval}]
+      --max-insns <N>        stop after N instructions
+      --timeout <SECONDS>    give up (exit 3) after this long
+      --plugin-header <PATH> build the plugin against this qemu-plugin.h
+      --cache-dir <DIR>      where built plugins are cached
+      --json                 print what was recorded as JSON on stdout
+      --keep-temp            keep the run's private directory
+      --verbose              show the QEMU command line and what happens
+  -h, --help                 print help
+
+Exit codes: 0 recorded, 2 usage or set-up error, 3 no trace (timeout, crash).
+`;

@@ -5,9 +5,20 @@
 import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
 import { doctorMain } from "./doctor.ts";
+import { recordMain } from "./record.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
 import { renderHtml } from "./html.ts";
-import { planRun, type Progress, runLockstep, SetupError, type Status } from "../mod.ts";
+import {
+  planAgainst,
+  planRun,
+  type Progress,
+  readTrace,
+  runAgainst,
+  runLockstep,
+  SetupError,
+  type Status,
+  TraceError,
+} from "../mod.ts";
 import { checkWritable, err, out } from "./_output.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -19,6 +30,31 @@ export const EXIT_CODES: Readonly<Record<Status, number>> = {
   inconclusive: 3,
 };
 
+/**
+ * --bisect: `git bisect run` reads 0 as good, 1 as bad, 125 as "cannot
+ * test this commit" (skip), and 128 or more as "stop bisecting". A QEMU
+ * that did not build or run is a commit to skip; a command line or a
+ * trace that is wrong is wrong for every commit: stop.
+ */
+export const BISECT_CODES: Readonly<Record<Status, number>> = {
+  match: 0,
+  diverged: 1,
+  error: 125,
+  inconclusive: 125,
+};
+/** --bisect: what stops `git bisect run` (a usage error, a trace that does not fit). */
+export const BISECT_ABORT = 128;
+
+/** Exit codes for trouble before a verdict. */
+interface TroubleCodes {
+  readonly usage: number;
+  /** A trace that cannot be read or does not fit the run. */
+  readonly trace: number;
+  readonly setup: number;
+}
+const TROUBLE: TroubleCodes = { usage: 2, trace: 2, setup: 2 };
+const BISECT_TROUBLE: TroubleCodes = { usage: BISECT_ABORT, trace: BISECT_ABORT, setup: 125 };
+
 /** Signals that end a run early, cleaning up: Ctrl-C, kill, a closed terminal, Ctrl-\\. */
 const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
@@ -26,7 +62,10 @@ const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SI
  * Runs `body` with an AbortSignal that the stop signals fire, and maps
  * usage and set-up errors to exit code 2 with their message.
  */
-async function guarded(body: (signal: AbortSignal) => Promise<number>): Promise<number> {
+async function guarded(
+  body: (signal: AbortSignal) => Promise<number>,
+  codes: TroubleCodes = TROUBLE,
+): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   for (const sig of STOP_SIGNALS) Deno.addSignalListener(sig, onSignal);
@@ -36,20 +75,21 @@ async function guarded(body: (signal: AbortSignal) => Promise<number>): Promise<
     if (e instanceof UsageError) {
       err(
         `error: ${e.message}\n\nUsage: qemu-lockstep [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...]\n` +
+          `       qemu-lockstep record [OPTIONS] <ARCH> <IMAGE> -o <FILE>\n` +
           `       qemu-lockstep suite [OPTIONS] <FILE>\nRun with --help for more.\n`,
       );
-      return 2;
+      return codes.usage;
     }
     if (e instanceof SetupError) {
       err(`error: ${e.message}\n  hint: ${e.hint}\n`);
-      return 2;
+      return e instanceof TraceError ? codes.trace : codes.setup;
     }
     // A bug of ours: trouble (2), never a verdict, with what to report.
     err(
       `error: internal error: ${(e as Error)?.stack ?? e}\n` +
         `  hint: this is a bug in qemu-lockstep; please report it with the command line\n`,
     );
-    return 2;
+    return codes.setup;
   } finally {
     for (const sig of STOP_SIGNALS) Deno.removeSignalListener(sig, onSignal);
   }
@@ -59,7 +99,11 @@ async function guarded(body: (signal: AbortSignal) => Promise<number>): Promise<
 export function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "suite") return guarded((signal) => suiteMain(argv.slice(1), signal));
   if (argv[0] === "doctor") return guarded(() => doctorMain(argv.slice(1)));
-  return guarded((signal) => runOne(argv, signal));
+  if (argv[0] === "record") return guarded((signal) => recordMain(argv.slice(1), signal));
+  // Known before parsing: a command line that does not parse stops a bisection.
+  const bisect = argv.includes("--bisect") &&
+    !argv.slice(0, argv.indexOf("--bisect")).includes("--");
+  return guarded((signal) => runOne(argv, signal), bisect ? BISECT_TROUBLE : TROUBLE);
 }
 
 async function runOne(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -97,22 +141,26 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
     }, 1000)
     : undefined;
   try {
-    const plan = await planRun(cmd.options);
+    const trace = cmd.against === undefined ? undefined : await readTrace(cmd.against);
+    const plan = trace ? await planAgainst(cmd.options, trace) : await planRun(cmd.options);
     if (!output.json) { for (const w of plan.warnings) err(`warning: ${w}\n`); }
     // --timeout counts from the start of the command, planning included.
     const timeoutSeconds = cmd.timeoutSeconds === undefined
       ? undefined
       : Math.max(0.001, cmd.timeoutSeconds - (performance.now() - started) / 1000);
-    const verdict = await runLockstep(plan, {
+    const session = {
       signal,
       timeoutSeconds,
       keepTemp: cmd.keepTemp,
       cacheDir: cmd.cacheDir,
       onProgress: live ? showProgress : undefined,
       onEvent: output.verbose
-        ? (line) => err(`${live ? "\r\x1b[K" : ""}[lockstep] ${line}\n`)
+        ? (line: string) => err(`${live ? "\r\x1b[K" : ""}[lockstep] ${line}\n`)
         : undefined,
-    });
+    };
+    const verdict = trace
+      ? await runAgainst(plan, trace, session)
+      : await runLockstep(plan, session);
     clearInterval(ticker);
     if (live) err("\r\x1b[K");
     const json = renderJson(verdict);
@@ -136,10 +184,10 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
         await Deno.writeTextFile(file, text());
       } catch (e) {
         err(`error: Cannot write the ${what} ${file}: ${(e as Error).message}\n`);
-        return EXIT_CODES.error;
+        return cmd.bisect ? BISECT_CODES.error : EXIT_CODES.error;
       }
     }
-    return EXIT_CODES[verdict.status];
+    return (cmd.bisect ? BISECT_CODES : EXIT_CODES)[verdict.status];
   } finally {
     clearInterval(ticker);
     if (live) err("\r\x1b[K");

@@ -5,7 +5,7 @@
  * histories side by side (or one after the other where two columns do not
  * fit), then the run's numbers.
  */
-import type { EventView, NarrowReport, Progress, RegDiff, Verdict } from "../mod.ts";
+import type { EventView, NarrowReport, Progress, RegDiff, TraceWindow, Verdict } from "../mod.ts";
 import { DEFAULTS } from "../mod.ts";
 import { type Paint, palette } from "../deps/fmt.ts";
 import { alignHistory, type Cell, type Row } from "./_history.ts";
@@ -67,7 +67,9 @@ function eventText(e: EventView | null): string {
       return `${e.kind} of ${e.size} byte(s) at ${hex(e.address!)}` +
         (e.value !== undefined ? `, value ${hex(e.value)}` : "");
     case "syscall":
-      return `system call ${e.number} (arguments hash ${hex(e.argsHash!)})`;
+      return e.ret !== undefined
+        ? `system call ${e.number} returned ${e.ret}`
+        : `system call ${e.number} (arguments hash ${hex(e.argsHash!)})`;
     case "regs":
       return `registers at the start of block ${hex(e.blockPc!)} (hash ${hex(e.hash!)})`;
     default:
@@ -111,6 +113,36 @@ function narrowLines(n: NarrowReport): string[] {
     `    (stepped instructions ${number(n.from!)}–${number(n.to!)}; re-runs took ${
       n.seconds!.toFixed(2)
     } s)`,
+  );
+  return out;
+}
+
+/** The last steps of a window shown in text (--json has them all). */
+const WINDOW_STEPS = 12;
+
+/** A window a trace names instead of an instruction, with side b's last steps in it. */
+function windowLines(w: TraceWindow): string[] {
+  const out = [
+    `  the difference lies in instructions #${number(w.from)}–#${number(w.to - 1)} (${
+      number(w.size)
+    } instructions): ${w.why}`,
+  ];
+  const steps = w.steps ?? [];
+  if (steps.length === 0) return out;
+  out.push(
+    `  side b's last ${
+      Math.min(WINDOW_STEPS, steps.length)
+    } of them, and the registers each found changed:`,
+  );
+  out.push(
+    ...columns(
+      steps.slice(-WINDOW_STEPS).map((s) => [
+        `    ${number(s.pos)}`,
+        hex(s.pc),
+        s.disas || spacedBytes(s.bytes),
+        s.regs.map((r) => `${r.name}=${r.value}`).join(" "),
+      ]),
+    ),
   );
   return out;
 }
@@ -169,6 +201,7 @@ function divergenceLines(v: Verdict, c: ReturnType<typeof palette>): string[] {
   if (d.regs && d.regs.length) {
     out.push("  registers that differ there:", ...regTable(d.regs, "    "));
   }
+  if (d.window) out.push("", ...windowLines(d.window));
   if (d.narrow) out.push("", ...narrowLines(d.narrow));
   if (d.a && d.b && !d.a.symbol && !d.b.symbol && v.warnings.length) {
     out.push(c.yellow("  note: both sides are outside the image's symbols, and the warning above"));
@@ -271,6 +304,11 @@ function factLines(v: Verdict): string[] {
   const speed = v.wallSeconds >= 1 ? ` (${rate(v.insnsPerSecond)} insns/s a side)` : "";
   const stop = v.stoppedBy ? `; stopped by ${v.stoppedBy}` : ";";
   const out = [`  ${what}${agreed}${stop} after ${v.wallSeconds.toFixed(2)} s${speed}`];
+  if (v.trace) {
+    out.push(
+      `  side a is the trace ${v.trace.path}, recorded ${v.trace.created} on ${v.trace.host}`,
+    );
+  }
   for (const role of ["a", "b"] as const) {
     const s = v.sides[role];
     const exit = s.signal ? `killed by ${s.signal}` : `exit ${s.exitCode ?? "unknown"}`;
@@ -317,7 +355,13 @@ export function renderText(verdict: Verdict, opts: TextOptions = {}): string {
   const f = verdict.fastPass;
   if (f.result === "apart") {
     out.push(
-      c.dim(`  fast pass: ${f.why} (${f.seconds.toFixed(2)} s); the detail pass re-ran both sides`),
+      c.dim(
+        `  fast pass: ${f.why} (${f.seconds.toFixed(2)} s); ${
+          verdict.trace
+            ? "the live side re-ran, recording, against the trace"
+            : "the detail pass re-ran both sides"
+        }`,
+      ),
     );
   } else if (f.result === "not-run" && f.why) {
     out.push(c.dim(`  fast pass not run: ${f.why}`));

@@ -215,6 +215,23 @@ function compareAddresses(
   }
 }
 
+/** A side's dump by position: each instruction, and the blocks up to one. */
+export interface FlatDump {
+  /** The instruction at `pos`, if dumped. */
+  at(pos: number): SideAt | undefined;
+  /** The last `depth` blocks up to the one holding `pos`. */
+  history(pos: number, depth: number): BlockView[];
+}
+
+/** A dump as FlatDump. */
+export function flattenDump(dump: SideDump): FlatDump {
+  const f = flatten(dump.blocks);
+  return {
+    at: (pos) => sideAt(f.insns[pos - f.first], dump),
+    history: (pos, depth) => historyOf(dump, f.insns[pos - f.first], depth),
+  };
+}
+
 /** A side's instruction addresses for positions [from, to] (undefined: not dumped). */
 export function addressesBetween(dump: SideDump, from: number, to: number): (bigint | undefined)[] {
   const f = flatten(dump.blocks);

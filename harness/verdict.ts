@@ -75,6 +75,8 @@ export interface EventView {
   /** syscall: a hash of its six arguments; syscall-error: the negative return. */
   readonly argsHash?: bigint;
   readonly error?: number;
+  /** syscall, against a trace: what it returned. */
+  readonly ret?: number;
 }
 
 /** Turns a plugin's event into its view; `values` says whether values were read. */
@@ -123,6 +125,42 @@ export interface Divergence {
   readonly b: NamedInsn | null;
   /** The last blocks up to and including the divergent one, per side. */
   readonly history: { readonly a: readonly NamedBlock[]; readonly b: readonly NamedBlock[] };
+  /**
+   * Against a trace: the instructions the difference lies in when the
+   * trace cannot name one (registers between two snapshots), with the
+   * live side's instructions and registers there.
+   */
+  readonly window?: TraceWindow;
+}
+
+/** A window of the stream a difference lies in (see Divergence.window). */
+export interface TraceWindow {
+  /** Instructions [from, to): `size` of them. */
+  readonly from: number;
+  readonly to: number;
+  readonly size: number;
+  /** What bounds it. */
+  readonly why: string;
+  /** The live side's instructions in it, each with the registers it found changed. */
+  readonly steps?: readonly WindowStep[];
+}
+
+/** One live instruction of a window, and the registers that changed before it. */
+export interface WindowStep {
+  readonly pos: number;
+  readonly pc: bigint;
+  readonly bytes: string;
+  readonly disas: string;
+  readonly regs: readonly { readonly name: string; readonly value: string }[];
+}
+
+/** The trace a run compared against (side a). */
+export interface TraceInfo {
+  readonly path: string;
+  readonly bytes: number;
+  /** When and where it was recorded. */
+  readonly created: string;
+  readonly host: string;
 }
 
 /** A register that differs: its value on each side (hex). */
@@ -261,4 +299,6 @@ export interface Verdict {
   readonly disassembler?: DisassemblerInfo;
   /** Instructions over time per side (absent when the run never started). */
   readonly timeline?: Timeline;
+  /** Against a trace (--against): side a is this recording. */
+  readonly trace?: TraceInfo;
 }
