@@ -43,7 +43,7 @@ export const DEFAULTS = {
    * is named within this many instructions (docs/trace-format.md has the
    * size each costs).
    */
-  traceDetail: 4096,
+  traceDetail: 16384,
   /** Transient excursions are off unless asked for. */
   transientWindow: 0,
   /** A window that goes past the excursions timer differences make (the help suggests it). */

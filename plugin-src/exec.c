@@ -47,7 +47,7 @@ cut_short(const TbInfo *tb, uint64_t next_pc)
  * to itself) counts once: how often QEMU re-enters a rep instruction
  * depends on its translation mode (chaining, one-insn-per-tb), not the guest.
  */
-static void retire(uint64_t next_pc)
+void retire(uint64_t next_pc)
 {
     const TbInfo *tb = own.pending;
     uint32_t end = *own.last_insns == own.expect ? tb->n
@@ -73,34 +73,10 @@ static void retire(uint64_t next_pc)
     }
 }
 
-/*
- * The hot path: runs at the start of every executed block. The common case,
- * the pending block ran whole and did not start by repeating the last
- * instruction, is retire() in a few instructions; anything else goes there.
- */
+/* The hot path: runs at the start of every executed block (exec_block()). */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
-    const TbInfo *tb = udata;
-    const TbInfo *p = own.pending;
-
-    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
-        uint64_t start = own.icount;
-        uint64_t h0 = own.hash;
-
-        ring_append(p->key);
-        own.blocks++;
-        own.icount = start + p->n;
-        own.hash = h0 * p->pow + p->hash;
-        own.last_pc = p->last;
-        if (G_UNLIKELY(own.icount >= own.next_mark)) {
-            at_mark(p, 0, start, h0);
-        }
-    } else if (p) {
-        retire(tb->pc);
-    }
-    own.pending = tb;
-    /* One-instruction blocks have no inline bump: they count as whole. */
-    own.expect = *own.last_insns + (tb->n > 1);
+    exec_block(udata);
 }
 
 /* Where falling through from the last retired instruction of p leads. */

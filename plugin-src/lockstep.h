@@ -164,7 +164,10 @@ typedef struct {
 typedef struct NarrowInsn NarrowInsn;
 typedef struct RecSlot RecSlot;
 
-/* One translated block; shared by identical re-translations. */
+/*
+ * One translated block; shared by identical re-translations. What the
+ * exec callbacks read of it comes first, in 64 bytes.
+ */
 typedef struct {
     uint64_t pc;
     uint64_t hash;      /* fold of its instruction addresses */
@@ -172,13 +175,13 @@ typedef struct {
     uint64_t last;      /* address of its last instruction */
     uint64_t end;       /* the address after it */
     uint64_t key;       /* its ring entry when it runs whole */
-    uint64_t sum;       /* fast pass: the sum of mix() of its addresses */
-    bool rep_first;     /* x86: it starts with a rep string instruction... */
-    bool rep_last;      /* ...it ends with one (see x86_rep_string()) */
+    RecSlot *slot;      /* record=: its address's slot (record.c) */
     uint32_t n;
     uint32_t id;        /* index in tbs.by_id, for the ring */
+    bool rep_first;     /* x86: it starts with a rep string instruction... */
+    bool rep_last;      /* ...it ends with one (see x86_rep_string()) */
+    uint64_t sum;       /* fast pass: the sum of mix() of its addresses */
     NarrowInsn *steps;  /* narrow=: one per instruction, made once */
-    RecSlot *slot;      /* record=: its address's slot (record.c) */
     Insn insns[];
 } TbInfo;
 
@@ -532,6 +535,42 @@ static inline bool x86_rep_string(const Insn *in, bool is64)
     return false;
 }
 
+/* exec.c: retire the pending block when it did not simply run whole. */
+void retire(uint64_t next_pc);
+/* sync.c: the stream reached own.next_mark (cold). */
+void at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
+    __attribute__((cold));
+
+/*
+ * The hot path of every exec callback (exec.c, and record.c's, inline in
+ * both): retire the pending block, then make tb pending. The common case,
+ * the pending block ran whole and did not start by repeating the last
+ * instruction, takes a few instructions here; anything else is retire()'s.
+ */
+static inline void exec_block(const TbInfo *tb)
+{
+    const TbInfo *p = own.pending;
+
+    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
+        uint64_t start = own.icount;
+        uint64_t h0 = own.hash;
+
+        ring_append(p->key);
+        own.blocks++;
+        own.icount = start + p->n;
+        own.hash = h0 * p->pow + p->hash;
+        own.last_pc = p->last;
+        if (G_UNLIKELY(own.icount >= own.next_mark)) {
+            at_mark(p, 0, start, h0);
+        }
+    } else if (p) {
+        retire(tb->pc);
+    }
+    own.pending = tb;
+    /* One-instruction blocks have no inline bump: they count as whole. */
+    own.expect = *own.last_insns + (tb->n > 1);
+}
+
 /* fast.c: the fast pass's inline flavour. */
 bool fast_inline(void);
 void fast_install(void);
@@ -580,9 +619,6 @@ void vcpu_insn_narrow(unsigned int vcpu_index, void *udata);
 
 /* sync.c */
 void sync_start(void);
-/* Cold: the hot path's callers then keep the call out of their way. */
-void at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
-    __attribute__((cold));
 void sync_end(uint64_t tail);
 bool sync_fast_mark(uint64_t at, uint64_t pc_hash);
 

@@ -35,6 +35,7 @@
 #include "lockstep.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -58,11 +59,14 @@ typedef struct {
     uint64_t target;
 } RecRun;
 
-/* One code address: the last runs that started there (see above). */
+/*
+ * One code address: the last runs that started there (see above). A hit
+ * reads the first 32 bytes only.
+ */
 struct RecSlot {
-    RecRun ways[REC_WAYS];  /* most recent first */
-    uint32_t gen;           /* the chunk they are valid in... */
+    uint32_t gen;           /* the chunk the runs are valid in... */
     uint32_t n;             /* ...and how many are */
+    RecRun ways[REC_WAYS];  /* most recent first */
     uint32_t id_gen;        /* the chunk `id` is valid in */
     uint32_t id;            /* this address's number in that chunk */
     uint64_t pc;            /* the address (the key in rec.slots) */
@@ -346,7 +350,7 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     if (G_UNLIKELY(p && own.icount + p->n >= cmp.limit)) {
         record_flush();
     }
-    vcpu_tb_exec(vcpu_index, udata);
+    exec_block(tb);
     if (G_LIKELY(p) && !is_jump(tb, p)) {
         return;
     }
@@ -396,7 +400,11 @@ RecSlot *record_slot(uint64_t pc)
     RecSlot *s = g_hash_table_lookup(rec.slots, &pc);
 
     if (!s) {
-        s = g_new0(RecSlot, 1);
+        /* On a cache line of its own: a hit reads one. */
+        if (posix_memalign((void **)&s, 64, sizeof(*s))) {
+            g_error("lockstep: out of memory");
+        }
+        memset(s, 0, sizeof(*s));
         s->pc = pc;
         g_hash_table_insert(rec.slots, &s->pc, s);
     }
@@ -423,6 +431,7 @@ bool record_install(void)
     rec.slots = g_hash_table_new(g_int64_hash, g_int64_equal);
     rec.run = &rec.start;
     rec.ckpt_regs = cfg.interval;
+    rec.detail_regs = cfg.detail ? 0 : UINT64_MAX;
     rec.jumps_buf.data = g_malloc(REC_BUF_SIZE);
     rec.detail_buf.data = g_malloc(REC_BUF_SIZE);
     return true;
