@@ -37,6 +37,7 @@ import { nameDivergence } from "./symbols.ts";
 import type { Detail } from "./trace_codec.ts";
 import { type StreamDiff, TraceComparer } from "./trace_compare.ts";
 import type { Trace } from "./trace_reader.ts";
+import { TraceError } from "./trace_format.ts";
 import { type PeerEnd, PeerMsgType, type PeerPart, TracePeer } from "./trace_peer.ts";
 import type {
   Divergence,
@@ -51,9 +52,12 @@ import type {
 import { DEFAULTS } from "./defaults.ts";
 import { join, resolve } from "../deps/path.ts";
 
-/** A trace option that the live run cannot have differently, and what each has. */
-function mismatch(trace: Trace, what: string, hint: string): SetupError {
-  return new SetupError(`Cannot compare with trace ${trace.name}: ${what}`, hint);
+/**
+ * A run that does not fit the trace (a TraceError: the same whatever the
+ * QEMU under test, so --bisect stops rather than skips).
+ */
+function mismatch(trace: Trace, what: string, hint: string): TraceError {
+  return new TraceError(`Cannot compare with trace ${trace.name}: ${what}`, hint);
 }
 
 const same = (x: readonly string[], y: readonly string[]) =>
@@ -175,9 +179,9 @@ export async function planAgainst(opts: LockstepOptions, trace: Trace): Promise<
   }
   const live = plan.b.qemu;
   if (h.compared.includes("regs") && live.pluginApi < 2) {
-    throw mismatch(
-      trace,
-      `it holds register snapshots, which side b's QEMU ${live.version} (plugin API ${live.pluginApi}) cannot take (API 2, QEMU 9.0 or later)`,
+    // The QEMU under test's doing (its version): a SetupError, skipped by --bisect.
+    throw new SetupError(
+      `Cannot compare with trace ${trace.name}: it holds register snapshots, which side b's QEMU ${live.version} (plugin API ${live.pluginApi}) cannot take (API 2, QEMU 9.0 or later)`,
       "compare on a QEMU of 9.0 or later, or record the trace with --compare pc,syscalls",
     );
   }
@@ -376,7 +380,7 @@ export async function runAgainst(
   const a = traceSide(plan, trace);
   const o = fast.outcome;
   const fastPass: FastPassReport = {
-    result: o.apart ? "apart" : o.status === "match" ? "match" : "not-run",
+    result: o.apart ? "apart" : "match",
     why: null,
     insns: Math.min(fast.state.insns, trace.summary.end.insns),
     seconds: Math.round(fast.seconds * 1000) / 1000,
@@ -502,17 +506,18 @@ async function nameDifference(
     };
   }
   const liveEnd = live.peer?.end;
-  if (!comparer.diff) {
-    await comparer.finish(
-      liveEnd?.type === PeerMsgType.END ? Infinity : (liveEnd?.pos ?? stopAt ?? Infinity),
-    );
-  }
+  const liveStop = liveEnd?.pos ?? stopAt ?? Infinity;
+  if (!comparer.diff) await comparer.finish(liveStop);
   const diff = comparer.diff;
   const tEnd = trace.summary.end;
   if (!diff) {
-    // The same jumps and records: the streams differ only in where they end.
-    if (liveEnd?.type === PeerMsgType.END && tEnd.kind === "end" && liveEnd.pos !== tEnd.insns) {
-      return await nameEnd(plan, trace, plugin, live, liveEnd.pos, opts);
+    // The same jumps and records as far as both go: the streams differ in
+    // where they end, if anywhere.
+    const liveEnded = liveEnd?.type === PeerMsgType.END;
+    if (
+      (liveEnded && liveEnd.pos < tEnd.insns) || (tEnd.kind === "end" && liveStop > tEnd.insns)
+    ) {
+      return await nameEnd(plan, trace, plugin, live, liveEnded ? liveEnd.pos : Infinity, opts);
     }
     return {
       outcome: {
@@ -661,8 +666,10 @@ async function nameEnd(
   const t = trace.summary.end;
   const tail = live.state.end?.tail ?? 0;
   const p = Math.min(liveEnd, t.insns);
-  // A difference inside a last block left part-way is no divergence.
-  if (p >= Math.min(t.insns - t.tail, liveEnd - tail)) {
+  // A difference inside a last block left part-way (an uncertain tail) is
+  // no divergence: which of its instructions ran is not known.
+  const inTail = (end: number, tail: number) => tail > 0 && p >= end - tail;
+  if (inTail(t.insns, t.tail) || inTail(liveEnd, tail)) {
     return {
       outcome: {
         insns: p,

@@ -152,6 +152,8 @@ interface LiveChunk {
 export class TraceComparer implements RecordSink {
   readonly #trace: Trace;
   readonly #fromChunk: number;
+  /** Where the trace's stream ends: past it, the ends say what differs (against.ts). */
+  readonly #traceEnd: number;
   #next = 0;
   #open: LiveChunk | undefined;
   /** The first difference, once found. */
@@ -161,13 +163,14 @@ export class TraceComparer implements RecordSink {
 
   constructor(trace: Trace, from: number) {
     this.#trace = trace;
+    this.#traceEnd = trace.summary.end.insns;
     this.#fromChunk = Math.floor(from / trace.header.chunk);
     this.#next = trace.chunks.findIndex((c) => c.index >= this.#fromChunk);
     if (this.#next < 0) this.#next = trace.chunks.length;
   }
 
   async chunk(index: number, p0: number, t0: bigint): Promise<void> {
-    await this.#complete(Infinity);
+    await this.#complete(this.#traceEnd);
     if (this.diff || index < this.#fromChunk) return;
     this.#open = {
       start: { index, size: this.#trace.header.chunk, p0, t0 },
@@ -196,6 +199,7 @@ export class TraceComparer implements RecordSink {
    * run stopped, Infinity when its guest ended).
    */
   async finish(upTo: number): Promise<void> {
+    upTo = Math.min(upTo, this.#traceEnd);
     await this.#complete(upTo);
     const size = this.#trace.header.chunk;
     while (!this.diff && this.#next < this.#trace.chunks.length) {

@@ -155,6 +155,11 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 }
 
 const enc = new TextEncoder();
+
+/** Whether bytes are exactly the ASCII text. */
+function sameText(bytes: Uint8Array, text: string): boolean {
+  return bytes.length === text.length && bytes.every((b, i) => b === text.charCodeAt(i));
+}
 const dec = new TextDecoder("utf-8", { fatal: true });
 
 /** The prefix and header of a trace. */
@@ -172,13 +177,13 @@ export function encodePrefix(header: TraceHeader): Uint8Array {
 
 /** Reads the fixed prefix: the header's length and CRC; throws TraceError. */
 export function decodePrefix(bytes: Uint8Array, what: string): { headerLen: number; crc: number } {
-  if (bytes.length < PREFIX_SIZE) throw new TraceError(`${what} is not a trace: it is too short`);
-  if (dec.decode(bytes.subarray(0, 8)) !== TRACE_MAGIC) {
+  if (bytes.length >= 8 && !sameText(bytes.subarray(0, 8), TRACE_MAGIC)) {
     throw new TraceError(
       `${what} is not a trace: it does not start with ${TRACE_MAGIC}`,
       "give --against a file written by qemu-lockstep record",
     );
   }
+  if (bytes.length < PREFIX_SIZE) throw new TraceError(`${what} is not a trace: it is too short`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = v.getUint32(8, true);
   if (version !== TRACE_VERSION) {
@@ -225,13 +230,7 @@ export function decodeFooter(bytes: Uint8Array, size: number, what: string): Foo
     `${what} is truncated: its end is missing (the recording was cut short, or the copy is incomplete)`,
   );
   if (bytes.length !== FOOTER_SIZE) throw truncated;
-  let magic;
-  try {
-    magic = dec.decode(bytes.subarray(24));
-  } catch {
-    throw truncated;
-  }
-  if (magic !== TRACE_END_MAGIC) throw truncated;
+  if (!sameText(bytes.subarray(24), TRACE_END_MAGIC)) throw truncated;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (crc32(bytes.subarray(0, 20)) !== v.getUint32(20, true)) {
     throw new TraceError(`${what} is damaged: its footer does not match its checksum`);

@@ -14,6 +14,7 @@ import {
   decodeTrailer,
   FOOTER_SIZE,
   PREFIX_SIZE,
+  TRACE_MAGIC,
   TraceError,
   type TraceHeader,
   type TraceSummary,
@@ -134,6 +135,11 @@ export async function inflate(
 /** Opens a trace: reads and checks its header and trailer. */
 export async function openTrace(source: TraceSource, name: string): Promise<Trace> {
   const what = `Trace ${name}`;
+  // Another kind of file is said as such, however short.
+  const magic = await source.read(0, Math.min(source.size, TRACE_MAGIC.length));
+  if (magic.length === TRACE_MAGIC.length && new TextDecoder().decode(magic) !== TRACE_MAGIC) {
+    decodePrefix(magic, what);
+  }
   if (source.size < PREFIX_SIZE + FOOTER_SIZE) {
     throw new TraceError(`${what} is truncated: it has only ${source.size} bytes`);
   }
