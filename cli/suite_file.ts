@@ -1,8 +1,10 @@
 /**
  * Reading a suite file: JSON of the form
- * {"cases": [{"name", "arch", "image", "args"?, "expect"?, "timeout"?}]},
- * validated with errors that name the case and the field. `args` are this
- * command line's own options; relative paths are relative to the file.
+ * {"cases": [{"name", "arch", "image", "args"?, "expect"?, "timeout"?,
+ * "against"?}]}, validated with errors that name the case and the field.
+ * `args` are this command line's own options; `against` a trace the case
+ * compares one QEMU with (as --against); relative paths are relative to
+ * the file.
  */
 import { parseCommandLine, UsageError } from "./args.ts";
 import { SetupError, type SuiteCase } from "../mod.ts";
@@ -74,7 +76,7 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
     }
     const o = c as Record<string, unknown>;
     for (const key of Object.keys(o)) {
-      if (!["name", "arch", "image", "args", "expect", "timeout"].includes(key)) {
+      if (!["name", "arch", "image", "args", "expect", "timeout", "against"].includes(key)) {
         throw bad(`${where}: unknown field "${key}"`);
       }
     }
@@ -99,6 +101,9 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
     if (o.timeout !== undefined && !(typeof o.timeout === "number" && o.timeout > 0)) {
       throw bad(`${where}: field "timeout" must be a number of seconds > 0`);
     }
+    if (o.against !== undefined && (typeof o.against !== "string" || o.against === "")) {
+      throw bad(`${where}: field "against" must be the path of a trace`);
+    }
     const image = resolve(base, o.image as string);
     const fixed = resolveArgs(args as string[], base);
     const dash = fixed.indexOf("--");
@@ -113,6 +118,9 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
       throw e;
     }
     if (cmd.kind !== "run") throw bad(`${where}: field "args" asks for ${cmd.kind}, not a run`);
+    if (cmd.against !== undefined) {
+      throw bad(`${where}: field "args" has --against; use the field "against"`);
+    }
     return {
       name,
       expect,
@@ -121,6 +129,7 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
       cacheDir: cmd.cacheDir,
       keepTemp: cmd.keepTemp,
       report: cmd.output.report,
+      ...(typeof o.against === "string" ? { against: resolve(base, o.against) } : {}),
     };
   });
 }

@@ -7,6 +7,8 @@
 import { SetupError } from "./errors.ts";
 import { type LockstepOptions, planRun } from "./plan.ts";
 import { runLockstep } from "./session.ts";
+import { planAgainst, runAgainst } from "./against.ts";
+import { readTrace } from "./trace_reader.ts";
 import type { Verdict } from "./verdict.ts";
 
 /** What a case must come to. */
@@ -24,6 +26,8 @@ export interface SuiteCase {
   readonly keepTemp?: boolean | undefined;
   /** Where the front end writes this case's verdict (JSON). */
   readonly report?: string | undefined;
+  /** A trace side a is (--against), instead of a live QEMU. */
+  readonly against?: string | undefined;
 }
 
 /** What one case came to. */
@@ -66,13 +70,19 @@ async function runCase(c: SuiteCase, opts: SuiteRunOptions): Promise<CaseResult>
   const started = performance.now();
   const seconds = () => Math.round(performance.now() - started) / 1000;
   try {
-    const plan = await planRun(c.options);
-    const verdict = await runLockstep(plan, {
+    const session = {
       signal: opts.signal,
       timeoutSeconds: c.timeoutSeconds,
       cacheDir: c.cacheDir ?? opts.cacheDir,
       keepTemp: c.keepTemp,
-    });
+    };
+    let verdict: Verdict;
+    if (c.against !== undefined) {
+      const trace = await readTrace(c.against);
+      verdict = await runAgainst(await planAgainst(c.options, trace), trace, session);
+    } else {
+      verdict = await runLockstep(await planRun(c.options), session);
+    }
     return {
       name: c.name,
       expect: c.expect,
