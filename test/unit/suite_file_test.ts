@@ -48,6 +48,16 @@ Deno.test("a bad suite file is refused naming the case and the field", async (t)
       /case 1 \("e"\): field "args": Invalid --max-insns/,
     ],
     [
+      "against not a path",
+      { cases: [x86("g", { against: 3 })] },
+      /case 1 \("g"\): field "against" must be the path of a trace/,
+    ],
+    [
+      "--against in args",
+      { cases: [x86("h", { args: ["--against", "t.trace"] })] },
+      /case 1 \("h"\): field "args" has --against; use the field "against"/,
+    ],
+    [
       "duplicate name",
       { cases: [x86("f"), x86("f")] },
       /case 2 \("f"\): the name "f" is used twice/,
@@ -63,6 +73,17 @@ Deno.test("a bad suite file is refused naming the case and the field", async (t)
       await rejects(readSuite(path), (e) => e instanceof SetupError && re.test(e.message));
     });
   }
+});
+
+Deno.test("a case's trace is found relative to the suite file", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/suite.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ cases: [x86("t", { against: "traces/x.trace" })] }),
+  );
+  const [c] = await readSuite(path);
+  deepEqual(c?.against, `${dir.path}/traces/x.trace`);
 });
 
 Deno.test("suite paths are relative to the suite file", async () => {
