@@ -90,6 +90,38 @@ Deno.test("shards together cover every case exactly once", async () => {
   deepEqual([...seen].sort(), names);
 });
 
+Deno.test("cases against a recorded trace: one matches, its variant diverges where the trace says, one with a damaged trace is an error", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/traces`);
+  const rec = await runCli([
+    "record",
+    "-o",
+    `${dir.path}/traces/hello.trace`,
+    "x86_64",
+    `${GUESTS}x86_64-hello`,
+  ]);
+  equal(rec.code, 0, rec.stderr);
+  await Deno.writeFile(`${dir.path}/traces/cut.trace`, new Uint8Array(100));
+  const file = await writeSuite(dir.path, [
+    x86("recorded", { against: "traces/hello.trace" }),
+    x86("variant", {
+      against: "traces/hello.trace",
+      args: ["--image-b", `${GUESTS}x86_64-hello-variant`],
+      expect: "diverged",
+    }),
+    x86("damaged", { against: "traces/cut.trace" }),
+  ]);
+  const r = await runCli(["suite", "--json", file]);
+  equal(r.code, 1, r.stderr);
+  const byName = Object.fromEntries(r.json.results.map((x: { name: string }) => [x.name, x]));
+  equal(byName["recorded"].passed, true);
+  equal(byName["recorded"].verdict.trace.path, `${dir.path}/traces/hello.trace`);
+  equal(byName["variant"].passed, true);
+  equal(byName["variant"].verdict.divergence.insn, 3362);
+  equal(byName["damaged"].passed, false);
+  match(byName["damaged"].error, /cut\.trace is not a trace: it does not start with QLSTRACE/);
+});
+
 Deno.test("a bad suite file exits 2 naming the case and the field", async () => {
   await using dir = await tempDir();
   const path = await writeSuite(dir.path, [x86("b", { expect: "maybe" })]);
