@@ -98,6 +98,34 @@ void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
     own.expect = *own.last_insns + (tb->n > 1);
 }
 
+/*
+ * The fast pass's callback flavour (before API 3): vcpu_tb_exec() without
+ * the block ring, which it never dumps, and with the sum its inline
+ * flavour computes (a block's hash is then its sum, see stream_mul()).
+ */
+void vcpu_tb_exec_fast(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+    const TbInfo *p = own.pending;
+
+    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
+        uint64_t start = own.icount;
+        uint64_t h0 = own.hash;
+
+        own.blocks++;
+        own.icount = start + p->n;
+        own.hash = h0 + p->hash;
+        own.last_pc = p->last;
+        if (G_UNLIKELY(own.icount >= own.next_mark)) {
+            at_mark(p, 0, start, h0);
+        }
+    } else if (p) {
+        retire(tb->pc);
+    }
+    own.pending = tb;
+    own.expect = *own.last_insns + (tb->n > 1);
+}
+
 /* Where falling through from the last retired instruction of p leads. */
 static uint64_t fall_through(const TbInfo *p)
 {

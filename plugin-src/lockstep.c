@@ -136,6 +136,10 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                               &narrow.on_counter, 1, &shared->steps[i]);
         }
         narrow.on = compat_counter_ptr(&narrow.on_counter);
+    } else if (cfg.fast && !cfg.regs) {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_fast,
+                                             QEMU_PLUGIN_CB_NO_REGS,
+                                             (void *)shared);
     } else if (cfg.regs) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_regs,
                                              QEMU_PLUGIN_CB_R_REGS,

@@ -529,6 +529,7 @@ uint64_t fast_exit(void);
 
 /* exec.c: the hot path. */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata);
+void vcpu_tb_exec_fast(unsigned int vcpu_index, void *udata);
 void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata);
 void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata);
 uint64_t prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
