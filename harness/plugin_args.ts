@@ -24,6 +24,7 @@ export const PLUGIN_ARGS = {
   REGS: "regs",
   REGSEVERY: "regsevery",
   NARROW: "narrow",
+  ADDRS: "addrs",
 } as const;
 
 const K = PLUGIN_ARGS;
@@ -55,6 +56,8 @@ export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string
       : []),
     ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
     ...(plan.compare.includes("regs") ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.regsEvery}`] : []),
+    // The two QEMUs place the guest differently: addresses mean nothing.
+    ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
   ];
 }
 

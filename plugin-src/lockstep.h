@@ -215,6 +215,7 @@ typedef struct {
     bool regs;
     uint64_t regs_every;    /* instructions between register snapshots */
     Range narrow;           /* run alone and report every step of it */
+    bool addrs;             /* off: the sides place the guest differently */
 } Options;
 extern Options cfg;
 
@@ -476,6 +477,13 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
                   uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
                       int64_t num, int64_t ret);
+
+/* env.c */
+void env_init(const qemu_info_t *info);
+void env_syscall_start(int64_t num, const uint64_t *args);
+void env_syscall_end(void);
+bool env_is_address(int64_t num);
+void env_outputs(uint64_t pos, int64_t num, int64_t ret);
 
 /* regs.c */
 void regs_handshake(void);

@@ -50,6 +50,7 @@ export function fakePlan(
     narrow: true,
     transientWindow: 0,
     notCompared: [],
+    sameLayout: true,
     warnings: [],
     env: { PATH: "/usr/bin:/bin" },
     cwd: "/",
