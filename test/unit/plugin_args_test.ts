@@ -47,6 +47,11 @@ Deno.test("plugin arguments follow what is compared and what both QEMUs can do",
     // The sides run on past a disagreement far enough to see the streams meet.
     ok(args.some((a) => /^reconverge=\d+$/.test(a) && Number(a.slice(11)) > 100));
   });
+  await t.step("two layouts: addresses off", () => {
+    equal(lockstepPluginArgs(fakePlan(), fakePlan().a, "/run").includes("addrs=off"), false);
+    const plan = fakePlan({ sameLayout: false, compare: ["pc", "mem", "syscalls"] });
+    ok(lockstepPluginArgs(plan, plan.a, "/run").includes("addrs=off"));
+  });
   await t.step("every key is one protocol.h knows", () => {
     const plan = fakePlan({
       compare: ["pc", "regs", "mem", "syscalls"],
@@ -69,6 +74,20 @@ Deno.test("linux-user sides start their guest through the same path", () => {
     const plugin = argv[argv.indexOf("-plugin") + 1]!;
     ok(plugin.startsWith("/cache/lockstep.so,role="), plugin);
     equal(argv[argv.indexOf("-D") + 1], `/run/qemu-${side.role}.log`);
+  }
+});
+
+Deno.test("linux-user sides preload the environment shim, narrowing's re-runs too", () => {
+  const plan = fakePlan();
+  for (
+    const argv of [
+      lockstepArgv(plan, plan.b, "/run", "/p.so", "/cache/env_shim.so"),
+      narrowArgv(plan, plan.b, "/run", "/p.so", 1, 2, "/cache/env_shim.so"),
+    ]
+  ) {
+    ok(argv[1]!.includes('LD_PRELOAD="$2"'), argv[1]);
+    deepEqual(argv.slice(3, 5), ["/run/b", "/cache/env_shim.so"]);
+    equal(argv[5], plan.b.head[0]);
   }
 });
 
