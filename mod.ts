@@ -10,6 +10,7 @@ export { type LockstepOptions, planRun, type RunPlan, type SidePlan } from "./ha
 export { type Progress, runLockstep, type SessionOptions } from "./harness/session.ts";
 export type {
   Divergence,
+  EnvironmentDifference,
   EventView,
   Excursion,
   NamedBlock,

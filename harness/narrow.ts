@@ -87,6 +87,9 @@ export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promis
   const { plan, state } = cx;
   const skip = (why: string): Divergence => ({ ...d, narrow: { status: "skipped", why } });
   if (!plan.narrow) return skip("--no-narrow");
+  if (d.kind === "environment") {
+    return skip("the difference is the host's answer to a system call, not an instruction's doing");
+  }
   if (!plan.sameLayout) {
     return skip("the registers hold addresses, and the two QEMUs place the guest differently");
   }
