@@ -7,6 +7,7 @@
 import type { RunPlan, SidePlan } from "./plan.ts";
 import { lockstepPluginArgs, narrowPluginArgs, pluginSpec } from "./plugin_args.ts";
 import { SetupError } from "./errors.ts";
+import { DEVICE_ROOT, placeDevices } from "./environment.ts";
 import { basename, join } from "../deps/path.ts";
 
 /**
@@ -17,7 +18,10 @@ export function guestCopy(runDir: string, plan: RunPlan, side: SidePlan): string
   return join(runDir, side.role, basename(plan.a.image));
 }
 
-/** Puts each side's guest program where guestCopy() says (linux-user). */
+/**
+ * Puts each side's guest program where guestCopy() says (linux-user), and
+ * the fixed /dev/urandom and /dev/random both see (plan.fixedDevices).
+ */
 export async function placeGuests(
   runDir: string,
   plan: RunPlan,
@@ -27,6 +31,7 @@ export async function placeGuests(
     await Deno.mkdir(join(runDir, side.role));
     await placeFile(side.image, guestCopy(runDir, plan, side));
   }
+  if (plan.fixedDevices) await placeDevices(runDir);
 }
 
 /**
@@ -122,6 +127,7 @@ export function argvWithPlugin(
       ...(shim ? [shim] : []),
       ...side.head,
       ...plugin,
+      ...(plan.fixedDevices ? ["-L", join(runDir, DEVICE_ROOT)] : []),
       ...side.tail,
       `/proc/self/fd/3/${basename(plan.a.image)}`,
       ...plan.guestArgs,

@@ -7,6 +7,40 @@
 import { type DumpEvent, EventKind } from "./protocol.ts";
 import { ENVIRONMENT_CALLS, syscallName } from "./syscalls.ts";
 import type { EnvironmentDifference } from "./verdict.ts";
+import { join } from "../deps/path.ts";
+
+/**
+ * The directory under a run's own that QEMU gets as its -L prefix: QEMU
+ * looks a guest's absolute paths up there first, so the guest's
+ * /dev/urandom and /dev/random are the files placeDevices() writes.
+ */
+export const DEVICE_ROOT = "root";
+
+/** Bytes of each device file: reads past them see its end. */
+const DEVICE_BYTES = 64 << 10;
+
+/**
+ * Writes the guest's /dev/urandom and /dev/random under `runDir`: the same
+ * fixed pseudo-random bytes on both sides and in every run (regular files,
+ * not character devices).
+ */
+export async function placeDevices(runDir: string): Promise<void> {
+  const dev = join(runDir, DEVICE_ROOT, "dev");
+  await Deno.mkdir(dev, { recursive: true });
+  const bytes = new Uint8Array(DEVICE_BYTES);
+  const view = new DataView(bytes.buffer);
+  // splitmix64, as plugin-src/env_shim.c, with another seed.
+  let state = 0x646576696365n; // "device"
+  const M = (1n << 64n) - 1n;
+  for (let i = 0; i < DEVICE_BYTES; i += 8) {
+    state = (state + 0x9e3779b97f4a7c15n) & M;
+    let z = state;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+    view.setBigUint64(i, z ^ (z >> 31n), true);
+  }
+  for (const name of ["urandom", "random"]) await Deno.writeFile(join(dev, name), bytes);
+}
 
 const ANSWERS: readonly number[] = [EventKind.SYSRET, EventKind.SYSOUT];
 

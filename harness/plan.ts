@@ -98,6 +98,13 @@ export interface RunPlan {
    * 0x4000800e18, 10.2 at 0x7ffff5a77df8): then addresses are left out.
    */
   readonly sameLayout: boolean;
+  /**
+   * linux-user: the guest's /dev/urandom and /dev/random are fixed files in
+   * the run directory (QEMU's -L prefix). Not when the user sets the prefix
+   * (-L, QEMU_LD_PREFIX) or a guest has an ELF interpreter, which QEMU looks
+   * up under the prefix.
+   */
+  readonly fixedDevices: boolean;
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
   readonly env: Record<string, string>;
@@ -380,6 +387,10 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
       [qa.version, qb.version],
     ),
     sameLayout: sameLayout(mode, [qa.version, qb.version]),
+    fixedDevices: mode === "user" && !elfA?.hasInterp && !elfB?.hasInterp &&
+      !env.QEMU_LD_PREFIX && ![...extra, ...(opts.extraA ?? []), ...(opts.extraB ?? [])].some(
+        (x) => x === "-L" || x === "--L",
+      ),
     maskRegs: opts.maskRegs ?? [],
     regsEvery: opts.regsEvery ?? DEFAULTS.regsEvery,
     transientWindow: opts.transientWindow ?? DEFAULTS.transientWindow,

@@ -43,7 +43,7 @@ export const EventKind = {
   REGS: 5,
   /**
    * Eight bytes an environment-reading system call wrote (API 4): address =
-   * its number, size = their offset (256 + offset in its second buffer),
+   * its number, size = their offset (4096 + offset in its second buffer),
    * value = the bytes, in the target's byte order read as a host integer.
    */
   SYSOUT: 6,

@@ -74,7 +74,7 @@ export interface EventView {
   readonly argsHash?: bigint;
   /** syscall-result: what the call returned (a negative errno on failure). */
   readonly result?: number;
-  /** syscall-output: the bytes' offset in what the call wrote (256 + … in its second buffer). */
+  /** syscall-output: the bytes' offset in what the call wrote (4096 + … in its second buffer). */
   readonly offset?: number;
 }
 

@@ -15,9 +15,10 @@
  *
  * The per-target tables also say which results are addresses (left out
  * with addrs=off, when the two QEMUs place the guest differently) and, for
- * the environment-reading calls, which guest buffers the call fills: from
- * API 4 the plugin reads them when the call returns, so a difference in
- * what the host answered is seen at the call, not at a later load.
+ * the environment-reading calls and read, which guest buffers the call
+ * fills: from API 4 the plugin reads them when the call returns, so a
+ * difference in what the host answered is seen at the call, not at a later
+ * load.
  * harness/syscalls.ts names the same calls (a unit test checks the two).
  */
 #include "lockstep.h"
@@ -33,7 +34,7 @@ typedef struct {
 #define OUT_BY_RESULT -1
 #define NO_OUT { -1, 0 }
 
-/* A system call that reads the environment, and what it writes. */
+/* A system call that reads the environment (or a file), and what it writes. */
 typedef struct {
     int64_t num;
     const char *name;
@@ -49,8 +50,11 @@ typedef struct {
     size_t n_env;
 } SysTable;
 
-/* The longest buffer read (getrandom can ask for any size). */
-#define OUT_MAX 256
+/*
+ * The most bytes of one buffer read (getrandom and read can ask for any
+ * size); past its 64th, an instruction's events fold into one (add_event).
+ */
+#define OUT_MAX 4096
 
 static const char *const x86_64_targets[] = { "x86_64", NULL };
 static const EnvCall x86_64_env[] = {
@@ -68,6 +72,9 @@ static const EnvCall x86_64_env[] = {
     { 63, "uname", { { 0, 390 }, NO_OUT } },
     { 318, "getrandom", { { 0, OUT_BY_RESULT }, NO_OUT } },
     { 309, "getcpu", { { 0, 4 }, { 1, 4 } } },
+    /* Not answered by the shim, but what a file gave is compared here. */
+    { 0, "read", { { 1, OUT_BY_RESULT }, NO_OUT } },
+    { 17, "pread64", { { 1, OUT_BY_RESULT }, NO_OUT } },
 };
 
 /* asm-generic/unistd.h: aarch64, riscv64, loongarch64. */
@@ -88,6 +95,8 @@ static const EnvCall generic_env[] = {
     { 160, "uname", { { 0, 390 }, NO_OUT } },
     { 278, "getrandom", { { 0, OUT_BY_RESULT }, NO_OUT } },
     { 168, "getcpu", { { 0, 4 }, { 1, 4 } } },
+    { 63, "read", { { 1, OUT_BY_RESULT }, NO_OUT } },
+    { 67, "pread64", { { 1, OUT_BY_RESULT }, NO_OUT } },
 };
 
 static const SysTable tables[] = {

@@ -51,6 +51,7 @@ export function fakePlan(
     transientWindow: 0,
     notCompared: [],
     sameLayout: true,
+    fixedDevices: false,
     warnings: [],
     env: { PATH: "/usr/bin:/bin" },
     cwd: "/",

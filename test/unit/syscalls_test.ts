@@ -11,7 +11,7 @@ Deno.test("system calls are named by number per architecture", () => {
   equal(syscallNumber("x86_64", "clock_gettime"), 228);
 });
 
-Deno.test("plugin-src/env.c lists the environment-reading calls with the same numbers", async () => {
+Deno.test("plugin-src/env.c names its calls with the numbers harness/syscalls.ts has", async () => {
   const c = await Deno.readTextFile(new URL("../../plugin-src/env.c", import.meta.url));
   const tables: Record<string, string> = { x86_64_env: "x86_64", generic_env: "aarch64" };
   for (const [table, arch] of Object.entries(tables)) {
@@ -20,7 +20,7 @@ Deno.test("plugin-src/env.c lists the environment-reading calls with the same nu
     ok(rows.length >= 10, table);
     for (const [, num, name] of rows) {
       equal(syscallName(arch, Number(num)), name, `${table}: ${num}`);
-      ok(ENVIRONMENT_CALLS.includes(name!), name);
+      ok(ENVIRONMENT_CALLS.includes(name!) || ["read", "pread64"].includes(name!), name);
     }
   }
 });
