@@ -148,7 +148,7 @@ export function renderText(verdict: Verdict, color: boolean, verbose = false): s
             mem: "memory access",
             syscall: "system call",
             regs: "register state",
-            environment: "answer from the host",
+            environment: d.environment?.what === "counter" ? "value" : "answer from the host",
           }[d.kind]
         } ${d.kind === "regs" ? "before" : "of"} that instruction:`,
       );

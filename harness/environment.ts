@@ -4,7 +4,7 @@
  * TCG computed, and what to tell the user then. How both sides are made to
  * see the same world is in docs/environment.md.
  */
-import { type DumpEvent, EventKind } from "./protocol.ts";
+import { type DumpBlock, type DumpEvent, EventKind } from "./protocol.ts";
 import { ENVIRONMENT_CALLS, syscallName } from "./syscalls.ts";
 import type { EnvironmentDifference } from "./verdict.ts";
 import { join } from "../deps/path.ts";
@@ -86,8 +86,84 @@ export function environmentDifference(
   };
 }
 
+/** An instruction that reads a host counter: its name, and whether `hex` (its bytes) is one. */
+const COUNTER_READS: Readonly<Record<string, (hex: string) => string | undefined>> = {
+  x86_64: (hex) => hex === "0f31" ? "rdtsc" : hex === "0f01f9" ? "rdtscp" : undefined,
+  aarch64: (hex) => {
+    if (hex.length !== 8) return undefined;
+    // MRS Xt, CNTPCT_EL0 / CNTVCT_EL0 / CNTPCTSS_EL0 / CNTVCTSS_EL0, little-endian.
+    const word = parseInt(hex.match(/../g)!.reverse().join(""), 16) & ~0x1f;
+    const names: Record<number, string> = {
+      0xd53be020: "mrs cntpct_el0",
+      0xd53be040: "mrs cntvct_el0",
+      0xd53be0a0: "mrs cntpctss_el0",
+      0xd53be0c0: "mrs cntvctss_el0",
+    };
+    return names[word >>> 0];
+  },
+};
+
+/**
+ * The last instruction at or before position `pos` of a side's dumped
+ * blocks that read the host's time-stamp counter, which linux-user passes
+ * through (x86 rdtsc, aarch64 cntvct_el0): no system call, so the shim
+ * cannot answer it.
+ */
+export function counterReadBefore(
+  blocks: readonly DumpBlock[],
+  pos: number,
+  arch: string,
+): { insn: number; pc: bigint; name: string } | undefined {
+  const match = COUNTER_READS[arch];
+  if (!match) return undefined;
+  let found: { insn: number; pc: bigint; name: string } | undefined;
+  for (const blk of blocks) {
+    let pc = blk.pc;
+    let off = 0;
+    blk.sizes.forEach((size, k) => {
+      const name = blk.i + k <= pos ? match(blk.bytes.slice(off, off + 2 * size)) : undefined;
+      if (name) found = { insn: blk.i + k, pc, name };
+      pc += BigInt(size);
+      off += 2 * size;
+    });
+  }
+  return found;
+}
+
+/**
+ * A value that differs (a load's or store's, or the registers) after the
+ * guest read the host's counter since the streams last agreed: most likely
+ * the counter's doing. Not certain: the hint says so.
+ */
+export function counterDifference(
+  x: DumpEvent | undefined,
+  y: DumpEvent | undefined,
+  read: { insn: number; pc: bigint; name: string },
+): EnvironmentDifference | undefined {
+  if (!x || !y || x.kind !== y.kind || x.a !== y.a || x.size !== y.size) return undefined;
+  if (![EventKind.LOAD, EventKind.STORE, EventKind.REGS].includes(x.kind as 1 | 2 | 5)) {
+    return undefined;
+  }
+  return {
+    call: read.name,
+    what: "counter",
+    insn: read.insn,
+    a: `0x${x.v.toString(16)}`,
+    b: `0x${y.v.toString(16)}`,
+    hint: `the guest read the host's time-stamp counter (${read.name} at instruction ` +
+      `${read.insn}, 0x${read.pc.toString(16)}) after the streams last agreed, and linux-user ` +
+      `gives each side its host's counter: a value computed from it differs. Most likely not ` +
+      `TCG's doing; if the value cannot come from the counter, look at the instruction named ` +
+      `(docs/environment.md)`,
+  };
+}
+
 /** One sentence for the verdict's message. */
 export function describeEnvironment(d: EnvironmentDifference, insn: number): string {
+  if (d.what === "counter") {
+    return `The environment differs at instruction ${insn}: a value differs (${d.a} on side a, ` +
+      `${d.b} on side b) after ${d.call} read the host's counter at instruction ${d.insn}`;
+  }
   const call = `${d.call} (${d.number})`;
   const sides = `${d.a ?? "nothing"} on side a, ${d.b ?? "nothing"} on side b`;
   return d.what === "result"

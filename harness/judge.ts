@@ -5,7 +5,12 @@
  */
 import type { ChildStatus } from "./child.ts";
 import { compareDumps } from "./compare.ts";
-import { describeEnvironment, environmentDifference } from "./environment.ts";
+import {
+  counterDifference,
+  counterReadBefore,
+  describeEnvironment,
+  environmentDifference,
+} from "./environment.ts";
 import { EventKind, type Role } from "./protocol.ts";
 import { sideDump, type SideState } from "./side_state.ts";
 import { type Divergence, eventView, type Status, type StoppedBy } from "./verdict.ts";
@@ -194,7 +199,10 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
   const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
   const ev = r.events;
   const arch = a.pair.hello?.target ?? b.pair.hello?.target ?? "";
-  const env = ev && environmentDifference(ev.a, ev.b, arch);
+  const counter = ev ? counterReadBefore(sideDump(a).blocks, r.insn, arch) : undefined;
+  const env = ev &&
+    (environmentDifference(ev.a, ev.b, arch) ??
+      (counter && counterDifference(ev.a, ev.b, counter)));
   const kinds = [ev?.a?.kind, ev?.b?.kind];
   const kind = !ev
     ? "pc"

@@ -88,10 +88,9 @@ export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promis
   const skip = (why: string): Divergence => ({ ...d, narrow: { status: "skipped", why } });
   if (!plan.narrow) return skip("--no-narrow");
   if (d.kind === "environment") {
-    return skip("the difference is the host's answer to a system call, not an instruction's doing");
-  }
-  if (!plan.sameLayout) {
-    return skip("the registers hold addresses, and the two QEMUs place the guest differently");
+    return skip(
+      "the difference comes from the environment (the host's answer to a system call, or its counter), not from an instruction",
+    );
   }
   for (const s of [plan.a, plan.b]) {
     if (s.qemu.pluginApi < 2) {
@@ -99,6 +98,9 @@ export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promis
         `side ${s.role}'s QEMU has plugin API ${s.qemu.pluginApi}: reading registers needs API 2 (QEMU 9.0 or later)`,
       );
     }
+  }
+  if (!plan.sameLayout) {
+    return skip("the registers hold addresses, and the two QEMUs place the guest differently");
   }
   if (plan.compare.includes("regs") && cx.registers.length === 0) {
     return skip(`QEMU describes no registers of ${plan.preset.name} to plugins`);

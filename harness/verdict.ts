@@ -112,13 +112,19 @@ export function eventView(e: DumpEvent, values: boolean, arch = ""): EventView {
  * (same number and arguments): the host's doing, not TCG's.
  */
 export interface EnvironmentDifference {
-  /** The call's name ("syscall N" where unknown) and number. */
+  /** The call's name ("syscall N" where unknown), or the counter-reading instruction's. */
   readonly call: string;
-  readonly number: number;
-  /** What differs: its result, or the bytes it wrote at `offset` (plugin API 4). */
-  readonly what: "result" | "output";
+  /** The system call's number (absent for an instruction). */
+  readonly number?: number;
+  /**
+   * What differs: the call's result, or the bytes it wrote at `offset`
+   * (plugin API 4); "counter": a value computed after the guest read the
+   * host's time-stamp counter at instruction `insn`.
+   */
+  readonly what: "result" | "output" | "counter";
   readonly offset?: number;
-  /** Each side's value: the result in decimal, or the 8 bytes as "0x…"; null where absent. */
+  readonly insn?: number;
+  /** Each side's value: a result in decimal, else "0x…"; null where absent. */
   readonly a: string | null;
   readonly b: string | null;
   /** Where the difference comes from, and what to do. */

@@ -179,6 +179,40 @@ Deno.test("compareOutcome: the first difference, and what kind it is", async (t)
     equal(o.divergence!.kind, "syscall");
     equal(o.divergence!.events!.a!.name, "write");
   });
+  await t.step("a value after the guest read the host's counter (rdtsc): kind environment", () => {
+    // Instruction 1 is rdtsc (0f 31), 2 a 4-byte store of what it read.
+    const counted: DumpBlock = {
+      i: 0,
+      pc: 0x100n,
+      sizes: [1, 2, 4],
+      bytes: "90" + "0f31" + "89c0c0c0",
+    };
+    const st = (v: bigint): DumpEvent => ({ pos: 2, kind: 2, a: 0x8000n, size: 8, v });
+    const o = compareOutcome(
+      dumped(side("a"), [counted], [st(0x1234n)]),
+      dumped(side("b"), [counted], [st(0x1299n)]),
+      8,
+    );
+    equal(o.status, "inconclusive");
+    equal(o.divergence!.kind, "environment");
+    const env = o.divergence!.environment!;
+    deepEqual([env.call, env.what, env.insn, env.a, env.b], [
+      "rdtsc",
+      "counter",
+      1,
+      "0x1234",
+      "0x1299",
+    ]);
+    match(o.message, /after rdtsc read the host's counter at instruction 1$/);
+    // Without the counter read, the same store is TCG's to answer for.
+    const plain: DumpBlock = { ...counted, bytes: "90" + "9090" + "89c0c0c0" };
+    const m = compareOutcome(
+      dumped(side("a"), [plain], [st(0x1234n)]),
+      dumped(side("b"), [plain], [st(0x1299n)]),
+      8,
+    );
+    equal(m.divergence!.kind, "mem");
+  });
   await t.step("a dump that no longer reaches back is inconclusive", () => {
     const a = dumped(side("a"), [blk(0, 0x100, 8)]);
     a.dump!.complete = false;
