@@ -29,7 +29,8 @@
  *
  * With mem=on and sys=on, every memory access (address, size, direction,
  * and the value from API 4 on) and every system call (number, arguments,
- * an error return) is an "event" of the instruction that made it. Events
+ * result, and from API 4 what environment-reading calls wrote: env.c) is an
+ * "event" of the instruction that made it. Events
  * fold into a second running hash, in execution order, so they are
  * split-insensitive too; each checkpoint combines both hashes.
  *
@@ -50,7 +51,8 @@
  * events), regs.c (registers and narrowing), sync.c (checkpoints, the
  * peer's news, stopping and resuming), peer.c (sockets and the reader
  * thread), report.c (everything written to the orchestrator), args.c (the
- * arguments, listed there) and lockstep.c (install, translation, exit).
+ * arguments, listed there), env.c (the guest's environment in linux-user)
+ * and lockstep.c (install, translation, exit).
  */
 #ifndef LOCKSTEP_H
 #define LOCKSTEP_H
