@@ -4,6 +4,10 @@
  * random bytes from getrandom and /dev/urandom, system information, the
  * host name), stores the answers, prints them and a digest of them.
  *
+ * Given a file name, it also reads that file whole and prints a digest of
+ * it (a test reads the guest's own image, which differs between a base
+ * and its variant).
+ *
  * Under lockstep both sides must see the same answers (docs/environment.md)
  * and print the same lines. Built twice, for x86_64 and aarch64: normally
  * and with -DVARIANT, which changes one constant (DIGEST_MUL) inside
@@ -44,6 +48,8 @@ static struct {
     unsigned char random[16];
     unsigned char urandom[16];
     ssize_t urandom_read;
+    uint32_t file_digest;
+    long file_bytes;
 } env;
 
 /* Each step's value, stored: a memory access (with its value) shows it. */
@@ -51,7 +57,27 @@ uint32_t digest_trace;
 
 uint32_t digest_step(uint32_t h, uint32_t byte);
 
-static void ask(void)
+/* FNV-1a over a whole file, read in 4 KiB pieces. */
+static void read_file(const char *name)
+{
+    unsigned char buf[4096];
+    ssize_t n;
+    int fd = open(name, O_RDONLY);
+
+    env.file_digest = 0x811c9dc5u;
+    env.file_bytes = fd < 0 ? -1 : 0;
+    while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            env.file_digest = (env.file_digest ^ buf[i]) * 0x01000193u;
+        }
+        env.file_bytes += n;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+static void ask(const char *file)
 {
     int fd;
 
@@ -75,6 +101,9 @@ static void ask(void)
     if (fd >= 0) {
         close(fd);
     }
+    if (file) {
+        read_file(file);
+    }
 }
 
 static uint32_t digest(void)
@@ -97,9 +126,9 @@ static void hex(const char *name, const unsigned char *b, size_t n)
     printf("\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    ask();
+    ask(argc > 1 ? argv[1] : NULL);
     printf("pid %d ppid %d tid %d\n", (int)env.pid, (int)env.ppid,
            (int)env.tid);
     printf("realtime %lld.%09ld monotonic %lld.%09ld boottime %lld.%09ld\n",
@@ -122,6 +151,10 @@ int main(void)
     hex("getrandom", env.random, sizeof(env.random));
     printf("urandom read %zd\n", env.urandom_read);
     hex("urandom", env.urandom, sizeof(env.urandom));
+    if (argc > 1) {
+        printf("file %s: %ld bytes, digest 0x%08x\n", argv[1], env.file_bytes,
+               env.file_digest);
+    }
     printf("digest 0x%08x\n", digest());
     return 0;
 }
