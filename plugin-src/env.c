@@ -16,7 +16,8 @@
  * The per-target tables also say which results are addresses (left out
  * with addrs=off, when the two QEMUs place the guest differently) and, for
  * the environment-reading calls and read, which guest buffers the call
- * fills: from API 4 the plugin reads them when the call returns, so a
+ * fills: when both sides have API 4 (memvalues=on) the plugin reads them
+ * when the call returns, so a
  * difference in what the host answered is seen at the call, not at a later
  * load.
  * harness/syscalls.ts names the same calls (a unit test checks the two).
@@ -179,7 +180,8 @@ void env_outputs(uint64_t pos, int64_t num, int64_t ret)
     const EnvCall *c = env_call(num);
     uint32_t offset = 0;
 
-    if (!c || ret < 0) {
+    /* Only when both sides read them (memvalues: both have API 4 on). */
+    if (!c || ret < 0 || !cfg.memvalues) {
         return;
     }
     for (int k = 0; k < 2; k++) {

@@ -47,6 +47,12 @@ Deno.test("plugin arguments follow what is compared and what both QEMUs can do",
     // The sides run on past a disagreement far enough to see the streams meet.
     ok(args.some((a) => /^reconverge=\d+$/.test(a) && Number(a.slice(11)) > 100));
   });
+  await t.step("what system calls wrote is read only when both sides can (memvalues)", () => {
+    for (const [apis, values] of [[[5, 5], true], [[1, 5], false]] as const) {
+      const plan = fakePlan({ compare: ["pc", "syscalls"], apis: [apis[0], apis[1]] });
+      equal(lockstepPluginArgs(plan, plan.b, "/run").includes("memvalues=on"), values, `${apis}`);
+    }
+  });
   await t.step("two layouts: addresses off", () => {
     equal(lockstepPluginArgs(fakePlan(), fakePlan().a, "/run").includes("addrs=off"), false);
     const plan = fakePlan({ sameLayout: false, compare: ["pc", "mem", "syscalls"] });
