@@ -127,6 +127,7 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                                                       : LS_EV_LOAD;
     uint32_t size = 1u << qemu_plugin_mem_size_shift(info);
     uint64_t value = 0, high = 0;
+    uint64_t vaddr_high = vaddr + 8;
 
     if (cfg.memvalues) {
         compat_mem_value(info, &value, &high);
@@ -134,11 +135,11 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
     if (!cfg.addrs) {
         /* Addresses and the values moved (often addresses) mean nothing
          * across two layouts: direction and size still do. */
-        vaddr = value = high = 0;
+        vaddr = vaddr_high = value = high = 0;
     }
     if (size > 8) {
         add_event(pos, kind, vaddr, 8, value);
-        add_event(pos, kind, vaddr + 8, 8, high);
+        add_event(pos, kind, vaddr_high, 8, high);
     } else {
         add_event(pos, kind, vaddr, size, value);
     }
