@@ -221,7 +221,8 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
     environment: "",
   }[kind];
   return {
-    // The host's answer to a system call is not TCG's: no verdict on it.
+    // The environment's doing (a system call's answer, the host's counter)
+    // is not TCG's: no verdict on it.
     status: env ? "inconclusive" : "diverged",
     stoppedBy: "divergence",
     message: env

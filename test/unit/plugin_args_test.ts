@@ -97,6 +97,15 @@ Deno.test("linux-user sides preload the environment shim, narrowing's re-runs to
   }
 });
 
+Deno.test("fixed devices: QEMU's -L prefix is the run directory's root, before the user's arguments", () => {
+  const plan = fakePlan({ fixedDevices: true });
+  const argv = lockstepArgv(plan, plan.a, "/run", "/p.so");
+  const at = argv.indexOf("-L");
+  equal(argv[at + 1], "/run/root");
+  ok(at > argv.indexOf("-plugin") && at < argv.indexOf("-0"));
+  equal(lockstepArgv(fakePlan(), plan.a, "/run", "/p.so").includes("-L"), false);
+});
+
 Deno.test("system mode: machine arguments, then the plugin, then the image", () => {
   const plan = fakePlan({ mode: "system" });
   const argv = lockstepArgv(plan, plan.a, "/run", "/p.so");
