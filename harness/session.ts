@@ -47,11 +47,14 @@ export interface SessionOptions {
   readonly onEvent?: ((line: string) => void) | undefined;
 }
 
-/** Builds the plugin for each side (once per API version). */
+/**
+ * Builds the plugin for each side (once per API version) and, in
+ * linux-user, the environment shim both sides preload.
+ */
 async function buildFor(
   plan: RunPlan,
   cacheDir: string | undefined,
-): Promise<[BuiltPlugin, BuiltPlugin]> {
+): Promise<[BuiltPlugin, BuiltPlugin, BuiltPlugin | undefined]> {
   const build = (side: SidePlan) =>
     buildPlugin({
       source: "lockstep",
@@ -64,13 +67,16 @@ async function buildFor(
   const sameBuild = plan.a.qemu.pluginApi === plan.b.qemu.pluginApi &&
     plan.a.qemu.path === plan.b.qemu.path;
   const b = sameBuild ? a : await build(plan.b);
-  return [a, b];
+  const shim = plan.mode === "user"
+    ? await buildPlugin({ source: "env_shim", api: 0, qemuPath: plan.a.qemu.path, cacheDir })
+    : undefined;
+  return [a, b, shim];
 }
 
 /** Runs both sides of `plan` in lockstep and returns the verdict. */
 export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Promise<Verdict> {
   const event = opts.onEvent ?? (() => {});
-  const [pluginA, pluginB] = await buildFor(plan, opts.cacheDir);
+  const [pluginA, pluginB, shim] = await buildFor(plan, opts.cacheDir);
   for (const p of new Set([pluginA, pluginB])) {
     event(
       `plugin ${
@@ -78,12 +84,12 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       }: ${p.path} (header: ${p.header.origin}, ${p.header.file})`,
     );
   }
-  const plugins = { a: pluginA.path, b: pluginB.path };
+  const plugins = { a: pluginA.path, b: pluginB.path, shim: shim?.path };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   await using pair = await SidePair.open({
     plan,
-    args: (side, dir) => lockstepArgv(plan, side, dir, plugins[side.role]),
+    args: (side, dir) => lockstepArgv(plan, side, dir, plugins[side.role], plugins.shim),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
   });
