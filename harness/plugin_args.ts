@@ -25,6 +25,7 @@ export const PLUGIN_ARGS = {
   REGSEVERY: "regsevery",
   NARROW: "narrow",
   FAST: "fast",
+  ADDRS: "addrs",
 } as const;
 
 const K = PLUGIN_ARGS;
@@ -36,6 +37,7 @@ export const PEER_SOCKET = "peer.sock";
 /** The arguments of one side of a lockstep run in `runDir`. */
 export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): string[] {
   const mem = plan.compare.includes("mem");
+  const sys = plan.compare.includes("syscalls");
   return [
     `${K.ROLE}=${side.role}`,
     `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
@@ -50,12 +52,15 @@ export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string
       : []),
     ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
     ...(mem ? [`${K.MEM}=on`] : []),
-    // Values only when both sides can read them (plugin API 4, QEMU 9.2).
-    ...(mem && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
+    // Values (what loads and stores moved, what system calls wrote) only
+    // when both sides can read them (plugin API 4, QEMU 9.2).
+    ...((mem || sys) && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
       ? [`${K.MEMVALUES}=on`]
       : []),
-    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(sys ? [`${K.SYS}=on`] : []),
     ...(plan.compare.includes("regs") ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.regsEvery}`] : []),
+    // The two QEMUs place the guest differently: addresses mean nothing.
+    ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
   ];
 }
 
@@ -65,6 +70,7 @@ export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string
  * at most once a checkpoint.
  */
 export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): string[] {
+  const sys = plan.compare.includes("syscalls");
   return [
     `${K.ROLE}=${side.role}`,
     `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
@@ -74,10 +80,15 @@ export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): s
     `${K.INTERVAL}=${plan.fast.interval}`,
     `${K.WINDOW}=${plan.fast.window}`,
     ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
-    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(sys ? [`${K.SYS}=on`] : []),
+    // What system calls wrote, as in the detail pass: both sides at API 4.
+    ...(sys && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
+      ? [`${K.MEMVALUES}=on`]
+      : []),
     ...(plan.compare.includes("regs")
       ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.fast.interval}`]
       : []),
+    ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
   ];
 }
 

@@ -17,6 +17,7 @@ Options cfg = {
     .window = DEFAULT_WINDOW,
     .history = DEFAULT_HISTORY,
     .regs_every = DEFAULT_REGS_EVERY,
+    .addrs = true,
 };
 
 typedef enum {
@@ -70,6 +71,8 @@ static const ArgSpec args[] = {
     { LS_ARG_NARROW, ARG_RANGE, &cfg.narrow },
     /* The fast pass: no block ring, no dump; say where the streams part. */
     { LS_ARG_FAST, ARG_BOOL, &cfg.fast },
+    /* Compare addresses (off: the two QEMUs place the guest differently). */
+    { LS_ARG_ADDRS, ARG_BOOL, &cfg.addrs },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 

@@ -56,6 +56,8 @@ export function fakePlan(
       window: DEFAULTS.fastWindow,
     },
     notCompared: [],
+    sameLayout: true,
+    fixedDevices: false,
     warnings: [],
     env: { PATH: "/usr/bin:/bin" },
     cwd: "/",
