@@ -11,6 +11,7 @@ export { type Progress, runLockstep, type SessionOptions } from "./harness/sessi
 export type {
   DisassemblerInfo,
   Divergence,
+  EnvironmentDifference,
   EventView,
   Excursion,
   HistoryInsn,

@@ -109,7 +109,11 @@ function eventRow(role: "a" | "b", x: EventView | null, other: EventView | null)
       ? f("address") + f("size") + f("value")
       : x.kind === "regs"
       ? f("blockPc") + f("hash") + "<td></td>"
-      : f("number") + f(x.kind === "syscall" ? "argsHash" : "error") + "<td></td>"
+      : x.kind === "syscall"
+      ? f("number") + f("argsHash") + "<td></td>"
+      : x.kind === "syscall-result"
+      ? f("number") + f("result") + "<td></td>"
+      : f("number") + f("value") + f("offset")
   }</tr>`;
 }
 
@@ -119,7 +123,11 @@ function eventsTable(ev: { a: EventView | null; b: EventView | null }): string {
     ? ["address", "size", "value"]
     : k === "regs"
     ? ["block", "hash", ""]
-    : ["number", k === "syscall" ? "arguments hash" : "error", ""];
+    : k === "syscall"
+    ? ["number", "arguments hash", ""]
+    : k === "syscall-result"
+    ? ["number", "result", ""]
+    : ["number", "value written", "at byte"];
   return `<table class="events" id="events"><tr><th></th><th>event</th>${
     heads.map((h) => `<th>${h}</th>`).join("")
   }</tr>${eventRow("a", ev.a, ev.b)}${eventRow("b", ev.b, ev.a)}</table>`;
@@ -132,6 +140,7 @@ function divergenceSection(v: Verdict): string {
     mem: "A memory access of that instruction differs",
     syscall: "A system call of that instruction differs",
     regs: "The registers before that instruction differ",
+    environment: "The host answered that instruction's system call differently: not TCG",
   }[d.kind] ?? d.kind;
   const row = (role: "a" | "b") => {
     const x = d[role];

@@ -61,19 +61,20 @@ function columns(rows: readonly (readonly string[])[], gap = "  "): string[] {
 
 function eventText(e: EventView | null): string {
   if (!e) return "(no such event)";
+  const call = `system call ${e.name ? `${e.name} (${e.number})` : e.number}`;
   switch (e.kind) {
     case "load":
     case "store":
       return `${e.kind} of ${e.size} byte(s) at ${hex(e.address!)}` +
         (e.value !== undefined ? `, value ${hex(e.value)}` : "");
     case "syscall":
-      return e.ret !== undefined
-        ? `system call ${e.number} returned ${e.ret}`
-        : `system call ${e.number} (arguments hash ${hex(e.argsHash!)})`;
+      return `${call} (arguments hash ${hex(e.argsHash!)})`;
+    case "syscall-result":
+      return `${call} returned ${e.result}`;
+    case "syscall-output":
+      return `${call} wrote ${hex(e.value!)} at byte ${e.offset}`;
     case "regs":
       return `registers at the start of block ${hex(e.blockPc!)} (hash ${hex(e.hash!)})`;
-    default:
-      return `system call ${e.number} failed with ${e.error}`;
   }
 }
 
@@ -192,12 +193,19 @@ function divergenceLines(v: Verdict, c: ReturnType<typeof palette>): string[] {
   if (d.events) {
     out.push(
       `  first differing ${
-        { pc: "", mem: "memory access", syscall: "system call", regs: "register state" }[d.kind]
+        {
+          pc: "",
+          mem: "memory access",
+          syscall: "system call",
+          regs: "register state",
+          environment: d.environment?.what === "counter" ? "value" : "answer from the host",
+        }[d.kind]
       } ${d.kind === "regs" ? "before" : "of"} that instruction:`,
     );
     out.push(`    side a: ${eventText(d.events.a)}`);
     out.push(`    side b: ${eventText(d.events.b)}`);
   }
+  if (d.environment) out.push(c.yellow(`  not TCG: ${d.environment.hint}`));
   if (d.regs && d.regs.length) {
     out.push("  registers that differ there:", ...regTable(d.regs, "    "));
   }

@@ -24,7 +24,7 @@ import { type LockstepOptions, planRun, type RunPlan } from "./plan.ts";
 import { PEER_SOCKET, REC_SOCKET } from "./plugin_args.ts";
 import { buildPlugin } from "./plugin_build.ts";
 import { findPreset } from "./presets.ts";
-import type { PluginMessage, Role, Step } from "./protocol.ts";
+import { type DumpEvent, EventKind, type PluginMessage, type Role, type Step } from "./protocol.ts";
 import { fileSha256, recordParams, textSha256 } from "./record.ts";
 import { RecordStream } from "./record_stream.ts";
 import type { RegChoice } from "./registers.ts";
@@ -39,15 +39,16 @@ import { type StreamDiff, TraceComparer } from "./trace_compare.ts";
 import type { Trace } from "./trace_reader.ts";
 import { TraceError } from "./trace_format.ts";
 import { type PeerEnd, PeerMsgType, type PeerPart, TracePeer } from "./trace_peer.ts";
-import type {
-  Divergence,
-  EventView,
-  FastPassReport,
-  NamedBlock,
-  NamedInsn,
-  SideResult,
-  TraceWindow,
-  Verdict,
+import { describeEnvironment, environmentDifference } from "./environment.ts";
+import {
+  type Divergence,
+  eventView,
+  type FastPassReport,
+  type NamedBlock,
+  type NamedInsn,
+  type SideResult,
+  type TraceWindow,
+  type Verdict,
 } from "./verdict.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { join, resolve } from "../deps/path.ts";
@@ -185,6 +186,21 @@ export async function planAgainst(opts: LockstepOptions, trace: Trace): Promise<
       "compare on a QEMU of 9.0 or later, or record the trace with --compare pc,syscalls",
     );
   }
+  if (h.outputs && live.pluginApi < 4) {
+    throw new SetupError(
+      `Cannot compare with trace ${trace.name}: it holds what system calls wrote, which side b's QEMU ${live.version} (plugin API ${live.pluginApi}) cannot read (API 4, QEMU 9.2 or later)`,
+      "compare on a QEMU of 9.2 or later, or record the trace on a QEMU before 9.2",
+    );
+  }
+  // The trace holds addresses (events' and results'): the live side keeps
+  // them too. Two versions may place a linux-user guest differently.
+  const warnings = plan.mode === "user" && live.version !== h.qemu.version
+    ? [
+      `The trace was recorded on QEMU ${h.qemu.version}, side b is ${live.version}: in linux-user ` +
+      `two versions may place the guest's stack and mappings differently, and the trace holds ` +
+      `addresses; a difference in one is then not TCG's (record the trace with the same version)`,
+    ]
+    : [];
   const notCompared = [
     {
       what: "mem",
@@ -199,6 +215,8 @@ export async function planAgainst(opts: LockstepOptions, trace: Trace): Promise<
   return {
     ...plan,
     compare: h.compared,
+    sameLayout: true,
+    warnings: [...plan.warnings, ...warnings],
     notCompared,
     fast: { enabled: true, why: null, interval: h.interval, window: DEFAULTS.fastWindow },
   };
@@ -268,6 +286,12 @@ function traceSide(plan: RunPlan, trace: Trace): SideResult {
     output: s.output.text,
     stderrTail: "",
   };
+}
+
+/** The live side's plugin, and the environment shim it preloads (linux-user). */
+interface LivePlugins {
+  readonly path: string;
+  readonly shim: string | undefined;
 }
 
 /** One run of the live side: its state, status and what the verdict says of it. */
@@ -349,13 +373,24 @@ export async function runAgainst(
   opts: SessionOptions = {},
 ): Promise<Verdict> {
   const event = opts.onEvent ?? (() => {});
-  const plugin = await buildPlugin({
-    source: "lockstep",
-    api: plan.b.qemu.pluginApi,
-    qemuPath: plan.b.qemu.path,
-    header: plan.pluginHeader,
-    cacheDir: opts.cacheDir,
-  });
+  const plugin: LivePlugins = {
+    path: (await buildPlugin({
+      source: "lockstep",
+      api: plan.b.qemu.pluginApi,
+      qemuPath: plan.b.qemu.path,
+      header: plan.pluginHeader,
+      cacheDir: opts.cacheDir,
+    })).path,
+    // linux-user: the environment shim, as a pair's sides preload it.
+    shim: plan.mode === "user"
+      ? (await buildPlugin({
+        source: "env_shim",
+        api: 0,
+        qemuPath: plan.b.qemu.path,
+        cacheDir: opts.cacheDir,
+      })).path
+      : undefined,
+  };
   event(
     `trace ${trace.name}: ${trace.summary.end.insns} instructions recorded on QEMU ${trace.header.qemu.version} (${trace.header.host.hostname}, ${trace.header.created})`,
   );
@@ -373,7 +408,7 @@ export async function runAgainst(
     plan,
     trace,
     "fast",
-    (dir) => fastArgv(plan, plan.b, dir, plugin.path),
+    (dir) => fastArgv(plan, plan.b, dir, plugin.path, plugin.shim),
     part,
     { ...opts, limitHash },
   );
@@ -445,7 +480,7 @@ export async function runAgainst(
     return await verdictOf({ ...o, message }, fast.side, null, fastPass);
   }
   event(`fast pass: ${why}; the live side records its stream to name the instruction`);
-  const named = await nameDifference(plan, trace, plugin.path, fast, o.apart, left(), event);
+  const named = await nameDifference(plan, trace, plugin, fast, o.apart, left(), event);
   return await verdictOf(named.outcome, fast.side, named.divergence, {
     ...fastPass,
     result: "apart",
@@ -469,7 +504,7 @@ interface LiveView {
 async function nameDifference(
   plan: RunPlan,
   trace: Trace,
-  plugin: string,
+  plugin: LivePlugins,
   fast: LiveRun,
   apart: { good: number; bad: number } | undefined,
   opts: SessionOptions,
@@ -489,7 +524,7 @@ async function nameDifference(
     recPlan,
     trace,
     "record",
-    (dir) => recordArgv(recPlan, plan.b, dir, plugin, rec),
+    (dir) => recordArgv(recPlan, plan.b, dir, plugin.path, rec, plugin.shim),
     { kind: "echo" },
     { ...opts, record: comparer },
   );
@@ -552,7 +587,7 @@ function fastWhy(fast: LiveRun, trace: Trace): string {
 async function liveAround(
   plan: RunPlan,
   trace: Trace,
-  plugin: string,
+  plugin: LivePlugins,
   pos: number,
   opts: SessionOptions,
 ): Promise<LiveView | undefined> {
@@ -561,7 +596,7 @@ async function liveAround(
     plan,
     trace,
     "dump",
-    (dir) => lockstepArgv(plan, plan.b, dir, plugin, true),
+    (dir) => lockstepArgv(plan, plan.b, dir, plugin.path, plugin.shim, true),
     { kind: "stop", good, bad: pos },
     { ...opts, done: (s) => (s.dump?.done ? found : undefined) },
   );
@@ -658,7 +693,7 @@ function jumpDivergence(
 async function nameEnd(
   plan: RunPlan,
   trace: Trace,
-  plugin: string,
+  plugin: LivePlugins,
   live: LiveRun,
   liveEnd: number,
   opts: SessionOptions,
@@ -691,24 +726,26 @@ async function nameEnd(
   }, view && { at: (x) => (x < liveEnd ? view.at(x) : null), history: view.history });
 }
 
-/** A detail record as the verdict shows it. */
-function detailView(d: Detail | undefined, blockPc: bigint | undefined): EventView | null {
-  if (!d) return null;
+/** A detail record as the event it is (a register snapshot's at the block `blockPc`). */
+function asEvent(d: Detail | undefined, blockPc: bigint | undefined): DumpEvent | undefined {
+  if (!d) return undefined;
   switch (d.kind) {
     case "syscall":
-      return { kind: "syscall", number: Number(d.number), argsHash: d.args };
+      return { pos: d.pos, kind: EventKind.SYSCALL, a: d.number, size: 0, v: d.args };
     case "sysret":
-      return { kind: "syscall", number: Number(d.number), ret: Number(BigInt.asIntN(64, d.ret)) };
+      return { pos: d.pos, kind: EventKind.SYSRET, a: d.number, size: 0, v: d.ret };
+    case "sysout":
+      return { pos: d.pos, kind: EventKind.SYSOUT, a: d.number, size: d.offset, v: d.value };
     case "regs":
-      return { kind: "regs", hash: d.hash, ...(blockPc !== undefined ? { blockPc } : {}) };
+      return { pos: d.pos, kind: EventKind.REGS, a: blockPc ?? 0n, size: 0, v: d.hash };
   }
 }
 
-/** A system call or register snapshot that differs (steps 2 and 3). */
+/** A system call, its answer or a register snapshot that differs (steps 2 and 3). */
 async function detailDivergence(
   plan: RunPlan,
   trace: Trace,
-  plugin: string,
+  plugin: LivePlugins,
   diff: Extract<StreamDiff, { kind: "detail" }>,
   view: LiveView | undefined,
   opts: SessionOptions,
@@ -724,29 +761,26 @@ async function detailDivergence(
     })),
     b: view?.history(p) ?? [],
   };
-  const events = { a: detailView(diff.trace, b?.pc), b: detailView(diff.live, b?.pc) };
-  const kinds = [diff.trace?.kind, diff.live?.kind];
-  if (kinds.includes("sysret") && !kinds.includes("syscall")) {
-    const tr = diff.trace?.kind === "sysret" ? diff.trace.ret : undefined;
-    const lr = diff.live?.kind === "sysret" ? diff.live.ret : undefined;
-    const num = diff.trace?.kind === "sysret"
-      ? diff.trace.number
-      : diff.live?.kind === "sysret"
-      ? diff.live.number
-      : undefined;
+  const arch = trace.header.arch;
+  const x = asEvent(diff.trace, b?.pc);
+  const y = asEvent(diff.live, b?.pc);
+  const events = {
+    a: x ? eventView(x, true, arch) : null,
+    b: y ? eventView(y, true, arch) : null,
+  };
+  // The host's answer to the same call: the environment's doing, not TCG's.
+  const env = environmentDifference(x, y, arch);
+  if (env) {
     return {
       outcome: {
         status: "inconclusive",
         stoppedBy: "divergence",
-        message:
-          `The environment answered differently at instruction ${p}: system call ${num} returned ${
-            tr ?? "nothing"
-          } in the trace, ${lr ?? "nothing"} here (the host's world, not TCG: pids, clocks, files)`,
+        message: describeEnvironment(env, p),
       },
-      divergence: { insn: p, kind: "syscall", events, a, b, history },
+      divergence: { insn: p, kind: "environment", events, environment: env, a, b, history },
     };
   }
-  if (kinds.includes("syscall")) {
+  if (diff.trace?.kind !== "regs" && diff.live?.kind !== "regs") {
     return {
       outcome: {
         status: "diverged",
@@ -784,7 +818,7 @@ async function detailDivergence(
 async function stepLive(
   plan: RunPlan,
   trace: Trace,
-  plugin: string,
+  plugin: LivePlugins,
   from: number,
   to: number,
   opts: SessionOptions,
@@ -796,7 +830,7 @@ async function stepLive(
     plan,
     trace,
     "narrow",
-    (dir) => narrowArgv(plan, plan.b, dir, plugin, from, to, true),
+    (dir) => narrowArgv(plan, plan.b, dir, plugin.path, from, to, plugin.shim, true),
     undefined,
     {
       ...opts,

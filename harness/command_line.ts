@@ -14,6 +14,7 @@ import {
   recordPluginArgs,
 } from "./plugin_args.ts";
 import { SetupError } from "./errors.ts";
+import { DEVICE_ROOT, placeDevices } from "./environment.ts";
 import { join } from "../deps/path.ts";
 
 /**
@@ -25,7 +26,10 @@ export function guestCopy(runDir: string, plan: RunPlan, side: SidePlan): string
   return join(runDir, side.role, plan.guestName);
 }
 
-/** Puts each side's guest program where guestCopy() says (linux-user). */
+/**
+ * Puts each side's guest program where guestCopy() says (linux-user), and
+ * the fixed /dev/urandom and /dev/random both see (plan.fixedDevices).
+ */
 export async function placeGuests(
   runDir: string,
   plan: RunPlan,
@@ -35,6 +39,7 @@ export async function placeGuests(
     await Deno.mkdir(join(runDir, side.role));
     await placeFile(side.image, guestCopy(runDir, plan, side));
   }
+  if (plan.fixedDevices) await placeDevices(runDir);
 }
 
 /**
@@ -75,6 +80,12 @@ async function placeFile(src: string, dst: string): Promise<void> {
  * sides (and an open descriptor 3 on both).
  */
 const OPEN_SIDE_DIR = 'exec 3<"$1" && shift && exec "$@"';
+/**
+ * The same, with the environment shim (plugin-src/env_shim.c) preloaded
+ * into what follows (setarch, then QEMU; QEMU's -U keeps it from the guest).
+ */
+const OPEN_SIDE_DIR_PRELOAD = 'exec 3<"$1" && LD_PRELOAD="$2" && export LD_PRELOAD && shift 2 && ' +
+  'exec "$@"';
 
 /** The full argv for one side, given the run's private directory. */
 export function lockstepArgv(
@@ -82,10 +93,11 @@ export function lockstepArgv(
   side: SidePlan,
   runDir: string,
   pluginPath: string,
+  shim?: string,
   fastCount = false,
 ): string[] {
   const spec = pluginSpec(pluginPath, lockstepPluginArgs(plan, side, runDir, fastCount));
-  return argvWithPlugin(plan, side, runDir, spec);
+  return argvWithPlugin(plan, side, runDir, spec, shim);
 }
 
 /** The full argv for one side of the fast pass. */
@@ -94,9 +106,10 @@ export function fastArgv(
   side: SidePlan,
   runDir: string,
   pluginPath: string,
+  shim?: string,
 ): string[] {
   const spec = pluginSpec(pluginPath, fastPluginArgs(plan, side, runDir));
-  return argvWithPlugin(plan, side, runDir, spec);
+  return argvWithPlugin(plan, side, runDir, spec, shim);
 }
 
 /** The full argv of a side that records a trace. */
@@ -106,9 +119,10 @@ export function recordArgv(
   runDir: string,
   pluginPath: string,
   rec: RecordParams,
+  shim?: string,
 ): string[] {
   const spec = pluginSpec(pluginPath, recordPluginArgs(plan, side, runDir, rec));
-  return argvWithPlugin(plan, side, runDir, spec);
+  return argvWithPlugin(plan, side, runDir, spec, shim);
 }
 
 /** The argv of one side run alone to report every step of [from, to] (narrowing). */
@@ -119,22 +133,25 @@ export function narrowArgv(
   pluginPath: string,
   from: number,
   to: number,
+  shim?: string,
   fastCount = false,
 ): string[] {
   const spec = pluginSpec(pluginPath, narrowPluginArgs(side, runDir, from, to, fastCount));
-  return argvWithPlugin(plan, side, runDir, spec);
+  return argvWithPlugin(plan, side, runDir, spec, shim);
 }
 
 /**
  * One side's argv with any plugin (`-plugin` value `spec`), or none (null):
  * the benchmark runs the same command line with its counting plugin and
- * with no plugin at all.
+ * with no plugin at all. In linux-user, `shim` is the environment shim to
+ * preload, if any.
  */
 export function argvWithPlugin(
   plan: RunPlan,
   side: SidePlan,
   runDir: string,
   spec: string | null,
+  shim?: string,
 ): string[] {
   const plugin = spec === null
     ? []
@@ -142,11 +159,13 @@ export function argvWithPlugin(
   if (plan.mode === "user") {
     return [
       "-c",
-      OPEN_SIDE_DIR,
+      shim ? OPEN_SIDE_DIR_PRELOAD : OPEN_SIDE_DIR,
       "qemu-lockstep",
       join(runDir, side.role),
+      ...(shim ? [shim] : []),
       ...side.head,
       ...plugin,
+      ...(plan.fixedDevices ? ["-L", join(runDir, DEVICE_ROOT)] : []),
       ...side.tail,
       `/proc/self/fd/3/${plan.guestName}`,
       ...plan.guestArgs,

@@ -29,6 +29,7 @@ export const PLUGIN_ARGS = {
   CHUNK: "chunk",
   DETAIL: "detail",
   FASTCOUNT: "fastcount",
+  ADDRS: "addrs",
 } as const;
 
 const K = PLUGIN_ARGS;
@@ -54,6 +55,7 @@ export function lockstepPluginArgs(
   fastCount = false,
 ): string[] {
   const mem = plan.compare.includes("mem");
+  const sys = plan.compare.includes("syscalls");
   return [
     // Positions a trace gave: counted as the fast pass counts.
     ...(fastCount ? [`${K.FASTCOUNT}=on`] : []),
@@ -70,12 +72,15 @@ export function lockstepPluginArgs(
       : []),
     ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
     ...(mem ? [`${K.MEM}=on`] : []),
-    // Values only when both sides can read them (plugin API 4, QEMU 9.2).
-    ...(mem && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
+    // Values (what loads and stores moved, what system calls wrote) only
+    // when both sides can read them (plugin API 4, QEMU 9.2).
+    ...((mem || sys) && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
       ? [`${K.MEMVALUES}=on`]
       : []),
-    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(sys ? [`${K.SYS}=on`] : []),
     ...(plan.compare.includes("regs") ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.regsEvery}`] : []),
+    // The two QEMUs place the guest differently: addresses mean nothing.
+    ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
   ];
 }
 
@@ -85,6 +90,7 @@ export function lockstepPluginArgs(
  * at most once a checkpoint.
  */
 export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): string[] {
+  const sys = plan.compare.includes("syscalls");
   return [
     `${K.ROLE}=${side.role}`,
     `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
@@ -95,10 +101,15 @@ export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): s
     `${K.INTERVAL}=${plan.fast.interval}`,
     `${K.WINDOW}=${plan.fast.window}`,
     ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
-    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(sys ? [`${K.SYS}=on`] : []),
+    // What system calls wrote, as in the detail pass: both sides at API 4.
+    ...(sys && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
+      ? [`${K.MEMVALUES}=on`]
+      : []),
     ...(plan.compare.includes("regs")
       ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.fast.interval}`]
       : []),
+    ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
   ];
 }
 
@@ -115,6 +126,7 @@ export function recordPluginArgs(
   rec: RecordParams,
 ): string[] {
   const regs = plan.compare.includes("regs");
+  const sys = plan.compare.includes("syscalls");
   return [
     `${K.ROLE}=${side.role}`,
     `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
@@ -127,7 +139,10 @@ export function recordPluginArgs(
     `${K.CHUNK}=${rec.chunk}`,
     `${K.DETAIL}=${regs ? rec.detail : 0}`,
     ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
-    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(sys ? [`${K.SYS}=on`] : []),
+    // What system calls wrote, where this QEMU can read it (API 4): the
+    // trace says so (TraceHeader.outputs).
+    ...(sys && side.qemu.pluginApi >= 4 ? [`${K.MEMVALUES}=on`] : []),
     ...(regs ? [`${K.REGS}=on`, `${K.REGSEVERY}=${rec.interval}`] : []),
   ];
 }

@@ -103,6 +103,15 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     header: plan.pluginHeader,
     cacheDir: opts.cacheDir,
   });
+  // linux-user: the environment shim, as the sides of a pair preload it.
+  const shim = plan.mode === "user"
+    ? (await buildPlugin({
+      source: "env_shim",
+      api: 0,
+      qemuPath: side.qemu.path,
+      cacheDir: opts.cacheDir,
+    })).path
+    : undefined;
   const image = await fileSha256(side.image);
   await using writer = await TraceWriter.create(opts.out);
   await using owned = new AsyncDisposableStack();
@@ -128,6 +137,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     },
     argv,
     compared: plan.compare.filter((c) => c !== "mem" && (c !== "regs" || registers.length > 0)),
+    outputs: plan.compare.includes("syscalls") && side.qemu.pluginApi >= 4,
     registers,
     interval: rec.interval,
     chunk: rec.chunk,
@@ -136,7 +146,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   await using pair = await SidePair.open({
     plan,
     roles: ["a"],
-    args: (s, dir) => recordArgv(plan, s, dir, plugin.path, rec),
+    args: (s, dir) => recordArgv(plan, s, dir, plugin.path, rec, shim),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: "record ",

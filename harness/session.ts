@@ -54,11 +54,14 @@ export interface SessionOptions {
   readonly onEvent?: ((line: string) => void) | undefined;
 }
 
-/** Builds the plugin for each side (once per API version). */
+/**
+ * Builds the plugin for each side (once per API version) and, in
+ * linux-user, the environment shim both sides preload.
+ */
 async function buildFor(
   plan: RunPlan,
   cacheDir: string | undefined,
-): Promise<[BuiltPlugin, BuiltPlugin]> {
+): Promise<[BuiltPlugin, BuiltPlugin, BuiltPlugin | undefined]> {
   const build = (side: SidePlan) =>
     buildPlugin({
       source: "lockstep",
@@ -71,7 +74,10 @@ async function buildFor(
   const sameBuild = plan.a.qemu.pluginApi === plan.b.qemu.pluginApi &&
     plan.a.qemu.path === plan.b.qemu.path;
   const b = sameBuild ? a : await build(plan.b);
-  return [a, b];
+  const shim = plan.mode === "user"
+    ? await buildPlugin({ source: "env_shim", api: 0, qemuPath: plan.a.qemu.path, cacheDir })
+    : undefined;
+  return [a, b, shim];
 }
 
 /** One pass over the guest: its outcome, and what the verdict needs of it. */
@@ -92,7 +98,7 @@ interface Pass {
 async function runPass(
   plan: RunPlan,
   kind: "fast" | "detail",
-  plugins: Record<Role, string>,
+  plugins: { readonly a: string; readonly b: string; readonly shim?: string | undefined },
   opts: SessionOptions,
   runStarted: number,
   timeline: TimelineRecorder,
@@ -101,7 +107,7 @@ async function runPass(
   const argv = kind === "fast" ? fastArgv : lockstepArgv;
   await using pair = await SidePair.open({
     plan,
-    args: (side, dir) => argv(plan, side, dir, plugins[side.role]),
+    args: (side, dir) => argv(plan, side, dir, plugins[side.role], plugins.shim),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: kind === "fast" ? "fast " : "",
@@ -147,7 +153,7 @@ function leftToDetail(fast: Pass): string | undefined {
 /** Runs both sides of `plan` in lockstep and returns the verdict. */
 export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Promise<Verdict> {
   const event = opts.onEvent ?? (() => {});
-  const [pluginA, pluginB] = await buildFor(plan, opts.cacheDir);
+  const [pluginA, pluginB, shim] = await buildFor(plan, opts.cacheDir);
   for (const p of new Set([pluginA, pluginB])) {
     event(
       `plugin ${
@@ -155,7 +161,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       }: ${p.path} (header: ${p.header.origin}, ${p.header.file})`,
     );
   }
-  const plugins = { a: pluginA.path, b: pluginB.path };
+  const plugins = { a: pluginA.path, b: pluginB.path, shim: shim?.path };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   // The detail pass gets what --timeout leaves after the fast pass.

@@ -20,7 +20,10 @@ export interface Jump {
   readonly target: bigint;
 }
 
-/** A detail record: a system call, its result, or a register snapshot, at `pos`. */
+/**
+ * A detail record at `pos`: a system call, its result (as the 64 bits the
+ * event holds), 8 bytes it wrote, or a register snapshot.
+ */
 export type Detail =
   | {
     readonly kind: "syscall";
@@ -29,6 +32,13 @@ export type Detail =
     readonly args: bigint;
   }
   | { readonly kind: "sysret"; readonly pos: number; readonly number: bigint; readonly ret: bigint }
+  | {
+    readonly kind: "sysout";
+    readonly pos: number;
+    readonly number: bigint;
+    readonly offset: number;
+    readonly value: bigint;
+  }
   | { readonly kind: "regs"; readonly pos: number; readonly hash: bigint };
 
 /** Where a chunk starts: its index and size, and the jump before it. */
@@ -202,7 +212,10 @@ export function* decodeDetail(
         yield { kind: "syscall", pos, number: r.big(), args: r.u64() };
         break;
       case DetailKind.SYSRET:
-        yield { kind: "sysret", pos, number: r.big(), ret: r.signed() };
+        yield { kind: "sysret", pos, number: r.big(), ret: r.u64() };
+        break;
+      case DetailKind.SYSOUT:
+        yield { kind: "sysout", pos, number: r.big(), offset: r.num(), value: r.u64() };
         break;
       case DetailKind.REGS:
         yield { kind: "regs", pos, hash: r.u64() };

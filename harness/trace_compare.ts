@@ -47,6 +47,9 @@ function sameDetail(x: Detail, y: Detail): boolean {
       return y.kind === "syscall" && x.number === y.number && x.args === y.args;
     case "sysret":
       return y.kind === "sysret" && x.number === y.number && x.ret === y.ret;
+    case "sysout":
+      return y.kind === "sysout" && x.number === y.number && x.offset === y.offset &&
+        x.value === y.value;
     case "regs":
       return y.kind === "regs" && x.hash === y.hash;
   }

@@ -70,6 +70,8 @@ export interface TraceHeader {
   readonly argv: readonly string[];
   /** What the checkpoints and detail records hold: "pc", "syscalls", "regs". */
   readonly compared: readonly string[];
+  /** With "syscalls": they hold what the environment's calls wrote too (plugin API 4). */
+  readonly outputs: boolean;
   /** The registers a snapshot hashes, in order. */
   readonly registers: readonly string[];
   /** Instructions between checkpoints, per chunk, and between register snapshots (0: none). */
@@ -419,6 +421,7 @@ function checkHeader(h: Record<string, unknown>, what: string): TraceHeader {
     mode: (v) => v === "system" || v === "user",
     argv: isStrs,
     compared: isStrs,
+    outputs: (v) => typeof v === "boolean",
     registers: isStrs,
     interval: isPos,
     chunk: isPos,

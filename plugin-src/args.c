@@ -18,6 +18,7 @@ Options cfg = {
     .history = DEFAULT_HISTORY,
     .regs_every = DEFAULT_REGS_EVERY,
     .chunk = DEFAULT_CHUNK,
+    .addrs = true,
 };
 
 typedef enum {
@@ -81,6 +82,8 @@ static const ArgSpec args[] = {
      * trace) does: the detail pass, naming a position a trace gave.
      */
     { LS_ARG_FASTCOUNT, ARG_BOOL, &cfg.fastcount },
+    /* Compare addresses (off: the two QEMUs place the guest differently). */
+    { LS_ARG_ADDRS, ARG_BOOL, &cfg.addrs },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 

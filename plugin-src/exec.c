@@ -73,10 +73,44 @@ void retire(uint64_t next_pc)
     }
 }
 
-/* The hot path: runs at the start of every executed block (exec_block()). */
+/*
+ * The hot path: runs at the start of every executed block. The common case,
+ * the pending block ran whole and did not start by repeating the last
+ * instruction, is retire() in a few instructions; anything else goes there.
+ */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
-    exec_block(udata);
+    const TbInfo *tb = udata;
+    const TbInfo *p = own.pending;
+
+    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
+        uint64_t start = own.icount;
+        uint64_t h0 = own.hash;
+
+        ring_append(p->key);
+        own.blocks++;
+        own.icount = start + p->n;
+        own.hash = h0 * p->pow + p->hash;
+        own.last_pc = p->last;
+        if (G_UNLIKELY(own.icount >= own.next_mark)) {
+            at_mark(p, 0, start, h0);
+        }
+    } else if (p) {
+        retire(tb->pc);
+    }
+    own.pending = tb;
+    /* One-instruction blocks have no inline bump: they count as whole. */
+    own.expect = *own.last_insns + (tb->n > 1);
+}
+
+/*
+ * The fast pass's callback flavour (before API 3): vcpu_tb_exec() without
+ * the block ring, which it never dumps, and with the sum its inline
+ * flavour computes (exec_block_fast(), shared with record.c's callback).
+ */
+void vcpu_tb_exec_fast(unsigned int vcpu_index, void *udata)
+{
+    exec_block_fast(udata);
 }
 
 /* Where falling through from the last retired instruction of p leads. */

@@ -144,6 +144,10 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                              cfg.regs ? QEMU_PLUGIN_CB_R_REGS
                                                       : QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
+    } else if (cfg.fast && !cfg.regs) {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_fast,
+                                             QEMU_PLUGIN_CB_NO_REGS,
+                                             (void *)shared);
     } else if (cfg.regs) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_regs,
                                              QEMU_PLUGIN_CB_R_REGS,
@@ -230,7 +234,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         return -1;
     }
 
-    if (cfg.sys && !info->system_emulation) {
+    /* Always in linux-user: env.c marks the guest's calls for the shim. */
+    if (!info->system_emulation) {
+        env_init(info);
         qemu_plugin_register_vcpu_syscall_cb(id, vcpu_syscall);
         qemu_plugin_register_vcpu_syscall_ret_cb(id, vcpu_syscall_ret);
     }

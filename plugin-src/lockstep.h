@@ -29,7 +29,8 @@
  *
  * With mem=on and sys=on, every memory access (address, size, direction,
  * and the value from API 4 on) and every system call (number, arguments,
- * an error return) is an "event" of the instruction that made it. Events
+ * result, and from API 4 what environment-reading calls wrote: env.c) is an
+ * "event" of the instruction that made it. Events
  * fold into a second running hash, in execution order, so they are
  * split-insensitive too; each checkpoint combines both hashes.
  *
@@ -55,8 +56,8 @@
  * events), regs.c (registers and narrowing), sync.c (checkpoints, the
  * peer's news, stopping and resuming), peer.c (sockets and the reader
  * thread), report.c (everything written to the orchestrator), args.c (the
- * arguments, listed there), record.c (the record stream) and lockstep.c
- * (install, translation, exit).
+ * arguments, listed there), env.c (the guest's environment in linux-user),
+ * record.c (the record stream) and lockstep.c (install, translation, exit).
  */
 #ifndef LOCKSTEP_H
 #define LOCKSTEP_H
@@ -241,6 +242,7 @@ typedef struct {
     uint64_t chunk;         /* record=: instructions a chunk covers */
     uint64_t detail;        /* record=: instructions between snapshots */
     int x86;                /* x86 guest: 2 x86-64, 1 i386, 0 other */
+    bool addrs;             /* off: the sides place the guest differently */
 } Options;
 extern Options cfg;
 
@@ -542,12 +544,13 @@ void at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
     __attribute__((cold));
 
 /*
- * The hot path of every exec callback (exec.c, and record.c's, inline in
- * both): retire the pending block, then make tb pending. The common case,
- * the pending block ran whole and did not start by repeating the last
- * instruction, takes a few instructions here; anything else is retire()'s.
+ * The fast pass's callback flavour, inline in exec.c's callback and
+ * record.c's: retire the pending block into the stream (its sum; no block
+ * ring, which the fast pass never dumps), then make tb pending. The common
+ * case, the pending block ran whole and did not start by repeating the
+ * last instruction, takes a few instructions; anything else is retire()'s.
  */
-static inline void exec_block(const TbInfo *tb)
+static inline void exec_block_fast(const TbInfo *tb)
 {
     const TbInfo *p = own.pending;
 
@@ -555,10 +558,9 @@ static inline void exec_block(const TbInfo *tb)
         uint64_t start = own.icount;
         uint64_t h0 = own.hash;
 
-        ring_append(p->key);
         own.blocks++;
         own.icount = start + p->n;
-        own.hash = h0 * p->pow + p->hash;
+        own.hash = h0 + p->hash;
         own.last_pc = p->last;
         if (G_UNLIKELY(own.icount >= own.next_mark)) {
             at_mark(p, 0, start, h0);
@@ -583,12 +585,13 @@ uint64_t fast_exit(void);
 bool record_install(void);
 RecSlot *record_slot(uint64_t pc);
 void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata);
-void record_syscall(uint64_t pos, int64_t num, uint64_t args);
-void record_sysret(uint64_t pos, int64_t num, int64_t ret);
+void record_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
+                  uint64_t v);
 void record_flush(void);
 
 /* exec.c: the hot path. */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata);
+void vcpu_tb_exec_fast(unsigned int vcpu_index, void *udata);
 void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata);
 void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata);
 uint64_t prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
@@ -610,6 +613,13 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
                   uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
                       int64_t num, int64_t ret);
+
+/* env.c */
+void env_init(const qemu_info_t *info);
+void env_syscall_start(int64_t num, const uint64_t *args);
+void env_syscall_end(void);
+bool env_is_address(int64_t num);
+void env_outputs(uint64_t pos, int64_t num, int64_t ret);
 
 /* regs.c */
 void regs_handshake(void);

@@ -45,8 +45,9 @@
     X(LOAD, 1) \
     X(STORE, 2) \
     X(SYSCALL, 3) \
-    X(SYSERR, 4) \
-    X(REGS, 5)
+    X(SYSRET, 4) \
+    X(REGS, 5) \
+    X(SYSOUT, 6)
 
 /* Plugin arguments, key=value (keys as the harness writes them). */
 #define LS_ARGS(X) \
@@ -69,7 +70,8 @@
     X(RECORD, "record") \
     X(CHUNK, "chunk") \
     X(DETAIL, "detail") \
-    X(FASTCOUNT, "fastcount")
+    X(FASTCOUNT, "fastcount") \
+    X(ADDRS, "addrs")
 
 /*
  * The record stream (record=PATH, record.c): frames of a one-byte kind,
@@ -86,13 +88,14 @@
 
 /*
  * The kinds of detail records: what an instruction did that the trace
- * keeps at its exact position (a system call, its result, a register
- * snapshot), numbered as the event kinds where they are one.
+ * keeps at its exact position (a system call, its result, what it wrote,
+ * a register snapshot): the event kinds.
  */
 #define LS_DETAIL_KINDS(X) \
     X(SYSCALL, 3) \
+    X(SYSRET, 4) \
     X(REGS, 5) \
-    X(SYSRET, 6)
+    X(SYSOUT, 6)
 
 /*
  * What C makes of them: a string constant per message kind (LS_MSG_HELLO),

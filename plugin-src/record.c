@@ -25,8 +25,9 @@
  * decoded alone. docs/trace-format.md has the encoding byte by byte, and
  * why these choices (measured on the Debian kernel's boot).
  *
- * Detail records: every system call (number, a hash of its arguments) and
- * its result (linux-user), and with regs=on a hash of the picked registers
+ * Detail records: every system call event (number and a hash of its
+ * arguments, its result, what it wrote: linux-user, as events.c makes
+ * them), and with regs=on a hash of the picked registers
  * at the first jump target at or after every multiple of `detail`
  * instructions. The register snapshot the fast pass folds into each
  * checkpoint (the first jump target at or after it, as fast.c takes it)
@@ -47,6 +48,12 @@
  * jumps): 1 gives 54 MB, 3 38 MB, 4 36 MB; more adds little.
  */
 #define REC_WAYS 4
+
+/* A detail record of an event has the event's kind. */
+G_STATIC_ASSERT((int)LS_DETAIL_SYSCALL == (int)LS_EV_SYSCALL &&
+                (int)LS_DETAIL_SYSRET == (int)LS_EV_SYSRET &&
+                (int)LS_DETAIL_REGS == (int)LS_EV_REGS &&
+                (int)LS_DETAIL_SYSOUT == (int)LS_EV_SYSOUT);
 
 /* A buffer is written out once it holds this much (a record is < 48 bytes). */
 #define REC_BUF_SIZE (1 << 16)
@@ -350,7 +357,7 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     if (G_UNLIKELY(p && own.icount + p->n >= cmp.limit)) {
         record_flush();
     }
-    exec_block(tb);
+    exec_block_fast(tb);
     if (G_LIKELY(p) && !is_jump(tb, p)) {
         return;
     }
@@ -378,20 +385,30 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     }
 }
 
-void record_syscall(uint64_t pos, int64_t num, uint64_t args)
+/*
+ * An event (add_event()): a system call (its number, the fold of its
+ * arguments), its result, or 8 bytes of what it wrote (the number, their
+ * offset, the bytes), as the event hash has it.
+ */
+void record_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
+                  uint64_t v)
 {
-    RecBuf *b = detail_head(LS_DETAIL_SYSCALL, pos);
+    RecBuf *b;
 
-    put_varint(b, (uint64_t)num);
-    put_u64(b, args);
-}
-
-void record_sysret(uint64_t pos, int64_t num, int64_t ret)
-{
-    RecBuf *b = detail_head(LS_DETAIL_SYSRET, pos);
-
-    put_varint(b, (uint64_t)num);
-    put_varint(b, zigzag((uint64_t)ret));
+    switch (kind) {
+    case LS_EV_SYSCALL:
+    case LS_EV_SYSRET:
+    case LS_EV_SYSOUT:
+        b = detail_head(kind, pos);
+        put_varint(b, a);
+        if (kind == LS_EV_SYSOUT) {
+            put_varint(b, size);
+        }
+        put_u64(b, v);
+        return;
+    default:
+        return;     /* memory accesses: not in the fast pass */
+    }
 }
 
 /* The slot of address pc, made on first use; with tbs.lock held. */

@@ -13,6 +13,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(
     qemu-user qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
     gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
+    libc6-dev-arm64-cross
     binutils-multiarch libglib2.0-dev pkg-config make gcc libc6-dev
     util-linux libxml2-utils debootstrap debian-archive-keyring chromium
 )

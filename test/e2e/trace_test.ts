@@ -174,13 +174,14 @@ Deno.test("a trace's jumps are exactly the instructions that do not follow the o
   // Every instruction of [0, to), stepped by the plugin one at a time.
   const plan = await planRun(opts);
   const plugin = await buildPlugin({ source: "lockstep", api: 5, qemuPath: opts.qemu });
+  const shim = await buildPlugin({ source: "env_shim", api: 0, qemuPath: opts.qemu });
   const steps: Step[] = [];
   let done = false;
   {
     await using pair = await SidePair.open({
       plan,
       roles: ["a"],
-      args: (side, d) => narrowArgv(plan, side, d, plugin.path, 0, to - 1, true),
+      args: (side, d) => narrowArgv(plan, side, d, plugin.path, 0, to - 1, shim.path, true),
       chooseRegs: (l) => chooseRegisters(l.a!, l.a!, []),
     });
     await superviseSolo(pair, "a", {

@@ -58,6 +58,8 @@ export function fakePlan(
       window: DEFAULTS.fastWindow,
     },
     notCompared: [],
+    sameLayout: true,
+    fixedDevices: false,
     warnings: [],
     env: { PATH: "/usr/bin:/bin" },
     cwd: "/",

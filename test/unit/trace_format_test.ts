@@ -29,6 +29,7 @@ const header: TraceHeader = {
   },
   argv: ["qemu-x86_64", "hello"],
   compared: ["pc", "syscalls"],
+  outputs: false,
   registers: [],
   interval: 1000,
   chunk: 1000,
