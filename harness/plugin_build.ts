@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "../deps/path.ts";
 const PLUGIN_SRC = new URL("../plugin-src/", import.meta.url);
 
 /** The plugins plugin-src/ holds, each the list of its C units there. */
-const PLUGIN_UNITS = {
+export const PLUGIN_UNITS = {
   lockstep: [
     "lockstep.c",
     "exec.c",
