@@ -143,7 +143,9 @@ export class FakeQemu implements AsyncDisposable {
 /**
  * One step of a case: bytes to either socket, the plugin's own peer
  * messages sent back (`reflect` of them; or all, until it has sent `feed`),
- * a pause, or a wait for a control message of a kind (up to 5 s).
+ * a pause, a wait for a control message of a kind (up to 5 s), or a
+ * `resync` made from the plugin's last dump (waiting up to 0.3 s for one
+ * under way), in or out of range as the number picks (see resyncFor()).
  */
 export type Action =
   | { readonly ctl: readonly number[] }
@@ -151,7 +153,8 @@ export type Action =
   | { readonly reflect: number }
   | { readonly feed: number }
   | { readonly wait: number }
-  | { readonly until: string };
+  | { readonly until: string }
+  | { readonly resync: number };
 
 /** A fuzz case: how the fake QEMU and its plugin start, what they are sent, and how the run ends. */
 export interface Case {
@@ -177,6 +180,32 @@ export interface CaseResult {
   readonly peerOut: Uint8Array[];
   /** Milliseconds from the finish (quit, EOF) to the exit. */
   readonly endMs: number;
+  /** The resync lines sent in answer to a dump. */
+  readonly resyncs: number;
+}
+
+/**
+ * A resync for a dump (`good`, `insns`: positions in the plugin's own
+ * count): mostly one the plugin can follow (an origin between the last
+ * agreeing position and where it stopped, a new epoch), else one just out
+ * of range, as `pick` says.
+ */
+export function resyncFor(
+  pick: number,
+  d: { good: number; insns: number },
+  epoch: number,
+): string {
+  const span = Math.max(0, d.insns - d.good);
+  const origin = [
+    d.good + (pick >>> 3) % (span + 1),
+    d.insns,
+    d.insns + 1,
+    0,
+    Math.max(0, d.good - 2 ** 24),
+  ][Math.min(pick % 8, 4)]!;
+  const limit = [0, 0, origin + 1 + (pick >>> 4) % 5000, origin][(pick >>> 2) % 4]!;
+  const e = (pick >>> 6) % 7 === 0 ? epoch - 1 : epoch;
+  return `resync ${e} ${origin} ${limit} ${(pick >>> 5) % 10000}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -248,6 +277,7 @@ export async function runCase(
   let peer: Deno.Conn | undefined;
   const readers: Promise<void>[] = [];
   let endMs = 0;
+  let resyncs = 0;
   let result: Exit | "hang" = "hang";
   try {
     // A plugin that connected and ended at once is still in the backlog.
@@ -280,6 +310,21 @@ export async function runCase(
       else if ("until" in a) {
         for (let i = 0; i < 500 && !exited && !messages.some((m) => m.t === a.until); i++) {
           await sleep(10);
+        }
+      } else if ("resync" in a) {
+        const count = (t: string) => messages.filter((m) => m.t === t).length;
+        // A dump under way is waited for; none begun, only briefly.
+        for (let i = 0; i < 30 && !exited && count("dumped") <= resyncs; i++) {
+          if (i >= 3 && count("diverged") <= resyncs) break;
+          await sleep(10);
+        }
+        const dumps = () => count("dumped");
+        const d = messages.findLast((m) => m.t === "diverged") as
+          | { good: number; insns: number }
+          | undefined;
+        if (d && dumps() > resyncs) {
+          resyncs++;
+          await writeAll(ctl, new TextEncoder().encode(resyncFor(a.resync, d, resyncs) + "\n"));
         }
       } else if ("feed" in a) {
         for (let i = 0; i < 500 && !exited && peerOut.length < a.feed; i++) {
@@ -321,7 +366,7 @@ export async function runCase(
   }
   const stderr = await Deno.readTextFile(errPath).catch(() => "");
   for (const p of [ctlPath, peerPath, errPath]) await Deno.remove(p).catch(() => {});
-  return { exit: result, stderr, messages, peerOut, endMs };
+  return { exit: result, stderr, messages, peerOut, endMs, resyncs };
 }
 
 async function readLines(conn: Deno.Conn, into: { t: string }[]): Promise<void> {

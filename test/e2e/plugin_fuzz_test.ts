@@ -164,7 +164,7 @@ function randomBytes(rng: Rng, n: number): number[] {
 /** One step of a script, from the recorded traffic or from nothing. */
 function action(rng: Rng, traffic: Traffic): Action[] {
   const bytes = (s: string) => [...new TextEncoder().encode(s)];
-  switch (rng.int(12)) {
+  switch (rng.int(14)) {
     case 0:
     case 1: {
       const text = rng.pick(traffic.commands);
@@ -210,6 +210,14 @@ function action(rng: Rng, traffic: Traffic): Action[] {
       const head = rng.pick(["regs ", "resync ", "quit ", ""]);
       return [{ ctl: bytes(head + "1 ".repeat(n).slice(0, n - head.length) + "\n") }];
     }
+    case 12:
+      // Disagree, then answer the dump as the harness would (or nearly).
+      return [
+        { peer: peerMessage(4, 0, BigInt(rng.int(3000)), BigInt(rng.int(3000))) },
+        { resync: rng.int(2 ** 30) },
+      ];
+    case 13:
+      return [{ reflect: 1 + rng.int(50) }, { resync: rng.int(2 ** 30) }];
     default: {
       const t = rng.pick([2, 3, 4]);
       return [{
@@ -448,7 +456,17 @@ Deno.test("the plugin under AddressSanitizer survives hostile control lines and 
       const rng = new Rng(SEED);
       const cases = Array.from({ length: CASES }, () => makeCase(rng, traffic, apis, regsFile));
       const faults: string[] = [];
-      const stats = { sent: 0, quit: 0, eof: 0, ownStatus: 0, errors: 0, dumps: 0, slowestMs: 0 };
+      const stats = {
+        sent: 0,
+        quit: 0,
+        eof: 0,
+        ownStatus: 0,
+        errors: 0,
+        dumps: 0,
+        resyncs: 0,
+        refused: 0,
+        slowestMs: 0,
+      };
       const started = performance.now();
       let next = 0;
       await Promise.all(Array.from({ length: WORKERS }, async (_, w) => {
@@ -464,6 +482,8 @@ Deno.test("the plugin under AddressSanitizer survives hostile control lines and 
           stats.sent += c.script.length;
           stats.errors += r.messages.filter((m) => m.t === "error").length;
           stats.dumps += r.messages.filter((m) => m.t === "dumped").length;
+          stats.resyncs += r.resyncs;
+          stats.refused += r.messages.filter((m) => /^resync refused/.test(String(m.msg))).length;
           stats.slowestMs = Math.max(stats.slowestMs, r.endMs);
           if (r.exit !== "hang") {
             if (r.exit.code === ownStatus(c)) stats.ownStatus++;
@@ -476,7 +496,8 @@ Deno.test("the plugin under AddressSanitizer survives hostile control lines and 
       console.log(
         `plugin fuzz: ${CASES} cases, ${stats.sent} actions in ${seconds.toFixed(1)} s; ` +
           `ended by quit ${stats.quit}, by EOF ${stats.eof}, with QEMU's own status ${stats.ownStatus}; ` +
-          `${stats.errors} commands refused, ${stats.dumps} dumps; slowest end ${
+          `${stats.errors} commands refused, ${stats.dumps} dumps, ${stats.resyncs} resyncs answering ` +
+          `them (${stats.refused} refused as out of range); slowest end ${
             Math.round(stats.slowestMs)
           } ms`,
       );

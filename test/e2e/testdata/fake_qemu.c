@@ -50,13 +50,13 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 #define BASE 0x400000ull
 
 /* What the plugin registered on one instruction, in order. */
-typedef enum { OP_EXEC, OP_COND, OP_INLINE, OP_MEM } OpKind;
+typedef enum { OP_EXEC, OP_COND, OP_ADD, OP_STORE, OP_MEM } OpKind;
 typedef struct {
     OpKind kind;
     qemu_plugin_vcpu_udata_cb_t cb;
     qemu_plugin_vcpu_mem_cb_t mem_cb;
     void *udata;
-    uint64_t *ptr;          /* OP_INLINE, OP_COND: the counter */
+    uint64_t *ptr;          /* OP_ADD, OP_STORE, OP_COND: the counter */
     int cond;               /* OP_COND */
     uint64_t imm;
 } Op;
@@ -199,9 +199,8 @@ void qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
     struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
     qemu_plugin_u64 entry, uint64_t imm)
 {
-    Op *o = new_op(insn, OP_INLINE);
+    Op *o = new_op(insn, op == QEMU_PLUGIN_INLINE_ADD_U64 ? OP_ADD : OP_STORE);
 
-    g_assert(op == QEMU_PLUGIN_INLINE_ADD_U64);
     g_assert(entry.offset + sizeof(uint64_t) <= entry.score->size);
     o->ptr = (uint64_t *)(entry.score->data + entry.offset);
     o->imm = imm;
@@ -211,7 +210,7 @@ void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn,
                                                 enum qemu_plugin_op op,
                                                 void *ptr, uint64_t imm)
 {
-    Op *o = new_op(insn, OP_INLINE);
+    Op *o = new_op(insn, OP_ADD);
 
     g_assert(op == QEMU_PLUGIN_INLINE_ADD_U64);
     o->ptr = ptr;
@@ -481,8 +480,11 @@ static void execute(struct qemu_plugin_tb *tb, size_t end, GRand *rng)
             Op *o = &insn->ops[k];
 
             switch (o->kind) {
-            case OP_INLINE:
+            case OP_ADD:
                 *o->ptr += o->imm;
+                break;
+            case OP_STORE:
+                *o->ptr = o->imm;
                 break;
             case OP_EXEC:
                 o->cb(0, o->udata);
