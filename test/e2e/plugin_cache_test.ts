@@ -207,7 +207,8 @@ Deno.test("an empty, truncated or foreign file in the cache is rebuilt, not load
     ["truncated", bytes.subarray(0, 4096), /it is damaged: .*truncated|reach past the end/],
     ["not ELF", new TextEncoder().encode("#!/bin/sh\n"), /it is not an ELF file/],
   ];
-  await Promise.all(cases.map(async ([what, content, why], i) => {
+  // All settled before the checks: a failure must not remove the directory under the others.
+  const done = await Promise.allSettled(cases.map(async ([what, content, why], i) => {
     const dir = join(tmp.path, `c${i}`);
     await Deno.mkdir(dir, { mode: 0o700 });
     await Deno.writeFile(join(dir, basename(good.path)), content, { mode: 0o644 });
@@ -216,6 +217,7 @@ Deno.test("an empty, truncated or foreign file in the cache is rebuilt, not load
     match(built.replaced ?? "", why);
     deepEqual(await Deno.readFile(built.path), bytes, what);
   }));
+  for (const d of done) if (d.status === "rejected") throw d.reason;
   // The rebuilt ones are fit to be used as they are from then on.
   for (const [i] of cases.entries()) {
     equal(await untrustedPlugin(join(tmp.path, `c${i}`, basename(good.path))), undefined);
