@@ -9,9 +9,12 @@ export { DEFAULTS, LIMITS } from "./harness/defaults.ts";
 export { type LockstepOptions, planRun, type RunPlan, type SidePlan } from "./harness/plan.ts";
 export { type Progress, runLockstep, type SessionOptions } from "./harness/session.ts";
 export type {
+  DisassemblerInfo,
   Divergence,
+  EnvironmentDifference,
   EventView,
   Excursion,
+  HistoryInsn,
   NamedBlock,
   NamedInsn,
   NarrowReport,
@@ -20,8 +23,16 @@ export type {
   Status,
   StepView,
   StoppedBy,
+  Timeline,
   Verdict,
 } from "./harness/verdict.ts";
+export {
+  type DisasInput,
+  type DisasOptions,
+  disassemble,
+  type Disassembly,
+  withDisassembly,
+} from "./harness/disasm.ts";
 export {
   type BlockView,
   compareDumps,

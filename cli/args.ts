@@ -17,6 +17,10 @@ export class UsageError extends Error {
 export interface OutputOptions {
   readonly json: boolean;
   readonly report: string | undefined;
+  /** Where to write the HTML page of the verdict (--html). */
+  readonly html: string | undefined;
+  /** Rows of history in the text verdict (--history-lines). */
+  readonly historyLines: number;
   readonly verbose: boolean;
   readonly color: "auto" | "always" | "never";
 }
@@ -76,7 +80,10 @@ Options:
                              differs); 0: none is [default: ${DEFAULTS.transientWindow}]
       --max-insns <N>        stop after N instructions on both sides
       --timeout <SECONDS>    give up (exit 3) after this long
-      --history <N>          blocks of context shown per side [default: ${DEFAULTS.history}]
+      --history <N>          blocks of context per side in the verdict (JSON, HTML)
+                             [default: ${DEFAULTS.history}]
+      --history-lines <N>    rows of that history in the text verdict
+                             [default: ${DEFAULTS.historyLines}]
       --interval <N>         tuning: instructions between checkpoints
                              [default: ${DEFAULTS.interval}]
       --window <N>           tuning: how far one side may run ahead
@@ -85,6 +92,7 @@ Options:
       --cache-dir <DIR>      where built plugins are cached
       --json                 print the verdict as JSON on stdout
       --report <FILE>        also write the JSON verdict to FILE
+      --html <FILE>          also write the verdict as one self-contained HTML page
       --color <WHEN>         auto, always or never [default: auto]
       --keep-temp            keep the run's private directory (logs, sockets)
       --verbose              show QEMU command lines and what happens
@@ -137,6 +145,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
         "transient-window": { type: "string" },
         timeout: { type: "string" },
         history: { type: "string" },
+        "history-lines": { type: "string" },
+        html: { type: "string" },
         "plugin-header": { type: "string" },
         "cache-dir": { type: "string" },
         interval: { type: "string" },
@@ -214,7 +224,14 @@ export function parseCommandLine(argv: readonly string[]): Command {
       interval: count("interval", v.interval, 1),
       window: count("window", v.window, 0),
     },
-    output: { json: v.json ?? false, report: v.report, verbose: v.verbose ?? false, color },
+    output: {
+      json: v.json ?? false,
+      report: v.report,
+      html: v.html,
+      historyLines: count("history-lines", v["history-lines"], 1) ?? DEFAULTS.historyLines,
+      verbose: v.verbose ?? false,
+      color,
+    },
     timeoutSeconds: timeout,
     keepTemp: v["keep-temp"] ?? false,
     cacheDir: v["cache-dir"],

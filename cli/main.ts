@@ -6,6 +6,7 @@ import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
 import { doctorMain } from "./doctor.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
+import { renderHtml } from "./html.ts";
 import { planRun, type Progress, runLockstep, SetupError, type Status } from "../mod.ts";
 import { checkWritable, err, out } from "./_output.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -78,6 +79,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
   const live = tty && !output.json;
   // Found before the run: a report that could not be written after it.
   if (output.report) await checkWritable(output.report, "--report");
+  if (output.html) await checkWritable(output.html, "--html");
   let last: Progress | undefined;
   const showProgress = (p: Progress) => {
     last = p;
@@ -115,12 +117,25 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
     if (live) err("\r\x1b[K");
     const json = renderJson(verdict);
     if (output.json) await out(json + "\n");
-    else err(renderText(verdict, color, cmd.output.verbose));
-    if (output.report) {
+    else {
+      err(renderText(verdict, {
+        color,
+        verbose: output.verbose,
+        width: tty ? consoleWidth() : undefined,
+        lines: output.historyLines,
+      }));
+    }
+    for (
+      const [file, what, text] of [
+        [output.report, "report", () => json + "\n"],
+        [output.html, "HTML page", () => renderHtml(verdict)],
+      ] as const
+    ) {
+      if (!file) continue;
       try {
-        await Deno.writeTextFile(output.report, json + "\n");
+        await Deno.writeTextFile(file, text());
       } catch (e) {
-        err(`error: Cannot write the report ${output.report}: ${(e as Error).message}\n`);
+        err(`error: Cannot write the ${what} ${file}: ${(e as Error).message}\n`);
         return EXIT_CODES.error;
       }
     }
@@ -128,6 +143,15 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
   } finally {
     clearInterval(ticker);
     if (live) err("\r\x1b[K");
+  }
+}
+
+/** The terminal's width on stderr, or undefined when it cannot be read. */
+function consoleWidth(): number | undefined {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return undefined;
   }
 }
 

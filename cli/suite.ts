@@ -7,10 +7,11 @@ import { parseArgs } from "../deps/cli.ts";
 import { UsageError } from "./args.ts";
 import { renderJson } from "./render.ts";
 import { renderJunit } from "./junit.ts";
+import { renderHtml } from "./html.ts";
 import { readSuite } from "./suite_file.ts";
 import { palette } from "../deps/fmt.ts";
-import { type CaseResult, runSuite, shardOf } from "../mod.ts";
-import { basename } from "../deps/path.ts";
+import { type CaseResult, runSuite, SetupError, shardOf } from "../mod.ts";
+import { basename, join } from "../deps/path.ts";
 import { checkWritable, err, out } from "./_output.ts";
 
 /** Help for the subcommand. */
@@ -22,6 +23,7 @@ Options:
       --jobs <N>         pairs of QEMUs at once [default: cores / 2, at least 1]
       --shard <I/N>      run only shard I of N (case i goes to shard i mod N + 1)
       --junit <FILE>     write JUnit XML to FILE
+      --html-dir <DIR>   write an HTML page for each case that diverged into DIR
       --json             print the results as JSON on stdout
       --color <WHEN>     auto, always or never [default: auto]
       --cache-dir <DIR>  where built plugins are cached
@@ -36,6 +38,7 @@ export interface SuiteCommand {
   readonly jobs: number;
   readonly shard: [number, number] | undefined;
   readonly junit: string | undefined;
+  readonly htmlDir: string | undefined;
   readonly json: boolean;
   readonly color: "auto" | "always" | "never";
   readonly cacheDir: string | undefined;
@@ -52,6 +55,7 @@ export function parseSuiteArgs(argv: readonly string[]): SuiteCommand | "help" {
         jobs: { type: "string" },
         shard: { type: "string" },
         junit: { type: "string" },
+        "html-dir": { type: "string" },
         json: { type: "boolean" },
         color: { type: "string" },
         "cache-dir": { type: "string" },
@@ -87,6 +91,7 @@ export function parseSuiteArgs(argv: readonly string[]): SuiteCommand | "help" {
     jobs,
     shard,
     junit: v.junit,
+    htmlDir: v["html-dir"],
     json: v.json ?? false,
     color,
     cacheDir: v["cache-dir"],
@@ -96,6 +101,31 @@ export function parseSuiteArgs(argv: readonly string[]): SuiteCommand | "help" {
 function outcome(r: CaseResult): string {
   if (r.error) return "error";
   return r.verdict!.status;
+}
+
+/**
+ * Makes `dir` (found writable before any case runs) and returns a function
+ * giving each case's page a file name of its own there, from its name.
+ */
+async function pageNamer(dir: string): Promise<(name: string) => string> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new SetupError(
+      `Cannot make --html-dir ${dir}: ${(e as Error).message}`,
+      "pass --html-dir a directory you can write to",
+    );
+  }
+  await checkWritable(join(dir, ".qemu-lockstep-probe"), "--html-dir");
+  const taken = new Set<string>();
+  return (name) => {
+    const base = name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") ||
+      "case";
+    let file = `${base}.html`;
+    for (let i = 2; taken.has(file); i++) file = `${base}-${i}.html`;
+    taken.add(file);
+    return join(dir, file);
+  };
 }
 
 /** Runs the subcommand; returns the exit code. SetupError and UsageError propagate. */
@@ -113,6 +143,7 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
   const reports: Promise<void>[] = [];
   for (const k of cases) if (k.report) await checkWritable(k.report, `case "${k.name}": --report`);
   if (cmd.junit) await checkWritable(cmd.junit, "--junit");
+  const pages = cmd.htmlDir ? await pageNamer(cmd.htmlDir) : undefined;
   let done = 0;
   const live = () => {
     if (tty) err(`\r\x1b[K  running: ${[...running].join(", ")} (${done}/${cases.length} done)`);
@@ -137,6 +168,9 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
       if (report && r.verdict) {
         reports.push(Deno.writeTextFile(report, renderJson(r.verdict) + "\n"));
       }
+      if (pages && r.verdict?.status === "diverged") {
+        reports.push(Deno.writeTextFile(pages(r.name), renderHtml(r.verdict)));
+      }
       done++;
       const word = r.passed ? c.green("PASS") : c.red("FAIL");
       err(
@@ -150,7 +184,9 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
   if (tty) err("\r\x1b[K");
   const written = await Promise.allSettled(reports);
   for (const w of written) {
-    if (w.status === "rejected") err(`error: cannot write a case's report: ${w.reason?.message}\n`);
+    if (w.status === "rejected") {
+      err(`error: cannot write a case's report or page: ${w.reason?.message}\n`);
+    }
   }
   const width = Math.max(4, ...results.map((r) => r.name.length));
   err(`\n${"case".padEnd(width)}  expect    got           seconds\n`);

@@ -7,6 +7,7 @@
 import type { RunPlan, SidePlan } from "./plan.ts";
 import { lockstepPluginArgs, narrowPluginArgs, pluginSpec } from "./plugin_args.ts";
 import { SetupError } from "./errors.ts";
+import { DEVICE_ROOT, placeDevices } from "./environment.ts";
 import { basename, join } from "../deps/path.ts";
 
 /**
@@ -17,7 +18,10 @@ export function guestCopy(runDir: string, plan: RunPlan, side: SidePlan): string
   return join(runDir, side.role, basename(plan.a.image));
 }
 
-/** Puts each side's guest program where guestCopy() says (linux-user). */
+/**
+ * Puts each side's guest program where guestCopy() says (linux-user), and
+ * the fixed /dev/urandom and /dev/random both see (plan.fixedDevices).
+ */
 export async function placeGuests(
   runDir: string,
   plan: RunPlan,
@@ -27,6 +31,7 @@ export async function placeGuests(
     await Deno.mkdir(join(runDir, side.role));
     await placeFile(side.image, guestCopy(runDir, plan, side));
   }
+  if (plan.fixedDevices) await placeDevices(runDir);
 }
 
 /**
@@ -67,6 +72,12 @@ async function placeFile(src: string, dst: string): Promise<void> {
  * sides (and an open descriptor 3 on both).
  */
 const OPEN_SIDE_DIR = 'exec 3<"$1" && shift && exec "$@"';
+/**
+ * The same, with the environment shim (plugin-src/env_shim.c) preloaded
+ * into what follows (setarch, then QEMU; QEMU's -U keeps it from the guest).
+ */
+const OPEN_SIDE_DIR_PRELOAD = 'exec 3<"$1" && LD_PRELOAD="$2" && export LD_PRELOAD && shift 2 && ' +
+  'exec "$@"';
 
 /** The full argv for one side, given the run's private directory. */
 export function lockstepArgv(
@@ -74,9 +85,10 @@ export function lockstepArgv(
   side: SidePlan,
   runDir: string,
   pluginPath: string,
+  shim?: string,
 ): string[] {
   const spec = pluginSpec(pluginPath, lockstepPluginArgs(plan, side, runDir));
-  return argvWithPlugin(plan, side, runDir, spec);
+  return argvWithPlugin(plan, side, runDir, spec, shim);
 }
 
 /** The argv of one side run alone to report every step of [from, to] (narrowing). */
@@ -87,30 +99,35 @@ export function narrowArgv(
   pluginPath: string,
   from: number,
   to: number,
+  shim?: string,
 ): string[] {
   const spec = pluginSpec(pluginPath, narrowPluginArgs(side, runDir, from, to));
-  return argvWithPlugin(plan, side, runDir, spec);
+  return argvWithPlugin(plan, side, runDir, spec, shim);
 }
 
 /**
  * One side's argv with any plugin (`-plugin` value `spec`): the
- * benchmark runs the same command line with its counting plugin.
+ * benchmark runs the same command line with its counting plugin. In
+ * linux-user, `shim` is the environment shim to preload, if any.
  */
 export function argvWithPlugin(
   plan: RunPlan,
   side: SidePlan,
   runDir: string,
   spec: string,
+  shim?: string,
 ): string[] {
   const plugin = ["-plugin", spec, "-D", join(runDir, `qemu-${side.role}.log`)];
   if (plan.mode === "user") {
     return [
       "-c",
-      OPEN_SIDE_DIR,
+      shim ? OPEN_SIDE_DIR_PRELOAD : OPEN_SIDE_DIR,
       "qemu-lockstep",
       join(runDir, side.role),
+      ...(shim ? [shim] : []),
       ...side.head,
       ...plugin,
+      ...(plan.fixedDevices ? ["-L", join(runDir, DEVICE_ROOT)] : []),
       ...side.tail,
       `/proc/self/fd/3/${basename(plan.a.image)}`,
       ...plan.guestArgs,

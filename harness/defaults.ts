@@ -7,6 +7,14 @@ export const DEFAULTS = {
   /** Blocks of context per side in a verdict. */
   history: 8,
   /**
+   * Rows of history in the text verdict. 16 instructions cover the divergent
+   * block and the two or three before it (the bundled guests' blocks hold 2
+   * to 8), and the section, with its header and function labels, stays
+   * within the 24 lines of a default terminal. --json and --html have all
+   * `history` blocks.
+   */
+  historyLines: 16,
+  /**
    * Instructions between register snapshots. Reading a register costs about
    * 15 ns (aarch64, QEMU 10.0): one snapshot a jump target made a
    * 3-instruction loop 100 times slower, one per 4096 instructions costs a

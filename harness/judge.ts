@@ -5,6 +5,12 @@
  */
 import type { ChildStatus } from "./child.ts";
 import { compareDumps } from "./compare.ts";
+import {
+  counterDifference,
+  counterReadBefore,
+  describeEnvironment,
+  environmentDifference,
+} from "./environment.ts";
 import { EventKind, type Role } from "./protocol.ts";
 import { sideDump, type SideState } from "./side_state.ts";
 import { type Divergence, eventView, type Status, type StoppedBy } from "./verdict.ts";
@@ -192,9 +198,16 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
   }
   const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
   const ev = r.events;
+  const arch = a.pair.hello?.target ?? b.pair.hello?.target ?? "";
+  const counter = ev ? counterReadBefore(sideDump(a).blocks, r.insn, arch) : undefined;
+  const env = ev &&
+    (environmentDifference(ev.a, ev.b, arch) ??
+      (counter && counterDifference(ev.a, ev.b, counter)));
   const kinds = [ev?.a?.kind, ev?.b?.kind];
   const kind = !ev
     ? "pc"
+    : env
+    ? "environment"
     : kinds.includes(EventKind.REGS)
     ? "regs"
     : kinds.some((k) => k === EventKind.LOAD || k === EventKind.STORE)
@@ -205,24 +218,30 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
     regs: " (the registers differ)",
     mem: " (a memory access differs)",
     syscall: " (a system call differs)",
+    environment: "",
   }[kind];
   return {
-    status: "diverged",
+    // The environment's doing (a system call's answer, the host's counter)
+    // is not TCG's: no verdict on it.
+    status: env ? "inconclusive" : "diverged",
     stoppedBy: "divergence",
-    message: `Diverged at instruction ${r.insn + a.origin}${
-      a.origin !== b.origin ? ` (side b's ${r.insn + b.origin})` : ""
-    }${what}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
+    message: env
+      ? describeEnvironment(env, r.insn + a.origin)
+      : `Diverged at instruction ${r.insn + a.origin}${
+        a.origin !== b.origin ? ` (side b's ${r.insn + b.origin})` : ""
+      }${what}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
     divergence: {
       insn: r.insn,
       kind,
       ...(ev
         ? {
           events: {
-            a: ev.a ? eventView(ev.a, values) : null,
-            b: ev.b ? eventView(ev.b, values) : null,
+            a: ev.a ? eventView(ev.a, values, arch) : null,
+            b: ev.b ? eventView(ev.b, values, arch) : null,
           },
         }
         : {}),
+      ...(env ? { environment: env } : {}),
       a: r.a ? { ...r.a, symbol: null } : null,
       b: r.b ? { ...r.b, symbol: null } : null,
       history: {

@@ -21,7 +21,8 @@ import { DEFAULTS } from "./defaults.ts";
 /** What narrowing needs from the first run. */
 export interface NarrowRequest {
   readonly plan: RunPlan;
-  readonly plugins: { readonly a: string; readonly b: string };
+  /** Each side's plugin, and the environment shim both preload (linux-user). */
+  readonly plugins: { readonly a: string; readonly b: string; readonly shim?: string | undefined };
   /** Steps are reported for positions [from, to], counted from each side's origin. */
   readonly from: number;
   readonly to: number;
@@ -58,7 +59,8 @@ export interface NarrowContext {
   readonly plan: RunPlan;
   readonly state: Record<Role, SideState>;
   readonly registers: readonly string[];
-  readonly plugins: { readonly a: string; readonly b: string };
+  /** Each side's plugin, and the environment shim both preload (linux-user). */
+  readonly plugins: { readonly a: string; readonly b: string; readonly shim?: string | undefined };
   /** Seconds the first run took. */
   readonly wall: number;
   readonly timeoutSeconds: number | undefined;
@@ -85,12 +87,20 @@ export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promis
   const { plan, state } = cx;
   const skip = (why: string): Divergence => ({ ...d, narrow: { status: "skipped", why } });
   if (!plan.narrow) return skip("--no-narrow");
+  if (d.kind === "environment") {
+    return skip(
+      "the difference comes from the environment (the host's answer to a system call, or its counter), not from an instruction",
+    );
+  }
   for (const s of [plan.a, plan.b]) {
     if (s.qemu.pluginApi < 2) {
       return skip(
         `side ${s.role}'s QEMU has plugin API ${s.qemu.pluginApi}: reading registers needs API 2 (QEMU 9.0 or later)`,
       );
     }
+  }
+  if (!plan.sameLayout) {
+    return skip("the registers hold addresses, and the two QEMUs place the guest differently");
   }
   if (plan.compare.includes("regs") && cx.registers.length === 0) {
     return skip(`QEMU describes no registers of ${plan.preset.name} to plugins`);
@@ -133,7 +143,15 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
     plan,
     args: (side, dir) => {
       const o = req.origins[side.role];
-      return narrowArgv(plan, side, dir, req.plugins[side.role], from + o, to + o);
+      return narrowArgv(
+        plan,
+        side,
+        dir,
+        req.plugins[side.role],
+        from + o,
+        to + o,
+        req.plugins.shim,
+      );
     },
     onEvent: req.onEvent,
     label: "narrow ",

@@ -92,6 +92,19 @@ export interface RunPlan {
   readonly narrow: boolean;
   readonly transientWindow: number;
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
+  /**
+   * Whether both QEMUs place the guest at the same addresses. Not so in
+   * linux-user across QEMU versions (7.2 puts the x86_64 stack at
+   * 0x4000800e18, 10.2 at 0x7ffff5a77df8): then addresses are left out.
+   */
+  readonly sameLayout: boolean;
+  /**
+   * linux-user: the guest's /dev/urandom and /dev/random are fixed files in
+   * the run directory (QEMU's -L prefix). Not when the user sets the prefix
+   * (-L, QEMU_LD_PREFIX) or a guest has an ELF interpreter, which QEMU looks
+   * up under the prefix.
+   */
+  readonly fixedDevices: boolean;
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
   readonly env: Record<string, string>;
@@ -100,12 +113,30 @@ export interface RunPlan {
   readonly b: SidePlan;
 }
 
+/**
+ * Whether two QEMUs place a linux-user guest at the same addresses: the
+ * same version does (with MALLOC_ARENA_MAX=1, see planRun), two versions
+ * need not. A rule, not a measurement: a version's placement is its
+ * linux-user loader's and mmap code's, which change between releases.
+ */
+export function sameLayout(
+  mode: "system" | "user",
+  versions: readonly [string, string],
+): boolean {
+  return mode === "system" || versions[0] === versions[1];
+}
+
 /** Splits the requested comparisons into what this run does and what it cannot. */
 export function comparisons(
   asked: readonly string[],
   mode: "system" | "user",
   apis: readonly [number, number],
+  versions: readonly [string, string] = ["", ""],
 ): { compare: string[]; notCompared: { what: string; why: string }[] } {
+  const same = sameLayout(mode, versions);
+  const placed = `side a's QEMU ${versions[0]} and side b's ${
+    versions[1]
+  } place the guest's stack and mappings at different addresses`;
   const compare = ["pc"];
   const notCompared: { what: string; why: string }[] = [];
   const wanted = new Set(
@@ -119,6 +150,8 @@ export function comparisons(
     else if (what === "syscalls" && mode === "user") compare.push("syscalls");
     else if (what === "syscalls") {
       notCompared.push({ what, why: "system calls are seen in linux-user mode only" });
+    } else if (apis[0] >= 2 && apis[1] >= 2 && !same) {
+      notCompared.push({ what, why: `the registers hold addresses, and ${placed}` });
     } else if (apis[0] >= 2 && apis[1] >= 2) {
       compare.push("regs");
     } else {
@@ -135,8 +168,18 @@ export function comparisons(
   for (const what of wanted) {
     throw new SetupError(`Unknown comparison: ${what}`, "use pc, regs, mem, syscalls or all");
   }
+  if (!same && (compare.includes("mem") || compare.includes("syscalls"))) {
+    notCompared.push({
+      what: "addresses",
+      why: `${placed}: memory accesses are compared by direction and size only, system calls ` +
+        `by number and result (not an address), and what environment-reading ones wrote`,
+    });
+  }
   return { compare, notCompared };
 }
+
+/** Variables of QEMU's own environment the guest must not see (linux-user). */
+const UNSET_FOR_GUEST = ["LD_PRELOAD", "MALLOC_ARENA_MAX"] as const;
 
 /** Default QEMU options for system mode, skipped when the user sets them. */
 const SYSTEM_DEFAULTS: readonly (readonly string[])[] = [
@@ -268,6 +311,10 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   for (const [k, v] of Object.entries(Deno.env.toObject())) {
     if (k.startsWith("QEMU_")) env[k] = v;
   }
+  // linux-user: QEMU's other threads (the plugin's reader) must not map
+  // malloc arenas of their own while QEMU maps the guest, or where the
+  // guest's stack lands depends on their timing (about 1 run in 20 on 10.2).
+  if (mode === "user") env.MALLOC_ARENA_MAX = "1";
 
   const side = (
     role: "a" | "b",
@@ -306,6 +353,9 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
         "-R",
         qemu.path,
         ...(sets(all, "-seed") ? [] : ["-seed", "1"]),
+        // What is for QEMU alone (the environment shim, the arena limit)
+        // stays out of the guest's environment.
+        ...UNSET_FOR_GUEST.flatMap((v) => ["-U", v]),
         ...common,
       ],
       tail: [...all, "-0", basename(imageA)],
@@ -330,7 +380,17 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     window: opts.window ?? DEFAULTS.window,
     pluginHeader: opts.pluginHeader,
     guestArgs: opts.guestArgs ?? [],
-    ...comparisons(opts.compare ?? DEFAULTS.compare, mode, [qa.pluginApi, qb.pluginApi]),
+    ...comparisons(
+      opts.compare ?? DEFAULTS.compare,
+      mode,
+      [qa.pluginApi, qb.pluginApi],
+      [qa.version, qb.version],
+    ),
+    sameLayout: sameLayout(mode, [qa.version, qb.version]),
+    fixedDevices: mode === "user" && !elfA?.hasInterp && !elfB?.hasInterp &&
+      !env.QEMU_LD_PREFIX && ![...extra, ...(opts.extraA ?? []), ...(opts.extraB ?? [])].some(
+        (x) => x === "-L" || x === "--L",
+      ),
     maskRegs: opts.maskRegs ?? [],
     regsEvery: opts.regsEvery ?? DEFAULTS.regsEvery,
     transientWindow: opts.transientWindow ?? DEFAULTS.transientWindow,

@@ -24,6 +24,7 @@ export const PLUGIN_ARGS = {
   REGS: "regs",
   REGSEVERY: "regsevery",
   NARROW: "narrow",
+  ADDRS: "addrs",
 } as const;
 
 const K = PLUGIN_ARGS;
@@ -35,6 +36,7 @@ export const PEER_SOCKET = "peer.sock";
 /** The arguments of one side of a lockstep run in `runDir`. */
 export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): string[] {
   const mem = plan.compare.includes("mem");
+  const sys = plan.compare.includes("syscalls");
   return [
     `${K.ROLE}=${side.role}`,
     `${K.PEER}=${join(runDir, PEER_SOCKET)}`,
@@ -49,12 +51,15 @@ export function lockstepPluginArgs(plan: RunPlan, side: SidePlan, runDir: string
       : []),
     ...(plan.maxInsns ? [`${K.MAXINSNS}=${plan.maxInsns}`] : []),
     ...(mem ? [`${K.MEM}=on`] : []),
-    // Values only when both sides can read them (plugin API 4, QEMU 9.2).
-    ...(mem && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
+    // Values (what loads and stores moved, what system calls wrote) only
+    // when both sides can read them (plugin API 4, QEMU 9.2).
+    ...((mem || sys) && plan.a.qemu.pluginApi >= 4 && plan.b.qemu.pluginApi >= 4
       ? [`${K.MEMVALUES}=on`]
       : []),
-    ...(plan.compare.includes("syscalls") ? [`${K.SYS}=on`] : []),
+    ...(sys ? [`${K.SYS}=on`] : []),
     ...(plan.compare.includes("regs") ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.regsEvery}`] : []),
+    // The two QEMUs place the guest differently: addresses mean nothing.
+    ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
   ];
 }
 

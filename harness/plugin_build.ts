@@ -15,6 +15,7 @@ export const PLUGIN_UNITS = {
     "lockstep.c",
     "exec.c",
     "events.c",
+    "env.c",
     "regs.c",
     "sync.c",
     "peer.c",
@@ -22,6 +23,8 @@ export const PLUGIN_UNITS = {
     "args.c",
   ],
   count: ["count.c"],
+  /** Not a plugin: preloaded into linux-user QEMUs (see plugin-src/env_shim.c). */
+  env_shim: ["env_shim.c"],
 } as const;
 
 /** A plugin that plugin-src/ builds. */
@@ -213,7 +216,10 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     ...(header.origin === "own" ? [] : ["-DLOCKSTEP_REAL_HEADER", `-I${includeDir}`]),
     ...glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-I")),
   ];
-  const libs = glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-l") || f.startsWith("-L"));
+  // The shim is preloaded into every program of a side's command line: no glib.
+  const libs = name === "env_shim"
+    ? []
+    : glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-l") || f.startsWith("-L"));
   const key = await sha256([
     name,
     // Every source and header in plugin-src/, by name: any edit rebuilds.

@@ -21,6 +21,12 @@ export interface ArchPreset {
   readonly firmware: readonly string[];
   /** Registers are read in target byte order: true where that is big-endian. */
   readonly bigEndian?: boolean;
+  /**
+   * How objdump disassembles this architecture (harness/disasm.ts): its
+   * `-m` machine, `-M` options, and for RISC-V the ISA string whose
+   * extensions it decodes.
+   */
+  readonly objdump: { readonly arch: string; readonly options?: string; readonly isa?: string };
 }
 
 const common = ["-nographic", "-monitor", "none", "-parallel", "none", "-net", "none"];
@@ -36,6 +42,8 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfClass: 1,
     firmware: ["openbios-sparc32"],
     bigEndian: true,
+
+    objdump: { arch: "sparc" },
   },
   sparc64: {
     name: "sparc64",
@@ -46,6 +54,8 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfClass: 2,
     firmware: ["openbios-sparc64"],
     bigEndian: true,
+
+    objdump: { arch: "sparc:v9b" },
   },
   x86_64: {
     name: "x86_64",
@@ -55,6 +65,8 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfMachines: [62],
     elfClass: 2,
     firmware: ["bios-256k.bin", "linuxboot_dma.bin"],
+
+    objdump: { arch: "i386:x86-64", options: "intel" },
   },
   i386: {
     name: "i386",
@@ -64,6 +76,8 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfMachines: [3],
     elfClass: 1,
     firmware: ["bios-256k.bin", "linuxboot_dma.bin"],
+
+    objdump: { arch: "i386", options: "intel" },
   },
   aarch64: {
     name: "aarch64",
@@ -73,6 +87,8 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfMachines: [183],
     elfClass: 2,
     firmware: [],
+
+    objdump: { arch: "aarch64" },
   },
   arm: {
     name: "arm",
@@ -82,6 +98,8 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfMachines: [40],
     elfClass: 1,
     firmware: [],
+
+    objdump: { arch: "arm" },
   },
   riscv64: {
     name: "riscv64",
@@ -91,6 +109,8 @@ export const PRESETS: Readonly<Record<string, ArchPreset>> = {
     elfMachines: [243],
     elfClass: 2,
     firmware: [],
+
+    objdump: { arch: "riscv:rv64", isa: "rv64gcv_zba_zbb_zbc_zbs" },
   },
 };
 

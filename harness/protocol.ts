@@ -32,12 +32,21 @@ export const EventKind = {
   NONE: 0,
   LOAD: 1,
   STORE: 2,
-  /** A system call: address = its number, value = a fold of its arguments. */
+  /** A system call: address = its number, value = a fold of its arguments (0 without addresses). */
   SYSCALL: 3,
-  /** A system call that failed: address = its number, value = the negative return. */
-  SYSERR: 4,
+  /**
+   * A system call's result: address = its number, value = what it returned
+   * (0 for an address result when addresses are not compared).
+   */
+  SYSRET: 4,
   /** A register snapshot before the instruction: address = its block's, value = a hash. */
   REGS: 5,
+  /**
+   * Eight bytes an environment-reading system call wrote (API 4): address =
+   * its number, size = their offset (4096 + offset in its second buffer),
+   * value = the bytes, in the target's byte order read as a host integer.
+   */
+  SYSOUT: 6,
 } as const;
 
 /** One of EventKind's values. */

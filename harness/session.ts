@@ -16,6 +16,8 @@ import { resyncCommand, type Role } from "./protocol.ts";
 import { SidePair } from "./side_pair.ts";
 import { applyMessage, initialState, sideDump, type SideState } from "./side_state.ts";
 import { nameDivergence, nameExcursions } from "./symbols.ts";
+import { withDisassembly } from "./disasm.ts";
+import { TimelineRecorder } from "./timeline.ts";
 import type { Divergence, Excursion, NamedBlock, SideResult, Verdict } from "./verdict.ts";
 import { DEFAULTS } from "./defaults.ts";
 
@@ -45,11 +47,14 @@ export interface SessionOptions {
   readonly onEvent?: ((line: string) => void) | undefined;
 }
 
-/** Builds the plugin for each side (once per API version). */
+/**
+ * Builds the plugin for each side (once per API version) and, in
+ * linux-user, the environment shim both sides preload.
+ */
 async function buildFor(
   plan: RunPlan,
   cacheDir: string | undefined,
-): Promise<[BuiltPlugin, BuiltPlugin]> {
+): Promise<[BuiltPlugin, BuiltPlugin, BuiltPlugin | undefined]> {
   const build = (side: SidePlan) =>
     buildPlugin({
       source: "lockstep",
@@ -62,13 +67,16 @@ async function buildFor(
   const sameBuild = plan.a.qemu.pluginApi === plan.b.qemu.pluginApi &&
     plan.a.qemu.path === plan.b.qemu.path;
   const b = sameBuild ? a : await build(plan.b);
-  return [a, b];
+  const shim = plan.mode === "user"
+    ? await buildPlugin({ source: "env_shim", api: 0, qemuPath: plan.a.qemu.path, cacheDir })
+    : undefined;
+  return [a, b, shim];
 }
 
 /** Runs both sides of `plan` in lockstep and returns the verdict. */
 export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Promise<Verdict> {
   const event = opts.onEvent ?? (() => {});
-  const [pluginA, pluginB] = await buildFor(plan, opts.cacheDir);
+  const [pluginA, pluginB, shim] = await buildFor(plan, opts.cacheDir);
   for (const p of new Set([pluginA, pluginB])) {
     event(
       `plugin ${
@@ -80,12 +88,12 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   }
   // Where the plugin cache went when the user would not look there.
   const notes = [...new Set([pluginA.note, pluginB.note])].filter((n) => n !== undefined);
-  const plugins = { a: pluginA.path, b: pluginB.path };
+  const plugins = { a: pluginA.path, b: pluginB.path, shim: shim?.path };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   await using pair = await SidePair.open({
     plan,
-    args: (side, dir) => lockstepArgv(plan, side, dir, plugins[side.role]),
+    args: (side, dir) => lockstepArgv(plan, side, dir, plugins[side.role], plugins.shim),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
   });
@@ -93,7 +101,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     a: initialState(pair.sides.a),
     b: initialState(pair.sides.b),
   };
-  const outcome = await supervise(pair, state, plan, opts, started);
+  const timeline = new TimelineRecorder();
+  const outcome = await supervise(pair, state, plan, opts, started, timeline);
   const statuses = await pair.stop();
   const wall = elapsed();
 
@@ -131,7 +140,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   const message = said ? `${outcome.message}: ${said}` : outcome.message;
   const insns = divergence?.insn ?? outcome.insns ??
     (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
-  return {
+  return await withDisassembly({
     version: 1,
     status: outcome.status,
     stoppedBy: outcome.stoppedBy,
@@ -144,7 +153,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     insns,
     blocks: Math.min(state.a.blocks, state.b.blocks),
     wallSeconds: Math.round(wall * 1000) / 1000,
-    insnsPerSecond: wall > 0 ? Math.round(insns / wall) : 0,
+    insnsPerSecond: wall > 0 ? Math.round(Math.min(state.a.insns, state.b.insns) / wall) : 0,
     sides: {
       a: await sideResult(plan, state.a, statuses.a),
       b: await sideResult(plan, state.b, statuses.b),
@@ -152,7 +161,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     divergence: divergence ? await nameDivergence(divergence, plan) : null,
     transients: await nameExcursions(outcome.transients, plan),
     tempDir: opts.keepTemp ? pair.dir : null,
-  };
+    timeline: timeline.result(),
+  }, plan);
 }
 
 /**
@@ -165,6 +175,7 @@ async function supervise(
   plan: RunPlan,
   opts: SessionOptions,
   started: number,
+  timeline: TimelineRecorder,
 ): Promise<Outcome & { transients: Excursion[] }> {
   const startSeconds = opts.startSeconds ?? DEFAULTS.startSeconds;
   const cx = {
@@ -209,6 +220,7 @@ async function supervise(
       watch.heard();
       if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
       applyMessage(state[role], msg);
+      timeline.hear(role, (performance.now() - started) / 1000, msg);
       if (state.a.dump?.done && state.b.dump?.done) {
         settled = await afterDumps(pair, state, plan, transients, opts);
         continue;

@@ -2,8 +2,9 @@
  * The verdict of a lockstep run: plain data, rendered by the CLI as text or
  * JSON (the JSON schema is this shape, documented in docs/verdict.md).
  */
-import type { BlockView, SideAt } from "./compare.ts";
+import type { BlockView, InsnView, SideAt } from "./compare.ts";
 import { type DumpEvent, EventKind } from "./protocol.ts";
+import { syscallName } from "./syscalls.ts";
 
 /** How the run ended overall. */
 export type Status = "match" | "diverged" | "inconclusive" | "error";
@@ -45,32 +46,55 @@ export interface SideResult {
 export type NamedInsn = SideAt & {
   /** "function+0xoff" from the side's image, or null outside its symbols. */
   readonly symbol: string | null;
+  /** Its disassembly (objdump's, see `Verdict.disassembler`); absent where there is none. */
+  readonly disas?: string;
 };
 
-/** A block of context, named likewise. */
-export type NamedBlock = BlockView & { readonly symbol: string | null };
+/** An instruction of a block of context, with its disassembly where there is one. */
+export type HistoryInsn = InsnView & { readonly disas?: string };
 
-/** A memory access or system call, as the verdict shows it. */
+/** A block of context, named likewise. */
+export type NamedBlock = Omit<BlockView, "insns"> & {
+  readonly symbol: string | null;
+  readonly insns: readonly HistoryInsn[];
+};
+
+/** A memory access, system call or register snapshot, as the verdict shows it. */
 export interface EventView {
-  readonly kind: "load" | "store" | "syscall" | "syscall-error" | "regs";
+  readonly kind: "load" | "store" | "syscall" | "syscall-result" | "syscall-output" | "regs";
   /** regs: the address of the block whose start the snapshot was taken at. */
   readonly blockPc?: bigint;
   /** regs: a hash of the compared registers' values. */
   readonly hash?: bigint;
-  /** load/store: the guest virtual address; syscall: the number. */
+  /** load/store: the guest virtual address (0 when addresses are not compared). */
   readonly address?: bigint;
+  /** syscall, syscall-result, syscall-output: the call's number, and its name where known. */
   readonly number?: number;
+  readonly name?: string;
   /** load/store: bytes accessed. */
   readonly size?: number;
-  /** load/store: the value moved (plugin API 4 and later, else absent). */
+  /**
+   * load/store: the value moved (plugin API 4 and later, else absent);
+   * syscall-output: the 8 bytes at `offset`, read as a host integer.
+   */
   readonly value?: bigint;
-  /** syscall: a hash of its six arguments; syscall-error: the negative return. */
+  /** syscall: a hash of its six arguments (0 when addresses are not compared). */
   readonly argsHash?: bigint;
-  readonly error?: number;
+  /** syscall-result: what the call returned (a negative errno on failure). */
+  readonly result?: number;
+  /** syscall-output: the bytes' offset in what the call wrote (4096 + … in its second buffer). */
+  readonly offset?: number;
 }
 
-/** Turns a plugin's event into its view; `values` says whether values were read. */
-export function eventView(e: DumpEvent, values: boolean): EventView {
+/**
+ * Turns a plugin's event into its view; `values` says whether values were
+ * read, `arch` names system calls.
+ */
+export function eventView(e: DumpEvent, values: boolean, arch = ""): EventView {
+  const call = () => {
+    const name = syscallName(arch, Number(e.a));
+    return { number: Number(e.a), ...(name ? { name } : {}) };
+  };
   switch (e.kind) {
     case EventKind.LOAD:
     case EventKind.STORE:
@@ -81,12 +105,38 @@ export function eventView(e: DumpEvent, values: boolean): EventView {
         ...(values ? { value: e.v } : {}),
       };
     case EventKind.SYSCALL:
-      return { kind: "syscall", number: Number(e.a), argsHash: e.v };
-    case EventKind.REGS:
-      return { kind: "regs", blockPc: e.a, hash: e.v };
+      return { kind: "syscall", ...call(), argsHash: e.v };
+    case EventKind.SYSRET:
+      return { kind: "syscall-result", ...call(), result: Number(BigInt.asIntN(64, e.v)) };
+    case EventKind.SYSOUT:
+      return { kind: "syscall-output", ...call(), offset: e.size, value: e.v };
     default:
-      return { kind: "syscall-error", number: Number(e.a), error: Number(BigInt.asIntN(64, e.v)) };
+      return { kind: "regs", blockPc: e.a, hash: e.v };
   }
+}
+
+/**
+ * A system call whose answer differs although the guest asked the same
+ * (same number and arguments): the host's doing, not TCG's.
+ */
+export interface EnvironmentDifference {
+  /** The call's name ("syscall N" where unknown), or the counter-reading instruction's. */
+  readonly call: string;
+  /** The system call's number (absent for an instruction). */
+  readonly number?: number;
+  /**
+   * What differs: the call's result, or the bytes it wrote at `offset`
+   * (plugin API 4); "counter": a value computed after the guest read the
+   * host's time-stamp counter at instruction `insn`.
+   */
+  readonly what: "result" | "output" | "counter";
+  readonly offset?: number;
+  readonly insn?: number;
+  /** Each side's value: a result in decimal, else "0x…"; null where absent. */
+  readonly a: string | null;
+  readonly b: string | null;
+  /** Where the difference comes from, and what to do. */
+  readonly hint: string;
 }
 
 /** Where the two streams first differ. */
@@ -98,11 +148,14 @@ export interface Divergence {
   /**
    * What differs first: "pc" the instruction's address; "regs" the
    * registers at a snapshot before it; "mem" a memory access it made;
-   * "syscall" a system call it made.
+   * "syscall" a system call it made; "environment" the host's answer to a
+   * system call it made (the run is then inconclusive: not TCG's doing).
    */
-  readonly kind: "pc" | "regs" | "mem" | "syscall";
-  /** For "regs", "mem" and "syscall": each side's differing event (null: none there). */
+  readonly kind: "pc" | "regs" | "mem" | "syscall" | "environment";
+  /** For every kind but "pc": each side's differing event (null: none there). */
   readonly events?: { readonly a: EventView | null; readonly b: EventView | null };
+  /** For "environment": the call, both values and a hint. */
+  readonly environment?: EnvironmentDifference;
   /**
    * The registers that differ at `insn` (before it runs), with both
    * values; known from narrowing (absent when it did not run).
@@ -128,7 +181,7 @@ export interface RegDiff {
 export interface StepView {
   readonly pc: bigint;
   readonly bytes: string;
-  /** QEMU's disassembly ("" where the QEMU build has none). */
+  /** QEMU's disassembly, else objdump's ("" where neither gave one). */
   readonly disas: string;
   readonly symbol: string | null;
 }
@@ -169,6 +222,26 @@ export interface Excursion {
   readonly lengthB: number;
 }
 
+/** How the verdict's instructions were disassembled (harness/disasm.ts). */
+export interface DisassemblerInfo {
+  /** The objdump command line used, without its input file; null when none ran. */
+  readonly command: string | null;
+  /** Why instructions have no disassembly (no objdump, one that failed), if so. */
+  readonly note?: string;
+}
+
+/**
+ * The run over time, per side: `[seconds since both QEMUs started,
+ * instructions that side had retired]`, from the plugins' reports (at most
+ * every 250 ms, at checkpoints), thinned to at most TIMELINE_POINTS a side.
+ */
+export interface Timeline {
+  readonly a: readonly (readonly [number, number])[];
+  readonly b: readonly (readonly [number, number])[];
+  /** Seconds after the start when a side first reported a disagreement, or null. */
+  readonly disagreedAt: number | null;
+}
+
 /** The result of one lockstep run. */
 export interface Verdict {
   readonly version: 1;
@@ -185,10 +258,21 @@ export interface Verdict {
   readonly notCompared: readonly { readonly what: string; readonly why: string }[];
   /** Differences between the sides found before the run (firmware, ...), with the fix. */
   readonly warnings: readonly string[];
-  /** Instructions and blocks known to agree (or compared, on a match). */
+  /**
+   * Instructions that agree: on a match, those compared; diverged, the
+   * divergent index (every instruction before it agrees); otherwise those
+   * both sides retired.
+   */
   readonly insns: number;
+  /**
+   * Blocks both sides retired (the smaller side's count). Like
+   * `insnsPerSecond` it counts what the sides ran, which on a divergence is
+   * more than what agreed: `sides.a.insns` and `sides.b.insns` go with it.
+   */
   readonly blocks: number;
+  /** The run's wall-clock time, narrowing not included. */
   readonly wallSeconds: number;
+  /** Instructions both sides retired (the smaller side's count) per second of `wallSeconds`. */
   readonly insnsPerSecond: number;
   readonly sides: { readonly a: SideResult; readonly b: SideResult };
   readonly divergence: Divergence | null;
@@ -196,4 +280,8 @@ export interface Verdict {
   readonly transients: readonly Excursion[];
   /** The run's private directory when kept (--keep-temp), else null. */
   readonly tempDir: string | null;
+  /** How instructions were disassembled; absent from verdicts with no instruction to show. */
+  readonly disassembler?: DisassemblerInfo;
+  /** Instructions over time per side (absent when the run never started). */
+  readonly timeline?: Timeline;
 }

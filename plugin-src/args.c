@@ -17,6 +17,7 @@ Options cfg = {
     .window = DEFAULT_WINDOW,
     .history = DEFAULT_HISTORY,
     .regs_every = DEFAULT_REGS_EVERY,
+    .addrs = true,
 };
 
 typedef enum {
@@ -68,6 +69,8 @@ static const ArgSpec args[] = {
     { LS_ARG_REGSEVERY, ARG_U64, &cfg.regs_every, 1 },
     /* Run alone and report every step of FROM:TO (implies regs=on). */
     { LS_ARG_NARROW, ARG_RANGE, &cfg.narrow },
+    /* Compare addresses (off: the two QEMUs place the guest differently). */
+    { LS_ARG_ADDRS, ARG_BOOL, &cfg.addrs },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 

@@ -143,6 +143,20 @@ static inline bool compat_mem_value(qemu_plugin_meminfo_t info,
 }
 
 /*
+ * Read len bytes of guest memory at vaddr into buf (API 4 on, from any
+ * vCPU callback). False, and buf untouched, before that or on a fault.
+ */
+static inline bool compat_read_memory(uint64_t vaddr, GByteArray *buf,
+                                      size_t len)
+{
+#if QEMU_PLUGIN_VERSION >= 4
+    return qemu_plugin_read_memory_vaddr(vaddr, buf, len);
+#else
+    return false;
+#endif
+}
+
+/*
  * Registers (API 2 on). Before that the type stands in for QEMU's
  * descriptor and there are no registers: the register code still compiles,
  * and the argument check keeps it from running.

@@ -127,39 +127,65 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                                                       : LS_EV_LOAD;
     uint32_t size = 1u << qemu_plugin_mem_size_shift(info);
     uint64_t value = 0, high = 0;
+    uint64_t vaddr_high = vaddr + 8;
 
     if (cfg.memvalues) {
         compat_mem_value(info, &value, &high);
     }
+    if (!cfg.addrs) {
+        /* Addresses and the values moved (often addresses) mean nothing
+         * across two layouts: direction and size still do. */
+        vaddr = vaddr_high = value = high = 0;
+    }
     if (size > 8) {
         add_event(pos, kind, vaddr, 8, value);
-        add_event(pos, kind, vaddr + 8, 8, high);
+        add_event(pos, kind, vaddr_high, 8, high);
     } else {
         add_event(pos, kind, vaddr, size, value);
     }
 }
 
 /*
- * A system call, made by the pending block's last instruction. Return
- * values are compared only when they are errors: pids, tids, times and
- * addresses QEMU picks legitimately differ between two processes.
+ * A system call, made by the pending block's last instruction. In
+ * linux-user these callbacks are always registered: they tell env.c when
+ * a guest call is in progress (for the shim), with sys=on they make events
+ * too. With addrs=off (the two QEMUs place the guest differently) the
+ * arguments, which may be pointers, are left out.
  */
 void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
                   uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                   uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
 {
-    uint64_t args = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
-                    mix(a5 + 4) ^ mix(a6 + 5);
+    const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
+    uint64_t fold = 0;
 
-    add_event(pending_base() + own.pending->n - 1, LS_EV_SYSCALL, num, 0,
-              args);
+    if (cfg.sys) {
+        if (cfg.addrs) {
+            fold = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
+                   mix(a5 + 4) ^ mix(a6 + 5);
+        }
+        add_event(pending_base() + own.pending->n - 1, LS_EV_SYSCALL, num, 0,
+                  fold);
+    }
+    env_syscall_start(num, args);
 }
 
+/*
+ * Its result (an address only with addrs=on), and what an
+ * environment-reading call wrote (API 4 on). QEMU calls this before it
+ * writes the result to the guest's register; the buffers are written.
+ */
 void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
                       int64_t num, int64_t ret)
 {
-    if (ret < 0) {
-        add_event(pending_base() + own.pending->n - 1, LS_EV_SYSERR, num, 0,
-                  ret);
+    uint64_t pos;
+
+    env_syscall_end();
+    if (!cfg.sys) {
+        return;
     }
+    pos = pending_base() + own.pending->n - 1;
+    add_event(pos, LS_EV_SYSRET, num, 0,
+              cfg.addrs || !env_is_address(num) ? (uint64_t)ret : 0);
+    env_outputs(pos, num, ret);
 }

@@ -29,7 +29,8 @@
  *
  * With mem=on and sys=on, every memory access (address, size, direction,
  * and the value from API 4 on) and every system call (number, arguments,
- * an error return) is an "event" of the instruction that made it. Events
+ * result, and from API 4 what environment-reading calls wrote: env.c) is an
+ * "event" of the instruction that made it. Events
  * fold into a second running hash, in execution order, so they are
  * split-insensitive too; each checkpoint combines both hashes.
  *
@@ -50,7 +51,8 @@
  * events), regs.c (registers and narrowing), sync.c (checkpoints, the
  * peer's news, stopping and resuming), peer.c (sockets and the reader
  * thread), report.c (everything written to the orchestrator), args.c (the
- * arguments, listed there) and lockstep.c (install, translation, exit).
+ * arguments, listed there), env.c (the guest's environment in linux-user)
+ * and lockstep.c (install, translation, exit).
  */
 #ifndef LOCKSTEP_H
 #define LOCKSTEP_H
@@ -223,6 +225,7 @@ typedef struct {
     bool regs;
     uint64_t regs_every;    /* instructions between register snapshots */
     Range narrow;           /* run alone and report every step of it */
+    bool addrs;             /* off: the sides place the guest differently */
 } Options;
 extern Options cfg;
 
@@ -493,6 +496,13 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
                   uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
                       int64_t num, int64_t ret);
+
+/* env.c */
+void env_init(const qemu_info_t *info);
+void env_syscall_start(int64_t num, const uint64_t *args);
+void env_syscall_end(void);
+bool env_is_address(int64_t num);
+void env_outputs(uint64_t pos, int64_t num, int64_t ret);
 
 /* regs.c */
 void regs_handshake(void);

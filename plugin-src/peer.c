@@ -11,6 +11,7 @@
 #include "lockstep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,8 +110,17 @@ static int accept_peer(const char *path)
     }
     if (fd < 0) {
         fprintf(stderr, "lockstep: side b did not connect to %s\n", path);
+    } else if (dup3(fd, lfd, O_CLOEXEC) == lfd) {
+        /* In the listening socket's place, where side b's socket is: both
+         * QEMUs then hold the same descriptors, and the guest's next open
+         * gets the same number on both sides. */
+        close(fd);
+        fd = lfd;
+        lfd = -1;
     }
-    close(lfd);
+    if (lfd >= 0) {
+        close(lfd);
+    }
     unlink(path);
     return fd;
 }

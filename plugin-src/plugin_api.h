@@ -157,6 +157,10 @@ typedef struct {
     } data;
 } qemu_plugin_mem_value;
 qemu_plugin_mem_value qemu_plugin_mem_get_value(qemu_plugin_meminfo_t info);
+/* From 9.2: len bytes of guest virtual memory, into data (resized). */
+typedef struct _GByteArray GByteArray;
+bool qemu_plugin_read_memory_vaddr(uint64_t addr, GByteArray *data,
+                                   size_t len);
 #endif
 
 /* System calls (linux-user). */

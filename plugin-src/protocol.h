@@ -44,8 +44,9 @@
     X(LOAD, 1) \
     X(STORE, 2) \
     X(SYSCALL, 3) \
-    X(SYSERR, 4) \
-    X(REGS, 5)
+    X(SYSRET, 4) \
+    X(REGS, 5) \
+    X(SYSOUT, 6)
 
 /* Plugin arguments, key=value (keys as the harness writes them). */
 #define LS_ARGS(X) \
@@ -63,7 +64,8 @@
     X(SYS, "sys") \
     X(REGS, "regs") \
     X(REGSEVERY, "regsevery") \
-    X(NARROW, "narrow")
+    X(NARROW, "narrow") \
+    X(ADDRS, "addrs")
 
 /*
  * What C makes of them: a string constant per message kind (LS_MSG_HELLO),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything qemu-lockstep needs on a fresh Debian 12 / Ubuntu machine:
 # QEMU (system + linux-user), cross compilers for the bundled guests, glib
-# headers, binutils for symbols, and a pinned Deno from npm. Then builds the
-# bundled guests and provides two newer QEMUs (see the end). Safe to run
-# again: every step is idempotent.
+# headers, binutils for symbols and disassembly, Chromium (the test of the
+# HTML verdict), and a pinned Deno from npm. Then builds the bundled guests
+# and provides two newer QEMUs (see the end). Safe to run again: every step
+# is idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(
     qemu-user qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
     gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
+    libc6-dev-arm64-cross
     binutils-multiarch libglib2.0-dev pkg-config make gcc libc6-dev
-    util-linux libxml2-utils debootstrap debian-archive-keyring
+    util-linux libxml2-utils debootstrap debian-archive-keyring chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,7 +7,8 @@ import { deepEqual, equal } from "../../deps/assert.ts";
 Deno.test("kernel boot with a different command line on side B: fast path finds the same divergence as checkpointing every instruction", async () => {
   const args = [
     "--json",
-    // Addresses only: with mem, a SeaBIOS store is flaky here (docs/limits.md).
+    // Addresses only. (The SeaBIOS store once flaky here with mem was the
+    // event ring, flushed by one rep copy: docs/how-it-works.md#events.)
     "--compare",
     "pc",
     "x86_64",

@@ -55,7 +55,7 @@ Deno.test("aarch64 value pair: registers find the difference where it is made, n
   // The text verdict says the same.
   const text = await runCli(["--qemu", q10("aarch64"), "--color", "never", ...pair]);
   match(text.stderr, /narrowed: the registers first differ after instruction #2,344/);
-  match(text.stderr, /x1 +a 0x79b1 +b 0xca6b/);
+  match(text.stderr, /register +side a +side b\n +x1 +0x79b1 +0xca6b\n/);
 });
 
 Deno.test("aarch64 value pair: --mask-reg leaves registers out of the comparison and of narrowing", async () => {

@@ -36,7 +36,8 @@ Deno.test("suite with a passing case, an expected divergence and a bad image", a
     x86("after the bad one"),
   ]);
   const junit = `${dir.path}/junit.xml`;
-  const r = await runCli(["suite", "--json", "--junit", junit, file]);
+  const pages = `${dir.path}/pages`;
+  const r = await runCli(["suite", "--json", "--junit", junit, "--html-dir", pages, file]);
   equal(r.code, 1, r.stderr);
   const byName = Object.fromEntries(r.json.results.map((x: { name: string }) => [x.name, x]));
   equal(byName["same"].passed, true);
@@ -56,6 +57,11 @@ Deno.test("suite with a passing case, an expected divergence and a bad image", a
     await xpath(junit, "string(//testcase[@name='same']/system-out)"),
     /side a output:\nchecksum 0x8346d83d/,
   );
+  // One page, for the one case that diverged.
+  const written = [];
+  for await (const e of Deno.readDir(pages)) written.push(e.name);
+  deepEqual(written, ["variant.html"]);
+  match(await Deno.readTextFile(`${pages}/variant.html`), /<span class="badge">DIVERGED<\/span>/);
 });
 
 Deno.test("a case that must diverge but matches fails, with the summary in JUnit", async () => {

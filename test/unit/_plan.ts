@@ -50,6 +50,8 @@ export function fakePlan(
     narrow: true,
     transientWindow: 0,
     notCompared: [],
+    sameLayout: true,
+    fixedDevices: false,
     warnings: [],
     env: { PATH: "/usr/bin:/bin" },
     cwd: "/",

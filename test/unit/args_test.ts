@@ -19,7 +19,21 @@ Deno.test("command line", async (t) => {
     equal(cmd.options.chain, false);
     equal(cmd.options.mode, undefined);
     deepEqual(cmd.options.guestArgs, []);
-    deepEqual(cmd.output, { json: false, report: undefined, verbose: false, color: "auto" });
+    deepEqual(cmd.output, {
+      json: false,
+      report: undefined,
+      html: undefined,
+      historyLines: DEFAULTS.historyLines,
+      verbose: false,
+      color: "auto",
+    });
+  });
+
+  await t.step("takes --html and --history-lines", () => {
+    const cmd = run(["--html", "v.html", "--history-lines", "40", "x86_64", "g"]);
+    equal(cmd.output.html, "v.html");
+    equal(cmd.output.historyLines, 40);
+    throws(() => run(["--history-lines", "0", "x86_64", "g"]), UsageError);
   });
 
   await t.step("keeps extra QEMU arguments one element each, per side", () => {

@@ -4,7 +4,7 @@ import type { PairSide } from "../../harness/side_pair.ts";
 import { initialState, type SideState } from "../../harness/side_state.ts";
 import type { DumpBlock, DumpEvent } from "../../harness/protocol.ts";
 import { fakeSide } from "./_plan.ts";
-import { equal, match, ok } from "../../deps/assert.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 /** A side's state; `hello: false` for a plugin that never said hello. */
 function side(role: "a" | "b", extra: { exit?: PairSide["exit"]; hello?: false } = {}): SideState {
@@ -128,6 +128,90 @@ Deno.test("compareOutcome: the first difference, and what kind it is", async (t)
       8,
     );
     equal(o.divergence!.kind, "regs");
+  });
+  await t.step("a system call's answer: kind environment, inconclusive, the call named", () => {
+    const call: DumpEvent = { pos: 5, kind: 3, a: 39n, size: 0, v: 0n };
+    const ret = (v: bigint): DumpEvent => ({ pos: 5, kind: 4, a: 39n, size: 0, v });
+    const o = compareOutcome(
+      dumped(side("a"), [blk(0, 0x100, 8)], [call, ret(4200000n)]),
+      dumped(side("b"), [blk(0, 0x100, 8)], [call, ret(4711n)]),
+      8,
+    );
+    equal(o.status, "inconclusive");
+    equal(o.divergence!.kind, "environment");
+    equal(
+      o.message,
+      "The environment differs at instruction 5: getpid (39) returned 4200000 on side a, 4711 on side b",
+    );
+    const env = o.divergence!.environment!;
+    equal(env.call, "getpid");
+    equal(env.what, "result");
+    deepEqual([env.a, env.b], ["4200000", "4711"]);
+    match(env.hint, /environment shim/);
+    equal(o.divergence!.events!.a!.kind, "syscall-result");
+  });
+  await t.step("what a call wrote, and a call lockstep does not equalise", () => {
+    const out = (v: bigint): DumpEvent => ({ pos: 5, kind: 6, a: 0n, size: 8, v });
+    const o = compareOutcome(
+      dumped(side("a"), [blk(0, 0x100, 8)], [out(0x10n)]),
+      dumped(side("b"), [blk(0, 0x100, 8)], [out(0x20n)]),
+      8,
+    );
+    equal(o.divergence!.kind, "environment");
+    const env = o.divergence!.environment!;
+    deepEqual([env.call, env.what, env.offset, env.a, env.b], [
+      "read",
+      "output",
+      8,
+      "0x10",
+      "0x20",
+    ]);
+    match(env.hint, /not TCG's doing/);
+  });
+  await t.step("different arguments are the guest's own: kind syscall", () => {
+    const call = (v: bigint): DumpEvent => ({ pos: 5, kind: 3, a: 1n, size: 0, v });
+    const o = compareOutcome(
+      dumped(side("a"), [blk(0, 0x100, 8)], [call(1n)]),
+      dumped(side("b"), [blk(0, 0x100, 8)], [call(2n)]),
+      8,
+    );
+    equal(o.status, "diverged");
+    equal(o.divergence!.kind, "syscall");
+    equal(o.divergence!.events!.a!.name, "write");
+  });
+  await t.step("a value after the guest read the host's counter (rdtsc): kind environment", () => {
+    // Instruction 1 is rdtsc (0f 31), 2 a 4-byte store of what it read.
+    const counted: DumpBlock = {
+      i: 0,
+      pc: 0x100n,
+      sizes: [1, 2, 4],
+      bytes: "90" + "0f31" + "89c0c0c0",
+    };
+    const st = (v: bigint): DumpEvent => ({ pos: 2, kind: 2, a: 0x8000n, size: 8, v });
+    const o = compareOutcome(
+      dumped(side("a"), [counted], [st(0x1234n)]),
+      dumped(side("b"), [counted], [st(0x1299n)]),
+      8,
+    );
+    equal(o.status, "inconclusive");
+    equal(o.divergence!.kind, "environment");
+    const env = o.divergence!.environment!;
+    deepEqual([env.call, env.what, env.insn, env.a, env.b], [
+      "rdtsc",
+      "counter",
+      1,
+      "0x1234",
+      "0x1299",
+    ]);
+    match(o.message, /after rdtsc read the host's counter at instruction 1$/);
+    // Without the counter read, the same store is TCG's to answer for.
+    const plain: DumpBlock = { ...counted, bytes: "90" + "9090" + "89c0c0c0" };
+    const m = compareOutcome(
+      dumped(side("a"), [plain], [st(0x1234n)]),
+      dumped(side("b"), [plain], [st(0x1299n)]),
+      8,
+    );
+    equal(m.divergence!.kind, "mem");
   });
   await t.step("a dump that no longer reaches back is inconclusive", () => {
     const a = dumped(side("a"), [blk(0, 0x100, 8)]);

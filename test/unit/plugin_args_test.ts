@@ -47,6 +47,17 @@ Deno.test("plugin arguments follow what is compared and what both QEMUs can do",
     // The sides run on past a disagreement far enough to see the streams meet.
     ok(args.some((a) => /^reconverge=\d+$/.test(a) && Number(a.slice(11)) > 100));
   });
+  await t.step("what system calls wrote is read only when both sides can (memvalues)", () => {
+    for (const [apis, values] of [[[5, 5], true], [[1, 5], false]] as const) {
+      const plan = fakePlan({ compare: ["pc", "syscalls"], apis: [apis[0], apis[1]] });
+      equal(lockstepPluginArgs(plan, plan.b, "/run").includes("memvalues=on"), values, `${apis}`);
+    }
+  });
+  await t.step("two layouts: addresses off", () => {
+    equal(lockstepPluginArgs(fakePlan(), fakePlan().a, "/run").includes("addrs=off"), false);
+    const plan = fakePlan({ sameLayout: false, compare: ["pc", "mem", "syscalls"] });
+    ok(lockstepPluginArgs(plan, plan.a, "/run").includes("addrs=off"));
+  });
   await t.step("every key is one protocol.h knows", () => {
     const plan = fakePlan({
       compare: ["pc", "regs", "mem", "syscalls"],
@@ -70,6 +81,29 @@ Deno.test("linux-user sides start their guest through the same path", () => {
     ok(plugin.startsWith("/cache/lockstep.so,role="), plugin);
     equal(argv[argv.indexOf("-D") + 1], `/run/qemu-${side.role}.log`);
   }
+});
+
+Deno.test("linux-user sides preload the environment shim, narrowing's re-runs too", () => {
+  const plan = fakePlan();
+  for (
+    const argv of [
+      lockstepArgv(plan, plan.b, "/run", "/p.so", "/cache/env_shim.so"),
+      narrowArgv(plan, plan.b, "/run", "/p.so", 1, 2, "/cache/env_shim.so"),
+    ]
+  ) {
+    ok(argv[1]!.includes('LD_PRELOAD="$2"'), argv[1]);
+    deepEqual(argv.slice(3, 5), ["/run/b", "/cache/env_shim.so"]);
+    equal(argv[5], plan.b.head[0]);
+  }
+});
+
+Deno.test("fixed devices: QEMU's -L prefix is the run directory's root, before the user's arguments", () => {
+  const plan = fakePlan({ fixedDevices: true });
+  const argv = lockstepArgv(plan, plan.a, "/run", "/p.so");
+  const at = argv.indexOf("-L");
+  equal(argv[at + 1], "/run/root");
+  ok(at > argv.indexOf("-plugin") && at < argv.indexOf("-0"));
+  equal(lockstepArgv(fakePlan(), plan.a, "/run", "/p.so").includes("-L"), false);
 });
 
 Deno.test("system mode: machine arguments, then the plugin, then the image", () => {
