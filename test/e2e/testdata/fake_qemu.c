@@ -329,6 +329,20 @@ qemu_plugin_mem_value qemu_plugin_mem_get_value(qemu_plugin_meminfo_t info)
     v.data.u128.high = ~mem_value;
     return v;
 }
+
+/* Guest memory: bytes made from their address; page 0 faults. */
+bool qemu_plugin_read_memory_vaddr(uint64_t addr, GByteArray *data,
+                                   size_t len)
+{
+    if (addr < 4096) {
+        return false;
+    }
+    g_byte_array_set_size(data, len);
+    for (size_t i = 0; i < len; i++) {
+        data->data[i] = (uint8_t)((addr + i) * 31 + executed);
+    }
+    return true;
+}
 #endif
 
 #if QEMU_PLUGIN_VERSION >= 2
@@ -518,7 +532,8 @@ static int run_guest(int argc, char **argv)
     const char *regs_file = NULL;
     int i;
     qemu_info_t info = {
-        .target_name = "fake",
+        /* A real target's name: the plugin knows its system calls. */
+        .target_name = "x86_64",
         .version = { .min = QEMU_PLUGIN_VERSION, .cur = QEMU_PLUGIN_VERSION },
     };
     GRand *rng;
@@ -583,9 +598,17 @@ static int run_guest(int argc, char **argv)
         if (!host.system && host.syscall && g_rand_int_range(rng, 0, 8) == 0) {
             int64_t num = g_rand_int_range(rng, 0, 400);
 
-            host.syscall(1, 0, num, g_rand_int(rng), 2, 3, 4, 5, 6, 7, 8);
+            /* Buffers in mapped memory, or in page 0 (a fault). */
+            uint64_t buf = g_rand_boolean(rng)
+                           ? 0x20000 + g_rand_int(rng) % 65536
+                           : (uint64_t)g_rand_int_range(rng, 0, 64);
+
+            host.syscall(1, 0, num, buf, buf + 64, 3, 4, 5, 6, 7, 8);
             if (host.syscall_ret) {
-                host.syscall_ret(1, 0, num, g_rand_int_range(rng, -40, 40));
+                host.syscall_ret(1, 0, num,
+                                 g_rand_int_range(rng, 0, 4)
+                                 ? g_rand_int_range(rng, -40, 40)
+                                 : g_rand_int_range(rng, 0, 9000));
             }
         }
     }
