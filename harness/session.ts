@@ -158,9 +158,13 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     event(
       `plugin ${
         p.built ? "built" : "cached"
-      }: ${p.path} (header: ${p.header.origin}, ${p.header.file})`,
+      }: ${p.path} (header: ${p.header.origin}, ${p.header.file})${
+        p.replaced ? `, replacing a cached file not to be loaded: ${p.replaced}` : ""
+      }`,
     );
   }
+  // Where the plugin cache went when the user would not look there.
+  const notes = [...new Set([pluginA.note, pluginB.note])].filter((n) => n !== undefined);
   const plugins = { a: pluginA.path, b: pluginB.path, shim: shim?.path };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
@@ -281,7 +285,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     notCompared,
     registers,
     registersSkipped: pass.regChoice?.skipped ?? [],
-    warnings,
+    warnings: [...warnings, ...notes],
     insns,
     blocks: Math.min(state.a.blocks, state.b.blocks),
     wallSeconds: Math.round(wall * 1000) / 1000,
