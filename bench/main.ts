@@ -7,7 +7,7 @@
  * ratios are printed side by side (or --json).
  */
 import { parseArgs } from "../deps/cli.ts";
-import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
+import { type BenchRow, benchWorkload, Interrupted, type Workload } from "./measure.ts";
 import { QEMU_10_2_DIR } from "../mod.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
@@ -108,7 +108,7 @@ function table(rows: BenchRow[]): string {
     .join("\n");
 }
 
-async function main(): Promise<number> {
+async function main(signal: AbortSignal): Promise<number> {
   const { values: v } = parseArgs({
     args: Deno.args,
     options: {
@@ -140,12 +140,18 @@ async function main(): Promise<number> {
         `bench: ${w.name} on QEMU ${w.qemu} (${chain ? "chain" : "nochain"}), ${pairs} rounds`,
       );
       rows.push(
-        await benchWorkload(w, chain, pairs, (kind, s) =>
-          console.error(
-            `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.insns} insns  ${
-              (s.rssKb / 1024).toFixed(0)
-            } MB`,
-          )),
+        await benchWorkload(
+          w,
+          chain,
+          pairs,
+          (kind, s) =>
+            console.error(
+              `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.insns} insns  ${
+                (s.rssKb / 1024).toFixed(0)
+              } MB`,
+            ),
+          signal,
+        ),
       );
     }
   }
@@ -167,4 +173,17 @@ async function main(): Promise<number> {
   return 0;
 }
 
-Deno.exitCode = await main();
+/** A signal stops the run in progress (its QEMUs too) and ends the bench with 130. */
+const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const abort = new AbortController();
+const onSignal = () => abort.abort();
+for (const sig of SIGNALS) Deno.addSignalListener(sig, onSignal);
+try {
+  Deno.exitCode = await main(abort.signal);
+} catch (e) {
+  if (!(e instanceof Interrupted)) throw e;
+  console.error("bench: interrupted; no figures");
+  Deno.exitCode = 130;
+} finally {
+  for (const sig of SIGNALS) Deno.removeSignalListener(sig, onSignal);
+}

@@ -57,8 +57,26 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The bench was interrupted (a signal): its children are stopped. */
+export class Interrupted extends Error {
+  constructor() {
+    super("interrupted");
+  }
+}
+
+/** `p`, unless `signal` aborts first (then Interrupted: the caller's child is disposed). */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Interrupted());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new Interrupted());
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** Runs side A of `plan` alone with no plugin (its wall time only). */
-export async function runBare(plan: RunPlan): Promise<RunSample> {
+export async function runBare(plan: RunPlan, signal?: AbortSignal): Promise<RunSample> {
   // QEMU alone cannot stop at --max-insns: no figure to compare.
   if (plan.maxInsns !== undefined) return { seconds: NaN, blocks: 0, insns: 0, rssKb: 0 };
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
@@ -70,7 +88,7 @@ export async function runBare(plan: RunPlan): Promise<RunSample> {
       env: plan.env,
       clearEnv: true,
     });
-    const status = await child.status;
+    const status = await unlessAborted(child.status, signal);
     const seconds = (performance.now() - started) / 1000;
     if (status.code !== 0) {
       throw new Error(
@@ -84,7 +102,11 @@ export async function runBare(plan: RunPlan): Promise<RunSample> {
 }
 
 /** Runs side A of `plan` alone with the counting plugin. */
-export async function runSingle(plan: RunPlan, countPlugin: string): Promise<RunSample> {
+export async function runSingle(
+  plan: RunPlan,
+  countPlugin: string,
+  signal?: AbortSignal,
+): Promise<RunSample> {
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
   try {
     if (plan.mode === "user") {
@@ -103,7 +125,7 @@ export async function runSingle(plan: RunPlan, countPlugin: string): Promise<Run
       env: plan.env,
       clearEnv: true,
     });
-    const status = await child.status;
+    const status = await unlessAborted(child.status, signal);
     const seconds = (performance.now() - started) / 1000;
     let text;
     try {
@@ -123,10 +145,14 @@ export async function runSingle(plan: RunPlan, countPlugin: string): Promise<Run
 }
 
 /** Runs the full lockstep on `plan`; fails unless the sides match. */
-export async function runLockstepSample(plan: RunPlan): Promise<RunSample> {
+export async function runLockstepSample(
+  plan: RunPlan,
+  signal?: AbortSignal,
+): Promise<RunSample> {
   const started = performance.now();
-  const v = await runLockstep(plan);
+  const v = await runLockstep(plan, signal ? { signal } : {});
   const seconds = (performance.now() - started) / 1000;
+  if (signal?.aborted) throw new Interrupted();
   if (v.status !== "match") throw new Error(`Lockstep run did not match: ${v.message}`);
   return {
     seconds,
@@ -146,6 +172,7 @@ export async function benchWorkload(
   chain: boolean,
   pairs: number,
   onSample?: (kind: "bare" | "count" | "lockstep", s: RunSample) => void,
+  signal?: AbortSignal,
 ): Promise<BenchRow> {
   const plan = await planRun({ ...w.options, chain });
   const count = await buildPlugin({
@@ -158,13 +185,13 @@ export async function benchWorkload(
   const single: RunSample[] = [];
   const lockstep: RunSample[] = [];
   for (let i = 0; i < pairs; i++) {
-    const b = await runBare(plan);
+    const b = await runBare(plan, signal);
     bare.push(b);
     onSample?.("bare", b);
-    const s = await runSingle(plan, count.path);
+    const s = await runSingle(plan, count.path, signal);
     single.push(s);
     onSample?.("count", s);
-    const l = await runLockstepSample(plan);
+    const l = await runLockstepSample(plan, signal);
     lockstep.push(l);
     onSample?.("lockstep", l);
   }
