@@ -1,7 +1,9 @@
 /**
- * The benchmark: for a workload, run one QEMU alone with a counting plugin
- * ("single") and the full lockstep ("lockstep") alternately, and report the
- * medians. Plain data; bench/main.ts prints it.
+ * The benchmark: for a workload, run one QEMU with no plugin ("bare"), one
+ * with a counting plugin ("single"), two of those at once, uncoupled
+ * ("2×count": what the machine charges for running two QEMUs side by side) and
+ * the full lockstep ("lockstep") alternately, and report the medians. Plain
+ * data; bench/main.ts prints it.
  */
 import { OwnedChild } from "../harness/child.ts";
 import { buildPlugin } from "../harness/plugin_build.ts";
@@ -38,15 +40,19 @@ export interface BenchRow {
   readonly bareSeconds: number;
   /** One QEMU with the counting plugin. */
   readonly singleSeconds: number;
+  /** Two QEMUs with the counting plugin at once, until both end. */
+  readonly twoSeconds: number;
   readonly lockstepSeconds: number;
-  /** lockstep / count, and lockstep / bare, wall time. */
+  /** lockstep / count, lockstep / bare and lockstep / 2×count, wall time. */
   readonly ratio: number;
   readonly ratioBare: number;
+  readonly ratioTwo: number;
   readonly singleRssKb: number;
   readonly lockstepRssKb: number;
   readonly samples: {
     readonly bare: RunSample[];
     readonly single: RunSample[];
+    readonly two: RunSample[];
     readonly lockstep: RunSample[];
   };
 }
@@ -144,6 +150,25 @@ export async function runSingle(
   }
 }
 
+/** Two counting runs of side A at once, uncoupled: the wall time until both end. */
+export async function runTwo(
+  plan: RunPlan,
+  countPlugin: string,
+  signal?: AbortSignal,
+): Promise<RunSample> {
+  const started = performance.now();
+  const [one, two] = await Promise.all([
+    runSingle(plan, countPlugin, signal),
+    runSingle(plan, countPlugin, signal),
+  ]);
+  return {
+    seconds: (performance.now() - started) / 1000,
+    blocks: one.blocks,
+    insns: one.insns,
+    rssKb: Math.max(one.rssKb, two.rssKb),
+  };
+}
+
 /** Runs the full lockstep on `plan`; fails unless the sides match. */
 export async function runLockstepSample(
   plan: RunPlan,
@@ -171,7 +196,7 @@ export async function benchWorkload(
   w: Workload,
   chain: boolean,
   pairs: number,
-  onSample?: (kind: "bare" | "count" | "lockstep", s: RunSample) => void,
+  onSample?: (kind: "bare" | "count" | "2×count" | "lockstep", s: RunSample) => void,
   signal?: AbortSignal,
 ): Promise<BenchRow> {
   const plan = await planRun({ ...w.options, chain });
@@ -183,6 +208,7 @@ export async function benchWorkload(
   });
   const bare: RunSample[] = [];
   const single: RunSample[] = [];
+  const two: RunSample[] = [];
   const lockstep: RunSample[] = [];
   for (let i = 0; i < pairs; i++) {
     const b = await runBare(plan, signal);
@@ -191,12 +217,16 @@ export async function benchWorkload(
     const s = await runSingle(plan, count.path, signal);
     single.push(s);
     onSample?.("count", s);
+    const p = await runTwo(plan, count.path, signal);
+    two.push(p);
+    onSample?.("2×count", p);
     const l = await runLockstepSample(plan, signal);
     lockstep.push(l);
     onSample?.("lockstep", l);
   }
   const singleSeconds = median(single.map((s) => s.seconds));
   const bareSeconds = median(bare.map((s) => s.seconds));
+  const twoSeconds = median(two.map((s) => s.seconds));
   const lockstepSeconds = median(lockstep.map((s) => s.seconds));
   const blocks = median(single.map((s) => s.blocks));
   return {
@@ -208,11 +238,13 @@ export async function benchWorkload(
     insns: median(lockstep.map((s) => s.insns)),
     bareSeconds,
     singleSeconds,
+    twoSeconds,
     lockstepSeconds,
     ratio: lockstepSeconds / singleSeconds,
     ratioBare: lockstepSeconds / bareSeconds,
+    ratioTwo: lockstepSeconds / twoSeconds,
     singleRssKb: median(single.map((s) => s.rssKb)),
     lockstepRssKb: median(lockstep.map((s) => s.rssKb)),
-    samples: { bare, single, lockstep },
+    samples: { bare, single, two, lockstep },
   };
 }
