@@ -3,11 +3,12 @@
  * for each QEMU version set-up provides and both chain modes. Each row is
  * measured in one run, alternately: one QEMU with no plugin ("bare", what a
  * user feels), one QEMU with the counting plugin ("count", what a plugin
- * costs anyway) and the full lockstep, `--pairs` times; medians and their
- * ratios are printed side by side (or --json).
+ * costs anyway), two of those at once ("2×count": what this machine charges
+ * for two QEMUs side by side) and the full lockstep, `--pairs` times;
+ * medians and their ratios are printed side by side (or --json).
  */
 import { parseArgs } from "../deps/cli.ts";
-import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
+import { type BenchRow, benchWorkload, Interrupted, type Workload } from "./measure.ts";
 import { QEMU_10_2_DIR } from "../mod.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
@@ -15,7 +16,8 @@ const HELP = `Usage: deno task bench [OPTIONS]
 Options:
       --quick          shorter runs (loop 20 M iterations, kernel and sparc
                        300 M instructions)
-      --pairs <N>      rounds per row (bare, count, lockstep), median quoted [default: 3]
+      --pairs <N>      rounds per row (bare, count, 2×count, lockstep), median
+                       quoted [default: 3]
       --only <NAME>    run one workload: loop, kernel, sparc, aarch64-loop
       --qemu <V>       7.2 (Debian's), 10.2 (set-up's build) or all [default: all]
       --chain-only     only the --chain mode; --nochain-only likewise
@@ -82,9 +84,11 @@ function table(rows: BenchRow[]): string {
     "instructions",
     "bare s",
     "count s",
+    "2×count s",
     "lockstep s",
     "× bare",
     "× count",
+    "× 2×count",
     "RSS count MB",
     "RSS lockstep MB",
   ];
@@ -95,9 +99,11 @@ function table(rows: BenchRow[]): string {
     r.insns.toLocaleString("en-US"),
     Number.isNaN(r.bareSeconds) ? "n/a" : r.bareSeconds.toFixed(2),
     r.singleSeconds.toFixed(2),
+    r.twoSeconds.toFixed(2),
     r.lockstepSeconds.toFixed(2),
     Number.isNaN(r.ratioBare) ? "n/a" : r.ratioBare.toFixed(2),
     r.ratio.toFixed(2),
+    r.ratioTwo.toFixed(2),
     (r.singleRssKb / 1024).toFixed(0),
     (r.lockstepRssKb / 1024).toFixed(0),
   ]);
@@ -108,7 +114,7 @@ function table(rows: BenchRow[]): string {
     .join("\n");
 }
 
-async function main(): Promise<number> {
+async function main(signal: AbortSignal): Promise<number> {
   const { values: v } = parseArgs({
     args: Deno.args,
     options: {
@@ -140,12 +146,18 @@ async function main(): Promise<number> {
         `bench: ${w.name} on QEMU ${w.qemu} (${chain ? "chain" : "nochain"}), ${pairs} rounds`,
       );
       rows.push(
-        await benchWorkload(w, chain, pairs, (kind, s) =>
-          console.error(
-            `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.insns} insns  ${
-              (s.rssKb / 1024).toFixed(0)
-            } MB`,
-          )),
+        await benchWorkload(
+          w,
+          chain,
+          pairs,
+          (kind, s) =>
+            console.error(
+              `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.insns} insns  ${
+                (s.rssKb / 1024).toFixed(0)
+              } MB`,
+            ),
+          signal,
+        ),
       );
     }
   }
@@ -167,4 +179,17 @@ async function main(): Promise<number> {
   return 0;
 }
 
-Deno.exitCode = await main();
+/** A signal stops the run in progress (its QEMUs too) and ends the bench with 130. */
+const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const abort = new AbortController();
+const onSignal = () => abort.abort();
+for (const sig of SIGNALS) Deno.addSignalListener(sig, onSignal);
+try {
+  Deno.exitCode = await main(abort.signal);
+} catch (e) {
+  if (!(e instanceof Interrupted)) throw e;
+  console.error("bench: interrupted; no figures");
+  Deno.exitCode = 130;
+} finally {
+  for (const sig of SIGNALS) Deno.removeSignalListener(sig, onSignal);
+}

@@ -1,7 +1,9 @@
 /**
- * The benchmark: for a workload, run one QEMU alone with a counting plugin
- * ("single") and the full lockstep ("lockstep") alternately, and report the
- * medians. Plain data; bench/main.ts prints it.
+ * The benchmark: for a workload, run one QEMU with no plugin ("bare"), one
+ * with a counting plugin ("single"), two of those at once, uncoupled
+ * ("2×count": what the machine charges for running two QEMUs side by side) and
+ * the full lockstep ("lockstep") alternately, and report the medians. Plain
+ * data; bench/main.ts prints it.
  */
 import { OwnedChild } from "../harness/child.ts";
 import { buildPlugin } from "../harness/plugin_build.ts";
@@ -38,15 +40,19 @@ export interface BenchRow {
   readonly bareSeconds: number;
   /** One QEMU with the counting plugin. */
   readonly singleSeconds: number;
+  /** Two QEMUs with the counting plugin at once, until both end. */
+  readonly twoSeconds: number;
   readonly lockstepSeconds: number;
-  /** lockstep / count, and lockstep / bare, wall time. */
+  /** lockstep / count, lockstep / bare and lockstep / 2×count, wall time. */
   readonly ratio: number;
   readonly ratioBare: number;
+  readonly ratioTwo: number;
   readonly singleRssKb: number;
   readonly lockstepRssKb: number;
   readonly samples: {
     readonly bare: RunSample[];
     readonly single: RunSample[];
+    readonly two: RunSample[];
     readonly lockstep: RunSample[];
   };
 }
@@ -57,8 +63,26 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The bench was interrupted (a signal): its children are stopped. */
+export class Interrupted extends Error {
+  constructor() {
+    super("interrupted");
+  }
+}
+
+/** `p`, unless `signal` aborts first (then Interrupted: the caller's child is disposed). */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Interrupted());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new Interrupted());
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** Runs side A of `plan` alone with no plugin (its wall time only). */
-export async function runBare(plan: RunPlan): Promise<RunSample> {
+export async function runBare(plan: RunPlan, signal?: AbortSignal): Promise<RunSample> {
   // QEMU alone cannot stop at --max-insns: no figure to compare.
   if (plan.maxInsns !== undefined) return { seconds: NaN, blocks: 0, insns: 0, rssKb: 0 };
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
@@ -70,7 +94,7 @@ export async function runBare(plan: RunPlan): Promise<RunSample> {
       env: plan.env,
       clearEnv: true,
     });
-    const status = await child.status;
+    const status = await unlessAborted(child.status, signal);
     const seconds = (performance.now() - started) / 1000;
     if (status.code !== 0) {
       throw new Error(
@@ -84,7 +108,11 @@ export async function runBare(plan: RunPlan): Promise<RunSample> {
 }
 
 /** Runs side A of `plan` alone with the counting plugin. */
-export async function runSingle(plan: RunPlan, countPlugin: string): Promise<RunSample> {
+export async function runSingle(
+  plan: RunPlan,
+  countPlugin: string,
+  signal?: AbortSignal,
+): Promise<RunSample> {
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
   try {
     if (plan.mode === "user") {
@@ -103,7 +131,7 @@ export async function runSingle(plan: RunPlan, countPlugin: string): Promise<Run
       env: plan.env,
       clearEnv: true,
     });
-    const status = await child.status;
+    const status = await unlessAborted(child.status, signal);
     const seconds = (performance.now() - started) / 1000;
     let text;
     try {
@@ -122,11 +150,34 @@ export async function runSingle(plan: RunPlan, countPlugin: string): Promise<Run
   }
 }
 
-/** Runs the full lockstep on `plan`; fails unless the sides match. */
-export async function runLockstepSample(plan: RunPlan): Promise<RunSample> {
+/** Two counting runs of side A at once, uncoupled: the wall time until both end. */
+export async function runTwo(
+  plan: RunPlan,
+  countPlugin: string,
+  signal?: AbortSignal,
+): Promise<RunSample> {
   const started = performance.now();
-  const v = await runLockstep(plan);
+  const [one, two] = await Promise.all([
+    runSingle(plan, countPlugin, signal),
+    runSingle(plan, countPlugin, signal),
+  ]);
+  return {
+    seconds: (performance.now() - started) / 1000,
+    blocks: one.blocks,
+    insns: one.insns,
+    rssKb: Math.max(one.rssKb, two.rssKb),
+  };
+}
+
+/** Runs the full lockstep on `plan`; fails unless the sides match. */
+export async function runLockstepSample(
+  plan: RunPlan,
+  signal?: AbortSignal,
+): Promise<RunSample> {
+  const started = performance.now();
+  const v = await runLockstep(plan, signal ? { signal } : {});
   const seconds = (performance.now() - started) / 1000;
+  if (signal?.aborted) throw new Interrupted();
   if (v.status !== "match") throw new Error(`Lockstep run did not match: ${v.message}`);
   return {
     seconds,
@@ -145,7 +196,8 @@ export async function benchWorkload(
   w: Workload,
   chain: boolean,
   pairs: number,
-  onSample?: (kind: "bare" | "count" | "lockstep", s: RunSample) => void,
+  onSample?: (kind: "bare" | "count" | "2×count" | "lockstep", s: RunSample) => void,
+  signal?: AbortSignal,
 ): Promise<BenchRow> {
   const plan = await planRun({ ...w.options, chain });
   const count = await buildPlugin({
@@ -156,20 +208,25 @@ export async function benchWorkload(
   });
   const bare: RunSample[] = [];
   const single: RunSample[] = [];
+  const two: RunSample[] = [];
   const lockstep: RunSample[] = [];
   for (let i = 0; i < pairs; i++) {
-    const b = await runBare(plan);
+    const b = await runBare(plan, signal);
     bare.push(b);
     onSample?.("bare", b);
-    const s = await runSingle(plan, count.path);
+    const s = await runSingle(plan, count.path, signal);
     single.push(s);
     onSample?.("count", s);
-    const l = await runLockstepSample(plan);
+    const p = await runTwo(plan, count.path, signal);
+    two.push(p);
+    onSample?.("2×count", p);
+    const l = await runLockstepSample(plan, signal);
     lockstep.push(l);
     onSample?.("lockstep", l);
   }
   const singleSeconds = median(single.map((s) => s.seconds));
   const bareSeconds = median(bare.map((s) => s.seconds));
+  const twoSeconds = median(two.map((s) => s.seconds));
   const lockstepSeconds = median(lockstep.map((s) => s.seconds));
   const blocks = median(single.map((s) => s.blocks));
   return {
@@ -181,11 +238,13 @@ export async function benchWorkload(
     insns: median(lockstep.map((s) => s.insns)),
     bareSeconds,
     singleSeconds,
+    twoSeconds,
     lockstepSeconds,
     ratio: lockstepSeconds / singleSeconds,
     ratioBare: lockstepSeconds / bareSeconds,
+    ratioTwo: lockstepSeconds / twoSeconds,
     singleRssKb: median(single.map((s) => s.rssKb)),
     lockstepRssKb: median(lockstep.map((s) => s.rssKb)),
-    samples: { bare, single, lockstep },
+    samples: { bare, single, two, lockstep },
   };
 }

@@ -415,8 +415,10 @@ export async function runAgainst(
   const a = traceSide(plan, trace);
   const o = fast.outcome;
   const fastPass: FastPassReport = {
-    result: o.apart ? "apart" : "match",
-    why: null,
+    result: o.apart ? "apart" : o.status === "match" ? "match" : "ended",
+    why: o.apart || o.status === "match"
+      ? null
+      : `it ended without a verdict on the streams (${o.status}): the verdict is its own`,
     insns: Math.min(fast.state.insns, trace.summary.end.insns),
     seconds: Math.round(fast.seconds * 1000) / 1000,
     ...(o.apart ?? {}),

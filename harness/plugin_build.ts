@@ -1,14 +1,16 @@
 /**
  * Building the plugins with the system C compiler, once per set of sources
- * and headers, compiler and API version, into a cache directory.
+ * and headers, compiler and API version, into a cache directory (whose
+ * trust rules are plugin_cache.ts's).
  */
 import { fromOsError, SetupError } from "./errors.ts";
-import { dirname, join, resolve } from "../deps/path.ts";
+import { defaultCacheDir, openCacheDir, untrustedPlugin } from "./plugin_cache.ts";
+import { basename, dirname, join, resolve } from "../deps/path.ts";
 
 const PLUGIN_SRC = new URL("../plugin-src/", import.meta.url);
 
-/** The plugins plugin-src/ holds, each the list of its C units there. */
-const PLUGIN_UNITS = {
+/** The plugins plugin-src/ holds, each the list of its C units there (the fuzz test builds them too). */
+export const PLUGIN_UNITS = {
   lockstep: [
     "lockstep.c",
     "exec.c",
@@ -32,9 +34,9 @@ export type PluginName = keyof typeof PLUGIN_UNITS;
 
 /** Where a plugin header comes from. */
 export interface HeaderChoice {
-  /** Directory to add with -I, or undefined for the project's own. */
+  /** Directory to add with -I, or undefined for the project's own (or a given file not named qemu-plugin.h). */
   readonly includeDir?: string;
-  /** The header file itself (for the cache key and messages). */
+  /** The header file itself (for the cache key and messages); any name when given. */
   readonly file: string;
   /** "given", "qemu-tree" or "own". */
   readonly origin: "given" | "qemu-tree" | "own";
@@ -50,7 +52,7 @@ export interface PluginBuildRequest {
   readonly qemuPath: string;
   /** --plugin-header, if the user gave one (file or directory). */
   readonly header?: string | undefined;
-  /** Cache directory; default $XDG_CACHE_HOME/qemu-lockstep or ~/.cache/... */
+  /** Cache directory; default: see defaultCacheDir() in plugin_cache.ts. */
   readonly cacheDir?: string | undefined;
   /** C compiler; default $CC or "cc". */
   readonly cc?: string | undefined;
@@ -62,12 +64,10 @@ export interface BuiltPlugin {
   readonly header: HeaderChoice;
   /** False when it came from the cache. */
   readonly built: boolean;
-}
-
-/** The default cache directory. */
-export function defaultCacheDir(env = Deno.env.toObject()): string {
-  const base = env.XDG_CACHE_HOME || join(env.HOME || "/tmp", ".cache");
-  return join(base, "qemu-lockstep");
+  /** Why a cached file was not used but rebuilt (someone else's, damaged…). */
+  readonly replaced?: string;
+  /** Where the cache is, when the user would not look there (see defaultCacheDir()). */
+  readonly note?: string;
 }
 
 function exists(path: string): boolean {
@@ -95,10 +95,15 @@ export function chooseHeader(qemuPath: string, given?: string): HeaderChoice {
     if (!exists(file)) {
       throw new SetupError(
         `Plugin header not found: ${file}`,
-        "pass --plugin-header a qemu-plugin.h file or the directory holding it",
+        "pass --plugin-header QEMU's plugin header (a file of any name) or the directory " +
+          "holding qemu-plugin.h",
       );
     }
-    return { includeDir: dirname(file), file, origin: "given" };
+    // The sources include <qemu-plugin.h>: a file of another name is
+    // reached through a link of that name (see build()).
+    return basename(file) === "qemu-plugin.h"
+      ? { includeDir: dirname(file), file, origin: "given" }
+      : { file, origin: "given" };
   }
   const bin = dirname(resolve(qemuPath));
   for (
@@ -199,7 +204,9 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
   const name = req.source.replace(/\.c$/, "") as PluginName;
   const sources = await pluginSources();
   const units = PLUGIN_UNITS[name].map((u) => new URL(u, PLUGIN_SRC).pathname);
-  const flags = [
+  // The header's directory goes in with -I; the key names the header
+  // itself, so a link made for a given file of another name keeps it.
+  const flags = (includeDir: string | undefined) => [
     "-O2",
     "-g",
     "-shared",
@@ -208,7 +215,7 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     "-Wall",
     "-Werror=implicit-function-declaration",
     `-DQEMU_PLUGIN_VERSION=${req.api}`,
-    ...(header.origin === "own" ? [] : ["-DLOCKSTEP_REAL_HEADER", `-I${header.includeDir}`]),
+    ...(header.origin === "own" ? [] : ["-DLOCKSTEP_REAL_HEADER", `-I${includeDir}`]),
     ...glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-I")),
   ];
   // The shim is preloaded into every program of a side's command line: no glib.
@@ -224,19 +231,48 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     header.origin === "own" ? "" : await Deno.readFile(header.file),
     ccVersion.out,
     cc,
-    flags.join(" "),
+    flags(header.origin === "own" ? undefined : header.file).join(" "),
     libs.join(" "),
   ]);
-  const cacheDir = req.cacheDir ?? defaultCacheDir(env);
+  const choice = req.cacheDir ? { path: req.cacheDir } : defaultCacheDir(env);
+  const note = choice.note ? { note: choice.note } : {};
+  const cacheDir = await openCacheDir(choice.path);
   const out = join(cacheDir, `${name}-v${req.api}-${key}.so`);
-  if (exists(out)) return { path: out, header, built: false };
+  const untrusted = await untrustedPlugin(out);
+  if (!untrusted) return { path: out, header, built: false, ...note };
 
-  await Deno.mkdir(cacheDir, { recursive: true });
-  // Build to a private name, then rename: concurrent runs never see half a file.
+  // Build to a private name, then rename: concurrent runs never see half a
+  // file, and a file someone else left under the name is replaced whole.
   const tmp = `${out}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const res = await run(cc, [...flags, "-o", tmp, ...units, ...libs, "-lpthread"]);
+  try {
+    (await Deno.open(tmp, { createNew: true, write: true, mode: 0o600 })).close();
+  } catch (e) {
+    throw cacheWriteError(cacheDir, (e as Error).message, e);
+  }
+  const linkDir = header.origin !== "own" && !header.includeDir
+    ? await Deno.makeTempDir({ prefix: "qemu-lockstep-header-" })
+    : undefined;
+  let res;
+  try {
+    if (linkDir) await Deno.symlink(header.file, join(linkDir, "qemu-plugin.h"));
+    res = await run(cc, [
+      ...flags(linkDir ?? header.includeDir),
+      "-o",
+      tmp,
+      ...units,
+      ...libs,
+      "-lpthread",
+    ]);
+    if (res.ok) await Deno.chmod(tmp, 0o755);
+  } finally {
+    if (linkDir) await Deno.remove(linkDir, { recursive: true }).catch(() => {});
+  }
   if (!res.ok) {
     await Deno.remove(tmp).catch(() => {});
+    const full = /^.*(No space left on device|Disk quota exceeded).*$/m.exec(res.out);
+    if (full) throw cacheWriteError(cacheDir, full[0].trim());
+    const denied = /^.*(Permission denied|Read-only file system).*$/m.exec(res.out);
+    if (denied && res.out.includes(tmp)) throw cacheWriteError(cacheDir, denied[0].trim());
     const what = header.origin === "own"
       ? "the plugin did not compile"
       : `the plugin did not compile against ${header.file}`;
@@ -248,5 +284,26 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     );
   }
   await Deno.rename(tmp, out);
-  return { path: out, header, built: true };
+  return {
+    path: out,
+    header,
+    built: true,
+    ...(untrusted !== "missing" ? { replaced: untrusted } : {}),
+    ...note,
+  };
+}
+
+/** The cache directory cannot take the plugin: a full disk, or no right to write. */
+function cacheWriteError(cacheDir: string, why: string, cause?: unknown): SetupError {
+  const full = /No space left on device|Disk quota exceeded|os error (28|122)\b/.test(why);
+  return new SetupError(
+    full
+      ? `Building the plugin failed: no space left for it in ${cacheDir} (${why})`
+      : `Cannot write the plugin to its cache directory ${cacheDir}: ${why}`,
+    full
+      ? "free some space on that disk (or in TMPDIR, where the compiler keeps its temporary " +
+        "files), or pass --cache-dir a directory on another disk"
+      : "pass --cache-dir a directory you can write to",
+    { cause },
+  );
 }

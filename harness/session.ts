@@ -158,9 +158,13 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     event(
       `plugin ${
         p.built ? "built" : "cached"
-      }: ${p.path} (header: ${p.header.origin}, ${p.header.file})`,
+      }: ${p.path} (header: ${p.header.origin}, ${p.header.file})${
+        p.replaced ? `, replacing a cached file not to be loaded: ${p.replaced}` : ""
+      }`,
     );
   }
+  // Where the plugin cache went when the user would not look there.
+  const notes = [...new Set([pluginA.note, pluginB.note])].filter((n) => n !== undefined);
   const plugins = { a: pluginA.path, b: pluginB.path, shim: shim?.path };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
@@ -178,12 +182,17 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   };
   const timeline = new TimelineRecorder();
   let pass: Pass | undefined;
+  let fastRun: Pass | undefined;
   if (plan.fast.enabled) {
     const fast = await runPass(plan, "fast", plugins, opts, started, timeline);
+    fastRun = fast;
     const why = leftToDetail(fast);
     fastPass = {
-      result: why === undefined ? (fast.outcome.apart ? "apart" : "match") : "apart",
-      why: why ?? null,
+      result: why !== undefined ? "apart" : fast.outcome.status === "match" ? "match" : "ended",
+      why: why ??
+        (fast.outcome.status === "match"
+          ? null
+          : `it ended without a verdict on the streams (${fast.outcome.status}): the verdict is its own`),
       insns: Math.min(fast.state.a.insns, fast.state.b.insns),
       seconds: Math.round(fast.seconds * 1000) / 1000,
       ...(fast.outcome.apart ? fast.outcome.apart : {}),
@@ -199,7 +208,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   const wall = elapsed();
 
   const registers = pass.regChoice?.names ?? [];
-  const detailed = fastPass.result !== "match";
+  // Memory accesses are compared in the detail pass only.
+  const detailed = pass !== fastRun;
   const compared = plan.compare.filter((c) =>
     (c !== "regs" || registers.length > 0) && (detailed || c !== "mem")
   );
@@ -216,8 +226,12 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     ...(!detailed && plan.compare.includes("mem")
       ? [{
         what: "mem",
-        why: "the fast pass found no difference, and memory accesses are compared in the " +
-          "detail pass only (--no-fast compares them throughout)",
+        why: `${
+          fastPass.result === "match"
+            ? "the fast pass found no difference"
+            : "the run ended in the fast pass"
+        }, and memory accesses are compared in the detail pass only (--no-fast compares them ` +
+          "throughout)",
       }]
       : []),
   ];
@@ -271,7 +285,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     notCompared,
     registers,
     registersSkipped: pass.regChoice?.skipped ?? [],
-    warnings,
+    warnings: [...warnings, ...notes],
     insns,
     blocks: Math.min(state.a.blocks, state.b.blocks),
     wallSeconds: Math.round(wall * 1000) / 1000,

@@ -265,10 +265,11 @@ export interface Excursion {
 export interface FastPassReport {
   /**
    * match: it found nothing (the verdict is its own); apart: it found a
-   * difference (see why), which the detail pass then looked into; not-run:
-   * see why.
+   * difference (see why), which the detail pass then looked into; ended:
+   * the run ended otherwise (an error, a timeout, a crash: the verdict is
+   * its own); not-run: see why.
    */
-  readonly result: "match" | "apart" | "not-run";
+  readonly result: "match" | "apart" | "ended" | "not-run";
   readonly why: string | null;
   /** Instructions it ran (the fewer of the two sides). */
   readonly insns: number;

@@ -107,7 +107,8 @@ static bool parse_range(const char *val, Range *out)
     val = end + 1;
     out->to = g_ascii_strtoull(val, &end, 10);
     out->on = true;
-    return end != val && !*end && out->to >= out->from;
+    return end != val && !*end && out->to >= out->from &&
+           out->to < UINT64_MAX;
 }
 
 /* Store val as spec says; false if it is not a valid value. */
@@ -196,6 +197,15 @@ bool parse_args(int argc, char **argv)
     if (cfg.fast && (cfg.narrow.on || cfg.mem || cfg.reconverge)) {
         fprintf(stderr, "lockstep: fast=on compares no memory accesses and "
                 "neither narrows nor runs on (mem=, narrow=, reconverge=)\n");
+        return false;
+    }
+    if (cfg.window > RING_COVER_MAX || cfg.interval > RING_COVER_MAX ||
+        cfg.reconverge > RING_COVER_MAX || cfg.history > RING_COVER_MAX ||
+        cfg.window + 2 * cfg.interval + cfg.reconverge + cfg.history >
+        RING_COVER_MAX) {
+        fprintf(stderr, "lockstep: window + 2 * interval + reconverge + "
+                "history must stay within %llu instructions (the block "
+                "ring covers them)\n", RING_COVER_MAX);
         return false;
     }
     if (cfg.record && (!cfg.fast || (cfg.detail &&

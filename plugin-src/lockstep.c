@@ -176,14 +176,24 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 /*
  * The guest ended. If it ended inside its last block (a store that powers
  * the machine off, say), how much of that block ran is unknown: it is
- * claimed whole and reported as the stream's uncertain "tail".
+ * claimed whole and reported as the stream's uncertain "tail". Whatever
+ * the plugin waits for here, "quit" lets it return, and QEMU exits with its
+ * own status.
  */
 static void plugin_exit(qemu_plugin_id_t id, void *p)
 {
     uint64_t tail;
+    bool quit;
 
+    peer_exiting();
     cmp.exiting = true;
     tail = fast_inline() ? fast_exit() : retire_last();
+    pthread_mutex_lock(&peer.lock);
+    quit = quit_here();
+    pthread_mutex_unlock(&peer.lock);
+    if (quit) {
+        return;     /* it came while the last block reached a mark */
+    }
     if (cfg.narrow.on) {
         report_end(0);
         return;

@@ -106,6 +106,12 @@
  */
 #define RING_SLACK 64
 /*
+ * The most instructions the block ring may have to cover (window, two
+ * intervals, reconverge and history; see stream_alloc()): 8 GB of ring,
+ * above the harness's own limits (harness/defaults.ts LIMITS).
+ */
+#define RING_COVER_MAX (1ull << 30)
+/*
  * Events one instruction may have; further ones fold into its last. An x86
  * rep string instruction counts once (see retire()) but makes an access per
  * iteration: without a bound, one `rep stosb` could flush the event ring.
@@ -149,8 +155,10 @@
 #define CTL_BUFFER_SIZE (1 << 16)
 
 /*
- * How the plugin ends its QEMU itself: at "quit", and when the orchestrator
- * is gone or sent a command it cannot read (never run on unsupervised).
+ * How the plugin ends its QEMU itself: at "quit" (but while QEMU exits,
+ * "quit" lets it exit with its own status), and when the orchestrator is
+ * gone (never run on unsupervised). A command it cannot use is reported
+ * as an error and ignored.
  */
 #define EXIT_QUIT 0
 #define EXIT_ORCHESTRATOR_LOST 3
@@ -307,14 +315,23 @@ typedef struct {
 } PeerNews;
 extern PeerNews peer;
 
-/* The orchestrator's commands (peer.c); guarded by peer.lock. */
+/*
+ * The orchestrator's commands (peer.c); guarded by peer.lock. A command
+ * is taken only while the vCPU waits for it (want_*); anything else is
+ * reported as an error and ignored.
+ */
 typedef struct {
-    char *regs_choice;      /* "regs I J K...": see regs_handshake() */
-    bool resync;            /* "resync EPOCH ORIGIN LIMIT REGS_NEXT" */
+    bool want_regs;         /* regs_handshake() waits for... */
+    char *regs_choice;      /* ..."regs I J K..." */
+    bool want_resync;       /* a stop waits for... */
+    bool resync;            /* ..."resync EPOCH ORIGIN LIMIT REGS_NEXT" */
     uint32_t epoch;
     uint64_t origin;
     uint64_t limit;
     uint64_t regs_next;
+    bool exiting;           /* in plugin_exit(), on exit_thread: then... */
+    pthread_t exit_thread;
+    bool quit;              /* ..."quit" makes its waits return */
 } Commands;
 extern Commands cmd;
 
@@ -638,7 +655,9 @@ int peer_connect(void);
 bool peer_start_reader(void);
 void send_peer(uint32_t type, uint64_t a, uint64_t b);
 bool peer_is_lost(void);
-void park(void) G_GNUC_NORETURN;
+void peer_exiting(void);
+bool quit_here(void);
+void park(void);
 
 /* report.c */
 void report_open(int fd);

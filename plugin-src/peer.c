@@ -154,78 +154,204 @@ bool peer_is_lost(void)
     return lost;
 }
 
-/* Never run on: wait for the orchestrator's "quit" (the reader exits). */
-void park(void)
+/*
+ * QEMU is exiting (plugin_exit(), on this thread): from now on "quit" makes
+ * the waits on this thread return instead of ending the process, so that
+ * QEMU ends with its own exit status.
+ */
+void peer_exiting(void)
 {
-    for (;;) {
-        pause();
-    }
+    pthread_mutex_lock(&peer.lock);
+    cmd.exiting = true;
+    cmd.exit_thread = pthread_self();
+    pthread_mutex_unlock(&peer.lock);
 }
 
-/* One command line from the orchestrator; with peer.lock held. */
-static void command(char *line)
+/* Whether a wait on this thread should return for "quit"; peer.lock held. */
+bool quit_here(void)
+{
+    return cmd.quit && pthread_equal(cmd.exit_thread, pthread_self());
+}
+
+/*
+ * Never run on: wait for the orchestrator's "quit". The reader thread then
+ * ends the process, unless QEMU is exiting: on the exiting thread park()
+ * returns, and QEMU exits with its own status.
+ */
+void park(void)
+{
+    pthread_mutex_lock(&peer.lock);
+    while (!quit_here()) {
+        pthread_cond_wait(&peer.cond, &peer.lock);
+    }
+    pthread_mutex_unlock(&peer.lock);
+}
+
+/* One unsigned decimal number, all of str, at most max. */
+static bool parse_number(const char *str, uint64_t max, uint64_t *out)
+{
+    return g_ascii_string_to_unsigned(str, 10, 0, max, out, NULL);
+}
+
+/* "resync EPOCH ORIGIN LIMIT REGS_NEXT": four numbers, into cmd. */
+static bool parse_resync(const char *args)
+{
+    g_auto(GStrv) w = g_strsplit(args, " ", -1);
+    uint64_t epoch;
+
+    if (g_strv_length(w) != 4 || !parse_number(w[0], UINT32_MAX, &epoch) ||
+        !parse_number(w[1], UINT64_MAX, &cmd.origin) ||
+        !parse_number(w[2], UINT64_MAX, &cmd.limit) ||
+        !parse_number(w[3], UINT64_MAX, &cmd.regs_next)) {
+        return false;
+    }
+    cmd.epoch = epoch;
+    return true;
+}
+
+/*
+ * One command line from the orchestrator; with peer.lock held. Returns
+ * NULL, or why it was refused (the caller reports it; the plugin carries
+ * on as if the line had not come). Only what the vCPU waits for is
+ * accepted: "regs" during the handshake, "resync" while a stop waits;
+ * regs.c and sync.c check the values against their state.
+ */
+static char *command(char *line)
 {
     char *args = strchr(line, ' ');
 
     args = args ? (*args = 0, args + 1) : line + strlen(line);
-    if (strcmp(line, LS_CMD_REGS) == 0) {
-        /* Sent once; regs_handshake() reads it without the lock. */
+    if (strcmp(line, LS_CMD_QUIT) == 0) {
+        if (!cmd.exiting) {
+            _exit(EXIT_QUIT);
+        }
+        cmd.quit = true;
+    } else if (strcmp(line, LS_CMD_REGS) == 0) {
+        if (!cmd.want_regs || cmd.regs_choice) {
+            return g_strdup("a regs command came when no register list was "
+                            "asked for");
+        }
         cmd.regs_choice = g_strdup(args);
     } else if (strcmp(line, LS_CMD_RESYNC) == 0) {
-        if (sscanf(args, "%" SCNu32 " %" SCNu64 " %" SCNu64 " %" SCNu64,
-                   &cmd.epoch, &cmd.origin, &cmd.limit,
-                   &cmd.regs_next) != 4) {
-            _exit(EXIT_ORCHESTRATOR_LOST);
+        if (!cmd.want_resync || cmd.resync) {
+            return g_strdup("a resync command came when this side was not "
+                            "waiting for one");
+        }
+        if (!parse_resync(args)) {
+            return g_strdup_printf("a resync command wants four unsigned "
+                                   "numbers (epoch < 2^32): resync %.80s",
+                                   args);
         }
         cmd.resync = true;
     } else {
-        _exit(EXIT_QUIT);   /* LS_CMD_QUIT, or one this plugin predates */
+        return g_strdup_printf("unknown command from the orchestrator: "
+                               "%.80s", line);
     }
     pthread_cond_broadcast(&peer.cond);
+    return NULL;
+}
+
+/* What the reader has of a line or message not complete yet. */
+typedef struct {
+    char line[CMD_LINE_MAX];
+    size_t used;
+    bool overlong;          /* dropping the rest of a line too long */
+    uint8_t msg[sizeof(PeerMsg)];
+    size_t msg_used;
+} Partial;
+
+/* Run one complete command line (len bytes, NUL-terminated). */
+static void run_line(char *line, size_t len)
+{
+    g_autofree char *why = NULL;
+
+    if (len == 0) {
+        return;     /* an empty line says nothing */
+    }
+    if (strlen(line) != len) {
+        why = g_strdup("a command line holds a NUL byte");
+    } else {
+        pthread_mutex_lock(&peer.lock);
+        why = command(line);
+        pthread_mutex_unlock(&peer.lock);
+    }
+    if (why) {
+        report_error(why);
+    }
 }
 
 /* The orchestrator wrote to the control socket: run its complete lines. */
-static void read_commands(char *line, size_t *used)
+static void read_commands(Partial *in)
 {
-    ssize_t r = read(sock.ctl_fd, line + *used, CMD_LINE_MAX - 1 - *used);
+    ssize_t r = read(sock.ctl_fd, in->line + in->used,
+                     sizeof(in->line) - 1 - in->used);
     char *nl;
 
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return;
+    }
     /* The orchestrator is gone: never run on alone. */
     if (r <= 0) {
         _exit(EXIT_ORCHESTRATOR_LOST);
     }
-    *used += r;
-    line[*used] = 0;
-    while ((nl = strchr(line, '\n'))) {
+    in->used += r;
+    while ((nl = memchr(in->line, '\n', in->used))) {
+        size_t len = nl - in->line;
+
         *nl = 0;
-        pthread_mutex_lock(&peer.lock);
-        command(line);
-        pthread_mutex_unlock(&peer.lock);
-        *used -= nl + 1 - line;
-        memmove(line, nl + 1, *used + 1);
+        if (!in->overlong) {
+            run_line(in->line, len);
+        }
+        in->overlong = false;
+        in->used -= len + 1;
+        memmove(in->line, nl + 1, in->used);
     }
-    if (*used == CMD_LINE_MAX - 1) {
-        _exit(EXIT_ORCHESTRATOR_LOST);
+    if (in->used == sizeof(in->line) - 1) {
+        if (!in->overlong) {
+            report_error("a command line is longer than the plugin reads: "
+                         "dropped");
+        }
+        in->overlong = true;
+        in->used = 0;
     }
 }
 
-/* The peer sent a message (or is gone): note it in `peer`. */
-static void read_peer(struct pollfd *pfd)
+/*
+ * The peer wrote (or is gone): take what there is of its next message,
+ * without waiting for the rest; a whole one goes into `peer`. A message
+ * cut short by the peer's end is lost with it.
+ */
+static void read_peer(struct pollfd *pfd, Partial *in)
 {
     PeerMsg m;
-    ssize_t r = recv(sock.peer_fd, &m, sizeof(m), MSG_WAITALL);
+    ssize_t r = recv(sock.peer_fd, in->msg + in->msg_used,
+                     sizeof(m) - in->msg_used, MSG_DONTWAIT);
 
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return;
+    }
     pthread_mutex_lock(&peer.lock);
-    if (r == sizeof(m) && m.epoch > peer.epoch) {
+    if (r <= 0) {
+        peer.lost = true;
+        pfd->fd = -1;
+        pthread_cond_broadcast(&peer.cond);
+        pthread_mutex_unlock(&peer.lock);
+        return;
+    }
+    in->msg_used += r;
+    if (in->msg_used < sizeof(m)) {
+        pthread_mutex_unlock(&peer.lock);
+        return;
+    }
+    in->msg_used = 0;
+    memcpy(&m, in->msg, sizeof(m));
+    if (m.epoch > peer.epoch) {
         /* The peer resumed after an excursion: forget its past. */
         peer.epoch = m.epoch;
         peer.ckpt_count = 0;
         peer.ended = peer.stopped = false;
     }
-    if (r != sizeof(m)) {
-        peer.lost = true;
-        pfd->fd = -1;
-    } else if (m.epoch < peer.epoch) {
+    if (m.epoch < peer.epoch) {
         /* Sent before the peer resumed: no longer relevant. */
     } else if (m.type == MSG_CKPT) {
         peer.ckpt_hash[(m.a - 1) % CKPT_RING] = m.b;
@@ -236,22 +362,25 @@ static void read_peer(struct pollfd *pfd)
         peer.end_hash = m.b;
     } else if (m.type == MSG_STOP) {
         peer.stopped = true;
-        peer.stop_good = m.a;
+        peer.stop_good = MIN(m.a, m.b);
         peer.stop_bad = m.b;
     }
     pthread_cond_broadcast(&peer.cond);
     pthread_mutex_unlock(&peer.lock);
 }
 
-/* Reads the peer's messages and the orchestrator's commands. */
+/*
+ * Reads the peer's messages and the orchestrator's commands. Neither can
+ * block the other: poll() says which has bytes, and each read takes only
+ * what is there.
+ */
 static void *reader(void *arg)
 {
     struct pollfd fds[2] = {
         { .fd = sock.peer_fd, .events = POLLIN },
         { .fd = sock.ctl_fd, .events = POLLIN },
     };
-    char line[CMD_LINE_MAX];
-    size_t used = 0;
+    Partial *in = g_new0(Partial, 1);
 
     for (;;) {
         if (poll(fds, 2, -1) < 0) {
@@ -261,15 +390,14 @@ static void *reader(void *arg)
             break;
         }
         if (fds[1].revents) {
-            read_commands(line, &used);
+            read_commands(in);
         }
         if (fds[0].revents) {
-            read_peer(&fds[0]);
+            read_peer(&fds[0], in);
         }
     }
     return NULL;
 }
-
 bool peer_start_reader(void)
 {
     pthread_t thread;

@@ -17,16 +17,56 @@ Registers regs;
 Narrowing narrow;
 
 /*
+ * Pick the registers "regs I J K..." names (choice: what follows "regs"):
+ * indices into `all`, each once. Returns NULL, or why the answer cannot be
+ * used (nothing picked then).
+ */
+static char *pick_registers(const char *choice, const GArray *all)
+{
+    g_auto(GStrv) words = g_strsplit(choice, " ", -1);
+    g_autofree bool *taken = g_new0(bool, all->len + 1);
+    guint n = g_strv_length(words);
+
+    if (n > all->len) {
+        return g_strdup_printf("regs names %u registers, but this vCPU has "
+                               "%u", n, all->len);
+    }
+    for (guint k = 0; k < n; k++) {
+        guint64 i;
+
+        if (!all->len || !g_ascii_string_to_unsigned(words[k], 10, 0,
+                                                     all->len - 1, &i,
+                                                     NULL)) {
+            return g_strdup_printf("regs wants indices below %u: %.40s",
+                                   all->len, words[k]);
+        }
+        if (taken[i]) {
+            return g_strdup_printf("regs names register %" G_GUINT64_FORMAT
+                                   " twice", i);
+        }
+        taken[i] = true;
+    }
+    for (guint k = 0; k < n; k++) {
+        guint64 i = g_ascii_strtoull(words[k], NULL, 10);
+
+        regs.prev[regs.n] = g_byte_array_new();
+        regs.sel[regs.n++] = g_array_index(all, CompatRegister, i).handle;
+    }
+    return NULL;
+}
+
+/*
  * At vCPU init: list the vCPU's registers (name, feature, size) to the
  * orchestrator and wait for its answer, "regs I J K..." (indices into this
  * side's list): the ones both sides have, less the masked ones, in one
- * order.
+ * order. An answer that does not fit the list is reported, and the next
+ * one waited for.
  */
 void regs_handshake(void)
 {
     GArray *all = compat_registers();
     g_autofree int *sizes = g_new0(int, all->len + 1);
-    char *p, *end;
+    char *why = NULL;
 
     regs.buf = g_byte_array_new();
     for (guint i = 0; i < all->len; i++) {
@@ -34,26 +74,33 @@ void regs_handshake(void)
         sizes[i] = compat_read_register(
             g_array_index(all, CompatRegister, i).handle, regs.buf);
     }
-    report_registers(all, sizes);
-
-    pthread_mutex_lock(&peer.lock);
-    while (!cmd.regs_choice) {
-        pthread_cond_wait(&peer.cond, &peer.lock);
-    }
-    pthread_mutex_unlock(&peer.lock);
     regs.sel = g_new0(struct qemu_plugin_register *, all->len + 1);
     regs.prev = g_new0(GByteArray *, all->len + 1);
     regs.changed = g_new0(bool, all->len + 1);
-    p = cmd.regs_choice;
-    for (;;) {
-        guint64 i = g_ascii_strtoull(p, &end, 10);
-        if (end == p || i >= all->len) {
-            break;
+    /* Before the list: the answer may come as soon as it is read. */
+    pthread_mutex_lock(&peer.lock);
+    cmd.want_regs = true;
+    pthread_mutex_unlock(&peer.lock);
+    report_registers(all, sizes);
+    do {
+        g_autofree char *choice = NULL;
+
+        if (why) {
+            report_error(why);
+            g_free(why);
         }
-        regs.prev[regs.n] = g_byte_array_new();
-        regs.sel[regs.n++] = g_array_index(all, CompatRegister, i).handle;
-        p = end;
-    }
+        pthread_mutex_lock(&peer.lock);
+        while (!cmd.regs_choice) {
+            pthread_cond_wait(&peer.cond, &peer.lock);
+        }
+        choice = cmd.regs_choice;
+        cmd.regs_choice = NULL;
+        pthread_mutex_unlock(&peer.lock);
+        why = pick_registers(choice, all);
+    } while (why);
+    pthread_mutex_lock(&peer.lock);
+    cmd.want_regs = false;
+    pthread_mutex_unlock(&peer.lock);
     g_array_free(all, true);
 }
 

@@ -5,11 +5,14 @@
  * a line on the control socket, "t" its kind (LS_MSG_* from protocol.h).
  * The hello, the register list, counts (progress, limit, end, peer lost,
  * narrowed), narrowing's steps, errors, and the dump of the blocks and
- * events around a disagreement. Written by one thread at a time (the vCPU
- * thread, or atexit once it stopped).
+ * events around a disagreement. Written by the vCPU thread (or atexit once
+ * it stopped), and errors by the reader thread too: each message holds the
+ * stream's lock from its first byte to its newline, so lines never mix.
  */
 #include "lockstep.h"
 
+#include <errno.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "peak_rss.h"
@@ -18,9 +21,37 @@
  * events, which end with "dumped". */
 static FILE *ctl;
 
+/*
+ * The stream's writes: with MSG_NOSIGNAL, because a SIGPIPE would reach
+ * the guest in linux-user (QEMU forwards host signals to it). A failed
+ * write means the orchestrator is gone: never run on alone.
+ */
+static ssize_t ctl_write(void *cookie, const char *buf, size_t size)
+{
+    int fd = *(int *)cookie;
+    size_t done = 0;
+
+    while (done < size) {
+        ssize_t r = send(fd, buf + done, size - done, MSG_NOSIGNAL);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            _exit(EXIT_ORCHESTRATOR_LOST);
+        }
+        done += r;
+    }
+    return size;
+}
+
 void report_open(int fd)
 {
-    ctl = fdopen(dup(fd), "w");
+    static int ctl_fd;
+
+    ctl_fd = fd;
+    ctl = fopencookie(&ctl_fd, "w", (cookie_io_functions_t){
+                                        .write = ctl_write });
     setvbuf(ctl, NULL, _IOFBF, CTL_BUFFER_SIZE);
 }
 
@@ -53,16 +84,28 @@ static void json_hex(FILE *f, const uint8_t *bytes, size_t n)
     }
 }
 
-/* Every message starts so; the caller writes its fields and "}\n". */
+/*
+ * Every message starts so, taking the stream; the caller writes its fields
+ * and ends it with end_line() or end_flush().
+ */
 static void begin(const char *type)
 {
+    flockfile(ctl);
     fprintf(ctl, "{\"t\":\"%s\"", type);
+}
+
+/* The end of a message: its last characters, "}\n" or more. */
+static void end_line(const char *last)
+{
+    fputs(last, ctl);
+    funlockfile(ctl);
 }
 
 static void end_flush(void)
 {
     fputs("}\n", ctl);
     fflush(ctl);
+    funlockfile(ctl);
 }
 
 void report_hello(const qemu_info_t *info)
@@ -161,7 +204,7 @@ void report_step(uint64_t pos, const Insn *insn, const char *disas)
         fputc('"', ctl);
         any = true;
     }
-    fputs("}}\n", ctl);
+    end_line("}}\n");
 }
 
 /* Something the orchestrator must show the user; msg is plain text. */
@@ -189,7 +232,7 @@ static void dump_block(uint64_t start, uint64_t v)
     for (uint32_t i = first; i < end; i++) {
         json_hex(ctl, tb->insns[i].bytes, tb->insns[i].size);
     }
-    fputs("\"}\n", ctl);
+    end_line("\"}\n");
 }
 
 /* Send the events of instructions [from, to) that the ring still has. */
@@ -211,8 +254,9 @@ static void dump_events(uint64_t from, uint64_t to)
         }
         begin(LS_MSG_EVENT);
         fprintf(ctl, ",\"p\":%" PRIu64 ",\"k\":%u,\"a\":\"0x%" PRIx64
-                "\",\"s\":%u,\"v\":\"0x%" PRIx64 "\"}\n", e->pos, e->kind,
+                "\",\"s\":%u,\"v\":\"0x%" PRIx64 "\"", e->pos, e->kind,
                 e->a, e->size, e->v);
+        end_line("}\n");
     }
 }
 
@@ -252,8 +296,9 @@ void dump(uint64_t good, uint64_t bad)
     }
     begin(LS_MSG_DIVERGED);
     fprintf(ctl, ",\"good\":%" PRIu64 ",\"bad\":%" PRIu64 ",\"insns\":%"
-            PRIu64 ",\"origin\":%" PRIu64 ",\"complete\":%s}\n", good, bad,
+            PRIu64 ",\"origin\":%" PRIu64 ",\"complete\":%s", good, bad,
             own.icount, cmp.origin, json_bool(complete));
+    end_line("}\n");
     from = start;
     for (; j < own.entries && extra < DUMP_EXTRA; j++, r = 0) {
         uint64_t v = ring_at(j);

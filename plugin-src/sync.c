@@ -13,7 +13,7 @@
 Comparison cmp;
 
 /* How settle() ended. */
-enum { SETTLED, RESUMED, STOPPING };
+enum { SETTLED, RESUMED, STOPPING, QUIT };
 
 /* What the peer's news means for this side (see read_news()). */
 typedef enum {
@@ -29,6 +29,18 @@ typedef struct {
     uint64_t bad;
     bool peer_knows;    /* APART: the peer stopped first, no need to tell */
 } News;
+
+/* a + b, or UINT64_MAX if that overflows: positions from the peer. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* a * b, or UINT64_MAX if that overflows. */
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
 
 /* Before the first block: where the first mark is. */
 void sync_start(void)
@@ -50,9 +62,9 @@ static void stop_begin(uint64_t good, uint64_t bad)
         return;
     }
     cmp.stopping = true;
-    cmp.stop_good = cmp.origin + good;
-    cmp.stop_bad = cmp.origin + bad;
-    cmp.stop_at = cmp.stop_bad + cfg.reconverge;
+    cmp.stop_good = sat_add(cmp.origin, good);
+    cmp.stop_bad = sat_add(cmp.origin, bad);
+    cmp.stop_at = sat_add(cmp.stop_bad, cfg.reconverge);
     cmp.next_ckpt = UINT64_MAX;
 }
 
@@ -185,26 +197,84 @@ static void rebase(uint64_t origin, uint64_t limit)
 }
 
 /*
- * Dump what this side has, then wait for the orchestrator: "quit" ends the
- * process (see peer.c); "resync" rebases and returns.
+ * Why a "resync" the orchestrator sent cannot be followed, or NULL. Its
+ * values come from outside: the origin must be a position this side has
+ * passed and its block ring still holds (rebase() folds the hash afresh
+ * from there, and the checkpoints it retakes are exactly the ones between),
+ * the epoch a new one, the limit past the origin.
  */
-static void stop_finish(void)
+static char *resync_refused(uint32_t epoch, uint64_t origin, uint64_t limit)
 {
-    uint64_t origin, limit;
+    uint64_t start;
 
-    dump(cmp.stop_good, cmp.stop_bad);
-    pthread_mutex_lock(&peer.lock);
-    while (!cmd.resync) {
-        pthread_cond_wait(&peer.cond, &peer.lock);
+    if (epoch <= cmp.epoch) {
+        return g_strdup_printf("resync refused: epoch %" PRIu32 " is not "
+                               "past %" PRIu32, epoch, cmp.epoch);
     }
-    cmd.resync = false;
-    origin = cmd.origin;
-    limit = cmd.limit;
-    cmp.epoch = cmd.epoch;
-    regs.next = cmd.regs_next;
+    if (origin > own.icount) {
+        return g_strdup_printf("resync refused: origin %" PRIu64 " is past "
+                               "this side's %" PRIu64 " instructions",
+                               origin, own.icount);
+    }
+    ring_seek(origin, &start);
+    if (start > origin) {
+        return g_strdup_printf("resync refused: origin %" PRIu64 " is "
+                               "before the oldest block kept (%" PRIu64 ")",
+                               origin, start);
+    }
+    if (limit && limit <= origin) {
+        return g_strdup_printf("resync refused: limit %" PRIu64 " is not "
+                               "past origin %" PRIu64, limit, origin);
+    }
+    return NULL;
+}
+
+/*
+ * Dump what this side has, then wait for the orchestrator: "resync"
+ * rebases and returns true; "quit" ends the process (see peer.c), or while
+ * QEMU exits returns false. A resync this side cannot follow is reported
+ * and waited past.
+ */
+static bool stop_finish(void)
+{
+    uint32_t epoch;
+    uint64_t origin, limit, regs_next;
+    g_autofree char *why = NULL;
+
+    /* Before the dump: the answer may come as soon as it is read. */
+    pthread_mutex_lock(&peer.lock);
+    cmd.want_resync = true;
     pthread_mutex_unlock(&peer.lock);
+    dump(cmp.stop_good, cmp.stop_bad);
+    do {
+        g_clear_pointer(&why, g_free);
+        pthread_mutex_lock(&peer.lock);
+        while (!cmd.resync && !quit_here()) {
+            pthread_cond_wait(&peer.cond, &peer.lock);
+        }
+        if (!cmd.resync) {
+            pthread_mutex_unlock(&peer.lock);
+            return false;
+        }
+        cmd.resync = false;
+        epoch = cmd.epoch;
+        origin = cmd.origin;
+        limit = cmd.limit;
+        regs_next = cmd.regs_next;
+        pthread_mutex_unlock(&peer.lock);
+        why = resync_refused(epoch, origin, limit);
+        if (why) {
+            report_error(why);
+        }
+    } while (why);
+    pthread_mutex_lock(&peer.lock);
+    cmd.want_resync = false;
+    pthread_mutex_unlock(&peer.lock);
+    cmp.epoch = epoch;
+    regs.next = regs_next;
     rebase(origin, limit);
     cmp.stopping = false;
+    return true;
 }
 
 /*
@@ -215,16 +285,21 @@ static void stop_finish(void)
  * STOPPING, to run on before it dumps (see stop_begin()); one that cannot
  * dumps at once and returns RESUMED when the orchestrator resumed the
  * comparison after a transient excursion: it then reports its end afresh.
+ * QUIT: "quit" came while QEMU exits (see park()).
  */
 static int settle(uint64_t pos, uint64_t hash, bool can_run)
 {
     News n;
 
     pthread_mutex_lock(&peer.lock);
-    while ((n = read_news(pos, true, hash)).kind == NEWS_NONE) {
+    while ((n = read_news(pos, true, hash)).kind == NEWS_NONE &&
+           !quit_here()) {
         pthread_cond_wait(&peer.cond, &peer.lock);
     }
     pthread_mutex_unlock(&peer.lock);
+    if (n.kind == NEWS_NONE) {
+        return QUIT;
+    }
     if (n.kind == NEWS_LOST) {
         report_counts(LS_MSG_PEER_LOST);
     }
@@ -235,8 +310,7 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
     if (can_run) {
         return STOPPING;
     }
-    stop_finish();
-    return RESUMED;
+    return stop_finish() ? RESUMED : QUIT;
 }
 
 /*
@@ -261,18 +335,21 @@ static bool wait_for_peer(uint64_t at)
         if (n.kind == NEWS_LOST) {
             pthread_mutex_unlock(&peer.lock);
             report_counts(LS_MSG_PEER_LOST);
-            park();
+            park();     /* returns only while exiting, never here */
+            own.next_mark = UINT64_MAX;
+            return true;
         }
         /* Until the peer's first message of this epoch, it has taken no
          * checkpoint of it. An ended peer is waited for no more: run on to
          * its end. */
         if ((current && peer.ended) ||
-            pos <= (current ? peer.ckpt_count : 0) * cfg.interval +
-                   cfg.window) {
+            pos <= sat_add(sat_mul(current ? peer.ckpt_count : 0,
+                                   cfg.interval), cfg.window)) {
             uint64_t mark = MIN(cmp.next_ckpt, cmp.limit);
 
             if (current && peer.ended) {
-                mark = MIN(mark, cmp.origin + peer.end_pos + 1);
+                mark = MIN(mark, sat_add(cmp.origin,
+                                         sat_add(peer.end_pos, 1)));
             }
             own.next_mark = mark;
             pthread_mutex_unlock(&peer.lock);
@@ -294,7 +371,9 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 
     if (cfg.narrow.on) {
         report_counts(LS_MSG_NARROWED);
-        park();
+        park();     /* returns only while QEMU exits */
+        own.next_mark = UINT64_MAX;
+        return;
     }
     for (;;) {
         uint64_t limit = cmp.limit;
@@ -304,7 +383,9 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
                 own.next_mark = cmp.stop_at;
                 return;
             }
-            stop_finish();
+            if (!stop_finish()) {
+                return;
+            }
             rebased = true;
             continue;
         }
@@ -328,8 +409,14 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
                 continue;
             case STOPPING:
                 continue;   /* run on to stop_at, past the limit */
+            case SETTLED:
+                park();     /* returns only while QEMU exits */
+                break;
+            case QUIT:
+                break;
             }
-            park();
+            own.next_mark = UINT64_MAX;
+            return;
         }
         /* The guest's last block: sync_end() reports the end first, so
          * that the orchestrator knows it when the dumps come. */
@@ -345,7 +432,10 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 /*
  * The guest ended (after the last block retired, see retire_last()): tell
  * the peer and the orchestrator, and wait for the peer's news; after a
- * transient excursion the end is reported afresh.
+ * transient excursion the end is reported afresh. A side that ran no
+ * instruction (QEMU refused the guest or an argument) has nothing to
+ * compare: it reports its end and returns at once, and QEMU exits with its
+ * own status.
  */
 void sync_end(uint64_t tail)
 {
@@ -353,6 +443,9 @@ void sync_end(uint64_t tail)
         send_peer(MSG_END, own.icount - cmp.origin,
                   combine(own.hash, ev.hash));
         report_end(tail);
+        if (own.icount == 0) {
+            return;
+        }
     } while (settle(own.icount - cmp.origin, combine(own.hash, ev.hash),
                     false) == RESUMED);
 }

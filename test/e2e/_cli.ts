@@ -15,10 +15,13 @@ export interface CliResult {
   readonly json: any;
 }
 
-/** Runs `cli/main.ts args` to completion. */
+/**
+ * Runs `cli/main.ts args` to completion; with `timeoutMs`, a CLI still
+ * running then gets SIGTERM (a hang fails the test instead of stalling it).
+ */
 export async function runCli(
   args: readonly string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
@@ -27,6 +30,7 @@ export async function runCli(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    ...(opts.timeoutMs ? { signal: AbortSignal.timeout(opts.timeoutMs) } : {}),
   }).output();
   const dec = new TextDecoder();
   const stdout = dec.decode(out.stdout);

@@ -144,6 +144,14 @@ Deno.test("--timeout ends a long run as inconclusive, exit 3", async () => {
   equal(r.json.status, "inconclusive");
   equal(r.json.stoppedBy, "timeout");
   ok(r.json.insns > 0);
+  // Ended in the fast pass: not its match, and memory was not compared.
+  equal(r.json.fastPass.result, "ended");
+  match(r.json.fastPass.why, /inconclusive/);
+  ok(!r.json.compared.includes("mem"));
+  match(
+    r.json.notCompared.find((n: { what: string }) => n.what === "mem").why,
+    /ended in the fast pass/,
+  );
   await assertNothingLeft(tmp.path);
 });
 

@@ -59,6 +59,43 @@ Deno.test("many short pairs at once: every verdict right", async () => {
   equal(r.code, 0);
 });
 
+Deno.test("one side's QEMU refuses the guest: exit 2 at once with its words, the other side ends too", async (t) => {
+  for (const side of ["a", "b"] as const) {
+    await t.step(`side ${side}`, async () => {
+      await using tmp = await tempDir();
+      const started = performance.now();
+      // No --timeout: the run must end by itself (it hung, or called the
+      // refusal a divergence at instruction 0).
+      const r = await runCli([
+        "--json",
+        `--qemu-${side}`,
+        "qemu-aarch64",
+        "x86_64",
+        g("x86_64-hello"),
+      ], {
+        env: { TMPDIR: tmp.path },
+        timeoutMs: 60_000,
+      });
+      const seconds = (performance.now() - started) / 1000;
+      equal(r.code, 2, r.stderr);
+      equal(r.json.status, "error");
+      match(
+        r.json.message,
+        new RegExp(
+          `^QEMU for side ${side} refused to run the guest \\(exit code 255, no instruction ran\\): ` +
+            `.*Invalid ELF image for this architecture`,
+        ),
+      );
+      // QEMU's own exit status, not the plugin's.
+      equal(r.json.sides[side].exitCode, 255);
+      ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
+      const left = [];
+      for await (const e of Deno.readDir(tmp.path)) left.push(e.name);
+      deepEqual(left, []);
+    });
+  }
+});
+
 Deno.test("a 2.5 GB sparse image is neither read into memory nor copied whole", async (t) => {
   await using dir = await tempDir();
   const big = `${dir.path}/x86_64-hello-big`;
