@@ -7,7 +7,7 @@
  * shows as wall time, not as CPU), peak RSS, and the trace's size.
  */
 import { parseArgs } from "../deps/cli.ts";
-import { runSingle } from "./measure.ts";
+import { Interrupted, runSingle } from "./measure.ts";
 import { buildPlugin } from "../harness/plugin_build.ts";
 import {
   type LockstepOptions,
@@ -94,7 +94,13 @@ const medians = (xs: Sample[]): Sample => ({
   qemuRssKb: median(xs.map((x) => x.qemuRssKb)),
 });
 
-async function benchRow(name: string, qemu: string, o: LockstepOptions, pairs: number) {
+async function benchRow(
+  name: string,
+  qemu: string,
+  o: LockstepOptions,
+  pairs: number,
+  signal: AbortSignal,
+) {
   const plan = await planRun(o);
   const count = await buildPlugin({
     source: "count",
@@ -115,14 +121,15 @@ async function benchRow(name: string, qemu: string, o: LockstepOptions, pairs: n
   try {
     for (let i = 0; i < pairs; i++) {
       const c = await measure(async () => {
-        const s = await runSingle(plan, count.path);
+        const s = await runSingle(plan, count.path, signal);
         insns = s.insns;
         return s.rssKb;
       });
       samples.count.push(c);
       log("count", c);
       const r = await measure(async () => {
-        const res = await recordTrace(plan, { out });
+        const res = await recordTrace(plan, { out, signal });
+        if (signal.aborted) throw new Interrupted();
         if (res.status !== "recorded") throw new Error(`Recording failed: ${res.message}`);
         traceBytes = res.bytes;
         jumps = res.summary!.jumps;
@@ -132,7 +139,8 @@ async function benchRow(name: string, qemu: string, o: LockstepOptions, pairs: n
       log("record", r);
       const v = await measure(async () => {
         const trace = await readTrace(out);
-        const verdict = await runAgainst(await planAgainst(o, trace), trace);
+        const verdict = await runAgainst(await planAgainst(o, trace), trace, { signal });
+        if (signal.aborted) throw new Interrupted();
         if (verdict.status !== "match") {
           throw new Error(`Compare did not match: ${verdict.message}`);
         }
@@ -198,7 +206,7 @@ function table(rows: Row[]): string {
     .join("\n");
 }
 
-async function main(): Promise<number> {
+async function main(signal: AbortSignal): Promise<number> {
   const { values: v } = parseArgs({
     args: Deno.args,
     options: {
@@ -247,7 +255,7 @@ async function main(): Promise<number> {
     for (const [name, o] of workloads) {
       if (v.only && v.only !== name) continue;
       console.error(`bench:trace: ${name} on QEMU ${version}, ${pairs} rounds`);
-      rows.push(await benchRow(name, version, o, pairs));
+      rows.push(await benchRow(name, version, o, pairs, signal));
     }
   }
   const machine = {
@@ -268,4 +276,17 @@ async function main(): Promise<number> {
   return 0;
 }
 
-Deno.exitCode = await main();
+/** A signal stops the run in progress (its QEMU too) and ends the bench with 130. */
+const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const abort = new AbortController();
+const onSignal = () => abort.abort();
+for (const sig of SIGNALS) Deno.addSignalListener(sig, onSignal);
+try {
+  Deno.exitCode = await main(abort.signal);
+} catch (e) {
+  if (!abort.signal.aborted && !(e instanceof Interrupted)) throw e;
+  console.error("bench:trace: interrupted; no figures");
+  Deno.exitCode = 130;
+} finally {
+  for (const sig of SIGNALS) Deno.removeSignalListener(sig, onSignal);
+}

@@ -57,7 +57,7 @@ fi
 # Debian trixie's system emulators (10.0, plugin API 4) behind wrappers in
 # .cache/qemu-10/bin, and QEMU 10.2.2 built from Debian's source (plugin API 5,
 # linux-user that loads plugins) linked as .cache/qemu-10.2. The first set-up
-# on a machine builds the latter (about 15 minutes); later ones reuse it.
+# on a machine builds the latter (20 minutes on 2 cores); later ones reuse it.
 bash scripts/trixie-qemu.sh
 bash scripts/build-qemu.sh
 
