@@ -32,10 +32,12 @@ export function renderRecord(r: RecordResult): string {
     `  QEMU ${h.qemu.version} (plugin API ${h.qemu.pluginApi}), ${h.mode} mode, ${h.arch}; holds ${
       h.compared.join(", ")
     }`,
-    `  ${r.checkpoints} checkpoints every ${h.interval} instructions, ${
+    `  ${r.checkpoints} checkpoints every ${h.interval.toLocaleString("en-US")} instructions, ${
       s.jumps.toLocaleString("en-US")
     } jumps in ${r.chunks} chunks` +
-    (h.detail ? `, register snapshots every ${h.detail} instructions` : ", no register snapshots"),
+    (h.detail
+      ? `, register snapshots every ${h.detail.toLocaleString("en-US")} instructions`
+      : ", no register snapshots"),
     `  took ${
       r.seconds.toFixed(2)
     } s; compare with: qemu-lockstep ${h.arch} <IMAGE> --against ${r.path}`,

@@ -133,7 +133,7 @@ export async function runAgainst(
   };
   let why: string | undefined;
   if (o.apart) {
-    why = `the fast pass's checkpoints disagree after instruction ${o.apart.good}`;
+    why = `its checkpoints disagree after instruction ${o.apart.good}`;
   } else if (o.status === "match" && o.stoppedBy === "guest-exit") {
     if (a.exitCode !== fast.side.exitCode || a.signal !== fast.side.signal) {
       why = "the guests' exit statuses differ";

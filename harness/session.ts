@@ -138,7 +138,7 @@ async function runPass(
  */
 function leftToDetail(fast: Pass): string | undefined {
   const o = fast.outcome;
-  if (o.apart) return `the fast pass's checkpoints disagree after instruction ${o.apart.good}`;
+  if (o.apart) return `its checkpoints disagree after instruction ${o.apart.good}`;
   // Only guests that ran to their end have an output and a status of their
   // own: at --max-insns both are stopped by the harness.
   if (o.status !== "match" || o.stoppedBy !== "guest-exit") return undefined;
