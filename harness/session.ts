@@ -5,16 +5,16 @@
  * over, resumes the comparison past transient excursions, narrows a
  * divergence, and returns the Verdict.
  */
-import type { ChildStatus } from "./child.ts";
-import { compareOutcome, decide, type Outcome } from "./judge.ts";
+import { afterDumps } from "./after_dumps.ts";
+import { capitalise, lastWords, sideResult } from "./side_result.ts";
+import { decide, type Outcome } from "./judge.ts";
 import { narrowDivergence } from "./narrow.ts";
-import { findReconvergence, MAX_TRANSIENTS } from "./transient.ts";
 import { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
 import { fastArgv, lockstepArgv } from "./command_line.ts";
 import type { RunPlan, SidePlan } from "./plan.ts";
-import { resyncCommand, type Role } from "./protocol.ts";
+import type { Role } from "./protocol.ts";
 import { SidePair } from "./side_pair.ts";
-import { applyMessage, initialState, sideDump, type SideState } from "./side_state.ts";
+import { applyMessage, initialState, type SideState } from "./side_state.ts";
 import { nameDivergence, nameExcursions } from "./symbols.ts";
 import { withDisassembly } from "./disasm.ts";
 import { TimelineRecorder } from "./timeline.ts";
@@ -341,80 +341,6 @@ async function supervise(
 }
 
 /**
- * Both sides dumped: the outcome, or (a transient excursion, see
- * transient.ts) undefined after both plugins were told where to resume.
- */
-async function afterDumps(
-  pair: SidePair,
-  state: Record<Role, SideState>,
-  plan: RunPlan,
-  transients: Excursion[],
-  opts: SessionOptions,
-): Promise<Outcome | undefined> {
-  const r = compareOutcome(state.a, state.b, plan.history);
-  const meet = r.divergence?.kind === "pc" && plan.transientWindow > 0 &&
-      transients.length < MAX_TRANSIENTS
-    ? findReconvergence(
-      sideDump(state.a),
-      sideDump(state.b),
-      r.divergence.insn,
-      plan.transientWindow,
-    )
-    : undefined;
-  if (!meet) return r;
-  const x = excursion(r.divergence!, meet, state);
-  transients.push(x);
-  opts.onEvent?.(
-    `transient excursion at instruction ${x.insn} (side b ${x.insnB}): side a ran ${x.lengthA}, ` +
-      `side b ${x.lengthB} instructions before the streams met again`,
-  );
-  const oa = state.a.origin + meet.a;
-  const ob = state.b.origin + meet.b;
-  const left = plan.maxInsns !== undefined ? plan.maxInsns - state.a.origin : Infinity;
-  if (Math.max(meet.a, meet.b) >= left) {
-    // The excursion runs past --max-insns: nothing is left to compare.
-    return {
-      insns: plan.maxInsns!,
-      status: "match",
-      stoppedBy: "max-insns",
-      message: `No divergence in the first ${plan.maxInsns} instructions ` +
-        `(a transient excursion was under way at the limit)`,
-    };
-  }
-  const ahead = Math.max(state.a.dump!.insns - oa, state.b.dump!.insns - ob);
-  const regsNext = (Math.floor(ahead / plan.regsEvery) + 1) * plan.regsEvery;
-  const limits = plan.maxInsns ? [plan.maxInsns, plan.maxInsns - oa + ob] : [0, 0];
-  for (const [i, role] of (["a", "b"] as const).entries()) {
-    const s = state[role];
-    s.origin = i === 0 ? oa : ob;
-    delete s.dump;
-    delete s.end;
-    delete s.limit;
-    await pair.send(
-      role,
-      resyncCommand({ epoch: transients.length, origin: s.origin, limit: limits[i]!, regsNext }),
-    );
-  }
-  return undefined;
-}
-
-/** A transient excursion, in each side's own instruction count. */
-function excursion(
-  d: Divergence,
-  meet: { a: number; b: number },
-  state: Record<Role, SideState>,
-): Excursion {
-  return {
-    insn: d.insn + state.a.origin,
-    insnB: d.insn + state.b.origin,
-    a: d.a,
-    b: d.b,
-    lengthA: meet.a - d.insn,
-    lengthB: meet.b - d.insn,
-  };
-}
-
-/**
  * A divergence found in logical positions (counted from the last transient
  * excursion), in each side's own instruction count: side A's in `insn`,
  * history and narrowing, side B's in `insnB` and its history.
@@ -441,43 +367,4 @@ function ownCounts(d: Divergence, state: Record<Role, SideState>): Divergence {
       }
       : {}),
   };
-}
-
-/** One side's QEMU as run, for the verdict. */
-export async function sideResult(
-  plan: RunPlan,
-  s: SideState,
-  status: ChildStatus,
-): Promise<SideResult> {
-  const p = s.pair.plan;
-  return {
-    qemu: p.qemu.path,
-    version: p.qemu.version,
-    pluginApi: p.qemu.pluginApi,
-    image: p.image,
-    mode: plan.mode,
-    argv: s.pair.argv,
-    exitCode: status.code,
-    signal: status.signal,
-    insns: s.insns,
-    blocks: s.blocks,
-    peakRssKb: s.rss,
-    output: await s.pair.child.stdout(),
-    stderrTail: tailLines(await s.pair.child.stderr(), 20),
-  };
-}
-
-/** The text with its first letter in capitals. */
-export function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** QEMU's last line on stderr that is not a warning, if any. */
-export function lastWords(stderr: string): string | undefined {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/warning:/.test(l));
-  return lines.at(-1);
-}
-
-function tailLines(text: string, n: number): string {
-  return text.split("\n").slice(-n - 1).join("\n").trimEnd();
 }
