@@ -8,7 +8,8 @@
  * medians and their ratios are printed side by side (or --json).
  */
 import { parseArgs } from "../deps/cli.ts";
-import { type BenchRow, benchWorkload, Interrupted, type Workload } from "./measure.ts";
+import { report, runBench } from "./run.ts";
+import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
 import { QEMU_10_2_DIR } from "../mod.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
@@ -161,35 +162,8 @@ async function main(signal: AbortSignal): Promise<number> {
       );
     }
   }
-  const machine = {
-    cpus: navigator.hardwareConcurrency,
-    loadAverage: Deno.loadavg(),
-    date: new Date().toISOString(),
-  };
-  if (v.json) {
-    console.log(JSON.stringify({ version: 2, machine, rows }, null, 2));
-  } else {
-    console.log(
-      `${machine.date}, ${machine.cpus} cores, load average ${
-        machine.loadAverage.map((l) => l.toFixed(2)).join(" ")
-      } at the end`,
-    );
-    console.log(table(rows));
-  }
+  report(Boolean(v.json), 2, rows, table(rows));
   return 0;
 }
 
-/** A signal stops the run in progress (its QEMUs too) and ends the bench with 130. */
-const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-const abort = new AbortController();
-const onSignal = () => abort.abort();
-for (const sig of SIGNALS) Deno.addSignalListener(sig, onSignal);
-try {
-  Deno.exitCode = await main(abort.signal);
-} catch (e) {
-  if (!(e instanceof Interrupted)) throw e;
-  console.error("bench: interrupted; no figures");
-  Deno.exitCode = 130;
-} finally {
-  for (const sig of SIGNALS) Deno.removeSignalListener(sig, onSignal);
-}
+await runBench("bench", main);

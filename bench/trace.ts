@@ -7,7 +7,8 @@
  * shows as wall time, not as CPU), peak RSS, and the trace's size.
  */
 import { parseArgs } from "../deps/cli.ts";
-import { Interrupted, runSingle } from "./measure.ts";
+import { report, runBench } from "./run.ts";
+import { Interrupted, median, runSingle } from "./measure.ts";
 import { buildPlugin } from "../harness/plugin_build.ts";
 import {
   type LockstepOptions,
@@ -63,12 +64,6 @@ async function measure(run: () => Promise<number>): Promise<Sample> {
     qemuCpu: c1.children - c0.children,
     qemuRssKb,
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** A row: medians per kind, the trace's size and what it holds. */
@@ -258,35 +253,8 @@ async function main(signal: AbortSignal): Promise<number> {
       rows.push(await benchRow(name, version, o, pairs, signal));
     }
   }
-  const machine = {
-    cpus: navigator.hardwareConcurrency,
-    loadAverage: Deno.loadavg(),
-    date: new Date().toISOString(),
-  };
-  if (v.json) {
-    console.log(JSON.stringify({ version: 1, machine, rows }, null, 2));
-  } else {
-    console.log(
-      `${machine.date}, ${machine.cpus} cores, load average ${
-        machine.loadAverage.map((l) => l.toFixed(2)).join(" ")
-      } at the end`,
-    );
-    console.log(table(rows));
-  }
+  report(Boolean(v.json), 1, rows, table(rows));
   return 0;
 }
 
-/** A signal stops the run in progress (its QEMU too) and ends the bench with 130. */
-const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-const abort = new AbortController();
-const onSignal = () => abort.abort();
-for (const sig of SIGNALS) Deno.addSignalListener(sig, onSignal);
-try {
-  Deno.exitCode = await main(abort.signal);
-} catch (e) {
-  if (!abort.signal.aborted && !(e instanceof Interrupted)) throw e;
-  console.error("bench:trace: interrupted; no figures");
-  Deno.exitCode = 130;
-} finally {
-  for (const sig of SIGNALS) Deno.removeSignalListener(sig, onSignal);
-}
+await runBench("bench:trace", main);
