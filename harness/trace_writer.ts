@@ -15,7 +15,7 @@ import {
   type TraceHeader,
   type TraceSummary,
 } from "./trace_format.ts";
-import { fromOsError } from "./errors.ts";
+import { fromOsError, SetupError } from "./errors.ts";
 import { basename, dirname, join } from "../deps/path.ts";
 
 /** Compresses a stream of bytes; finish() gives the result. */
@@ -104,6 +104,22 @@ export class TraceWriter implements AsyncDisposable {
 
   /** Opens the temporary file for a trace that will be at `path`. */
   static async create(path: string): Promise<TraceWriter> {
+    // Found before the run: a directory in the file's place would only
+    // refuse the rename at the end, and a missing directory the first write.
+    const info = await Deno.stat(path).catch(() => undefined);
+    if (info?.isDirectory) {
+      throw new SetupError(
+        `Cannot write the trace ${path}: it is a directory`,
+        "give -o a file name, e.g. " + join(path, "run.trace"),
+      );
+    }
+    const dir = await Deno.stat(dirname(path)).catch(() => undefined);
+    if (!dir?.isDirectory) {
+      throw new SetupError(
+        `Cannot write the trace ${path}: the directory ${dirname(path)} does not exist`,
+        "create it, or give -o a file in an existing directory",
+      );
+    }
     const tmp = join(
       dirname(path),
       `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
@@ -218,10 +234,11 @@ export class TraceWriter implements AsyncDisposable {
     }));
     try {
       await this.#file.sync();
-      this.#file.close();
-      this.#done = true;
       await Deno.rename(this.#tmp, this.path);
+      this.#done = true;
+      this.#file.close();
     } catch (e) {
+      // Not done: disposing removes the temporary file.
       throw fromOsError(`Cannot write the trace ${this.path}`, e);
     }
     return this.#at;

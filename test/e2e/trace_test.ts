@@ -288,6 +288,23 @@ Deno.test("a recording cut short writes nothing (no trace, no temporary file) an
   equal(alive(pid), false);
 });
 
+Deno.test("-o a directory, or in one that does not exist: exit 2 before the run, nothing written", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/out`);
+  const guest = ["x86_64", g("x86_64-hello")];
+  const isDir = await runCli(["record", "--verbose", "-o", `${dir.path}/out`, ...guest]);
+  equal(isDir.code, 2, isDir.stderr);
+  match(isDir.stderr, /Cannot write the trace .*\/out: it is a directory/);
+  // Refused before QEMU started, and nothing beside the directory.
+  equal(/plugin loaded/.test(isDir.stderr), false, isDir.stderr);
+  deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["out"]);
+  deepEqual([...Deno.readDirSync(`${dir.path}/out`)], []);
+  const noDir = await runCli(["record", "-o", `${dir.path}/missing/x.trace`, ...guest]);
+  equal(noDir.code, 2, noDir.stderr);
+  match(noDir.stderr, /the directory .*\/missing does not exist/);
+  deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["out"]);
+});
+
 Deno.test("--max-insns: a trace recorded to the guest's end compares at a multiple of its interval, not elsewhere", async () => {
   await using dir = await tempDir();
   const trace = `${dir.path}/loop.trace`;
