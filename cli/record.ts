@@ -32,6 +32,7 @@ export function renderRecord(r: RecordResult): string {
     `  QEMU ${h.qemu.version} (plugin API ${h.qemu.pluginApi}), ${h.mode} mode, ${h.arch}; holds ${
       h.compared.join(", ")
     }`,
+    ...r.notRecorded.map((n) => `  not recorded: ${n.what}: ${n.why}`),
     `  ${r.checkpoints} checkpoints every ${h.interval.toLocaleString("en-US")} instructions, ${
       s.jumps.toLocaleString("en-US")
     } jumps in ${r.chunks} chunks` +

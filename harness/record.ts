@@ -55,6 +55,8 @@ export interface RecordResult {
   readonly seconds: number;
   /** The last lines QEMU wrote to stderr. */
   readonly stderrTail: string;
+  /** What `--compare` asked for that the trace does not hold, with the reason. */
+  readonly notRecorded: readonly { what: string; why: string }[];
 }
 
 /** The sha256 of a file, read as a stream (an image may be large). */
@@ -180,6 +182,18 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   const child = pair.sides.a.child;
   const stderrTail = (await child.stderr()).split("\n").slice(-21).join("\n").trimEnd();
   const seconds = (performance.now() - started) / 1000;
+  const notRecorded = [
+    ...plan.notCompared,
+    ...(plan.compare.includes("mem")
+      ? [{
+        what: "mem",
+        why: "a trace holds no memory accesses (compare two live QEMUs with --no-fast for them)",
+      }]
+      : []),
+    ...(plan.compare.includes("regs") && (pair.regChoice?.names.length ?? 0) === 0
+      ? [{ what: "regs", why: "no register could be read on this QEMU" }]
+      : []),
+  ];
   const failed = (status: "error" | "inconclusive", message: string): RecordResult => ({
     status,
     message,
@@ -191,6 +205,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     checkpoints: 0,
     seconds,
     stderrTail,
+    notRecorded,
   });
   if (outcome.status !== "match") {
     return failed(outcome.status === "diverged" ? "error" : outcome.status, outcome.message);
@@ -233,5 +248,6 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     checkpoints: peer!.checkpoints.length,
     seconds,
     stderrTail,
+    notRecorded,
   };
 }

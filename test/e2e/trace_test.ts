@@ -33,6 +33,8 @@ Deno.test("a guest recorded and compared with itself matches: QEMU 7.2, and 10.2
   const rec = await record(["x86_64", g("x86_64-hello")], t72);
   equal(rec.status, "recorded");
   deepEqual(rec.header!.compared, ["pc", "syscalls"]);
+  // What the default --compare asked for and a trace cannot hold is said.
+  deepEqual(rec.notRecorded.map((n) => n.what).sort(), ["mem", "regs"]);
   equal(rec.summary!.output.text, "checksum 0x8346d83d\n");
   const r = await runCli(["--json", "x86_64", g("x86_64-hello"), "--against", t72]);
   equal(r.code, 0, r.stderr);
@@ -46,6 +48,7 @@ Deno.test("a guest recorded and compared with itself matches: QEMU 7.2, and 10.2
   const t102 = `${dir.path}/value.trace`;
   const rec102 = await record(["--qemu", q102("qemu-x86_64"), "x86_64", g("x86_64-value")], t102);
   ok(rec102.header!.compared.includes("regs"));
+  deepEqual(rec102.notRecorded.map((n) => n.what), ["mem"]);
   ok(rec102.header!.registers.includes("rax"));
   equal(rec102.header!.detail, DEFAULTS.traceDetail);
   const r102 = await runCli([
