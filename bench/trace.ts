@@ -26,7 +26,7 @@ const HELP = `Usage: deno task bench:trace [OPTIONS]
 Options:
       --quick          the kernel and the loop stop at 1,000 M instructions
       --pairs <N>      rounds per row (count, record, compare), medians quoted [default: 3]
-      --only <NAME>    one workload: kernel, sparc-bios, loop
+      --only <NAME>    one workload: kernel, sparc (OpenBIOS), sparc-bios, loop
       --qemu <V>       7.2 (Debian's), 10.2 (set-up's build) or all [default: all]
       --json           print the rows as JSON
   -h, --help           print help
@@ -233,6 +233,11 @@ async function main(signal: AbortSignal): Promise<number> {
         qemu: q("qemu-system-x86_64"),
         extra: ["-append", "console=ttyS0 panic=-1"],
         maxInsns: stop,
+      }],
+      ["sparc", {
+        arch: "sparc",
+        image: `${guests}sparc-hello.elf`,
+        qemu: q("qemu-system-sparc"),
       }],
       ["sparc-bios", {
         arch: "sparc",

@@ -140,9 +140,15 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         }
         narrow.on = compat_counter_ptr(&narrow.on_counter);
     } else if (cfg.record) {
+        /*
+         * Reading registers makes QEMU sync them before every block: only
+         * when some were agreed on (the handshake ran at vCPU init; sparc32
+         * describes none).
+         */
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_record,
-                                             cfg.regs ? QEMU_PLUGIN_CB_R_REGS
-                                                      : QEMU_PLUGIN_CB_NO_REGS,
+                                             cfg.regs && regs.n
+                                                 ? QEMU_PLUGIN_CB_R_REGS
+                                                 : QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
     } else if (cfg.fast && !cfg.regs) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_fast,
