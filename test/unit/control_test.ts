@@ -13,6 +13,8 @@ Deno.test("control: 100,000 event lines come out once each, in order, while more
     const path = join(dir, "ctl.sock");
     await using server = new ControlServer(path);
     const conn = await Deno.connect({ transport: "unix", path });
+    let open = true;
+    using _client = { [Symbol.dispose]: () => open && conn.close() };
     const total = 100_000;
     const line = (i: number) => `{"t":"ev","p":${i},"k":1,"a":"0x10","s":4,"v":"0x0"}\n`;
     const send = async (from: number, to: number) => {
@@ -54,6 +56,7 @@ Deno.test("control: 100,000 event lines come out once each, in order, while more
     equal(seen.length, total);
     equal(seen.every((p, i) => p === i), true);
     conn.close();
+    open = false;
     const last = await next();
     equal(last?.[1].t, "closed");
   } finally {
