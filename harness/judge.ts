@@ -43,79 +43,21 @@ export interface DecideContext {
 /** Looks at what is known and says whether the run is over, and how. */
 export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Outcome | undefined {
   const { a, b } = st;
-  for (const s of [a, b]) {
-    if (s.error) {
-      return { status: "error", stoppedBy: null, message: `Side ${s.pair.plan.role}: ${s.error}` };
-    }
-  }
-  if (cx.aborted) {
-    return {
-      status: "inconclusive",
-      stoppedBy: "interrupted",
-      message: "Interrupted before a verdict",
-    };
-  }
-  if (cx.timedOut) {
-    return {
-      status: "inconclusive",
-      stoppedBy: "timeout",
-      message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
-    };
-  }
-  // The fast pass: one side saw the streams part (both stop there).
-  for (const s of [a, b]) {
-    if (s.apart) {
-      return {
-        status: "diverged",
-        stoppedBy: "divergence",
-        message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
-        apart: s.apart,
-      };
-    }
-  }
-  if (cx.stalled) {
-    return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };
-  }
+  const early = beforeTheEnd([a, b], cx);
+  if (early) return early;
   if (a.limit && b.limit && a.limit.atHash === b.limit.atHash) {
-    return {
-      status: "match",
-      stoppedBy: "max-insns",
-      message: `No divergence in the first ${a.limit.at} instructions`,
-    };
+    return limitReached(a.limit.at);
   }
   for (const [s, other] of [[a, b], [b, a]] as const) {
     const role = s.pair.plan.role;
-    if (s.pair.exit && !s.pair.hello) {
-      return {
-        status: "error",
-        stoppedBy: null,
-        message: `QEMU for side ${role} exited (${
-          describeExit(s.pair.exit)
-        }) before the plugin started`,
-        blame: role,
-      };
-    }
+    if (s.pair.exit && !s.pair.hello) return noPlugin(role, s.pair.exit);
     // An error exit before the guest's first instruction: QEMU refused the
     // image or an argument. Not a verdict on TCG, whatever the other side does.
     if (refused(s)) {
-      return {
-        status: "error",
-        stoppedBy: null,
-        message: `QEMU ${refused(other) ? "on both sides" : `for side ${role}`} refused to run ` +
-          `the guest (${describeExit(s.pair.exit!)}, no instruction ran)`,
-        blame: role,
-      };
+      return refusedRun(role, refused(other) ? "on both sides" : `for side ${role}`, s.pair.exit!);
     }
     // Ended by itself without a word from the plugin: it crashed or was killed.
-    if (s.pair.exit && !s.end && !s.dump && !s.limit) {
-      return {
-        status: "inconclusive",
-        stoppedBy: "crash",
-        message: `QEMU for side ${s.pair.plan.role} died (${
-          describeExit(s.pair.exit)
-        }) at about instruction ${s.insns}`,
-      };
-    }
+    if (s.pair.exit && !s.end && !s.dump && !s.limit) return died(role, s.pair.exit, s.insns);
     if (s.pair.exit && s.dump && !other.dump && other.pair.exit) {
       return {
         status: "inconclusive",
@@ -150,13 +92,7 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
     };
   }
   if (cx.startTimedOut && (!a.pair.hello || !b.pair.hello)) {
-    const late = !a.pair.hello ? a : b;
-    return {
-      status: "error",
-      stoppedBy: null,
-      message:
-        `QEMU for side ${late.pair.plan.role} did not load the plugin within ${cx.startSeconds} s`,
-    };
+    return lateStart((!a.pair.hello ? a : b).pair.plan.role, cx.startSeconds);
   }
   return undefined;
 }
@@ -174,66 +110,14 @@ export function decideSolo(
   limitHash?: string,
 ): Outcome | undefined {
   const role = s.pair.plan.role;
-  if (s.error) return { status: "error", stoppedBy: null, message: `Side ${role}: ${s.error}` };
-  if (cx.aborted) {
-    return {
-      status: "inconclusive",
-      stoppedBy: "interrupted",
-      message: "Interrupted before a verdict",
-    };
-  }
-  if (cx.timedOut) {
-    return {
-      status: "inconclusive",
-      stoppedBy: "timeout",
-      message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
-    };
-  }
-  if (s.apart) {
-    return {
-      status: "diverged",
-      stoppedBy: "divergence",
-      message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
-      apart: s.apart,
-    };
-  }
-  if (cx.stalled) return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };
+  const early = beforeTheEnd([s], cx);
+  if (early) return early;
   if (s.limit && (limitHash === undefined || s.limit.atHash === limitHash)) {
-    return {
-      status: "match",
-      stoppedBy: "max-insns",
-      message: `No divergence in the first ${s.limit.at} instructions`,
-    };
+    return limitReached(s.limit.at);
   }
-  if (s.pair.exit && !s.pair.hello) {
-    return {
-      status: "error",
-      stoppedBy: null,
-      message: `QEMU for side ${role} exited (${
-        describeExit(s.pair.exit)
-      }) before the plugin started`,
-      blame: role,
-    };
-  }
-  if (refused(s)) {
-    return {
-      status: "error",
-      stoppedBy: null,
-      message: `QEMU for side ${role} refused to run the guest (${
-        describeExit(s.pair.exit!)
-      }, no instruction ran)`,
-      blame: role,
-    };
-  }
-  if (s.pair.exit && !s.end && !s.limit) {
-    return {
-      status: "inconclusive",
-      stoppedBy: "crash",
-      message: `QEMU for side ${role} died (${
-        describeExit(s.pair.exit)
-      }) at about instruction ${s.insns}`,
-    };
-  }
+  if (s.pair.exit && !s.pair.hello) return noPlugin(role, s.pair.exit);
+  if (refused(s)) return refusedRun(role, `for side ${role}`, s.pair.exit!);
+  if (s.pair.exit && !s.end && !s.limit) return died(role, s.pair.exit, s.insns);
   if (s.pair.exit && s.end) {
     if (s.end.insns === 0) {
       return {
@@ -249,14 +133,93 @@ export function decideSolo(
       message: `The guest ran to its end: ${s.end.insns} instructions, no divergence`,
     };
   }
-  if (cx.startTimedOut && !s.pair.hello) {
+  if (cx.startTimedOut && !s.pair.hello) return lateStart(role, cx.startSeconds);
+  return undefined;
+}
+
+/**
+ * What ends a run before either end counts, the same for a pair and for
+ * one side alone, in this order: a side's error, an interrupt, the
+ * timeout, a side that saw the streams part (the fast pass: all stop
+ * there), a stall.
+ */
+function beforeTheEnd(sides: readonly SideState[], cx: DecideContext): Outcome | undefined {
+  for (const s of sides) {
+    if (s.error) {
+      return { status: "error", stoppedBy: null, message: `Side ${s.pair.plan.role}: ${s.error}` };
+    }
+  }
+  if (cx.aborted) {
     return {
-      status: "error",
-      stoppedBy: null,
-      message: `QEMU for side ${role} did not load the plugin within ${cx.startSeconds} s`,
+      status: "inconclusive",
+      stoppedBy: "interrupted",
+      message: "Interrupted before a verdict",
     };
   }
+  if (cx.timedOut) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "timeout",
+      message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
+    };
+  }
+  for (const s of sides) {
+    if (s.apart) {
+      return {
+        status: "diverged",
+        stoppedBy: "divergence",
+        message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
+        apart: s.apart,
+      };
+    }
+  }
+  if (cx.stalled) return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };
   return undefined;
+}
+
+function limitReached(at: number): Outcome {
+  return {
+    status: "match",
+    stoppedBy: "max-insns",
+    message: `No divergence in the first ${at} instructions`,
+  };
+}
+
+/** A QEMU that exited before its plugin said hello. */
+function noPlugin(role: Role, exit: ChildStatus): Outcome {
+  return {
+    status: "error",
+    stoppedBy: null,
+    message: `QEMU for side ${role} exited (${describeExit(exit)}) before the plugin started`,
+    blame: role,
+  };
+}
+
+/** QEMU refused the image or an argument (see refused()); `who`: "for side a", "on both sides". */
+function refusedRun(role: Role, who: string, exit: ChildStatus): Outcome {
+  return {
+    status: "error",
+    stoppedBy: null,
+    message: `QEMU ${who} refused to run the guest (${describeExit(exit)}, no instruction ran)`,
+    blame: role,
+  };
+}
+
+/** A QEMU that ended by itself without a word from its plugin: it crashed or was killed. */
+function died(role: Role, exit: ChildStatus, insns: number): Outcome {
+  return {
+    status: "inconclusive",
+    stoppedBy: "crash",
+    message: `QEMU for side ${role} died (${describeExit(exit)}) at about instruction ${insns}`,
+  };
+}
+
+function lateStart(role: Role, seconds: number): Outcome {
+  return {
+    status: "error",
+    stoppedBy: null,
+    message: `QEMU for side ${role} did not load the plugin within ${seconds} s`,
+  };
 }
 
 /** An error exit before the guest's first instruction. */
