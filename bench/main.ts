@@ -8,9 +8,8 @@
  * medians and their ratios are printed side by side (or --json).
  */
 import { parseArgs } from "../deps/cli.ts";
-import { report, runBench } from "./run.ts";
+import { markdownTable, QEMUS, report, runBench } from "./run.ts";
 import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
-import { QEMU_10_2_DIR } from "../mod.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
 
@@ -29,12 +28,6 @@ Options:
 
 const root = new URL("../", import.meta.url).pathname;
 const guests = `${root}test/guests/build/`;
-
-/** The QEMU binaries of a version, by preset binary name. */
-const QEMUS: Record<string, (name: string) => string> = {
-  "7.2": (name) => name,
-  "10.2": (name) => `${QEMU_10_2_DIR}${name}`,
-};
 
 function workloads(quick: boolean): Workload[] {
   const kernelStop = quick ? 300_000_000 : undefined;
@@ -108,11 +101,7 @@ function table(rows: BenchRow[]): string {
     (r.singleRssKb / 1024).toFixed(0),
     (r.lockstepRssKb / 1024).toFixed(0),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    "| " + cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
-  return [line(head), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...body.map(line)]
-    .join("\n");
+  return markdownTable(head, body);
 }
 
 async function main(signal: AbortSignal): Promise<number> {

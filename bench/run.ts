@@ -1,9 +1,25 @@
 /**
- * What both benchmarks share around their rows: a signal stops the run in
- * progress (its QEMUs too) and ends the command with 130, and the closing
- * report names the machine as it was at the end.
+ * What both benchmarks share: the QEMUs of each version, the table of
+ * their rows, the closing report (with the machine as it was at the end),
+ * and a signal that stops the run in progress, its QEMUs too, with 130.
  */
 import { Interrupted } from "./measure.ts";
+import { QEMU_10_2_DIR } from "../mod.ts";
+
+/** The QEMU binaries of each version set-up provides, by preset binary name. */
+export const QEMUS: Readonly<Record<string, (name: string) => string>> = {
+  "7.2": (name) => name,
+  "10.2": (name) => `${QEMU_10_2_DIR}${name}`,
+};
+
+/** A Markdown table, each column as wide as its widest cell. */
+export function markdownTable(head: readonly string[], body: readonly string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    "| " + cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
+  return [line(head), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...body.map(line)]
+    .join("\n");
+}
 
 /** The machine at the end of a run: cores, load average, date. */
 export interface Machine {

@@ -7,14 +7,13 @@
  * shows as wall time, not as CPU), peak RSS, and the trace's size.
  */
 import { parseArgs } from "../deps/cli.ts";
-import { report, runBench } from "./run.ts";
+import { markdownTable, QEMUS, report, runBench } from "./run.ts";
 import { Interrupted, median, runSingle } from "./measure.ts";
 import { buildPlugin } from "../harness/plugin_build.ts";
 import {
   type LockstepOptions,
   planAgainst,
   planRun,
-  QEMU_10_2_DIR,
   readTrace,
   recordTrace,
   runAgainst,
@@ -194,11 +193,7 @@ function table(rows: Row[]): string {
     `${cpuOf(r.count)} / ${cpuOf(r.record)} / ${cpuOf(r.compare)}`,
     [r.count, r.record, r.compare].map((s) => (s.qemuRssKb / 1024).toFixed(0)).join(" / "),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    "| " + cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
-  return [line(head), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...body.map(line)]
-    .join("\n");
+  return markdownTable(head, body);
 }
 
 async function main(signal: AbortSignal): Promise<number> {
@@ -219,12 +214,8 @@ async function main(signal: AbortSignal): Promise<number> {
   }
   const pairs = Number(v.pairs ?? 3);
   const stop = v.quick ? 1_000_000_000 : undefined;
-  const versions: Record<string, (name: string) => string> = {
-    "7.2": (name) => name,
-    "10.2": (name) => `${QEMU_10_2_DIR}${name}`,
-  };
   const rows: Row[] = [];
-  for (const [version, q] of Object.entries(versions)) {
+  for (const [version, q] of Object.entries(QEMUS)) {
     if (v.qemu && v.qemu !== "all" && v.qemu !== version) continue;
     const workloads: [string, LockstepOptions][] = [
       ["kernel", {
