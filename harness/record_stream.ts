@@ -5,6 +5,7 @@
  * protocol.ts's RecFrame; the reader waits for each call, so a slow sink
  * slows the plugin down instead of filling memory.
  */
+import { OneSocket } from "./one_socket.ts";
 import { RecFrame } from "./protocol.ts";
 
 /** What the reader hands the frames to. */
@@ -22,17 +23,15 @@ const MAX_FRAME = 1 << 20;
 
 /** A listening record socket; see the module comment. */
 export class RecordStream implements AsyncDisposable {
-  readonly #listener: Deno.Listener<Deno.UnixConn>;
+  readonly #socket: OneSocket;
   readonly #done: Promise<void>;
-  #conn: Deno.UnixConn | undefined;
-  #closed = false;
   /** Set when the stream broke (a bad frame, a sink that failed). */
   error: Error | undefined;
   /** Bytes received. */
   received = 0;
 
   constructor(path: string, sink: RecordSink) {
-    this.#listener = Deno.listen({ transport: "unix", path });
+    this.#socket = new OneSocket(path);
     this.#done = this.#run(sink);
   }
 
@@ -42,18 +41,8 @@ export class RecordStream implements AsyncDisposable {
   }
 
   async #run(sink: RecordSink): Promise<void> {
-    let conn: Deno.UnixConn;
-    try {
-      conn = await this.#listener.accept();
-    } catch {
-      return; // closed before the plugin connected
-    }
-    this.#conn = conn;
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
+    const conn = await this.#socket.accept();
+    if (!conn) return; // closed before the plugin connected
     // Room for an incomplete frame and a whole one after it.
     const buf = new Uint8Array(2 * (8 + MAX_FRAME));
     let have = 0;
@@ -78,7 +67,7 @@ export class RecordStream implements AsyncDisposable {
       }
       if (have > 0) throw new RangeError("the record stream ends inside a frame");
     } catch (e) {
-      if (!this.#closed) this.error = e as Error;
+      if (!this.#socket.closed) this.error = e as Error;
     }
   }
 
@@ -106,15 +95,6 @@ export class RecordStream implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const c of [this.#listener, this.#conn]) {
-      try {
-        c?.close();
-      } catch {
-        // already closed
-      }
-    }
-    await this.#done;
+    if (this.#socket.close()) await this.#done;
   }
 }

@@ -14,6 +14,7 @@
  * - "stop" (naming an instruction): a STOP at once, so the detail pass's
  *   plugin dumps its blocks around the given positions.
  */
+import { OneSocket } from "./one_socket.ts";
 import { TraceError } from "./trace_format.ts";
 
 /** Peer message types (lockstep.h). */
@@ -71,11 +72,10 @@ export const FEED_AHEAD = 1024;
 
 /** A listening peer socket playing one part; see the module comment. */
 export class TracePeer implements AsyncDisposable {
-  readonly #listener: Deno.Listener<Deno.UnixConn>;
+  readonly #socket: OneSocket;
   readonly #part: PeerPart;
   readonly #done: Promise<void>;
   #conn: Deno.UnixConn | undefined;
-  #closed = false;
   #sent = 0;
   #endSent = false;
   /** The plugin's checkpoint hashes, in order (echo). */
@@ -89,7 +89,7 @@ export class TracePeer implements AsyncDisposable {
 
   constructor(path: string, part: PeerPart) {
     this.#part = part;
-    this.#listener = Deno.listen({ transport: "unix", path });
+    this.#socket = new OneSocket(path);
     this.#done = this.#run();
   }
 
@@ -121,16 +121,8 @@ export class TracePeer implements AsyncDisposable {
   }
 
   async #run(): Promise<void> {
-    try {
-      this.#conn = await this.#listener.accept();
-    } catch {
-      return; // closed before the plugin connected
-    }
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
+    this.#conn = await this.#socket.accept();
+    if (!this.#conn) return; // closed before the plugin connected
     const part = this.#part;
     const buf = new Uint8Array(MSG_SIZE * 256);
     let have = 0;
@@ -159,7 +151,7 @@ export class TracePeer implements AsyncDisposable {
       // A plugin that ends its QEMU leaves our last messages unread: its
       // socket is reset, and that is no trouble.
       const gone = e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.ConnectionReset;
-      if (!this.#closed && !gone) this.error = e as Error;
+      if (!this.#socket.closed && !gone) this.error = e as Error;
     }
   }
 
@@ -195,15 +187,6 @@ export class TracePeer implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const c of [this.#listener, this.#conn]) {
-      try {
-        c?.close();
-      } catch {
-        // already closed
-      }
-    }
-    await this.#done;
+    if (this.#socket.close()) await this.#done;
   }
 }
