@@ -81,27 +81,39 @@ function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promi
   });
 }
 
+/**
+ * Runs side A of `plan` alone in `dir`, with the plugin `spec` (null:
+ * none): its wall time, whether it exited 0, and its status with the end of
+ * its stderr.
+ */
+async function timeSideA(
+  plan: RunPlan,
+  dir: string,
+  spec: string | null,
+  signal: AbortSignal | undefined,
+): Promise<{ seconds: number; ok: boolean; why: string }> {
+  if (plan.mode === "user") await placeGuests(dir, plan, [plan.a]);
+  const started = performance.now();
+  await using child = new OwnedChild(plan.a.command, argvWithPlugin(plan, plan.a, dir, spec), {
+    cwd: plan.cwd,
+    env: plan.env,
+    clearEnv: true,
+  });
+  const status = await unlessAborted(child.status, signal);
+  const seconds = (performance.now() - started) / 1000;
+  const why = `(${status.signal ?? status.code}): ${(await child.stderr()).slice(-500)}`;
+  return { seconds, ok: status.code === 0, why };
+}
+
 /** Runs side A of `plan` alone with no plugin (its wall time only). */
 export async function runBare(plan: RunPlan, signal?: AbortSignal): Promise<RunSample> {
   // QEMU alone cannot stop at --max-insns: no figure to compare.
   if (plan.maxInsns !== undefined) return { seconds: NaN, blocks: 0, insns: 0, rssKb: 0 };
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
   try {
-    if (plan.mode === "user") await placeGuests(dir, plan, [plan.a]);
-    const started = performance.now();
-    await using child = new OwnedChild(plan.a.command, argvWithPlugin(plan, plan.a, dir, null), {
-      cwd: plan.cwd,
-      env: plan.env,
-      clearEnv: true,
-    });
-    const status = await unlessAborted(child.status, signal);
-    const seconds = (performance.now() - started) / 1000;
-    if (status.code !== 0) {
-      throw new Error(
-        `Bare run failed (${status.signal ?? status.code}): ${(await child.stderr()).slice(-500)}`,
-      );
-    }
-    return { seconds, blocks: 0, insns: 0, rssKb: 0 };
+    const run = await timeSideA(plan, dir, null, signal);
+    if (!run.ok) throw new Error(`Bare run failed ${run.why}`);
+    return { seconds: run.seconds, blocks: 0, insns: 0, rssKb: 0 };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -115,9 +127,6 @@ export async function runSingle(
 ): Promise<RunSample> {
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
   try {
-    if (plan.mode === "user") {
-      await placeGuests(dir, plan, [plan.a]);
-    }
     const out = join(dir, "count.txt");
     const spec = [
       countPlugin,
@@ -125,26 +134,15 @@ export async function runSingle(
       ...(plan.maxInsns ? [`maxinsns=${plan.maxInsns}`] : []),
     ]
       .join(",");
-    const started = performance.now();
-    await using child = new OwnedChild(plan.a.command, argvWithPlugin(plan, plan.a, dir, spec), {
-      cwd: plan.cwd,
-      env: plan.env,
-      clearEnv: true,
-    });
-    const status = await unlessAborted(child.status, signal);
-    const seconds = (performance.now() - started) / 1000;
+    const run = await timeSideA(plan, dir, spec, signal);
     let text;
     try {
       text = await Deno.readTextFile(out);
     } catch {
-      throw new Error(
-        `Single run failed (${status.signal ?? status.code}): ${
-          (await child.stderr()).slice(-500)
-        }`,
-      );
+      throw new Error(`Single run failed ${run.why}`);
     }
     const [blocks, insns, rss] = text.trim().split(/\s+/).map(Number);
-    return { seconds, blocks: blocks!, insns: insns!, rssKb: rss! };
+    return { seconds: run.seconds, blocks: blocks!, insns: insns!, rssKb: rss! };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
