@@ -93,17 +93,19 @@ static struct {
     uint32_t gen;           /* its index + 1 (0: none yet) */
     uint64_t chunk_end;     /* the first position past it */
     uint32_t next_id;       /* the next new target's number */
-    uint64_t jumps;         /* jumps in it so far */
-    uint64_t hits;          /* predicted jumps since the last miss */
+    uint64_t jumps;         /* jumps in it up to the last miss */
+    uint64_t hits;          /* predicted jumps since then */
     uint64_t last_new;      /* the last new target's address */
     uint64_t det_pos;       /* position of the last detail record */
     /* The run in progress: since the last jump. */
     RecSlot *run;
     uint64_t run_pc;
     uint64_t last_pos;
-    /* Register snapshots: positions from which the next ones are due. */
+    /* Register snapshots: positions from which the next ones are due, the
+     * sooner of them (UINT64_MAX: none are taken). */
     uint64_t ckpt_regs;
     uint64_t detail_regs;
+    uint64_t regs_due;
     RecBuf jumps_buf;
     RecBuf detail_buf;
 } rec;
@@ -183,7 +185,7 @@ static void flush_jumps(void)
 {
     uint8_t count[8];
 
-    le64(count, rec.jumps);
+    le64(count, rec.jumps + rec.hits);
     frame(LS_REC_JUMPS, count, sizeof(count), rec.jumps_buf.data,
           rec.jumps_buf.len);
     rec.jumps_buf.len = 0;
@@ -274,6 +276,7 @@ jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb)
     }
     memmove(&s->ways[1], &s->ways[0], k * sizeof(RecRun));
     s->ways[0] = run;
+    rec.jumps += rec.hits + 1;
     rec.hits = 0;
     if (b->len > REC_FLUSH_AT) {
         flush_jumps();
@@ -313,6 +316,7 @@ static void __attribute__((noinline)) snapshot(uint64_t pos, const TbInfo *tb)
         put_u64(detail_head(LS_DETAIL_REGS, pos), h);
         rec.detail_regs = (pos / cfg.detail + 1) * cfg.detail;
     }
+    rec.regs_due = MIN(rec.ckpt_regs, rec.detail_regs);
 }
 
 /* Where falling through from the last retired instruction of p leads. */
@@ -343,8 +347,27 @@ static inline bool is_jump(const TbInfo *tb, const TbInfo *p)
 }
 
 /*
+ * The first jump at or after rec.regs_due: the snapshots due there, or, when
+ * no registers were picked (QEMU describes none), none at all, so that a
+ * QEMU that cannot read registers compares with the trace. (rec.regs_due
+ * starts at 0: the registers are picked at vCPU init, after install.)
+ */
+static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
+                                                     const TbInfo *tb)
+{
+    if (cfg.regs && regs.n) {
+        snapshot(pos, tb);
+    } else {
+        rec.regs_due = UINT64_MAX;
+    }
+}
+
+/*
  * The hot path: exec.c's callback, then, when tb was reached by a jump,
- * the jump into the record stream.
+ * the jump into the record stream. The common case, the pending block ran
+ * whole and reaches no mark (exec_block_fast()'s first branch), is written
+ * out here: on sparc nearly every block is a jump target, and this runs
+ * some 200 M times a second.
  */
 void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
 {
@@ -353,35 +376,49 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     RecSlot *s;
     uint64_t pos, d;
 
-    /* The limit parks this vCPU inside vcpu_tb_exec(): write out first. */
-    if (G_UNLIKELY(p && own.icount + p->n >= cmp.limit)) {
-        record_flush();
+    if (G_LIKELY(p && *own.last_insns == own.expect &&
+                 p->pc != own.last_pc && own.icount + p->n < own.next_mark)) {
+        pos = own.icount + p->n;
+        own.blocks++;
+        own.icount = pos;
+        own.hash += p->hash;
+        own.last_pc = p->last;
+        own.pending = tb;
+        own.expect = *own.last_insns + (tb->n > 1);
+        /* is_jump() with p retired whole. */
+        if (tb->pc == p->end || (tb->pc == p->last && tb->rep_first)) {
+            return;
+        }
+    } else {
+        /* The limit (a mark) parks this vCPU inside exec_block_fast():
+         * write out first. */
+        if (p && own.icount + p->n >= cmp.limit) {
+            record_flush();
+        }
+        exec_block_fast(tb);
+        if (p && !is_jump(tb, p)) {
+            return;
+        }
+        pos = own.icount;
     }
-    exec_block_fast(tb);
-    if (G_LIKELY(p) && !is_jump(tb, p)) {
-        return;
-    }
-    pos = own.icount;
     if (G_UNLIKELY(pos >= rec.chunk_end)) {
         chunk_begin(pos);
     }
     s = rec.run;
     d = pos - rec.last_pos;
-    if (G_LIKELY(s->gen == rec.gen && s->n && s->ways[0].d == d &&
+    /* A slot of this chunk holds at least one run. */
+    if (G_LIKELY(s->gen == rec.gen && s->ways[0].d == d &&
                  s->ways[0].src == own.last_pc &&
                  s->ways[0].target == tb->pc)) {
         rec.hits++;
     } else {
         jump_miss(s, d, own.last_pc, tb);
     }
-    rec.jumps++;
     rec.last_pos = pos;
     rec.run = tb->slot;
     rec.run_pc = tb->pc;
-    /* No registers picked (QEMU describes none): no snapshots at all, so
-     * that a QEMU that cannot read registers compares with the trace. */
-    if (cfg.regs && regs.n && pos >= MIN(rec.ckpt_regs, rec.detail_regs)) {
-        snapshot(pos, tb);
+    if (G_UNLIKELY(pos >= rec.regs_due)) {
+        regs_due(pos, tb);
     }
 }
 
