@@ -112,6 +112,7 @@ typedef enum qemu_plugin_cond CompatCond;
 #define COMPAT_COND_EQ QEMU_PLUGIN_COND_EQ
 #define COMPAT_COND_NE QEMU_PLUGIN_COND_NE
 #define COMPAT_COND_LT QEMU_PLUGIN_COND_LT
+#define COMPAT_COND_LE QEMU_PLUGIN_COND_LE
 #else
 typedef struct CompatScoreboard CompatScoreboard;
 typedef struct {
@@ -122,6 +123,7 @@ typedef int CompatCond;
 #define COMPAT_COND_EQ 0
 #define COMPAT_COND_NE 0
 #define COMPAT_COND_LT 0
+#define COMPAT_COND_LE 0
 #endif
 
 /* A scoreboard of `size`-byte entries, one per vCPU (API 3 on). */

@@ -42,6 +42,13 @@ static FastVcpu *v0;
 /* regs=on: the position from which the pending snapshot may be taken. */
 static uint64_t regs_from;
 
+/* Register snapshots are taken: regs=on, and some registers were agreed on
+ * (sparc32 describes none; record.c takes none then either). */
+static bool snapshots(void)
+{
+    return cfg.regs && regs.n;
+}
+
 /* Recording needs a call at every block (record.c): the callback flavour. */
 bool fast_inline(void)
 {
@@ -118,6 +125,8 @@ static void fast_cut(unsigned int vcpu_index, void *udata)
  * instructions into it. The state there is the sum so far plus the
  * block's prefix: computed now, before the block runs, it is what it will
  * be (the addresses are the block's, whatever makes it stop and restart).
+ * Called too for a block that ends exactly at a mark, so that a snapshot
+ * due from the next block on knows where this one falls through to.
  */
 static void fast_mark(unsigned int vcpu_index, void *udata)
 {
@@ -129,18 +138,26 @@ static void fast_mark(unsigned int vcpu_index, void *udata)
         uint64_t at = start + j;
 
         own.blocks = v0->blocks;
-        if (sync_fast_mark(at, v0->sum + sum_of(tb, 0, j)) && cfg.regs) {
+        if (sync_fast_mark(at, v0->sum + sum_of(tb, 0, j)) && snapshots()) {
             regs_from = at;
             v0->armed = 1;
         }
         v0->countdown = own.next_mark - start;
+    }
+    /* While a snapshot is due, fast_regs() keeps `fall` (it still needs
+     * the block before this one's, as fast_cut() left it). */
+    if (!v0->armed) {
+        v0->fall = tb->end;
     }
 }
 
 /*
  * regs=on: the first block reached by a jump at or after a checkpoint
  * starts with a register snapshot (see exec.c's vcpu_tb_exec_regs() for
- * why jump targets: they are the same points however code is split).
+ * why jump targets: they are the same points however code is split). Called
+ * at every block while one is due, so it keeps `fall` itself (no inline
+ * store at every block's end): this block's end, unless it is cut short
+ * (then fast_cut() says where it stopped, before this runs again).
  */
 static void fast_regs(unsigned int vcpu_index, void *udata)
 {
@@ -148,6 +165,7 @@ static void fast_regs(unsigned int vcpu_index, void *udata)
     uint64_t pos = position();
 
     if (pos < regs_from || tb->pc == v0->fall) {
+        v0->fall = tb->end;
         return;
     }
     add_event(pos, LS_EV_REGS, tb->pc, 0, regs_hash());
@@ -179,9 +197,9 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
     }
     compat_tb_cb_if(qtb, fast_cut, QEMU_PLUGIN_CB_NO_REGS, COMPAT_COND_NE,
                     entry(offsetof(FastVcpu, open)), 0, (void *)tb);
-    compat_tb_cb_if(qtb, fast_mark, QEMU_PLUGIN_CB_NO_REGS, COMPAT_COND_LT,
+    compat_tb_cb_if(qtb, fast_mark, QEMU_PLUGIN_CB_NO_REGS, COMPAT_COND_LE,
                     entry(offsetof(FastVcpu, countdown)), tb->n, (void *)tb);
-    if (cfg.regs) {
+    if (snapshots()) {
         compat_tb_cb_if(qtb, fast_regs, QEMU_PLUGIN_CB_R_REGS, COMPAT_COND_EQ,
                         entry(offsetof(FastVcpu, armed)), 1, (void *)tb);
     }
@@ -194,10 +212,6 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
     last = qemu_plugin_tb_get_insn(qtb, tb->n - 1);
     compat_insn_inline(last, true, entry(offsetof(FastVcpu, open)),
                        tb->rep_last ? (uintptr_t)tb | REP_DONE : 0);
-    if (cfg.regs) {
-        compat_insn_inline(last, true, entry(offsetof(FastVcpu, fall)),
-                           tb->end);
-    }
     /* The board may have moved while QEMU grew it. */
     v0 = compat_scoreboard_find(board, 0);
 }

@@ -380,7 +380,7 @@ typedef struct {
     uint64_t open;          /* the running block's TbInfo until its last
                              * instruction starts, then 0 */
     uint64_t fall;          /* regs: where falling through from the last
-                             * completed block leads */
+                             * block leads (kept by the callbacks: fast.c) */
     uint64_t armed;         /* regs: 1 while a snapshot is due */
     uint64_t blocks;        /* blocks started */
 } FastVcpu;
