@@ -274,7 +274,10 @@ jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb)
         k = MIN(s->n, REC_WAYS - 1);
         s->n = MIN(s->n + 1, REC_WAYS);
     }
-    memmove(&s->ways[1], &s->ways[0], k * sizeof(RecRun));
+    /* At most three runs move down: a loop, not a call to memmove(). */
+    for (; k > 0; k--) {
+        s->ways[k] = s->ways[k - 1];
+    }
     s->ways[0] = run;
     rec.jumps += rec.hits + 1;
     rec.hits = 0;
