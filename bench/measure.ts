@@ -45,6 +45,12 @@ export interface BenchRow {
   readonly lockstepSeconds: number;
   /** lockstep / count, lockstep / bare and lockstep / 2×count, wall time. */
   readonly ratio: number;
+  /**
+   * The median over rounds of lockstep / count within a round: the two
+   * run minutes apart at most, so a drift of the machine's speed between
+   * rounds moves it less than the ratio of the medians.
+   */
+  readonly ratioPaired: number;
   readonly ratioBare: number;
   readonly ratioTwo: number;
   readonly singleRssKb: number;
@@ -55,6 +61,14 @@ export interface BenchRow {
     readonly two: RunSample[];
     readonly lockstep: RunSample[];
   };
+}
+
+/** The median of a[i] / b[i]: ratios taken round by round. */
+export function pairedRatio(
+  a: readonly { seconds: number }[],
+  b: readonly { seconds: number }[],
+): number {
+  return median(a.map((x, i) => x.seconds / b[i]!.seconds));
 }
 
 export function median(xs: number[]): number {
@@ -239,6 +253,7 @@ export async function benchWorkload(
     twoSeconds,
     lockstepSeconds,
     ratio: lockstepSeconds / singleSeconds,
+    ratioPaired: pairedRatio(lockstep, single),
     ratioBare: lockstepSeconds / bareSeconds,
     ratioTwo: lockstepSeconds / twoSeconds,
     singleRssKb: median(single.map((s) => s.rssKb)),

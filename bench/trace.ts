@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "../deps/cli.ts";
 import { markdownTable, QEMUS, report, runBench } from "./run.ts";
-import { Interrupted, median, runSingle } from "./measure.ts";
+import { Interrupted, median, pairedRatio, runSingle } from "./measure.ts";
 import { buildPlugin } from "../harness/plugin_build.ts";
 import {
   type LockstepOptions,
@@ -78,6 +78,9 @@ interface Row {
   readonly compare: Sample;
   readonly recordRatio: number;
   readonly compareRatio: number;
+  /** The same, as the median of the rounds' own ratios (bench/measure.ts). */
+  readonly recordPaired: number;
+  readonly comparePaired: number;
   readonly samples: Record<"count" | "record" | "compare", Sample[]>;
 }
 
@@ -161,6 +164,8 @@ async function benchRow(
     ...m,
     recordRatio: m.record.seconds / m.count.seconds,
     compareRatio: m.compare.seconds / m.count.seconds,
+    recordPaired: pairedRatio(samples.record, samples.count),
+    comparePaired: pairedRatio(samples.compare, samples.count),
     samples,
   } satisfies Row;
 }
@@ -176,6 +181,8 @@ function table(rows: Row[]): string {
     "compare s",
     "record ×",
     "compare ×",
+    "record × paired",
+    "compare × paired",
     "CPU count/record/compare s (QEMU + harness)",
     "RSS MB count/record/compare",
   ];
@@ -190,6 +197,8 @@ function table(rows: Row[]): string {
     r.compare.seconds.toFixed(2),
     r.recordRatio.toFixed(2),
     r.compareRatio.toFixed(2),
+    r.recordPaired.toFixed(2),
+    r.comparePaired.toFixed(2),
     `${cpuOf(r.count)} / ${cpuOf(r.record)} / ${cpuOf(r.compare)}`,
     [r.count, r.record, r.compare].map((s) => (s.qemuRssKb / 1024).toFixed(0)).join(" / "),
   ]);

@@ -61,6 +61,7 @@ Deno.test("the bench prints one row of real runs: the same instructions counted 
       "twoSeconds",
       "lockstepSeconds",
       "ratio",
+      "ratioPaired",
       "ratioTwo",
     ]
   ) {
