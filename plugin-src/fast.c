@@ -42,12 +42,6 @@ static FastVcpu *v0;
 /* regs=on: the position from which the pending snapshot may be taken. */
 static uint64_t regs_from;
 
-/* Register snapshots are taken: regs=on, and some registers were agreed on
- * (sparc32 describes none; record.c takes none then either). */
-static bool snapshots(void)
-{
-    return cfg.regs && regs.n;
-}
 
 /* Recording needs a call at every block (record.c): the callback flavour. */
 bool fast_inline(void)
@@ -138,7 +132,7 @@ static void fast_mark(unsigned int vcpu_index, void *udata)
         uint64_t at = start + j;
 
         own.blocks = v0->blocks;
-        if (sync_fast_mark(at, v0->sum + sum_of(tb, 0, j)) && snapshots()) {
+        if (sync_fast_mark(at, v0->sum + sum_of(tb, 0, j)) && regs_snapshots()) {
             regs_from = at;
             v0->armed = 1;
         }
@@ -199,7 +193,7 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
                     entry(offsetof(FastVcpu, open)), 0, (void *)tb);
     compat_tb_cb_if(qtb, fast_mark, QEMU_PLUGIN_CB_NO_REGS, COMPAT_COND_LE,
                     entry(offsetof(FastVcpu, countdown)), tb->n, (void *)tb);
-    if (snapshots()) {
+    if (regs_snapshots()) {
         compat_tb_cb_if(qtb, fast_regs, QEMU_PLUGIN_CB_R_REGS, COMPAT_COND_EQ,
                         entry(offsetof(FastVcpu, armed)), 1, (void *)tb);
     }

@@ -146,7 +146,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
          * describes none).
          */
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_record,
-                                             cfg.regs && regs.n
+                                             regs_snapshots()
                                                  ? QEMU_PLUGIN_CB_R_REGS
                                                  : QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);

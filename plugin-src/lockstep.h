@@ -361,6 +361,14 @@ typedef struct {
 } Registers;
 extern Registers regs;
 
+/* Register snapshots are taken: regs=on, and some registers were agreed on
+ * (sparc32 describes none: then neither the fast pass nor a recording takes
+ * any, so that a QEMU that cannot read registers compares with a trace). */
+static inline bool regs_snapshots(void)
+{
+    return cfg.regs && regs.n;
+}
+
 /* narrow=: the steps reported so far, and whether this block needs them. */
 typedef struct {
     uint64_t next;          /* the next position to report */
@@ -560,6 +568,31 @@ void retire(uint64_t next_pc);
 void at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
     __attribute__((cold));
 
+/* The common case: p, the pending block, ran whole and did not start by
+ * repeating the last instruction. */
+static inline bool ran_whole(const TbInfo *p)
+{
+    return p && *own.last_insns == own.expect && p->pc != own.last_pc;
+}
+
+/* Retire p, which ran whole, into the stream (a mark it reaches is the
+ * caller's). */
+static inline void retire_whole(const TbInfo *p)
+{
+    own.blocks++;
+    own.icount += p->n;
+    own.hash += p->hash;
+    own.last_pc = p->last;
+}
+
+/* tb is the block about to run. */
+static inline void make_pending(const TbInfo *tb)
+{
+    own.pending = tb;
+    /* One-instruction blocks have no inline bump: they count as whole. */
+    own.expect = *own.last_insns + (tb->n > 1);
+}
+
 /*
  * The fast pass's callback flavour, inline in exec.c's callback and
  * record.c's: retire the pending block into the stream (its sum; no block
@@ -571,23 +604,18 @@ static inline void exec_block_fast(const TbInfo *tb)
 {
     const TbInfo *p = own.pending;
 
-    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
+    if (G_LIKELY(ran_whole(p))) {
         uint64_t start = own.icount;
         uint64_t h0 = own.hash;
 
-        own.blocks++;
-        own.icount = start + p->n;
-        own.hash = h0 + p->hash;
-        own.last_pc = p->last;
+        retire_whole(p);
         if (G_UNLIKELY(own.icount >= own.next_mark)) {
             at_mark(p, 0, start, h0);
         }
     } else if (p) {
         retire(tb->pc);
     }
-    own.pending = tb;
-    /* One-instruction blocks have no inline bump: they count as whole. */
-    own.expect = *own.last_insns + (tb->n > 1);
+    make_pending(tb);
 }
 
 /* fast.c: the fast pass's inline flavour. */

@@ -350,15 +350,14 @@ static inline bool is_jump(const TbInfo *tb, const TbInfo *p)
 }
 
 /*
- * The first jump at or after rec.regs_due: the snapshots due there, or, when
- * no registers were picked (QEMU describes none), none at all, so that a
- * QEMU that cannot read registers compares with the trace. (rec.regs_due
- * starts at 0: the registers are picked at vCPU init, after install.)
+ * The first jump at or after rec.regs_due: the snapshots due there, or none
+ * at all (regs_snapshots()). (rec.regs_due starts at 0: the registers are
+ * picked at vCPU init, after install.)
  */
 static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
                                                      const TbInfo *tb)
 {
-    if (cfg.regs && regs.n) {
+    if (regs_snapshots()) {
         snapshot(pos, tb);
     } else {
         rec.regs_due = UINT64_MAX;
@@ -368,9 +367,10 @@ static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
 /*
  * The hot path: exec.c's callback, then, when tb was reached by a jump,
  * the jump into the record stream. The common case, the pending block ran
- * whole and reaches no mark (exec_block_fast()'s first branch), is written
- * out here: on sparc nearly every block is a jump target, and this runs
- * some 200 M times a second.
+ * whole and reaches no mark (exec_block_fast()'s first branch, from the same
+ * helpers), is taken here without its checks for the limit: on sparc
+ * nearly every block is a jump target, and this runs some 200 M times a
+ * second.
  */
 void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
 {
@@ -379,15 +379,10 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     RecSlot *s;
     uint64_t pos, d;
 
-    if (G_LIKELY(p && *own.last_insns == own.expect &&
-                 p->pc != own.last_pc && own.icount + p->n < own.next_mark)) {
-        pos = own.icount + p->n;
-        own.blocks++;
-        own.icount = pos;
-        own.hash += p->hash;
-        own.last_pc = p->last;
-        own.pending = tb;
-        own.expect = *own.last_insns + (tb->n > 1);
+    if (G_LIKELY(ran_whole(p) && own.icount + p->n < own.next_mark)) {
+        retire_whole(p);
+        make_pending(tb);
+        pos = own.icount;
         /* is_jump() with p retired whole. */
         if (tb->pc == p->end || (tb->pc == p->last && tb->rep_first)) {
             return;
