@@ -382,15 +382,15 @@ extern Narrowing narrow;
  * entry, which the translated code itself updates at every block.
  */
 typedef struct {
-    uint64_t countdown;     /* instructions to fast.next_mark, once the
-                             * running block is counted whole */
+    uint64_t countdown;     /* instructions to fast.c's target, once the
+                             * running block is counted whole, and the
+                             * blocks started (fast.c: BLOCK_BITS) */
     uint64_t sum;           /* sum of mix(address) of those instructions */
     uint64_t open;          /* the running block's TbInfo until its last
                              * instruction starts, then 0 */
     uint64_t fall;          /* regs: where falling through from the last
                              * block leads (kept by the callbacks: fast.c) */
     uint64_t armed;         /* regs: 1 while a snapshot is due */
-    uint64_t blocks;        /* blocks started */
 } FastVcpu;
 
 /* Every distinct TbInfo (lockstep.c); grows at translation time only. */
