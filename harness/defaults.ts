@@ -73,12 +73,17 @@ export const DEFAULTS = {
 /**
  * The largest values a run accepts: beyond them the plugin's buffers (its
  * block ring covers the window, two intervals, the transient window and
- * the history) would not fit in memory, or a timer would overflow.
+ * the history) would not fit in memory, or a timer would overflow. The
+ * detail pass's dump spans up to a window and two intervals, and the
+ * harness holds it instruction by instruction: with the sparc guest's
+ * difference at its end on QEMU 10.2 (measured 2026-11-29), --window 2^24
+ * with --interval 2^22 peaked at 1.5 GB, --interval 2^24 ran out of
+ * memory (Deno's heap, 4.4 GB).
  */
 export const LIMITS = {
   history: 10_000,
-  interval: 1 << 26,
-  window: 1 << 27,
+  interval: 1 << 22,
+  window: 1 << 24,
   /** The plugin keeps the hashes of this many checkpoints ahead of its peer. */
   windowIntervals: 4000,
   transientWindow: 10_000_000,

@@ -264,6 +264,13 @@ Deno.test("bad environments and options: exit 2, one sentence and a hint, nothin
     ],
     ["--window huge", ["--window", "4000000000", ...hello], {}, /--window 4000000000 is too large/],
     [
+      // The detail pass's dump of 2^24 instructions and more ran Deno out of memory.
+      "--interval past what a dump holds",
+      ["--interval", "16777216", ...hello],
+      {},
+      /--interval 16777216 is too large: at most 4194304/,
+    ],
+    [
       "--window of too many intervals",
       ["--interval", "1", "--window", "100000", ...hello],
       {},
