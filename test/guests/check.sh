@@ -87,6 +87,7 @@ run x86_64-hello          "$HELLO"   qemu-x86_64 $B/x86_64-hello
 run x86_64-hello-variant  "$VARIANT" qemu-x86_64 $B/x86_64-hello-variant
 run x86_64-loop-1000      'loop 1000' qemu-x86_64 $B/x86_64-loop 1000
 run x86_64-loop           'loop 100000000' qemu-x86_64 $B/x86_64-loop
+run x86_64-rep            'rep 8b010000' qemu-x86_64 $B/x86_64-rep
 run sparc-hello           "$HELLO"   "${SPARC_KERNEL[@]}" -kernel $B/sparc-hello.elf
 run sparc-hello-variant   "$VARIANT" "${SPARC_KERNEL[@]}" -kernel $B/sparc-hello-variant.elf
 run sparc-bios            "$HELLO"   "${SPARC_BIOS[@]}" -bios $B/sparc-bios.bin
