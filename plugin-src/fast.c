@@ -47,7 +47,7 @@ static uint64_t regs_from;
  * `countdown` holds two counters, so that one inline operation a block
  * keeps both: the instructions left to `target` above BLOCK_BITS, the
  * blocks started since fast_mark() last ran below (a block adds
- * 1 - (n << BLOCK_BITS)). One operation fewer a block is some 5 % of a
+ * 1 - (n << BLOCK_BITS)). One operation fewer a block is about 4 % of a
  * chained run on QEMU 10.2. fast_mark() runs at least every FAST_SPAN
  * instructions (`target` is never further), and every block counted takes
  * at least one instruction off (an x86 rep instruction entered again alone
