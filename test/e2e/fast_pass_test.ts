@@ -169,9 +169,9 @@ Deno.test("an x86 rep instruction entered again alone is no block: the inline fa
 });
 
 Deno.test("the kernel against its trace past its long rep strings (4.6 G instructions, 10.2): inline and record flavours agree", async () => {
-  // The boot's rep strings, entered once an iteration under icount, once
-  // carried the inline fast pass's block count into its position there
-  // (checkpoints apart after instruction 4,487,905,280).
+  // The boot's rep strings, entered again millions of times between two
+  // checkpoints (under icount), once carried the inline fast pass's block
+  // count into its position there (apart after instruction 4,487,905,280).
   await using tmp = await tempDir();
   const trace = `${tmp.path}/kernel.trace`;
   const kernel = [

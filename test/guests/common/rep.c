@@ -1,9 +1,9 @@
 /* The "rep" guest: one x86 rep string instruction of 40 million
  * iterations (rep stosb over a 40 MB buffer), then a checksum of the
  * buffer. QEMU enters the instruction again and again (qemu-x86_64 10.2
- * some 640 times; under icount in system mode once an iteration); the
- * stream counts it once (plugin-src/exec.c, retire()), and such an entry
- * is no block. Prints "rep <hex>" and exits 0. x86_64 (linux-user) only. */
+ * some 640 times here; the kernel's rep strings under icount millions of
+ * times between two checkpoints); the stream counts it once
+ * (plugin-src/exec.c, retire()), and such an entry is no block. Prints "rep <hex>" and exits 0. x86_64 (linux-user) only. */
 #include "guest.h"
 
 #define SIZE (40u << 20)
