@@ -66,9 +66,14 @@ typedef struct {
     uint64_t target;
 } RecRun;
 
+/* A run no jump matches: d is a position difference, never this. */
+#define REC_NO_RUN UINT64_MAX
+
 /*
  * One code address: the last runs that started there (see above). A hit
- * reads the first 32 bytes only.
+ * reads the first 32 bytes only. A slot used in a chunk is on that chunk's
+ * list, and when the chunk ends its most recent run becomes REC_NO_RUN: a
+ * hit needs no check of the chunk.
  */
 struct RecSlot {
     uint32_t gen;           /* the chunk the runs are valid in... */
@@ -77,6 +82,7 @@ struct RecSlot {
     uint32_t id_gen;        /* the chunk `id` is valid in */
     uint32_t id;            /* this address's number in that chunk */
     uint64_t pc;            /* the address (the key in rec.slots) */
+    RecSlot *used_next;     /* the chunk's list of slots used in it */
 };
 
 typedef struct {
@@ -88,7 +94,7 @@ typedef struct {
 static struct {
     int fd;
     GHashTable *slots;      /* pc -> RecSlot */
-    RecSlot start;          /* the run before the first jump */
+    RecSlot start;          /* the run before the first jump (pc 0) */
     /* The chunk being written. */
     uint32_t gen;           /* its index + 1 (0: none yet) */
     uint64_t chunk_end;     /* the first position past it */
@@ -96,27 +102,40 @@ static struct {
     uint64_t jumps;         /* jumps in it up to the last miss */
     uint64_t hits;          /* predicted jumps since then */
     uint64_t last_new;      /* the last new target's address */
+    RecSlot *used;          /* slots used in it (RecSlot.used_next) */
     uint64_t det_pos;       /* position of the last detail record */
-    /* The run in progress: since the last jump. */
+    /* The run in progress: since the last jump (it started at run->pc). */
     RecSlot *run;
-    uint64_t run_pc;
     uint64_t last_pos;
     /* Register snapshots: positions from which the next ones are due, the
      * sooner of them (UINT64_MAX: none are taken). */
     uint64_t ckpt_regs;
     uint64_t detail_regs;
     uint64_t regs_due;
+    /* The sooner of chunk_end and regs_due: one test a jump. */
+    uint64_t due;
     RecBuf jumps_buf;
     RecBuf detail_buf;
 } rec;
 
-static inline void put_varint(RecBuf *b, uint64_t v)
+/*
+ * v as a varint at o; returns the byte after it. (Through a local pointer:
+ * a byte store may alias anything, so b->len would be read again after
+ * every byte.)
+ */
+static inline uint8_t *varint(uint8_t *o, uint64_t v)
 {
     while (v >= 0x80) {
-        b->data[b->len++] = (uint8_t)v | 0x80;
+        *o++ = (uint8_t)v | 0x80;
         v >>= 7;
     }
-    b->data[b->len++] = (uint8_t)v;
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+static inline void put_varint(RecBuf *b, uint64_t v)
+{
+    b->len = varint(b->data + b->len, v) - b->data;
 }
 
 static inline void put_u64(RecBuf *b, uint64_t v)
@@ -219,8 +238,13 @@ static void __attribute__((noinline, cold)) chunk_begin(uint64_t pos)
     uint8_t head[24];
 
     record_flush();
+    for (RecSlot *s = rec.used; s; s = s->used_next) {
+        s->ways[0].d = REC_NO_RUN;
+    }
+    rec.used = NULL;
     rec.gen = index + 1;
     rec.chunk_end = (index + 1) * cfg.chunk;
+    rec.due = MIN(rec.chunk_end, rec.regs_due);
     rec.next_id = 1;
     rec.jumps = rec.hits = 0;
     rec.last_new = 0;
@@ -229,26 +253,30 @@ static void __attribute__((noinline, cold)) chunk_begin(uint64_t pos)
     rec.run->id = 0;
     le64(head, index);
     le64(head + 8, rec.last_pos);
-    le64(head + 16, rec.run_pc);
+    le64(head + 16, rec.run->pc);
     frame(LS_REC_CHUNK, head, sizeof(head), NULL, 0);
 }
 
 /*
- * A jump the run's slot did not predict first: "hits * 4 + k" where k is
- * the way that did (1 to 3), or 0 and the run in full. The run becomes
- * the slot's most recent.
+ * A jump to tb at pos the run's slot did not predict first: "hits * 4 + k"
+ * where k is the way that did (1 to 3), or 0 and the run in full. The run
+ * becomes the slot's most recent, and tb's run begins.
  */
 static void __attribute__((noinline))
-jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb)
+jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb, uint64_t pos)
 {
     RecBuf *b = &rec.jumps_buf;
     RecSlot *t = tb->slot;
     RecRun run = { d, src, tb->pc };
+    uint64_t hits = rec.hits * REC_WAYS;
+    uint8_t *o = b->data + b->len;
     uint32_t k;
 
     if (s->gen != rec.gen) {
         s->gen = rec.gen;
         s->n = 0;
+        s->used_next = rec.used;
+        rec.used = s;
     }
     for (k = 1; k < s->n; k++) {
         if (s->ways[k].d == d && s->ways[k].src == src &&
@@ -257,16 +285,16 @@ jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb)
         }
     }
     if (k < s->n) {
-        put_varint(b, rec.hits * REC_WAYS + k);
+        o = varint(o, hits + k);
     } else {
-        put_varint(b, rec.hits * REC_WAYS);
-        put_varint(b, d);
-        put_varint(b, zigzag(src - rec.run_pc));
+        o = varint(o, hits);
+        o = varint(o, d);
+        o = varint(o, zigzag(src - s->pc));
         if (t->id_gen == rec.gen) {
-            put_varint(b, t->id + 1);
+            o = varint(o, t->id + 1);
         } else {
-            put_varint(b, 0);
-            put_varint(b, zigzag(tb->pc - rec.last_new));
+            o = varint(o, 0);
+            o = varint(o, zigzag(tb->pc - rec.last_new));
             rec.last_new = tb->pc;
             t->id_gen = rec.gen;
             t->id = rec.next_id++;
@@ -281,6 +309,9 @@ jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb)
     s->ways[0] = run;
     rec.jumps += rec.hits + 1;
     rec.hits = 0;
+    rec.last_pos = pos;
+    rec.run = t;
+    b->len = o - b->data;
     if (b->len > REC_FLUSH_AT) {
         flush_jumps();
     }
@@ -320,6 +351,7 @@ static void __attribute__((noinline)) snapshot(uint64_t pos, const TbInfo *tb)
         rec.detail_regs = (pos / cfg.detail + 1) * cfg.detail;
     }
     rec.regs_due = MIN(rec.ckpt_regs, rec.detail_regs);
+    rec.due = MIN(rec.chunk_end, rec.regs_due);
 }
 
 /* Where falling through from the last retired instruction of p leads. */
@@ -361,6 +393,66 @@ static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
         snapshot(pos, tb);
     } else {
         rec.regs_due = UINT64_MAX;
+        rec.due = rec.chunk_end;
+    }
+}
+
+/*
+ * The jump to tb at pos, after own.last_pc, into the record stream. (Every
+ * call here is the last thing its caller does: the hot path saves no
+ * registers.)
+ */
+static inline void record_jump(uint64_t pos, const TbInfo *tb)
+{
+    RecSlot *s = rec.run;
+    uint64_t d = pos - rec.last_pos;
+
+    if (G_LIKELY(s->ways[0].d == d && s->ways[0].src == own.last_pc &&
+                 s->ways[0].target == tb->pc)) {
+        rec.hits++;
+        rec.last_pos = pos;
+        rec.run = tb->slot;
+    } else {
+        jump_miss(s, d, own.last_pc, tb, pos);
+    }
+}
+
+/* A jump at or after rec.due: a new chunk first, snapshots after. */
+static void __attribute__((noinline, cold)) jump_due(uint64_t pos,
+                                                     const TbInfo *tb)
+{
+    if (pos >= rec.chunk_end) {
+        chunk_begin(pos);
+    }
+    record_jump(pos, tb);
+    if (pos >= rec.regs_due) {
+        regs_due(pos, tb);
+    }
+}
+
+/* The jump to tb at pos into the record stream, what is due there too. */
+static inline void record_at(uint64_t pos, const TbInfo *tb)
+{
+    if (G_UNLIKELY(pos >= rec.due)) {
+        jump_due(pos, tb);
+    } else {
+        record_jump(pos, tb);
+    }
+}
+
+/* Anything but the common case, exec_block_fast() whole. */
+static void __attribute__((noinline)) exec_record_slow(const TbInfo *tb)
+{
+    const TbInfo *p = own.pending;
+
+    /* The limit (a mark) parks this vCPU inside exec_block_fast(): write
+     * out first. */
+    if (p && own.icount + p->n >= cmp.limit) {
+        record_flush();
+    }
+    exec_block_fast(tb);
+    if (!p || is_jump(tb, p)) {
+        record_at(own.icount, tb);
     }
 }
 
@@ -370,54 +462,25 @@ static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
  * whole and reaches no mark (exec_block_fast()'s first branch, from the same
  * helpers), is taken here without its checks for the limit: on sparc
  * nearly every block is a jump target, and this runs some 200 M times a
- * second.
+ * second. Anything else is a call at the end (a tail call): the common
+ * case saves no register and touches no stack.
  */
 void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
     const TbInfo *p = own.pending;
-    RecSlot *s;
-    uint64_t pos, d;
 
-    if (G_LIKELY(ran_whole(p) && own.icount + p->n < own.next_mark)) {
-        retire_whole(p);
-        make_pending(tb);
-        pos = own.icount;
-        /* is_jump() with p retired whole. */
-        if (tb->pc == p->end || (tb->pc == p->last && tb->rep_first)) {
-            return;
-        }
-    } else {
-        /* The limit (a mark) parks this vCPU inside exec_block_fast():
-         * write out first. */
-        if (p && own.icount + p->n >= cmp.limit) {
-            record_flush();
-        }
-        exec_block_fast(tb);
-        if (p && !is_jump(tb, p)) {
-            return;
-        }
-        pos = own.icount;
+    if (G_UNLIKELY(!ran_whole(p) || own.icount + p->n >= own.next_mark)) {
+        exec_record_slow(tb);
+        return;
     }
-    if (G_UNLIKELY(pos >= rec.chunk_end)) {
-        chunk_begin(pos);
+    retire_whole(p);
+    make_pending(tb);
+    /* is_jump() with p retired whole. */
+    if (tb->pc == p->end || (tb->pc == p->last && tb->rep_first)) {
+        return;
     }
-    s = rec.run;
-    d = pos - rec.last_pos;
-    /* A slot of this chunk holds at least one run. */
-    if (G_LIKELY(s->gen == rec.gen && s->ways[0].d == d &&
-                 s->ways[0].src == own.last_pc &&
-                 s->ways[0].target == tb->pc)) {
-        rec.hits++;
-    } else {
-        jump_miss(s, d, own.last_pc, tb);
-    }
-    rec.last_pos = pos;
-    rec.run = tb->slot;
-    rec.run_pc = tb->pc;
-    if (G_UNLIKELY(pos >= rec.regs_due)) {
-        regs_due(pos, tb);
-    }
+    record_at(own.icount, tb);
 }
 
 /*
@@ -457,6 +520,7 @@ RecSlot *record_slot(uint64_t pc)
             g_error("lockstep: out of memory");
         }
         memset(s, 0, sizeof(*s));
+        s->ways[0].d = REC_NO_RUN;
         s->pc = pc;
         g_hash_table_insert(rec.slots, &s->pc, s);
     }
@@ -481,6 +545,7 @@ bool record_install(void)
         return false;
     }
     rec.slots = g_hash_table_new(g_int64_hash, g_int64_equal);
+    rec.start.ways[0].d = REC_NO_RUN;
     rec.run = &rec.start;
     rec.ckpt_regs = cfg.interval;
     rec.detail_regs = cfg.detail ? 0 : UINT64_MAX;

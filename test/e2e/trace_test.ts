@@ -166,13 +166,15 @@ Deno.test("a value difference is named as the window between two register snapsh
   ok(w.steps.some((s: { regs: unknown[] }) => s.regs.length > 0));
 });
 
-Deno.test("a trace's jumps are exactly the instructions that do not follow the one before (against every step of narrowing, QEMU 10.2)", async () => {
+Deno.test("a trace's jumps are exactly the instructions that do not follow the one before (against every step of narrowing, QEMU 10.2), across chunks", async () => {
   await using dir = await tempDir();
   const trace = `${dir.path}/value.trace`;
   const opts = { arch: "x86_64", image: g("x86_64-hello"), qemu: q102("qemu-x86_64") };
-  await record(["--qemu", opts.qemu, "x86_64", opts.image], trace);
+  // The smallest chunks: each starts afresh (no run predicted from the one before).
+  await record(["--chunk", "65536", "--qemu", opts.qemu, "x86_64", opts.image], trace);
   const t = await readTrace(trace);
   const to = t.summary.end.insns;
+  ok(t.chunks.length >= 4, `${t.chunks.length} chunks`);
   const jumps = [...jumpsOf(await readWindow(t, 0, to), 0, to, trace)];
   // Every instruction of [0, to), stepped by the plugin one at a time.
   const plan = await planRun(opts);
