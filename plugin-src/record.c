@@ -112,7 +112,9 @@ static struct {
     uint64_t ckpt_regs;
     uint64_t detail_regs;
     uint64_t regs_due;
-    /* The sooner of chunk_end and regs_due: one test a jump. */
+    /* One test a jump: the sooner of chunk_end and regs_due as jump_due()
+     * last left them. regs_due changes only there and chunk_end only
+     * grows, so it is never later than either. */
     uint64_t due;
     RecBuf jumps_buf;
     RecBuf detail_buf;
@@ -244,7 +246,6 @@ static void __attribute__((noinline, cold)) chunk_begin(uint64_t pos)
     rec.used = NULL;
     rec.gen = index + 1;
     rec.chunk_end = (index + 1) * cfg.chunk;
-    rec.due = MIN(rec.chunk_end, rec.regs_due);
     rec.next_id = 1;
     rec.jumps = rec.hits = 0;
     rec.last_new = 0;
@@ -351,7 +352,6 @@ static void __attribute__((noinline)) snapshot(uint64_t pos, const TbInfo *tb)
         rec.detail_regs = (pos / cfg.detail + 1) * cfg.detail;
     }
     rec.regs_due = MIN(rec.ckpt_regs, rec.detail_regs);
-    rec.due = MIN(rec.chunk_end, rec.regs_due);
 }
 
 /* Where falling through from the last retired instruction of p leads. */
@@ -393,7 +393,6 @@ static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
         snapshot(pos, tb);
     } else {
         rec.regs_due = UINT64_MAX;
-        rec.due = rec.chunk_end;
     }
 }
 
@@ -428,6 +427,7 @@ static void __attribute__((noinline, cold)) jump_due(uint64_t pos,
     if (pos >= rec.regs_due) {
         regs_due(pos, tb);
     }
+    rec.due = MIN(rec.chunk_end, rec.regs_due);
 }
 
 /* The jump to tb at pos into the record stream, what is due there too. */
