@@ -48,7 +48,7 @@ jobs=2
 build_deps=(
     libpixman-1-dev flex bison python3-setuptools device-tree-compiler
     ninja-build libglib2.0-dev libcapstone-dev pkg-config gcc make xz-utils
-    patch
+    patch python3-venv
 )
 backports_deps=(meson python3-pycotap)
 
