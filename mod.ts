@@ -2,12 +2,14 @@
  * qemu-lockstep as a library: plan a run, run it, get a Verdict; run a
  * suite of runs; find the QEMUs a machine has. Nothing here prints or
  * exits; cli/ is the front end and uses only what this module exports.
+ * Each folder of harness/ says in its own mod.ts what it owns.
  *
  * @module
  */
-export { DEFAULTS, LIMITS } from "./harness/defaults.ts";
-export { type LockstepOptions, planRun, type RunPlan, type SidePlan } from "./harness/plan.ts";
-export { type Progress, runLockstep, type SessionOptions } from "./harness/session.ts";
+export { DEFAULTS, LIMITS } from "./harness/core/mod.ts";
+export type { DumpBlock, DumpEvent, PluginMessage } from "./harness/core/mod.ts";
+export { SetupError } from "./harness/core/mod.ts";
+export { type ArchPreset, PRESETS } from "./harness/core/mod.ts";
 export type {
   DisassemblerInfo,
   Divergence,
@@ -28,41 +30,36 @@ export type {
   TraceWindow,
   Verdict,
   WindowStep,
-} from "./harness/verdict.ts";
-export {
-  fileSha256,
-  type RecordOptions,
-  type RecordResult,
-  recordTrace,
-} from "./harness/record.ts";
-export { planAgainst, runAgainst } from "./harness/against.ts";
-export { openTrace, readTrace, type Trace, traceBytes } from "./harness/trace_reader.ts";
+} from "./harness/verdict/mod.ts";
+export { type BlockView, diffDumps, type DumpDiff, type SideDump } from "./harness/verdict/mod.ts";
+export { findReconvergence, type Reconvergence } from "./harness/verdict/mod.ts";
+export { openTrace, readTrace, type Trace, traceBytes } from "./harness/trace/mod.ts";
 export {
   TraceError,
   type TraceHeader,
   type TraceOptions,
   type TraceSummary,
-} from "./harness/trace_format.ts";
+} from "./harness/trace/mod.ts";
 export {
   type DisasInput,
   type DisasOptions,
   disassemble,
   type Disassembly,
   withDisassembly,
-} from "./harness/disasm.ts";
+} from "./harness/guest/mod.ts";
+export { buildPlugin, type BuiltPlugin } from "./harness/qemu/mod.ts";
+export { pluginApiFor, probeQemu, type QemuBinary } from "./harness/qemu/mod.ts";
+export { checkQemus, type DoctorRow, findQemus } from "./harness/qemu/mod.ts";
+export { type LockstepOptions, planRun, type RunPlan, type SidePlan } from "./harness/plan/mod.ts";
+export { chooseRegisters, type RegChoice, type RegInfo } from "./harness/plan/mod.ts";
+export { type Progress, runLockstep, type SessionOptions } from "./harness/run/mod.ts";
 export {
-  type BlockView,
-  compareDumps,
-  type CompareResult,
-  type SideDump,
-} from "./harness/compare.ts";
-export type { DumpBlock, DumpEvent, PluginMessage } from "./harness/protocol.ts";
-export { chooseRegisters, type RegChoice, type RegInfo } from "./harness/registers.ts";
-export { findReconvergence, type Reconvergence } from "./harness/transient.ts";
-export { SetupError } from "./harness/errors.ts";
-export { type ArchPreset, PRESETS } from "./harness/presets.ts";
-export { buildPlugin, type BuiltPlugin } from "./harness/plugin_build.ts";
-export { pluginApiFor, probeQemu, type QemuBinary } from "./harness/qemu_binary.ts";
+  fileSha256,
+  type RecordOptions,
+  type RecordResult,
+  recordTrace,
+} from "./harness/golden/mod.ts";
+export { planAgainst, runAgainst } from "./harness/golden/mod.ts";
 export {
   type CaseResult,
   type Expectation,
@@ -70,11 +67,4 @@ export {
   shardOf,
   type SuiteCase,
   type SuiteRunOptions,
-} from "./harness/suite.ts";
-export {
-  checkQemus,
-  type DoctorRow,
-  findQemus,
-  QEMU_10_0_DIR,
-  QEMU_10_2_DIR,
-} from "./harness/doctor.ts";
+} from "./harness/suite/mod.ts";

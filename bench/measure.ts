@@ -5,9 +5,9 @@
  * the full lockstep ("lockstep") alternately, and report the medians. Plain
  * data; bench/main.ts prints it.
  */
-import { OwnedChild } from "../harness/child.ts";
-import { buildPlugin } from "../harness/plugin_build.ts";
-import { argvWithPlugin, placeGuests } from "../harness/command_line.ts";
+import { OwnedChild } from "../harness/core/owned_child.ts";
+import { buildPlugin } from "../harness/qemu/plugin_build.ts";
+import { argvWithPlugin, placeGuests } from "../harness/plan/command_line.ts";
 import { type LockstepOptions, planRun, runLockstep, type RunPlan } from "../mod.ts";
 import { join } from "../deps/path.ts";
 

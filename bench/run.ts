@@ -4,7 +4,7 @@
  * and a signal that stops the run in progress, its QEMUs too, with 130.
  */
 import { Interrupted } from "./measure.ts";
-import { QEMU_10_2_DIR } from "../mod.ts";
+import { QEMU_10_2_DIR } from "../cli/setup_qemus.ts";
 
 /** The QEMU binaries of each version set-up provides, by preset binary name. */
 export const QEMUS: Readonly<Record<string, (name: string) => string>> = {

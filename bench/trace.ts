@@ -9,7 +9,7 @@
 import { parseArgs } from "../deps/cli.ts";
 import { markdownTable, QEMUS, report, runBench } from "./run.ts";
 import { Interrupted, median, pairedRatio, runSingle } from "./measure.ts";
-import { buildPlugin } from "../harness/plugin_build.ts";
+import { buildPlugin } from "../harness/qemu/plugin_build.ts";
 import {
   type LockstepOptions,
   planAgainst,

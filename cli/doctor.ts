@@ -6,6 +6,7 @@
 import { parseArgs } from "../deps/cli.ts";
 import { UsageError } from "./args.ts";
 import { checkQemus, findQemus } from "../mod.ts";
+import { SETUP_QEMU_DIRS } from "./setup_qemus.ts";
 import { out } from "./_output.ts";
 
 const HELP = `Usage: qemu-lockstep doctor [OPTIONS] [QEMU...]
@@ -36,7 +37,7 @@ export async function doctorMain(argv: readonly string[]): Promise<number> {
     await out(HELP);
     return 0;
   }
-  const paths = parsed.positionals.length ? parsed.positionals : findQemus();
+  const paths = parsed.positionals.length ? parsed.positionals : findQemus(SETUP_QEMU_DIRS);
   const rows = await checkQemus(paths);
   if (parsed.values.json) {
     await out(JSON.stringify({ version: 1, qemus: rows }, null, 2) + "\n");

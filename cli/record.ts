@@ -1,6 +1,6 @@
 /**
  * `qemu-lockstep record … -o FILE`: record a golden trace of one QEMU's run
- * (harness/record.ts), say what was recorded, and exit 0 (recorded), 2
+ * (harness/golden/record.ts), say what was recorded, and exit 0 (recorded), 2
  * (set-up error) or 3 (no trace: a timeout, a crash).
  */
 import { parseRecordLine, RECORD_HELP } from "./args.ts";

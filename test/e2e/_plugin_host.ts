@@ -1,11 +1,11 @@
 // Drives the lockstep plugin inside a fake QEMU (testdata/fake_qemu.c)
 // through its two sockets, as the orchestrator and the peer plugin would:
 // the plugin fuzz test's machinery.
-import { buildPlugin, PLUGIN_UNITS } from "../../harness/plugin_build.ts";
-import { planRun } from "../../harness/plan.ts";
-import { lockstepArgv } from "../../harness/command_line.ts";
-import { SidePair } from "../../harness/side_pair.ts";
-import { resyncCommand } from "../../harness/protocol.ts";
+import { buildPlugin, PLUGIN_UNITS } from "../../harness/qemu/plugin_build.ts";
+import { planRun } from "../../harness/plan/plan.ts";
+import { lockstepArgv } from "../../harness/plan/command_line.ts";
+import { SidePair } from "../../harness/run/side_pair.ts";
+import { resyncCommand } from "../../harness/core/protocol.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FAKE_QEMU = new URL("testdata/fake_qemu.c", import.meta.url).pathname;

@@ -1,7 +1,7 @@
 // Comparing more than instruction addresses: memory accesses and system
 // calls, on a guest pair whose only difference is one constant that feeds
 // load addresses long before it changes control flow.
-import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR } from "../../cli/setup_qemus.ts";
 import { GUESTS, runCli, symbolRange } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 

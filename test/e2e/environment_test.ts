@@ -2,7 +2,7 @@
 // developer builds (10.2, plugin API 5, set-up's .cache/qemu-10.2), on
 // Debian's 7.2 (API 1), and across the two; a difference the environment
 // makes is never blamed on TCG.
-import { QEMU_10_2_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
 import { GUESTS, runCli, symbolRange } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 

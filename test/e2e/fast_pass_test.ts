@@ -1,7 +1,7 @@
 // The fast pass: inline counting (plugin API 3 on: trixie's 10.0, set-up's
 // 10.2) or a per-block callback without a ring (Debian's 7.2), checkpoints
 // only; the detail pass runs when it sees a difference.
-import { QEMU_10_0_DIR, QEMU_10_2_DIR } from "../../mod.ts";
+import { QEMU_10_0_DIR, QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
 import { GUESTS, runCli, tempDir } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 

@@ -1,7 +1,7 @@
 // --html in a real browser: Debian's headless Chromium loads the page of a
 // real run, and its DOM holds what a TCG developer needs. Screenshots stay
 // in test/artifacts/html/ (gitignored) for a person to look at.
-import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR } from "../../cli/setup_qemus.ts";
 import { chromium } from "./_browser.ts";
 import { GUESTS, ROOT, runCli, tempDir } from "./_cli.ts";
 import { equal, match, ok } from "../../deps/assert.ts";

@@ -2,10 +2,10 @@
 // as root and chown what they plant): a planted plugin, whose constructor
 // leaves a marker file when anything loads it, is never loaded; damaged
 // files are rebuilt; an unusable cache directory is a sentence with a hint.
-import { planRun } from "../../harness/plan.ts";
-import { buildPlugin } from "../../harness/plugin_build.ts";
-import { untrustedPlugin } from "../../harness/plugin_cache.ts";
-import { QEMU_10_2_DIR } from "../../harness/doctor.ts";
+import { planRun } from "../../harness/plan/plan.ts";
+import { buildPlugin } from "../../harness/qemu/plugin_build.ts";
+import { untrustedPlugin } from "../../harness/qemu/plugin_cache.ts";
+import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
 import { GUESTS, runCli, tempDir } from "./_cli.ts";
 import { deepEqual, equal, match, ok, rejects } from "../../deps/assert.ts";
 import { basename, join } from "../../deps/path.ts";

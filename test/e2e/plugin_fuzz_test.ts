@@ -5,7 +5,7 @@
 // and the plugin ends its QEMU on "quit" and on the end of the control
 // channel. LOCKSTEP_FUZZ_CASES (default 400) and LOCKSTEP_FUZZ_SEED set
 // the amount and the seed: a soak is LOCKSTEP_FUZZ_CASES=100000.
-import { QEMU_10_2_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
 import {
   type Action,
   buildFakeQemu,

@@ -1,10 +1,10 @@
 // Registers and narrowing, on Debian trixie's QEMU 10.0 (plugin API 4,
 // installed by scripts/setup.sh): the aarch64 value pair differs in one
 // constant that feeds a checksum; control flow parts only at the very end.
-import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
-import { narrow } from "../../harness/narrow.ts";
-import { planRun } from "../../harness/plan.ts";
-import { buildPlugin } from "../../harness/plugin_build.ts";
+import { QEMU_10_0_DIR } from "../../cli/setup_qemus.ts";
+import { narrow } from "../../harness/run/narrow.ts";
+import { planRun } from "../../harness/plan/plan.ts";
+import { buildPlugin } from "../../harness/qemu/plugin_build.ts";
 import { GUESTS, runCli, symbolRange } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 

@@ -1,8 +1,8 @@
 // Right verdicts under load, faults and hostile input (the real CLI and
 // library, real QEMU 7.2).
 import { buildPlugin, planRun, runLockstep } from "../../mod.ts";
-import { lockstepArgv } from "../../harness/command_line.ts";
-import { SidePair } from "../../harness/side_pair.ts";
+import { lockstepArgv } from "../../harness/plan/command_line.ts";
+import { SidePair } from "../../harness/run/side_pair.ts";
 import { alive, GUESTS, ROOT, runCli, startCli, tempDir } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
@@ -150,7 +150,7 @@ Deno.test("a 2.5 GB sparse image is neither read into memory nor copied whole", 
 Deno.test("stopping a child leaves no timer behind: the process ends with its work", async () => {
   // A process that stops a child with a 20 s grace must not wait those
   // 20 s for a timer once the child is gone (the CLI lingered so).
-  const child = new URL("../../harness/child.ts", import.meta.url).href;
+  const child = new URL("../../harness/core/owned_child.ts", import.meta.url).href;
   const script = `import { OwnedChild } from "${child}";
 const st = await new OwnedChild("sleep", ["60"]).stop(20000);
 console.log(st.signal);`;

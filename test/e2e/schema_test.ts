@@ -1,7 +1,7 @@
 // Real verdicts, from real runs of every status and every kind of
 // divergence, against the JSON Schema in docs/ (strictly: every field they
 // carry is in the schema).
-import { QEMU_10_0_DIR, QEMU_10_2_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR, QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
 import { type Schema, validate } from "../_json_schema.ts";
 import { GUESTS, ROOT, runCli, tempDir } from "./_cli.ts";
 import { deepEqual, equal } from "../../deps/assert.ts";

@@ -1,19 +1,13 @@
 // Golden traces: a QEMU's run recorded once (record), later runs compared
 // with it (--against), through the real CLI.
-import {
-  buildPlugin,
-  DEFAULTS,
-  planRun,
-  QEMU_10_2_DIR,
-  readTrace,
-  type RecordResult,
-} from "../../mod.ts";
-import { narrowArgv } from "../../harness/command_line.ts";
-import { chooseRegisters } from "../../harness/registers.ts";
-import { SidePair } from "../../harness/side_pair.ts";
-import { superviseSolo } from "../../harness/solo.ts";
-import type { Step } from "../../harness/protocol.ts";
-import { jumpsOf, readWindow } from "../../harness/trace_reader.ts";
+import { buildPlugin, DEFAULTS, planRun, readTrace, type RecordResult } from "../../mod.ts";
+import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
+import { narrowArgv } from "../../harness/plan/command_line.ts";
+import { chooseRegisters } from "../../harness/plan/registers.ts";
+import { SidePair } from "../../harness/run/side_pair.ts";
+import { superviseOne } from "../../harness/run/supervise_one.ts";
+import type { Step } from "../../harness/core/protocol.ts";
+import { jumpsOf, readWindow } from "../../harness/trace/reader.ts";
 import { alive, GUESTS, runCli, tempDir } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
@@ -189,7 +183,7 @@ Deno.test("a trace's jumps are exactly the instructions that do not follow the o
       args: (side, d) => narrowArgv(plan, side, d, plugin.path, 0, to - 1, shim.path, true),
       chooseRegs: (l) => chooseRegisters(l.a!, l.a!, []),
     });
-    await superviseSolo(pair, "a", {
+    await superviseOne(pair, "a", {
       done: () => (done ? { status: "match", stoppedBy: null, message: "" } : undefined),
       onMessage: (m) => {
         if (m.t === "step") steps.push(m.step);

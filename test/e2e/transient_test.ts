@@ -3,7 +3,7 @@
 // side B; its handler only re-arms the timer. With --transient-window the
 // excursions are recognised and the run goes on; a real difference after
 // them (the variant changes the result once, at the end) is still found.
-import { QEMU_10_0_DIR } from "../../harness/doctor.ts";
+import { QEMU_10_0_DIR } from "../../cli/setup_qemus.ts";
 import { GUESTS, runCli } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 

@@ -1,7 +1,7 @@
 // A RunPlan for unit tests: no QEMU is asked, nothing runs.
-import type { RunPlan, SidePlan } from "../../harness/plan.ts";
-import { PRESETS } from "../../harness/presets.ts";
-import { DEFAULTS } from "../../harness/defaults.ts";
+import type { RunPlan, SidePlan } from "../../harness/plan/plan.ts";
+import { PRESETS } from "../../harness/core/arch_presets.ts";
+import { DEFAULTS } from "../../harness/core/defaults.ts";
 
 /** One side of a fake plan: QEMU `api` at a made-up path. */
 export function fakeSide(role: "a" | "b", api: number, mode: "system" | "user"): SidePlan {

@@ -2,8 +2,8 @@
 // of the decoder: a second writing of the same rules (docs/trace-format.md)
 // that round trips with it. The plugin's own output is checked by the
 // end-to-end tests and the real traces in testdata/.
-import type { ChunkStart, Jump } from "../../harness/trace_codec.ts";
-import { RUN_WAYS } from "../../harness/trace_codec.ts";
+import type { ChunkStart, Jump } from "../../harness/trace/codec.ts";
+import { RUN_WAYS } from "../../harness/trace/codec.ts";
 
 const MASK64 = (1n << 64n) - 1n;
 

@@ -5,7 +5,7 @@
  */
 import { equal } from "../../deps/assert.ts";
 import { join } from "../../deps/path.ts";
-import { ControlServer } from "../../harness/control.ts";
+import { ControlServer } from "../../harness/run/control_socket.ts";
 
 Deno.test("control: 100,000 event lines come out once each, in order, while more arrive", async () => {
   const dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-unit-" });

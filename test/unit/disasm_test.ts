@@ -1,8 +1,13 @@
 // Disassembly with binutils' objdump (binutils-multiarch, from set-up): one
 // run for a batch of instructions at their own addresses, every preset in
 // its own architecture and mode, and no failure when objdump cannot help.
-import { containerElf, disassemble, parseObjdump, withDisassembly } from "../../harness/disasm.ts";
-import { PRESETS } from "../../harness/presets.ts";
+import {
+  containerElf,
+  disassemble,
+  parseObjdump,
+  withDisassembly,
+} from "../../harness/guest/disasm.ts";
+import { PRESETS } from "../../harness/core/arch_presets.ts";
 import type { RunPlan, Verdict } from "../../mod.ts";
 import { base, demo, diverged } from "./_verdicts.ts";
 import { equal, match, ok } from "../../deps/assert.ts";

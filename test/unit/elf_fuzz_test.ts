@@ -1,6 +1,6 @@
 // The ELF reader against damaged and hostile images: thousands of mutated
 // real ELFs, each read in bounded time to an answer (never an exception).
-import { type ByteSource, parseElf } from "../../harness/elf.ts";
+import { type ByteSource, parseElf } from "../../harness/guest/elf.ts";
 import { equal, ok } from "../../deps/assert.ts";
 
 const build = new URL("../guests/build/", import.meta.url).pathname;

@@ -1,5 +1,5 @@
-import { isLinuxUserImage, parseElf } from "../../harness/elf.ts";
-import { pluginApiFor } from "../../harness/qemu_binary.ts";
+import { isLinuxUserImage, parseElf } from "../../harness/guest/elf.ts";
+import { pluginApiFor } from "../../harness/qemu/binary.ts";
 import { equal, ok, throws } from "../../deps/assert.ts";
 
 const build = new URL("../guests/build/", import.meta.url);

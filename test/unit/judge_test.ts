@@ -1,8 +1,8 @@
 // Judging a run from the sides' state, and their dumps.
-import { compareOutcome, decide, type DecideContext } from "../../harness/judge.ts";
-import type { PairSide } from "../../harness/side_pair.ts";
-import { initialState, type SideState } from "../../harness/side_state.ts";
-import type { DumpBlock, DumpEvent } from "../../harness/protocol.ts";
+import { compareOutcome, decide, type DecideContext } from "../../harness/run/judge.ts";
+import type { PairSide } from "../../harness/run/side_pair.ts";
+import { initialState, type SideState } from "../../harness/run/side_state.ts";
+import type { DumpBlock, DumpEvent } from "../../harness/core/protocol.ts";
 import { fakeSide } from "./_plan.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 

@@ -1,5 +1,5 @@
 // What a run compares, from what was asked and what both QEMUs can do.
-import { comparisons, sameLayout } from "../../harness/plan_compare.ts";
+import { comparisons, sameLayout } from "../../harness/plan/comparisons.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 Deno.test("two QEMU versions in linux-user place the guest differently: addresses and registers are left out", () => {

@@ -1,6 +1,6 @@
 // From a plan to each side's command line and plugin arguments.
-import { lockstepArgv, narrowArgv } from "../../harness/command_line.ts";
-import { lockstepPluginArgs, PLUGIN_ARGS } from "../../harness/plugin_args.ts";
+import { lockstepArgv, narrowArgv } from "../../harness/plan/command_line.ts";
+import { lockstepPluginArgs, PLUGIN_ARGS } from "../../harness/plan/plugin_args.ts";
 import { fakePlan } from "./_plan.ts";
 import { deepEqual, equal, ok } from "../../deps/assert.ts";
 

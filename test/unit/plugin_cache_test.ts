@@ -1,5 +1,5 @@
 // Where the plugin cache goes by default: never a directory others share.
-import { defaultCacheDir } from "../../harness/plugin_cache.ts";
+import { defaultCacheDir } from "../../harness/qemu/plugin_cache.ts";
 import { deepEqual, match, ok } from "../../deps/assert.ts";
 
 Deno.test("the default plugin cache is the user's own, never a shared one", async (t) => {

@@ -9,8 +9,8 @@ import {
   RecFrame,
   regsCommand,
   resyncCommand,
-} from "../../harness/protocol.ts";
-import { PLUGIN_ARGS } from "../../harness/plugin_args.ts";
+} from "../../harness/core/protocol.ts";
+import { PLUGIN_ARGS } from "../../harness/plan/plugin_args.ts";
 import { deepEqual, equal, throws } from "../../deps/assert.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

@@ -1,6 +1,6 @@
 // Which registers both sides compare, and how their bytes read.
-import { chooseRegisters, regValue } from "../../harness/registers.ts";
-import { narrowBudget } from "../../harness/narrow.ts";
+import { chooseRegisters, regValue } from "../../harness/plan/registers.ts";
+import { narrowBudget } from "../../harness/run/narrow.ts";
 import { deepEqual, equal } from "../../deps/assert.ts";
 
 const core = "org.gnu.gdb.aarch64.core";

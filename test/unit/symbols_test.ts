@@ -1,5 +1,5 @@
 // Naming addresses from nm's output.
-import { parseNm, symbolizer } from "../../harness/symbols.ts";
+import { parseNm, symbolizer } from "../../harness/guest/symbols.ts";
 import { equal } from "../../deps/assert.ts";
 
 Deno.test("nm output names addresses as function+offset", () => {

@@ -1,5 +1,5 @@
 // System call names, and the plugin's table of environment-reading calls.
-import { ENVIRONMENT_CALLS, syscallName, syscallNumber } from "../../harness/syscalls.ts";
+import { ENVIRONMENT_CALLS, syscallName, syscallNumber } from "../../harness/core/syscalls.ts";
 import { equal, ok } from "../../deps/assert.ts";
 
 Deno.test("system calls are named by number per architecture", () => {
@@ -11,7 +11,7 @@ Deno.test("system calls are named by number per architecture", () => {
   equal(syscallNumber("x86_64", "clock_gettime"), 228);
 });
 
-Deno.test("plugin-src/env.c names its calls with the numbers harness/syscalls.ts has", async () => {
+Deno.test("plugin-src/env.c names its calls with the numbers harness/core/syscalls.ts has", async () => {
   const c = await Deno.readTextFile(new URL("../../plugin-src/env.c", import.meta.url));
   const tables: Record<string, string> = { x86_64_env: "x86_64", generic_env: "aarch64" };
   for (const [table, arch] of Object.entries(tables)) {

@@ -1,6 +1,6 @@
 // The run's timeline: what the plugins reported, when, bounded in size.
-import { TIMELINE_POINTS, TimelineRecorder } from "../../harness/timeline.ts";
-import type { PluginMessage } from "../../harness/protocol.ts";
+import { TIMELINE_POINTS, TimelineRecorder } from "../../harness/verdict/timeline.ts";
+import type { PluginMessage } from "../../harness/core/protocol.ts";
 import { deepEqual, equal, ok } from "../../deps/assert.ts";
 
 const counts = (insns: number) => ({ insns, blocks: insns >> 2, rss: 1 });

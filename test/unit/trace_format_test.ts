@@ -1,10 +1,10 @@
 // The trace file: written and read back whole, jumps decoded as record.c
 // encodes them, and a file that is not a whole trace refused with a
 // sentence that says what is wrong.
-import { decodeDetail, decodeJumps, type Jump } from "../../harness/trace_codec.ts";
-import { TraceError, type TraceHeader, type TraceSummary } from "../../harness/trace_format.ts";
-import { openTrace, readChunk, traceBytes, traceFile } from "../../harness/trace_reader.ts";
-import { TraceWriter } from "../../harness/trace_writer.ts";
+import { decodeDetail, decodeJumps, type Jump } from "../../harness/trace/codec.ts";
+import { TraceError, type TraceHeader, type TraceSummary } from "../../harness/trace/format.ts";
+import { openTrace, readChunk, traceBytes, traceFile } from "../../harness/trace/reader.ts";
+import { TraceWriter } from "../../harness/trace/writer.ts";
 import { encodeJumps } from "./_trace_encode.ts";
 import { deepEqual, equal, match, rejects } from "../../deps/assert.ts";
 

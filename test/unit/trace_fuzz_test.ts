@@ -3,9 +3,9 @@
 // deleted or cut off, and raw chunks damaged past their checksums. Each
 // must come to an answer or a TraceError, never another exception, a
 // hang or an answer of absurd size, and quickly.
-import { decodeDetail, decodeJumps } from "../../harness/trace_codec.ts";
-import { TraceError } from "../../harness/trace_format.ts";
-import { openTrace, readChunk, type Trace, traceBytes } from "../../harness/trace_reader.ts";
+import { decodeDetail, decodeJumps } from "../../harness/trace/codec.ts";
+import { TraceError } from "../../harness/trace/format.ts";
+import { openTrace, readChunk, type Trace, traceBytes } from "../../harness/trace/reader.ts";
 import { equal, ok } from "../../deps/assert.ts";
 
 const TESTDATA = new URL("./testdata/", import.meta.url).pathname;

@@ -8,7 +8,7 @@ import {
   type PeerMsg,
   PeerMsgType,
   TracePeer,
-} from "../../harness/trace_peer.ts";
+} from "../../harness/golden/trace_peer.ts";
 import { deepEqual, equal } from "../../deps/assert.ts";
 
 /** A plugin's end of the socket: sends and receives whole messages. */

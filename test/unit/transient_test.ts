@@ -1,6 +1,6 @@
 // The re-convergence rule of transient excursions, on synthetic dumps.
-import { findReconvergence } from "../../harness/transient.ts";
-import type { DumpBlock, DumpEvent, SideDump } from "../../harness/compare.ts";
+import { findReconvergence } from "../../harness/verdict/transient.ts";
+import type { DumpBlock, DumpEvent, SideDump } from "../../harness/verdict/dump_diff.ts";
 import { deepEqual, equal } from "../../deps/assert.ts";
 
 const loop = (

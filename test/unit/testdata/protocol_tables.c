@@ -1,5 +1,5 @@
 /* Prints protocol.h's lists as JSON: test/unit/protocol_test.ts holds them
- * against harness/protocol.ts and harness/plugin_args.ts. */
+ * against harness/core/protocol.ts and harness/plan/plugin_args.ts. */
 #include <stdio.h>
 
 #include "protocol.h"

@@ -1,0 +1,15 @@
+/**
+ * The words every layer shares: errors and their hints, defaults and limits, the
+ * plugin protocol (mirrored by plugin-src/protocol.h), per-arch presets,
+ * system-call tables, and the owner of a child process. Imports nothing else
+ * of the library.
+ *
+ * This file is the folder's public face for the top mod.ts; the folders
+ * above import its files directly.
+ *
+ * @module
+ */
+export { DEFAULTS, LIMITS } from "./defaults.ts";
+export type { DumpBlock, DumpEvent, PluginMessage } from "./protocol.ts";
+export { SetupError } from "./errors.ts";
+export { type ArchPreset, PRESETS } from "./arch_presets.ts";

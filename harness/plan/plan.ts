@@ -1,0 +1,399 @@
+/**
+ * From options to a plan: the two QEMU command lines (minus the per-run
+ * plugin argument), the binaries and the mode. Nothing runs here except
+ * `qemu --version`.
+ */
+import { comparisons, sameLayout } from "./comparisons.ts";
+import { fromOsError, SetupError } from "../core/errors.ts";
+import {
+  type ElfInfo,
+  elfMachineName,
+  fileSource,
+  isLinuxUserImage,
+  parseElf,
+} from "../guest/elf.ts";
+import { type ArchPreset, findPreset, PRESETS } from "../core/arch_presets.ts";
+import { probeQemu, type QemuBinary, whichBinary } from "../qemu/binary.ts";
+import { compareFirmware } from "../qemu/firmware.ts";
+import { DEFAULTS, LIMITS } from "../core/defaults.ts";
+import { basename, resolve } from "../../deps/path.ts";
+
+/** Everything a lockstep run can be asked to do. */
+export interface LockstepOptions {
+  readonly arch: string;
+  readonly image: string;
+  /** Side B runs this image instead (a modified guest). */
+  readonly imageB?: string | undefined;
+  /** Guest program arguments (linux-user only). */
+  readonly guestArgs?: readonly string[];
+  /**
+   * linux-user: the name the guest sees as its own (argv[0], its path's
+   * last part); default the image's file name. A trace says what it was.
+   */
+  readonly guestName?: string | undefined;
+  /** Force a mode; default: detected from the image. */
+  readonly mode?: "system" | "user" | undefined;
+  readonly qemu?: string | undefined;
+  readonly qemuA?: string | undefined;
+  readonly qemuB?: string | undefined;
+  /**
+   * Side A's QEMU as already known, neither run nor asked its version (a
+   * trace's: side A is the recording).
+   */
+  readonly knownQemuA?: QemuBinary | undefined;
+  /** Extra QEMU arguments, one argv element each. */
+  readonly extra?: readonly string[];
+  readonly extraA?: readonly string[];
+  readonly extraB?: readonly string[];
+  /** Stop after this many instructions (both sides, exactly). */
+  readonly maxInsns?: number | undefined;
+  /** Blocks of context in the verdict (DEFAULTS.history). */
+  readonly history?: number | undefined;
+  /** Keep TB chaining (default: -d nochain). */
+  readonly chain?: boolean | undefined;
+  /** System mode: load the image with -bios instead of -kernel. */
+  readonly bios?: boolean | undefined;
+  /** A qemu-plugin.h (or its directory) to build against. */
+  readonly pluginHeader?: string | undefined;
+  /**
+   * What to compare: "pc" (always), "regs", "mem", "syscalls", or "all"
+   * (the default): everything both QEMUs support.
+   */
+  readonly compare?: readonly string[] | undefined;
+  /** Registers left out of the comparison (names, case-insensitive). */
+  readonly maskRegs?: readonly string[] | undefined;
+  /** Instructions between register snapshots (DEFAULTS.regsEvery; 1: at every jump target). */
+  readonly regsEvery?: number | undefined;
+  /** After a divergence, re-run both sides to name the instruction (default true). */
+  readonly narrow?: boolean | undefined;
+  /**
+   * How far (instructions) a transient excursion may reach before the
+   * streams meet again; 0 (the default): every difference is the
+   * divergence. DEFAULTS.suggestedTransientWindow is a good value when the
+   * sides' timing legitimately differs (docs/comparisons.md).
+   */
+  readonly transientWindow?: number | undefined;
+  /** Checkpoint interval and window, in instructions (tuning). */
+  readonly interval?: number | undefined;
+  readonly window?: number | undefined;
+  /**
+   * Run the fast pass first (default true): only when it finds a
+   * difference does the detail pass run (docs/how-it-works.md).
+   */
+  readonly fast?: boolean | undefined;
+}
+
+/** The fast pass: whether it runs, why not, and its checkpoints. */
+export interface FastPlan {
+  readonly enabled: boolean;
+  /** Why it does not run (an option that needs the detail pass throughout). */
+  readonly why: string | null;
+  readonly interval: number;
+  readonly window: number;
+}
+
+/** One side of the run. */
+export interface SidePlan {
+  readonly role: "a" | "b";
+  readonly qemu: QemuBinary;
+  readonly image: string;
+  /** The program to spawn (setarch in linux-user mode, else QEMU). */
+  readonly command: string;
+  /** Arguments before the plugin argument. */
+  readonly head: readonly string[];
+  /** Arguments after it (extra args, image options, guest). */
+  readonly tail: readonly string[];
+}
+
+/** Both sides and what they share. */
+export interface RunPlan {
+  readonly preset: ArchPreset;
+  readonly mode: "system" | "user";
+  readonly history: number;
+  readonly maxInsns: number | undefined;
+  /** Instructions between checkpoints, and how far one side may run ahead. */
+  readonly interval: number;
+  readonly window: number;
+  readonly pluginHeader: string | undefined;
+  readonly guestArgs: readonly string[];
+  /** linux-user: the guest program's name on both sides (see LockstepOptions). */
+  readonly guestName: string;
+  /** Each side's extra QEMU arguments: --extra, then its own (--extra-a, --extra-b). */
+  readonly extra: { readonly a: readonly string[]; readonly b: readonly string[] };
+  /** What is compared ("pc", "regs", "mem", "syscalls"), and what was asked for but cannot be. */
+  readonly compare: readonly string[];
+  readonly maskRegs: readonly string[];
+  readonly regsEvery: number;
+  readonly narrow: boolean;
+  readonly transientWindow: number;
+  readonly fast: FastPlan;
+  readonly notCompared: readonly { readonly what: string; readonly why: string }[];
+  /**
+   * Whether both QEMUs place the guest at the same addresses. Not so in
+   * linux-user across QEMU versions (7.2 puts the x86_64 stack at
+   * 0x4000800e18, 10.2 at 0x7ffff5a77df8): then addresses are left out.
+   */
+  readonly sameLayout: boolean;
+  /**
+   * linux-user: the guest's /dev/urandom and /dev/random are fixed files in
+   * the run directory (QEMU's -L prefix). Not when the user sets the prefix
+   * (-L, QEMU_LD_PREFIX) or a guest has an ELF interpreter, which QEMU looks
+   * up under the prefix.
+   */
+  readonly fixedDevices: boolean;
+  /** Differences between the sides that are not TCG's doing, with the fix. */
+  readonly warnings: readonly string[];
+  readonly env: Record<string, string>;
+  readonly cwd: string;
+  readonly a: SidePlan;
+  readonly b: SidePlan;
+}
+
+/** Variables of QEMU's own environment the guest must not see (linux-user). */
+const UNSET_FOR_GUEST = ["LD_PRELOAD", "MALLOC_ARENA_MAX"] as const;
+
+/** Default QEMU options for system mode, skipped when the user sets them. */
+const SYSTEM_DEFAULTS: readonly (readonly string[])[] = [
+  ["-icount", "shift=0,sleep=off"],
+  ["-rtc", "base=2020-01-01,clock=vm"],
+  ["-seed", "1"],
+  ["-no-reboot"],
+];
+
+/**
+ * Reads what the plan needs of an image (its ELF headers, not the whole
+ * file) and refuses one QEMU could not load: empty, or a truncated ELF.
+ */
+async function inspectImage(path: string, what: string): Promise<ElfInfo | undefined> {
+  let file: Deno.FsFile | undefined;
+  try {
+    const st = await Deno.stat(path);
+    if (!st.isFile) {
+      throw new SetupError(`${what} is not a file: ${path}`, "pass a guest image file");
+    }
+    if (st.size === 0) {
+      throw new SetupError(
+        `${what} is empty: ${path}`,
+        "pass a guest image (was its build cut short?)",
+      );
+    }
+    file = await Deno.open(path, { read: true });
+    const elf = parseElf(fileSource(file, st.size));
+    if (elf?.problem) {
+      throw new SetupError(
+        `${what} ${path} is a damaged ELF: ${elf.problem}`,
+        "rebuild the image, or check that it was copied whole",
+      );
+    }
+    return elf;
+  } catch (e) {
+    if (e instanceof SetupError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new SetupError(
+        `${what} not found: ${path}`,
+        "check the path (bash scripts/setup.sh builds the bundled guests into test/guests/build/)",
+      );
+    }
+    throw fromOsError(`Cannot read ${what.toLowerCase()} ${path}`, e);
+  } finally {
+    file?.close();
+  }
+}
+
+function userBinary(preset: ArchPreset, machine: number | undefined): string {
+  if (preset.name === "sparc" && machine === 18) return "qemu-sparc32plus";
+  return preset.user;
+}
+
+/** Whether argv already sets `option` (as "-opt" or "--opt"). */
+function sets(args: readonly string[], option: string): boolean {
+  return args.some((a) => a === option || a === `-${option}` || a.startsWith(`${option}=`));
+}
+
+/** Whether the fast pass runs before the detail pass. */
+function fastPlan(opts: LockstepOptions): FastPlan {
+  const why = opts.fast === false
+    ? "--no-fast"
+    : (opts.transientWindow ?? 0) > 0
+    ? "--transient-window follows excursions in the detail pass throughout"
+    : null;
+  return {
+    enabled: why === null,
+    why,
+    interval: DEFAULTS.fastInterval,
+    window: DEFAULTS.fastWindow,
+  };
+}
+
+/** Refuses numbers the plugin could not honour (see LIMITS). */
+function checkLimits(opts: LockstepOptions): void {
+  const over = (name: string, value: number | undefined, max: number) => {
+    if (value !== undefined && value > max) {
+      throw new SetupError(
+        `--${name} ${value} is too large: at most ${max}`,
+        `pass a value up to ${max}`,
+      );
+    }
+  };
+  over("history", opts.history, LIMITS.history);
+  over("interval", opts.interval, LIMITS.interval);
+  over("window", opts.window, LIMITS.window);
+  over("transient-window", opts.transientWindow, LIMITS.transientWindow);
+  const interval = opts.interval ?? DEFAULTS.interval;
+  const window = opts.window ?? DEFAULTS.window;
+  if (window / interval > LIMITS.windowIntervals) {
+    throw new SetupError(
+      `--window ${window} is more than ${LIMITS.windowIntervals} intervals of ${interval}`,
+      "raise --interval or lower --window",
+    );
+  }
+  if (opts.compare && opts.compare.length === 0) {
+    throw new SetupError("--compare names nothing", "use pc, regs, mem, syscalls or all");
+  }
+}
+
+/** Turns options into a plan; throws SetupError for bad input. */
+export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
+  checkLimits(opts);
+  const preset = findPreset(opts.arch);
+  if (!preset) {
+    throw new SetupError(
+      `Unknown architecture: ${opts.arch}`,
+      `use one of: ${Object.keys(PRESETS).join(", ")}`,
+    );
+  }
+  const imageA = resolve(opts.image);
+  const imageB = resolve(opts.imageB ?? opts.image);
+  const elfA = await inspectImage(imageA, "Image");
+  const elfB = imageB === imageA ? elfA : await inspectImage(imageB, "Image B");
+  for (const [path, elf] of [[imageA, elfA], [imageB, elfB]] as const) {
+    if (elf && !preset.elfMachines.includes(elf.machine)) {
+      throw new SetupError(
+        `Image ${path} is a ${elfMachineName(elf.machine)} ELF, not ${preset.name}`,
+        "pass the architecture the image was built for",
+      );
+    }
+  }
+  const mode = opts.mode ?? (opts.bios || !isLinuxUserImage(elfA) ? "system" : "user");
+  if (mode === "user" && opts.bios) {
+    throw new SetupError("--bios is for system mode", "drop --bios or --user");
+  }
+  if (mode === "system" && (opts.guestArgs?.length ?? 0) > 0) {
+    throw new SetupError(
+      "Guest arguments after -- are for linux-user mode only",
+      "drop them, or pass --user if the image is a Linux program",
+    );
+  }
+  const defaultQemu = mode === "user" ? userBinary(preset, elfA?.machine) : preset.system;
+  const guestName = opts.guestName ?? basename(imageA);
+  const [qa, qb] = await Promise.all([
+    opts.knownQemuA ?? probeQemu(opts.qemuA ?? opts.qemu ?? defaultQemu),
+    probeQemu(opts.qemuB ?? opts.qemu ?? defaultQemu),
+  ]);
+
+  const extra = opts.extra ?? [];
+  const history = opts.history ?? DEFAULTS.history;
+  const common = [...(opts.chain ? ["-d", "plugin"] : ["-d", "plugin,nochain"])];
+  const env: Record<string, string> = {
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    LC_ALL: "C",
+  };
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (k.startsWith("QEMU_")) env[k] = v;
+  }
+  // linux-user: QEMU's other threads (the plugin's reader) must not map
+  // malloc arenas of their own while QEMU maps the guest, or where the
+  // guest's stack lands depends on their timing (about 1 run in 20 on 10.2).
+  if (mode === "user") env.MALLOC_ARENA_MAX = "1";
+
+  const side = (
+    role: "a" | "b",
+    qemu: QemuBinary,
+    image: string,
+    own: readonly string[],
+  ): SidePlan => {
+    const all = [...extra, ...own];
+    if (mode === "system") {
+      const defaults = SYSTEM_DEFAULTS.filter((d) => !sets(all, d[0]!)).flat();
+      return {
+        role,
+        qemu,
+        image,
+        command: qemu.path,
+        head: [...preset.machine, ...defaults, ...common],
+        tail: [...all, opts.bios ? "-bios" : "-kernel", image],
+      };
+    }
+    // linux-user: no address randomisation (setarch -R), the same argv[0]
+    // and executable path on both sides (see command_line.ts).
+    const setarch = whichBinary("setarch", env);
+    if (!setarch) {
+      throw new SetupError("setarch not found", "install util-linux (apt-get install util-linux)");
+    }
+    const sh = whichBinary("sh", env);
+    if (!sh) throw new SetupError("sh not found", "install dash (apt-get install dash)");
+    return {
+      role,
+      qemu,
+      image,
+      command: sh,
+      head: [
+        setarch,
+        Deno.build.arch,
+        "-R",
+        qemu.path,
+        ...(sets(all, "-seed") ? [] : ["-seed", "1"]),
+        // What is for QEMU alone (the environment shim, the arena limit)
+        // stays out of the guest's environment.
+        ...UNSET_FOR_GUEST.flatMap((v) => ["-U", v]),
+        ...common,
+      ],
+      tail: [...all, "-0", guestName],
+    };
+  };
+
+  const a = side("a", qa, imageA, opts.extraA ?? []);
+  const b = side("b", qb, imageB, opts.extraB ?? []);
+  // A known side A is not run here: its firmware cannot be asked for.
+  const warnings = mode === "system" && !opts.knownQemuA &&
+      (qa.path !== qb.path || a.tail.join() !== b.tail.join())
+    ? await compareFirmware(
+      opts.bios ? [] : preset.firmware,
+      { qemu: qa.path, args: a.tail },
+      { qemu: qb.path, args: b.tail },
+    )
+    : [];
+  return {
+    preset,
+    mode,
+    history,
+    maxInsns: opts.maxInsns,
+    interval: opts.interval ?? DEFAULTS.interval,
+    window: opts.window ?? DEFAULTS.window,
+    pluginHeader: opts.pluginHeader,
+    guestArgs: opts.guestArgs ?? [],
+    guestName,
+    extra: { a: [...extra, ...(opts.extraA ?? [])], b: [...extra, ...(opts.extraB ?? [])] },
+    ...comparisons(
+      opts.compare ?? DEFAULTS.compare,
+      mode,
+      [qa.pluginApi, qb.pluginApi],
+      [qa.version, qb.version],
+    ),
+    sameLayout: sameLayout(mode, [qa.version, qb.version]),
+    fixedDevices: mode === "user" && !elfA?.hasInterp && !elfB?.hasInterp &&
+      !env.QEMU_LD_PREFIX && ![...extra, ...(opts.extraA ?? []), ...(opts.extraB ?? [])].some(
+        (x) => x === "-L" || x === "--L",
+      ),
+    maskRegs: opts.maskRegs ?? [],
+    regsEvery: opts.regsEvery ?? DEFAULTS.regsEvery,
+    transientWindow: opts.transientWindow ?? DEFAULTS.transientWindow,
+    fast: fastPlan(opts),
+    narrow: opts.narrow ?? true,
+    warnings,
+    env,
+    cwd: Deno.cwd(),
+    a,
+    b,
+  };
+}

@@ -1,0 +1,331 @@
+/**
+ * Judging a run: from what both sides reported, whether it is over and
+ * how (decide), and what their dumps say once both dumped (compareOutcome).
+ * Plain functions of the sides' state; the session acts on the answers.
+ */
+import type { ChildStatus } from "../core/owned_child.ts";
+import { diffDumps } from "../verdict/dump_diff.ts";
+import {
+  counterDifference,
+  counterReadBefore,
+  describeEnvironment,
+  environmentDifference,
+} from "../verdict/environment.ts";
+import { EventKind, type Role } from "../core/protocol.ts";
+import { sideDump, type SideState } from "./side_state.ts";
+import { type Divergence, eventView, type Status, type StoppedBy } from "../verdict/verdict.ts";
+
+/** How a run ended, before naming and narrowing. */
+export interface Outcome {
+  /** Instructions known to agree, when the side counts do not say it. */
+  readonly insns?: number;
+  readonly status: Status;
+  readonly stoppedBy: StoppedBy | null;
+  readonly message: string;
+  readonly divergence?: Divergence;
+  /** The side whose QEMU's own words (its stderr) explain an error. */
+  readonly blame?: Role;
+  /** The fast pass found the streams apart between these positions: the detail pass says where. */
+  readonly apart?: { readonly good: number; readonly bad: number };
+}
+
+/** What the session knows besides the sides' state. */
+export interface DecideContext {
+  readonly timedOut: boolean;
+  readonly aborted: boolean;
+  readonly startTimedOut: boolean;
+  /** Why the run makes no progress (a stopped QEMU, silence), when it does not. */
+  readonly stalled: string | undefined;
+  readonly timeoutSeconds: number | undefined;
+  readonly startSeconds: number;
+}
+
+/** Looks at what is known and says whether the run is over, and how. */
+export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Outcome | undefined {
+  const { a, b } = st;
+  const early = beforeTheEnd([a, b], cx);
+  if (early) return early;
+  if (a.limit && b.limit && a.limit.atHash === b.limit.atHash) {
+    return limitReached(a.limit.at);
+  }
+  for (const [s, other] of [[a, b], [b, a]] as const) {
+    const role = s.pair.plan.role;
+    if (s.pair.exit && !s.pair.hello) return noPlugin(role, s.pair.exit);
+    // An error exit before the guest's first instruction: QEMU refused the
+    // image or an argument. Not a verdict on TCG, whatever the other side does.
+    if (refused(s)) {
+      return refusedRun(role, refused(other) ? "on both sides" : `for side ${role}`, s.pair.exit!);
+    }
+    // Ended by itself without a word from the plugin: it crashed or was killed.
+    if (s.pair.exit && !s.end && !s.dump && !s.limit) return died(role, s.pair.exit, s.insns);
+    if (s.pair.exit && s.dump && !other.dump && other.pair.exit) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "peer-lost",
+        message:
+          `Side ${s.pair.plan.role} reported a divergence but side ${other.pair.plan.role} ended without its part`,
+      };
+    }
+  }
+  if (a.pair.exit && b.pair.exit) {
+    if (a.end?.insns === 0 && b.end?.insns === 0) {
+      return {
+        status: "error",
+        stoppedBy: null,
+        message: "Both QEMUs ended before the guest's first instruction: nothing was compared",
+        blame: "a",
+      };
+    }
+    if (a.end && b.end && a.end.insns === b.end.insns && a.end.hash === b.end.hash) {
+      return {
+        status: "match",
+        stoppedBy: "guest-exit",
+        message: `Both guests ran to their end: ${
+          a.end.insns + a.origin
+        } instructions, no divergence`,
+      };
+    }
+    return {
+      status: "inconclusive",
+      stoppedBy: "peer-lost",
+      message: "Both QEMUs exited without a verdict from the plugins",
+    };
+  }
+  if (cx.startTimedOut && (!a.pair.hello || !b.pair.hello)) {
+    return lateStart((!a.pair.hello ? a : b).pair.plan.role, cx.startSeconds);
+  }
+  return undefined;
+}
+
+/**
+ * The same for one QEMU alone against the harness (a trace, or recording
+ * one): over when its plugin ended (its QEMU exited after the harness
+ * agreed), reached its limit (`limitHash`: the hash the other side has
+ * there, if it is known: a different one waits for "apart"), said the
+ * streams are apart, or failed.
+ */
+export function decideSolo(
+  s: SideState,
+  cx: DecideContext,
+  limitHash?: string,
+): Outcome | undefined {
+  const role = s.pair.plan.role;
+  const early = beforeTheEnd([s], cx);
+  if (early) return early;
+  if (s.limit && (limitHash === undefined || s.limit.atHash === limitHash)) {
+    return limitReached(s.limit.at);
+  }
+  if (s.pair.exit && !s.pair.hello) return noPlugin(role, s.pair.exit);
+  if (refused(s)) return refusedRun(role, `for side ${role}`, s.pair.exit!);
+  if (s.pair.exit && !s.end && !s.limit) return died(role, s.pair.exit, s.insns);
+  if (s.pair.exit && s.end) {
+    if (s.end.insns === 0) {
+      return {
+        status: "error",
+        stoppedBy: null,
+        message: "QEMU ended before the guest's first instruction: nothing was compared",
+        blame: role,
+      };
+    }
+    return {
+      status: "match",
+      stoppedBy: "guest-exit",
+      message: `The guest ran to its end: ${s.end.insns} instructions, no divergence`,
+    };
+  }
+  if (cx.startTimedOut && !s.pair.hello) return lateStart(role, cx.startSeconds);
+  return undefined;
+}
+
+/**
+ * What ends a run before either end counts, the same for a pair and for
+ * one side alone, in this order: a side's error, an interrupt, the
+ * timeout, a side that saw the streams part (the fast pass: all stop
+ * there), a stall.
+ */
+function beforeTheEnd(sides: readonly SideState[], cx: DecideContext): Outcome | undefined {
+  for (const s of sides) {
+    if (s.error) {
+      return { status: "error", stoppedBy: null, message: `Side ${s.pair.plan.role}: ${s.error}` };
+    }
+  }
+  if (cx.aborted) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "interrupted",
+      message: "Interrupted before a verdict",
+    };
+  }
+  if (cx.timedOut) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "timeout",
+      message: `No verdict within ${cx.timeoutSeconds} s (raise --timeout, or use --max-insns)`,
+    };
+  }
+  for (const s of sides) {
+    if (s.apart) {
+      return {
+        status: "diverged",
+        stoppedBy: "divergence",
+        message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
+        apart: s.apart,
+      };
+    }
+  }
+  if (cx.stalled) return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };
+  return undefined;
+}
+
+function limitReached(at: number): Outcome {
+  return {
+    status: "match",
+    stoppedBy: "max-insns",
+    message: `No divergence in the first ${at} instructions`,
+  };
+}
+
+/** A QEMU that exited before its plugin said hello. */
+function noPlugin(role: Role, exit: ChildStatus): Outcome {
+  return {
+    status: "error",
+    stoppedBy: null,
+    message: `QEMU for side ${role} exited (${describeExit(exit)}) before the plugin started`,
+    blame: role,
+  };
+}
+
+/** QEMU refused the image or an argument (see refused()); `who`: "for side a", "on both sides". */
+function refusedRun(role: Role, who: string, exit: ChildStatus): Outcome {
+  return {
+    status: "error",
+    stoppedBy: null,
+    message: `QEMU ${who} refused to run the guest (${describeExit(exit)}, no instruction ran)`,
+    blame: role,
+  };
+}
+
+/** A QEMU that ended by itself without a word from its plugin: it crashed or was killed. */
+function died(role: Role, exit: ChildStatus, insns: number): Outcome {
+  return {
+    status: "inconclusive",
+    stoppedBy: "crash",
+    message: `QEMU for side ${role} died (${describeExit(exit)}) at about instruction ${insns}`,
+  };
+}
+
+function lateStart(role: Role, seconds: number): Outcome {
+  return {
+    status: "error",
+    stoppedBy: null,
+    message: `QEMU for side ${role} did not load the plugin within ${seconds} s`,
+  };
+}
+
+/** An error exit before the guest's first instruction. */
+function refused(s: SideState): boolean {
+  return !!s.pair.exit?.code && s.insns === 0 && !s.dump;
+}
+
+/** What both sides' dumps say. */
+export function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
+  for (const s of [a, b]) {
+    if (!s.dump!.complete) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "divergence",
+        message:
+          `The checkpoints disagree, but side ${s.pair.plan.role}'s dump no longer reaches back to ` +
+          `where they last agreed (it ran too far ahead): rerun with a smaller --window`,
+      };
+    }
+  }
+  const r = diffDumps(sideDump(a), sideDump(b), history);
+  const values = a.pair.hello?.memValues === true && b.pair.hello?.memValues === true;
+  if (!r.found) {
+    return {
+      status: "inconclusive",
+      stoppedBy: "divergence",
+      message: `The checkpoints disagree but the dumped instructions do not: ${r.reason}`,
+    };
+  }
+  // Both guests ended, and the difference lies in a side's final block,
+  // which the guest left part-way (its power-off): which of its last
+  // instructions ran, and which of their accesses completed, is unknown.
+  for (const [short, long] of [[a, b], [b, a]] as const) {
+    if (
+      short.end && long.end && short.end.insns <= long.end.insns &&
+      r.insn >= Math.min(long.end.insns - long.end.tail, short.end.insns - short.end.tail)
+    ) {
+      const agree = Math.min(r.insn, short.end.insns) + a.origin;
+      return {
+        insns: agree,
+        status: "match",
+        stoppedBy: "guest-exit",
+        message:
+          `Both guests ran to their end (${agree} instructions agree), no divergence; side ${long.pair.plan.role} ` +
+          `left its last block part-way, so what its last ${
+            long.end.insns - r.insn
+          } instruction(s) did is not known`,
+      };
+    }
+  }
+  const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
+  const ev = r.events;
+  const arch = a.pair.hello?.target ?? b.pair.hello?.target ?? "";
+  const counter = ev ? counterReadBefore(sideDump(a).blocks, r.insn, arch) : undefined;
+  const env = ev &&
+    (environmentDifference(ev.a, ev.b, arch) ??
+      (counter && counterDifference(ev.a, ev.b, counter)));
+  const kinds = [ev?.a?.kind, ev?.b?.kind];
+  const kind = !ev
+    ? "pc"
+    : env
+    ? "environment"
+    : kinds.includes(EventKind.REGS)
+    ? "regs"
+    : kinds.some((k) => k === EventKind.LOAD || k === EventKind.STORE)
+    ? "mem"
+    : "syscall";
+  const what = {
+    pc: "",
+    regs: " (the registers differ)",
+    mem: " (a memory access differs)",
+    syscall: " (a system call differs)",
+    environment: "",
+  }[kind];
+  return {
+    // The environment's doing (a system call's answer, the host's counter)
+    // is not TCG's: no verdict on it.
+    status: env ? "inconclusive" : "diverged",
+    stoppedBy: "divergence",
+    message: env
+      ? describeEnvironment(env, r.insn + a.origin)
+      : `Diverged at instruction ${r.insn + a.origin}${
+        a.origin !== b.origin ? ` (side b's ${r.insn + b.origin})` : ""
+      }${what}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
+    divergence: {
+      insn: r.insn,
+      kind,
+      ...(ev
+        ? {
+          events: {
+            a: ev.a ? eventView(ev.a, values, arch) : null,
+            b: ev.b ? eventView(ev.b, values, arch) : null,
+          },
+        }
+        : {}),
+      ...(env ? { environment: env } : {}),
+      a: r.a ? { ...r.a, symbol: null } : null,
+      b: r.b ? { ...r.b, symbol: null } : null,
+      history: {
+        a: r.history.a.map((v) => ({ ...v, symbol: null })),
+        b: r.history.b.map((v) => ({ ...v, symbol: null })),
+      },
+    },
+  };
+}
+
+function describeExit(s: ChildStatus): string {
+  return s.signal ? `signal ${s.signal}` : `exit code ${s.code}`;
+}

@@ -1,0 +1,139 @@
+/**
+ * What a supervision loop watches besides the plugins' messages: the
+ * run's timeout, the plugins' start-up time, an abort, and a run that
+ * makes no progress (a QEMU stopped by a signal, silence from every
+ * side). One RunWatch per run, for a pair or for one QEMU alone; it wakes
+ * the loop (SidePair.notify) when something changes, and `cx` is what
+ * judge.ts decides with.
+ */
+import type { DecideContext } from "./judge.ts";
+import type { Role } from "../core/protocol.ts";
+import type { SidePair } from "./side_pair.ts";
+import { DEFAULTS } from "../core/defaults.ts";
+
+/** How long a run may take. */
+export interface WatchOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly timeoutSeconds?: number | undefined;
+  readonly startSeconds?: number | undefined;
+}
+
+/** The timers and the stall check of one run; see the module comment. */
+export class RunWatch<R extends Role> implements Disposable {
+  /** What judge.ts decides with; changes as timers fire. */
+  readonly cx: {
+    timedOut: boolean;
+    aborted: boolean;
+    startTimedOut: boolean;
+    stalled: string | undefined;
+    readonly timeoutSeconds: number | undefined;
+    readonly startSeconds: number;
+  } & DecideContext;
+  readonly #stall: StallWatch<R>;
+  readonly #timers: (ReturnType<typeof setTimeout> | undefined)[];
+  readonly #ticker: ReturnType<typeof setInterval>;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort: () => void;
+
+  constructor(pair: SidePair<R>, opts: WatchOptions) {
+    const startSeconds = opts.startSeconds ?? DEFAULTS.startSeconds;
+    const cx = {
+      timedOut: false,
+      aborted: opts.signal?.aborted ?? false,
+      startTimedOut: false,
+      stalled: undefined as string | undefined,
+      timeoutSeconds: opts.timeoutSeconds,
+      startSeconds,
+    };
+    this.cx = cx;
+    this.#stall = new StallWatch(pair);
+    this.#signal = opts.signal;
+    this.#onAbort = () => {
+      cx.aborted = true;
+      pair.notify();
+    };
+    opts.signal?.addEventListener("abort", this.#onAbort);
+    this.#timers = [
+      opts.timeoutSeconds
+        ? setTimeout(() => {
+          cx.timedOut = true;
+          pair.notify();
+        }, opts.timeoutSeconds * 1000)
+        : undefined,
+      setTimeout(() => {
+        cx.startTimedOut = true;
+        pair.notify();
+      }, startSeconds * 1000),
+    ];
+    this.#ticker = setInterval(() => {
+      cx.stalled = this.#stall.check();
+      if (cx.stalled) pair.notify();
+    }, 1000);
+  }
+
+  /** A message arrived: the run is not silent. */
+  heard(): void {
+    this.#stall.heard();
+  }
+
+  [Symbol.dispose](): void {
+    this.#timers.forEach((t) => clearTimeout(t));
+    clearInterval(this.#ticker);
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+  }
+}
+
+/**
+ * Notices a run that makes no progress: a QEMU stopped by a signal (its
+ * state in /proc), or silence from every side for DEFAULTS.stallSeconds.
+ */
+class StallWatch<R extends Role> {
+  readonly #pair: SidePair<R>;
+  #lastHeard = performance.now();
+  readonly #stoppedSince: Partial<Record<Role, number>> = {};
+
+  constructor(pair: SidePair<R>) {
+    this.#pair = pair;
+  }
+
+  /** A message arrived. */
+  heard(): void {
+    this.#lastHeard = performance.now();
+  }
+
+  /** Why the run is stalled, or undefined. */
+  check(): string | undefined {
+    const now = performance.now();
+    for (const s of Object.values<SidePair<R>["sides"][R]>(this.#pair.sides)) {
+      const role = s.plan.role;
+      const state = s.exitStatus ? undefined : processState(s.child.pid);
+      if (state !== "T" && state !== "t") {
+        delete this.#stoppedSince[role];
+        continue;
+      }
+      const since = this.#stoppedSince[role] ??= now;
+      if (now - since >= DEFAULTS.stoppedSeconds * 1000) {
+        return `QEMU for side ${role} (pid ${s.child.pid}) is stopped (${
+          state === "T" ? "by a signal such as SIGSTOP" : "by a debugger"
+        }) and runs no further: continue it (SIGCONT) or end it`;
+      }
+    }
+    const silent = (now - this.#lastHeard) / 1000;
+    if (silent >= DEFAULTS.stallSeconds) {
+      const who = Object.keys(this.#pair.sides).length === 1 ? "The QEMU" : "Neither side";
+      return `${who} reported anything for ${Math.round(silent)} s: the run is stalled ` +
+        `(a QEMU hung, or a guest sleeping in a system call)`;
+    }
+    return undefined;
+  }
+}
+
+/** A process's state letter from /proc (R, S, D, T, t, Z...), or undefined. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}

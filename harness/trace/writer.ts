@@ -1,0 +1,260 @@
+/**
+ * Writing a trace file as the recording runs: chunks are compressed as
+ * they arrive (deflate-raw, the platform's CompressionStream) and written
+ * one after the other, so memory holds one chunk's compressed bytes, never
+ * the run. The file is written under a temporary name next to its place
+ * and renamed there only once complete: an interrupted recording leaves
+ * nothing behind, and never half a trace.
+ */
+import {
+  type ChunkEntry,
+  crc32,
+  encodeFooter,
+  encodePrefix,
+  encodeTrailer,
+  type TraceHeader,
+  type TraceSummary,
+} from "./format.ts";
+import { fromOsError, SetupError } from "../core/errors.ts";
+import { basename, dirname, join } from "../../deps/path.ts";
+
+/** Compresses a stream of bytes; finish() gives the result. */
+export class Deflater {
+  readonly #writer: WritableStreamDefaultWriter<BufferSource>;
+  readonly #out: Promise<Uint8Array[]>;
+  #raw = 0;
+
+  constructor() {
+    const cs = new CompressionStream("deflate-raw");
+    this.#writer = cs.writable.getWriter();
+    this.#out = Array.fromAsync(cs.readable as unknown as AsyncIterable<Uint8Array>);
+    // Awaited by finish(); an aborted one has nobody to tell.
+    this.#out.catch(() => {});
+  }
+
+  /** Bytes written so far, before compression. */
+  get raw(): number {
+    return this.#raw;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    this.#raw += bytes.length;
+    await this.#writer.ready;
+    // The stream may keep the buffer: give it its own copy.
+    await this.#writer.write(bytes.slice());
+  }
+
+  async finish(): Promise<Uint8Array> {
+    await this.#writer.close();
+    return concat(await this.#out);
+  }
+
+  /** Drops what was written. */
+  async abort(): Promise<void> {
+    await this.#writer.abort().catch(() => {});
+  }
+}
+
+/** Compresses `bytes` whole. */
+export async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
+  const d = new Deflater();
+  await d.write(bytes);
+  return await d.finish();
+}
+
+/** Concatenates byte arrays. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** One chunk being written. */
+interface OpenChunk {
+  readonly index: number;
+  readonly p0: number;
+  readonly t0: bigint;
+  jumps: number;
+  readonly jumpBytes: Deflater;
+  readonly detailBytes: Deflater;
+}
+
+/** A trace being written; see the module comment. */
+export class TraceWriter implements AsyncDisposable {
+  readonly path: string;
+  readonly #tmp: string;
+  readonly #file: Deno.FsFile;
+  #at = 0;
+  #chunk: OpenChunk | undefined;
+  readonly #chunks: ChunkEntry[] = [];
+  #headerWritten = false;
+  #done = false;
+  #jumps = 0;
+
+  private constructor(path: string, tmp: string, file: Deno.FsFile) {
+    this.path = path;
+    this.#tmp = tmp;
+    this.#file = file;
+  }
+
+  /** Opens the temporary file for a trace that will be at `path`. */
+  static async create(path: string): Promise<TraceWriter> {
+    // Found before the run: a directory in the file's place would only
+    // refuse the rename at the end, and a missing directory the first write.
+    const info = await Deno.stat(path).catch(() => undefined);
+    if (info?.isDirectory) {
+      throw new SetupError(
+        `Cannot write the trace ${path}: it is a directory`,
+        "give -o a file name, e.g. " + join(path, "run.trace"),
+      );
+    }
+    const dir = await Deno.stat(dirname(path)).catch(() => undefined);
+    if (!dir?.isDirectory) {
+      throw new SetupError(
+        `Cannot write the trace ${path}: the directory ${dirname(path)} does not exist`,
+        "create it, or give -o a file in an existing directory",
+      );
+    }
+    const tmp = join(
+      dirname(path),
+      `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
+    );
+    try {
+      const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+      return new TraceWriter(path, tmp, file);
+    } catch (e) {
+      throw fromOsError(`Cannot write the trace ${path}`, e);
+    }
+  }
+
+  /** Jumps in the chunks written so far. */
+  get totalJumps(): number {
+    return this.#jumps + (this.#chunk?.jumps ?? 0);
+  }
+
+  /** Chunks written so far. */
+  get chunks(): number {
+    return this.#chunks.length + (this.#chunk ? 1 : 0);
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    let o = 0;
+    try {
+      while (o < bytes.length) o += await this.#file.write(bytes.subarray(o));
+    } catch (e) {
+      throw fromOsError(`Cannot write the trace ${this.path}`, e);
+    }
+    this.#at += bytes.length;
+  }
+
+  /** Writes the header; once, before any chunk. */
+  async header(h: TraceHeader): Promise<void> {
+    if (this.#headerWritten) return;
+    this.#headerWritten = true;
+    await this.#write(encodePrefix(h));
+  }
+
+  /** Ends the open chunk, if any, and begins chunk `index`. */
+  async beginChunk(index: number, p0: number, t0: bigint): Promise<void> {
+    await this.endChunk();
+    this.#chunk = {
+      index,
+      p0,
+      t0,
+      jumps: 0,
+      jumpBytes: new Deflater(),
+      detailBytes: new Deflater(),
+    };
+  }
+
+  /** More of the open chunk's jumps; `count`: its jumps so far. */
+  async jumps(count: number, bytes: Uint8Array): Promise<void> {
+    if (!this.#chunk) return;
+    this.#chunk.jumps = count;
+    await this.#chunk.jumpBytes.write(bytes);
+  }
+
+  /** More of the open chunk's detail records. */
+  async detail(bytes: Uint8Array): Promise<void> {
+    await this.#chunk?.detailBytes.write(bytes);
+  }
+
+  /** Compresses the open chunk's rest and writes it. */
+  async endChunk(): Promise<void> {
+    const c = this.#chunk;
+    if (!c) return;
+    this.#chunk = undefined;
+    const [j, d] = await Promise.all([c.jumpBytes.finish(), c.detailBytes.finish()]);
+    const jumpsAt = this.#at;
+    await this.#write(j);
+    const detailAt = this.#at;
+    await this.#write(d);
+    this.#jumps += c.jumps;
+    this.#chunks.push({
+      index: c.index,
+      p0: c.p0,
+      t0: c.t0,
+      jumps: c.jumps,
+      jumpsAt,
+      jumpsLen: j.length,
+      jumpsRaw: c.jumpBytes.raw,
+      jumpsCrc: crc32(j),
+      detailAt,
+      detailLen: d.length,
+      detailRaw: c.detailBytes.raw,
+      detailCrc: crc32(d),
+    });
+  }
+
+  /**
+   * Writes the trailer and the footer, and puts the file in its place.
+   * Returns its size in bytes.
+   */
+  async finish(
+    header: TraceHeader,
+    checkpoints: readonly bigint[],
+    summary: TraceSummary,
+  ): Promise<number> {
+    await this.header(header);
+    await this.endChunk();
+    const raw = encodeTrailer({ chunks: this.#chunks, checkpoints, summary });
+    const trailer = await deflate(raw);
+    const trailerAt = this.#at;
+    await this.#write(trailer);
+    await this.#write(encodeFooter({
+      trailerAt,
+      trailerLen: trailer.length,
+      trailerRaw: raw.length,
+      trailerCrc: crc32(trailer),
+    }));
+    try {
+      await this.#file.sync();
+      await Deno.rename(this.#tmp, this.path);
+      this.#done = true;
+      this.#file.close();
+    } catch (e) {
+      // Not done: disposing removes the temporary file.
+      throw fromOsError(`Cannot write the trace ${this.path}`, e);
+    }
+    return this.#at;
+  }
+
+  /** Unless finished: closes and removes the temporary file. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.#chunk?.jumpBytes.abort();
+    await this.#chunk?.detailBytes.abort();
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+    await Deno.remove(this.#tmp).catch(() => {});
+  }
+}
