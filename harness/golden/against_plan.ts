@@ -101,9 +101,12 @@ export async function planAgainst(opts: LockstepOptions, trace: Trace): Promise<
       "drop --mask-reg, or record again with it",
     );
   }
+  // pc is always compared (comparisons()): a trace recorded with
+  // --compare syscalls holds pc and syscalls.
   const asked = opts.compare ?? ["all"];
   if (
-    !(asked.length === 1 && asked[0] === "all") && !same([...asked].sort(), [...h.compared].sort())
+    !(asked.length === 1 && asked[0] === "all") &&
+    !same([...new Set(["pc", ...asked])].sort(), [...h.compared].sort())
   ) {
     throw mismatch(
       trace,
