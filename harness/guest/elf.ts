@@ -80,10 +80,6 @@ function reader(bytes: Uint8Array, little: boolean) {
   };
 }
 
-/** A file offset or size from the header, as a number (past 2^53: beyond any file). */
-const num = (v: bigint | number): number =>
-  typeof v === "number" ? v : v > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(v);
-
 /** Parses an image's ELF headers, or returns undefined if it is not ELF. */
 export function parseElf(src: ByteSource | Uint8Array): ElfInfo | undefined {
   const file = src instanceof Uint8Array ? bytesSource(src) : src;
@@ -99,7 +95,10 @@ export function parseElf(src: ByteSource | Uint8Array): ElfInfo | undefined {
   const is64 = elfClass === 2;
   const little = head[5] !== 2;
   const h = reader(head, little);
-  const word = (r: ReturnType<typeof reader>, o: number) => is64 ? num(r.u64(o)) : r.u32(o);
+  // Offsets and sizes stay exact (a damaged file's may pass 2^53) until
+  // checked against the file's size; messages print them as they are.
+  const word = (r: ReturnType<typeof reader>, o: number): bigint =>
+    is64 ? r.u64(o) : BigInt(r.u32(o));
   const type = h.u16(16);
   const machine = h.u16(18);
   const entry = is64 ? h.u64(24) : BigInt(h.u32(24));
@@ -116,11 +115,11 @@ export function parseElf(src: ByteSource | Uint8Array): ElfInfo | undefined {
     problem = `its program headers are ${phentsize} bytes each, not the ${minEntry} of ELF${
       is64 ? 64 : 32
     }`;
-  } else if (phnum > 0 && phoff + phnum * phentsize > file.size) {
+  } else if (phnum > 0 && phoff + BigInt(phnum * phentsize) > BigInt(file.size)) {
     problem =
       `its program headers (at byte ${phoff}) reach past the end of the file (${file.size} bytes)`;
   } else if (phnum > 0) {
-    const table = file.read(phoff, phnum * phentsize);
+    const table = file.read(Number(phoff), phnum * phentsize);
     const p = reader(table, little);
     for (let i = 0; i < phnum; i++) {
       const ph = i * phentsize;
@@ -128,13 +127,16 @@ export function parseElf(src: ByteSource | Uint8Array): ElfInfo | undefined {
       const offset = word(p, is64 ? ph + 8 : ph + 4);
       const filesz = word(p, is64 ? ph + 32 : ph + 16);
       if (ptype === PT_INTERP) hasInterp = true;
-      if ((ptype === PT_LOAD || ptype === PT_NOTE) && offset + filesz > file.size) {
+      if ((ptype === PT_LOAD || ptype === PT_NOTE) && offset + filesz > BigInt(file.size)) {
         problem ??= `segment ${i} (bytes ${offset} to ${offset + filesz}) reaches past the end ` +
           `of the file (${file.size} bytes): the file is truncated`;
         continue;
       }
       if (ptype === PT_NOTE && !hasLinuxNote) {
-        hasLinuxNote = notesHaveGnuAbiTag(file.read(offset, Math.min(filesz, NOTE_READ)), little);
+        hasLinuxNote = notesHaveGnuAbiTag(
+          file.read(Number(offset), Math.min(Number(filesz), NOTE_READ)),
+          little,
+        );
       }
     }
   }

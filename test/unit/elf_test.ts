@@ -1,6 +1,6 @@
 import { isLinuxUserImage, parseElf } from "../../harness/guest/elf.ts";
 import { pluginApiFor } from "../../harness/qemu/binary.ts";
-import { equal, ok, throws } from "../../deps/assert.ts";
+import { equal, match, ok, throws } from "../../deps/assert.ts";
 
 const build = new URL("../guests/build/", import.meta.url);
 const read = (name: string) => Deno.readFileSync(new URL(name, build));
@@ -46,4 +46,24 @@ Deno.test("plugin API version follows the QEMU release", () => {
   equal(pluginApiFor("10.2.2"), 5);
   throws(() => pluginApiFor("4.2.1"), RangeError);
   throws(() => pluginApiFor("banana"), SyntaxError);
+});
+
+Deno.test("a damaged ELF's offsets past 2^53 are named exactly, never as Infinity", async () => {
+  const image = await Deno.readFile(new URL("../guests/build/x86_64-hello", import.meta.url));
+  const view = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset);
+  const farHeaders = image.slice();
+  view(farHeaders).setBigUint64(32, 0xffff_ffff_ffff_ff00n, true);
+  equal(
+    parseElf(farHeaders)?.problem,
+    "its program headers (at byte 18446744073709551360) reach past the end of the file " +
+      `(${image.length} bytes)`,
+  );
+  const farSegment = image.slice();
+  const phoff = Number(view(image).getBigUint64(32, true));
+  view(farSegment).setBigUint64(phoff + 8, 0x20_0000_0000_0001n, true);
+  view(farSegment).setBigUint64(phoff + 32, 0x10n, true);
+  match(
+    parseElf(farSegment)?.problem ?? "",
+    /^segment 0 \(bytes 9007199254740993 to 9007199254741009\) reaches past the end/,
+  );
 });
