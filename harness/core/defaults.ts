@@ -15,11 +15,10 @@ export const DEFAULTS = {
    */
   historyLines: 16,
   /**
-   * Instructions between register snapshots. Reading a register costs about
-   * 15 ns (aarch64, QEMU 10.0): one snapshot a jump target made a
-   * 3-instruction loop 100 times slower, one per 4096 instructions costs a
-   * few per cent (docs/comparisons.md). Narrowing finds the instruction
-   * between two snapshots.
+   * Instructions between register snapshots. Every snapshot reads every
+   * compared register, so one at every jump target makes a tight loop many
+   * times slower; spaced out they cost little (docs/performance.md has the
+   * figures), and narrowing finds the instruction between two snapshots.
    */
   regsEvery: 4096,
   /** Instructions between checkpoints (exact counts; docs/performance.md). */
@@ -75,10 +74,9 @@ export const DEFAULTS = {
  * block ring covers the window, two intervals, the transient window and
  * the history) would not fit in memory, or a timer would overflow. The
  * detail pass's dump spans up to a window and two intervals, and the
- * harness holds it instruction by instruction: with the sparc guest's
- * difference at its end on QEMU 10.2 (measured 2026-11-29), --window 2^24
- * with --interval 2^22 peaked at 1.5 GB, --interval 2^24 ran out of
- * memory (Deno's heap, 4.4 GB).
+ * harness holds it instruction by instruction in Deno's heap: these
+ * bounds keep that dump within what the heap can hold (docs/performance.md
+ * has what larger values cost).
  */
 export const LIMITS = {
   history: 10_000,

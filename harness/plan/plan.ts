@@ -303,7 +303,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   }
   // linux-user: QEMU's other threads (the plugin's reader) must not map
   // malloc arenas of their own while QEMU maps the guest, or where the
-  // guest's stack lands depends on their timing (about 1 run in 20 on 10.2).
+  // guest's stack lands depends on their timing (docs/performance.md).
   if (mode === "user") env.MALLOC_ARENA_MAX = "1";
 
   const side = (
