@@ -1,5 +1,5 @@
 /**
- * The stream comparator: given the blocks both sides dumped around a
+ * The dump comparator: given the blocks both sides dumped around a
  * disagreement, find the first instruction whose address differs. It
  * compares instructions, not blocks, so a block split differently on the
  * two sides (one instruction per TB, a different TB size, an icount cut)

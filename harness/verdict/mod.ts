@@ -1,6 +1,6 @@
 /**
  * What a run found and how it is judged from dumps: the Verdict type, the
- * stream comparator that finds the first differing instruction in two dumps
+ * dump comparator that finds the first differing instruction in two dumps
  * (dump_diff.ts), differences the environment makes, transient excursions,
  * and the timeline.
  *
