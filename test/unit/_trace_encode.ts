@@ -1,9 +1,10 @@
-// The jump encoding of plugin-src/record.c, again in TypeScript, for tests
-// of the decoder: a second writing of the same rules (docs/trace-format.md)
-// that round trips with it. The plugin's own output is checked by the
+// The jump and detail encodings of plugin-src/record.c, again in
+// TypeScript, for tests of the decoder: a second writing of the same rules
+// (docs/trace-format.md) that round trips with it. The plugin's own output is checked by the
 // end-to-end tests and the real traces in testdata/.
-import type { ChunkStart, Jump } from "../../harness/trace/codec.ts";
+import type { ChunkStart, Detail, Jump } from "../../harness/trace/codec.ts";
 import { RUN_WAYS } from "../../harness/trace/codec.ts";
+import { DetailKind } from "../../harness/core/protocol.ts";
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -16,6 +17,9 @@ class Bytes {
       x >>= 7n;
     }
     this.out.push(Number(x));
+  }
+  u64(v: bigint): void {
+    for (let i = 0n; i < 8n; i++) this.out.push(Number((v >> (8n * i)) & 0xffn));
   }
   zigzag(diff: bigint): void {
     const v = BigInt.asIntN(64, diff & MASK64);
@@ -68,6 +72,44 @@ export function encodeJumps(start: ChunkStart, jumps: readonly Jump[]): Uint8Arr
     }
     pos = j.pos;
     runPc = j.target;
+  }
+  return new Uint8Array(b.out);
+}
+
+/** Encodes one chunk's detail records as record.c does; they must lie in the chunk, in order. */
+export function encodeDetail(start: ChunkStart, details: readonly Detail[]): Uint8Array {
+  const b = new Bytes();
+  let pos = start.index * start.size;
+  for (const d of details) {
+    b.out.push(
+      d.kind === "syscall"
+        ? DetailKind.SYSCALL
+        : d.kind === "sysret"
+        ? DetailKind.SYSRET
+        : d.kind === "sysout"
+        ? DetailKind.SYSOUT
+        : DetailKind.REGS,
+    );
+    b.varint(d.pos - pos);
+    pos = d.pos;
+    switch (d.kind) {
+      case "syscall":
+        b.varint(d.number);
+        b.u64(d.args);
+        break;
+      case "sysret":
+        b.varint(d.number);
+        b.u64(d.ret);
+        break;
+      case "sysout":
+        b.varint(d.number);
+        b.varint(d.offset);
+        b.u64(d.value);
+        break;
+      case "regs":
+        b.u64(d.hash);
+        break;
+    }
   }
   return new Uint8Array(b.out);
 }
