@@ -17,7 +17,7 @@
 
 import { type LivePlugins, runLive } from "./live_run.ts";
 import { nameDifference } from "./name_difference.ts";
-import { fastArgv } from "../plan/command_line.ts";
+import { sideArgv } from "../plan/command_line.ts";
 import { withDisassembly } from "../guest/disasm.ts";
 import type { Outcome } from "../run/judge.ts";
 import type { RunPlan } from "../plan/plan.ts";
@@ -117,7 +117,7 @@ export async function runAgainst(
     plan,
     trace,
     "fast",
-    (dir) => fastArgv(plan, plan.b, dir, plugin.path, plugin.shim),
+    (dir) => sideArgv({ plan, side: plan.b, runDir: dir, plugin, pass: { kind: "fast" } }),
     part,
     { ...opts, limitHash },
   );

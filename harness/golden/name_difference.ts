@@ -6,7 +6,7 @@
  */
 
 import { found, type LivePlugins, type LiveRun, runLive } from "./live_run.ts";
-import { lockstepArgv, narrowArgv, recordArgv } from "../plan/command_line.ts";
+import { sideArgv } from "../plan/command_line.ts";
 import { flattenDump } from "../verdict/dump_diff.ts";
 import type { Outcome } from "../run/judge.ts";
 import type { RunPlan } from "../plan/plan.ts";
@@ -66,7 +66,8 @@ export async function nameDifference(
     recPlan,
     trace,
     "record",
-    (dir) => recordArgv(recPlan, plan.b, dir, plugin.path, rec, plugin.shim),
+    (dir) =>
+      sideArgv({ plan: recPlan, side: plan.b, runDir: dir, plugin, pass: { kind: "record", rec } }),
     { kind: "echo" },
     { ...opts, record: comparer },
   );
@@ -138,7 +139,14 @@ async function liveAround(
     plan,
     trace,
     "dump",
-    (dir) => lockstepArgv(plan, plan.b, dir, plugin.path, plugin.shim, true),
+    (dir) =>
+      sideArgv({
+        plan,
+        side: plan.b,
+        runDir: dir,
+        plugin,
+        pass: { kind: "lockstep", fastCount: true },
+      }),
     { kind: "stop", good, bad: pos },
     { ...opts, done: (s) => (s.dump?.done ? found : undefined) },
   );
@@ -372,7 +380,14 @@ async function stepLive(
     plan,
     trace,
     "narrow",
-    (dir) => narrowArgv(plan, plan.b, dir, plugin.path, from, to, plugin.shim, true),
+    (dir) =>
+      sideArgv({
+        plan,
+        side: plan.b,
+        runDir: dir,
+        plugin,
+        pass: { kind: "narrow", from, to, fastCount: true },
+      }),
     undefined,
     {
       ...opts,

@@ -8,8 +8,9 @@
  */
 import { createHash } from "node:crypto";
 import { buildPlugin } from "../qemu/plugin_build.ts";
-import { recordArgv } from "../plan/command_line.ts";
+import { sideArgv } from "../plan/command_line.ts";
 import type { RunPlan } from "../plan/plan.ts";
+import type { SessionOptions } from "../run/session.ts";
 import { PEER_SOCKET, REC_SOCKET, type RecordParams } from "../plan/plugin_args.ts";
 import { chooseRegisters } from "../plan/registers.ts";
 import { RecordStream } from "./record_stream.ts";
@@ -24,20 +25,15 @@ import { basename, join } from "../../deps/path.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** How to record. */
-export interface RecordOptions {
+export interface RecordOptions extends Omit<SessionOptions, "onProgress"> {
   /** Where the trace goes. */
   readonly out: string;
   /** Instructions between checkpoints (DEFAULTS.fastInterval), per chunk, between register snapshots. */
   readonly interval?: number | undefined;
   readonly chunk?: number | undefined;
   readonly detail?: number | undefined;
-  readonly signal?: AbortSignal | undefined;
-  readonly timeoutSeconds?: number | undefined;
-  readonly startSeconds?: number | undefined;
-  readonly keepTemp?: boolean | undefined;
-  readonly cacheDir?: string | undefined;
+  /** Called with the instructions recorded so far. */
   readonly onProgress?: ((insns: number) => void) | undefined;
-  readonly onEvent?: ((line: string) => void) | undefined;
 }
 
 /** What a recording came to. */
@@ -148,7 +144,14 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   await using pair = await SidePair.open({
     plan,
     roles: ["a"],
-    args: (s, dir) => recordArgv(plan, s, dir, plugin.path, rec, shim),
+    args: (s, dir) =>
+      sideArgv({
+        plan,
+        side: s,
+        runDir: dir,
+        plugin: { path: plugin.path, shim },
+        pass: { kind: "record", rec },
+      }),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: "record ",

@@ -87,57 +87,44 @@ const OPEN_SIDE_DIR = 'exec 3<"$1" && shift && exec "$@"';
 const OPEN_SIDE_DIR_PRELOAD = 'exec 3<"$1" && LD_PRELOAD="$2" && export LD_PRELOAD && shift 2 && ' +
   'exec "$@"';
 
-/** The full argv for one side, given the run's private directory. */
-export function lockstepArgv(
-  plan: RunPlan,
-  side: SidePlan,
-  runDir: string,
-  pluginPath: string,
-  shim?: string,
-  fastCount = false,
-): string[] {
-  const spec = pluginSpec(pluginPath, lockstepPluginArgs(plan, side, runDir, fastCount));
-  return argvWithPlugin(plan, side, runDir, spec, shim);
+/** What the plugin of one side is started to do. */
+export type PluginPass =
+  /** The detail pass (block rings, events, dumps); `fastCount` counts as the fast pass does. */
+  | { readonly kind: "lockstep"; readonly fastCount?: boolean }
+  /** The fast pass: inline counts and checkpoints only. */
+  | { readonly kind: "fast" }
+  /** Recording a golden trace. */
+  | { readonly kind: "record"; readonly rec: RecordParams }
+  /** Alone, reporting every step of [from, to] (narrowing). */
+  | {
+    readonly kind: "narrow";
+    readonly from: number;
+    readonly to: number;
+    readonly fastCount?: boolean;
+  };
+
+/** Everything one side's command line is made from. */
+export interface SideArgvRequest {
+  readonly plan: RunPlan;
+  readonly side: SidePlan;
+  /** The run's private directory. */
+  readonly runDir: string;
+  /** The plugin built for this side, and in linux-user the environment shim to preload. */
+  readonly plugin: { readonly path: string; readonly shim?: string | undefined };
+  readonly pass: PluginPass;
 }
 
-/** The full argv for one side of the fast pass. */
-export function fastArgv(
-  plan: RunPlan,
-  side: SidePlan,
-  runDir: string,
-  pluginPath: string,
-  shim?: string,
-): string[] {
-  const spec = pluginSpec(pluginPath, fastPluginArgs(plan, side, runDir));
-  return argvWithPlugin(plan, side, runDir, spec, shim);
-}
-
-/** The full argv of a side that records a trace. */
-export function recordArgv(
-  plan: RunPlan,
-  side: SidePlan,
-  runDir: string,
-  pluginPath: string,
-  rec: RecordParams,
-  shim?: string,
-): string[] {
-  const spec = pluginSpec(pluginPath, recordPluginArgs(plan, side, runDir, rec));
-  return argvWithPlugin(plan, side, runDir, spec, shim);
-}
-
-/** The argv of one side run alone to report every step of [from, to] (narrowing). */
-export function narrowArgv(
-  plan: RunPlan,
-  side: SidePlan,
-  runDir: string,
-  pluginPath: string,
-  from: number,
-  to: number,
-  shim?: string,
-  fastCount = false,
-): string[] {
-  const spec = pluginSpec(pluginPath, narrowPluginArgs(side, runDir, from, to, fastCount));
-  return argvWithPlugin(plan, side, runDir, spec, shim);
+/** The full argv of one side, its plugin started for `pass`. */
+export function sideArgv(r: SideArgvRequest): string[] {
+  const { plan, side, runDir, pass } = r;
+  const args = pass.kind === "lockstep"
+    ? lockstepPluginArgs(plan, side, runDir, pass.fastCount ?? false)
+    : pass.kind === "fast"
+    ? fastPluginArgs(plan, side, runDir)
+    : pass.kind === "record"
+    ? recordPluginArgs(plan, side, runDir, pass.rec)
+    : narrowPluginArgs(side, runDir, pass.from, pass.to, pass.fastCount ?? false);
+  return argvWithPlugin(plan, side, runDir, pluginSpec(r.plugin.path, args), r.plugin.shim);
 }
 
 /**

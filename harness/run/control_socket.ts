@@ -3,6 +3,7 @@
  * which both plugins report (hello, progress, end, limit, dumps). It is the
  * plugins' own channel, apart from the guest's stdout/stderr.
  */
+import { readLines } from "../core/lines.ts";
 import { parseMessage, type PluginMessage, type Role } from "../core/protocol.ts";
 
 /** The longest line a plugin may send (a register list, a dump line). */
@@ -23,7 +24,7 @@ export class ControlServer implements AsyncDisposable {
   readonly #conns = new Map<number, Deno.UnixConn>();
   // Messages read and not yet taken: #queue[#head] is the next one. A dump is
   // hundreds of thousands of lines, so taking one must not move the rest
-  // (Array.shift() does: 2.8 s of a 3,362-instruction verdict went there).
+  // (Array.shift() does, which makes a dump quadratic; docs/performance.md).
   #queue: Array<[number, ControlMessage]> = [];
   #head = 0;
   #wake: (() => void) | undefined;
@@ -64,27 +65,13 @@ export class ControlServer implements AsyncDisposable {
   }
 
   async #read(id: number, conn: Deno.UnixConn): Promise<void> {
-    const decoder = new TextDecoder();
-    let buf = "";
-    const chunk = new Uint8Array(1 << 16);
     try {
-      for (;;) {
-        const n = await conn.read(chunk);
-        if (n === null) break;
-        buf += decoder.decode(chunk.subarray(0, n), { stream: true });
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.startsWith(PROBE)) {
-            this.#probeRead(id, line);
-            return;
-          }
-          if (line.trim()) this.#push(id, parseMessage(line));
+      for await (const line of readLines(conn, MAX_LINE)) {
+        if (line.startsWith(PROBE)) {
+          this.#probeRead(id, line);
+          return;
         }
-        if (buf.length > MAX_LINE) {
-          throw new RangeError(`a line of more than ${MAX_LINE} bytes`);
-        }
+        if (line.trim()) this.#push(id, parseMessage(line));
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset)) {

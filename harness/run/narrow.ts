@@ -9,7 +9,7 @@
  * is reported, not guessed past.
  */
 import { addressesBetween, dumpStart, lastSnapshotBefore } from "../verdict/dump_diff.ts";
-import { narrowArgv } from "../plan/command_line.ts";
+import { sideArgv } from "../plan/command_line.ts";
 import type { RunPlan } from "../plan/plan.ts";
 import type { Role, Step } from "../core/protocol.ts";
 import { regValue } from "../plan/registers.ts";
@@ -143,15 +143,13 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
     plan,
     args: (side, dir) => {
       const o = req.origins[side.role];
-      return narrowArgv(
+      return sideArgv({
         plan,
         side,
-        dir,
-        req.plugins[side.role],
-        from + o,
-        to + o,
-        req.plugins.shim,
-      );
+        runDir: dir,
+        plugin: { path: req.plugins[side.role], shim: req.plugins.shim },
+        pass: { kind: "narrow", from: from + o, to: to + o },
+      });
     },
     onEvent: req.onEvent,
     label: "narrow ",

@@ -10,7 +10,7 @@ import { capitalise, lastWords, sideResult } from "./side_result.ts";
 import { decide, type Outcome } from "./judge.ts";
 import { narrowDivergence } from "./narrow.ts";
 import { buildPlugin, type BuiltPlugin } from "../qemu/plugin_build.ts";
-import { fastArgv, lockstepArgv } from "../plan/command_line.ts";
+import { sideArgv } from "../plan/command_line.ts";
 import type { RunPlan, SidePlan } from "../plan/plan.ts";
 import type { Role } from "../core/protocol.ts";
 import { SidePair } from "./side_pair.ts";
@@ -104,10 +104,16 @@ async function runPass(
   timeline: TimelineRecorder,
 ): Promise<Pass> {
   const started = performance.now();
-  const argv = kind === "fast" ? fastArgv : lockstepArgv;
   await using pair = await SidePair.open({
     plan,
-    args: (side, dir) => argv(plan, side, dir, plugins[side.role], plugins.shim),
+    args: (side, dir) =>
+      sideArgv({
+        plan,
+        side,
+        runDir: dir,
+        plugin: { path: plugins[side.role], shim: plugins.shim },
+        pass: { kind: kind === "fast" ? "fast" : "lockstep" },
+      }),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: kind === "fast" ? "fast " : "",

@@ -3,9 +3,10 @@
 // the plugin fuzz test's machinery.
 import { buildPlugin, PLUGIN_UNITS } from "../../harness/qemu/plugin_build.ts";
 import { planRun } from "../../harness/plan/plan.ts";
-import { lockstepArgv } from "../../harness/plan/command_line.ts";
+import { sideArgv } from "../../harness/plan/command_line.ts";
 import { SidePair } from "../../harness/run/side_pair.ts";
 import { resyncCommand } from "../../harness/core/protocol.ts";
+import { readLines } from "../../harness/core/lines.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FAKE_QEMU = new URL("testdata/fake_qemu.c", import.meta.url).pathname;
@@ -284,7 +285,7 @@ export async function runCase(
     const ended = exit.then(() => sleep(300)).then(() => undefined);
     const accepted = await withTimeout(Promise.race([ctlListener.accept(), ended]), boundMs);
     ctl = accepted === "timeout" ? undefined : accepted;
-    if (ctl) readers.push(readLines(ctl, messages));
+    if (ctl) readers.push(readJsonLines(ctl, messages));
     const narrow = c.args.some((a) => a.startsWith("narrow="));
     if (ctl && !narrow) {
       if (peerListener) {
@@ -369,24 +370,13 @@ export async function runCase(
   return { exit: result, stderr, messages, peerOut, endMs, resyncs };
 }
 
-async function readLines(conn: Deno.Conn, into: { t: string }[]): Promise<void> {
-  const dec = new TextDecoder();
-  let buf = "";
-  const chunk = new Uint8Array(1 << 16);
+async function readJsonLines(conn: Deno.Conn, into: { t: string }[]): Promise<void> {
   try {
-    for (;;) {
-      const n = await conn.read(chunk);
-      if (n === null) break;
-      buf += dec.decode(chunk.subarray(0, n), { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          into.push(JSON.parse(line));
-        } catch {
-          into.push({ t: "?", line } as { t: string });
-        }
+    for await (const line of readLines(conn)) {
+      try {
+        into.push(JSON.parse(line));
+      } catch {
+        into.push({ t: "?", line } as { t: string });
       }
     }
   } catch {
@@ -504,7 +494,7 @@ export async function recordTraffic(
     await using pair = await SidePair.open({
       plan,
       args: (side, dir) => {
-        const argv = lockstepArgv(plan, side, dir, plugin.path);
+        const argv = sideArgv({ plan, side, runDir: dir, plugin, pass: { kind: "lockstep" } });
         if (side.role === "a") return argv;
         tap(dir);
         return argv.map((x) => x.replace(`${dir}/peer.sock`, `${dir}/tap.sock`));

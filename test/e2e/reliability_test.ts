@@ -1,7 +1,7 @@
 // Right verdicts under load, faults and hostile input (the real CLI and
 // library, real QEMU 7.2).
 import { buildPlugin, planRun, runLockstep } from "../../mod.ts";
-import { lockstepArgv } from "../../harness/plan/command_line.ts";
+import { sideArgv } from "../../harness/plan/command_line.ts";
 import { SidePair } from "../../harness/run/side_pair.ts";
 import { alive, GUESTS, ROOT, runCli, startCli, tempDir } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
@@ -19,7 +19,7 @@ Deno.test("a side's exit counts only after its plugin's reports were read, even 
   });
   await using pair = await SidePair.open({
     plan,
-    args: (side, dir) => lockstepArgv(plan, side, dir, plugin.path),
+    args: (side, dir) => sideArgv({ plan, side, runDir: dir, plugin, pass: { kind: "lockstep" } }),
   });
   await Promise.all([pair.sides.a.child.status, pair.sides.b.child.status]);
   await new Promise((r) => setTimeout(r, 500));

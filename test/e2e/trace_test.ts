@@ -2,7 +2,7 @@
 // with it (--against), through the real CLI.
 import { buildPlugin, DEFAULTS, planRun, readTrace, type RecordResult } from "../../mod.ts";
 import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
-import { narrowArgv } from "../../harness/plan/command_line.ts";
+import { sideArgv } from "../../harness/plan/command_line.ts";
 import { chooseRegisters } from "../../harness/plan/registers.ts";
 import { SidePair } from "../../harness/run/side_pair.ts";
 import { superviseOne } from "../../harness/run/supervise_one.ts";
@@ -180,7 +180,14 @@ Deno.test("a trace's jumps are exactly the instructions that do not follow the o
     await using pair = await SidePair.open({
       plan,
       roles: ["a"],
-      args: (side, d) => narrowArgv(plan, side, d, plugin.path, 0, to - 1, shim.path, true),
+      args: (side, d) =>
+        sideArgv({
+          plan,
+          side,
+          runDir: d,
+          plugin: { path: plugin.path, shim: shim.path },
+          pass: { kind: "narrow", from: 0, to: to - 1, fastCount: true },
+        }),
       chooseRegs: (l) => chooseRegisters(l.a!, l.a!, []),
     });
     await superviseOne(pair, "a", {

@@ -1,5 +1,5 @@
 // From a plan to each side's command line and plugin arguments.
-import { lockstepArgv, narrowArgv } from "../../harness/plan/command_line.ts";
+import { sideArgv } from "../../harness/plan/command_line.ts";
 import { lockstepPluginArgs, PLUGIN_ARGS } from "../../harness/plan/plugin_args.ts";
 import { fakePlan } from "./_plan.ts";
 import { deepEqual, equal, ok } from "../../deps/assert.ts";
@@ -72,7 +72,13 @@ Deno.test("plugin arguments follow what is compared and what both QEMUs can do",
 Deno.test("linux-user sides start their guest through the same path", () => {
   const plan = fakePlan({ guestArgs: ["1", "two"] });
   for (const side of [plan.a, plan.b]) {
-    const argv = lockstepArgv(plan, side, "/run", "/cache/lockstep.so");
+    const argv = sideArgv({
+      plan: plan,
+      side: side,
+      runDir: "/run",
+      plugin: { path: "/cache/lockstep.so" },
+      pass: { kind: "lockstep" },
+    });
     equal(argv[0], "-c");
     equal(argv[3], `/run/${side.role}`);
     // The guest is side A's image name under fd 3, whichever side.
@@ -87,8 +93,20 @@ Deno.test("linux-user sides preload the environment shim, narrowing's re-runs to
   const plan = fakePlan();
   for (
     const argv of [
-      lockstepArgv(plan, plan.b, "/run", "/p.so", "/cache/env_shim.so"),
-      narrowArgv(plan, plan.b, "/run", "/p.so", 1, 2, "/cache/env_shim.so"),
+      sideArgv({
+        plan: plan,
+        side: plan.b,
+        runDir: "/run",
+        plugin: { path: "/p.so", shim: "/cache/env_shim.so" },
+        pass: { kind: "lockstep" },
+      }),
+      sideArgv({
+        plan: plan,
+        side: plan.b,
+        runDir: "/run",
+        plugin: { path: "/p.so", shim: "/cache/env_shim.so" },
+        pass: { kind: "narrow", from: 1, to: 2 },
+      }),
     ]
   ) {
     ok(argv[1]!.includes('LD_PRELOAD="$2"'), argv[1]);
@@ -99,19 +117,46 @@ Deno.test("linux-user sides preload the environment shim, narrowing's re-runs to
 
 Deno.test("fixed devices: QEMU's -L prefix is the run directory's root, before the user's arguments", () => {
   const plan = fakePlan({ fixedDevices: true });
-  const argv = lockstepArgv(plan, plan.a, "/run", "/p.so");
+  const argv = sideArgv({
+    plan: plan,
+    side: plan.a,
+    runDir: "/run",
+    plugin: { path: "/p.so" },
+    pass: { kind: "lockstep" },
+  });
   const at = argv.indexOf("-L");
   equal(argv[at + 1], "/run/root");
   ok(at > argv.indexOf("-plugin") && at < argv.indexOf("-0"));
-  equal(lockstepArgv(fakePlan(), plan.a, "/run", "/p.so").includes("-L"), false);
+  equal(
+    sideArgv({
+      plan: fakePlan(),
+      side: plan.a,
+      runDir: "/run",
+      plugin: { path: "/p.so" },
+      pass: { kind: "lockstep" },
+    }).includes("-L"),
+    false,
+  );
 });
 
 Deno.test("system mode: machine arguments, then the plugin, then the image", () => {
   const plan = fakePlan({ mode: "system" });
-  const argv = lockstepArgv(plan, plan.a, "/run", "/p.so");
+  const argv = sideArgv({
+    plan: plan,
+    side: plan.a,
+    runDir: "/run",
+    plugin: { path: "/p.so" },
+    pass: { kind: "lockstep" },
+  });
   const at = argv.indexOf("-plugin");
   deepEqual(argv.slice(0, at), plan.a.head);
   deepEqual(argv.slice(at + 4), plan.a.tail);
-  const narrowed = narrowArgv(plan, plan.b, "/run", "/p.so", 10, 20);
+  const narrowed = sideArgv({
+    plan: plan,
+    side: plan.b,
+    runDir: "/run",
+    plugin: { path: "/p.so" },
+    pass: { kind: "narrow", from: 10, to: 20 },
+  });
   equal(narrowed[narrowed.indexOf("-plugin") + 1], "/p.so,role=b,ctl=/run/ctl.sock,narrow=10:20");
 });
