@@ -1,22 +1,53 @@
 #!/usr/bin/env bash
-# Installs everything qemu-lockstep needs on a fresh Debian 12 / Ubuntu machine:
-# QEMU (system + linux-user), cross compilers for the bundled guests, glib
-# headers, binutils for symbols and disassembly, Chromium (the test of the
-# HTML verdict), and a pinned Deno from npm. Then builds the bundled guests
-# and provides two newer QEMUs (see the end). Safe to run again: every step
-# is idempotent.
+# Sets up qemu-lockstep on a Debian 12 / Ubuntu machine, in two sizes:
+#
+#   bash scripts/setup.sh           what the demo needs: Debian's QEMU 7.2
+#                                   linux-user, gcc, glib headers, binutils,
+#                                   a pinned Deno from npm, the x86_64 guests
+#                                   (a minute or two on a fresh machine)
+#   bash scripts/setup.sh --tests   everything the tests need: the above, and
+#                                   Debian's QEMU 7.2 system emulators, cross
+#                                   compilers, Chromium (the test of the HTML
+#                                   verdict), every guest, the benchmark
+#                                   kernel, and two newer QEMUs (see the end);
+#                                   the first time on a machine it builds QEMU
+#                                   10.2.2 (about 20 minutes on 2 cores)
+#
+# Safe to run again, either way round: every step is idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+usage() {
+    sed -n '2,15s/^# \{0,1\}//p' "$0"
+}
+tests=0
+case "${1:-}" in
+    "") ;;
+    --tests) tests=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "setup: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "setup: one argument at most" >&2; usage >&2; exit 2; }
+started=$SECONDS
+# as_root, human_secs
+# shellcheck source=scripts/qemu-cache.sh
+. scripts/qemu-cache.sh
 
+# What the demo uses: QEMU 7.2's dynamic qemu-x86_64 (it loads plugins;
+# qemu-user-static does not), gcc and glib's headers to build the plugin,
+# objdump to disassemble (binutils-multiarch's knows every preset), setarch.
 packages=(
-    qemu-user qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
-    gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
-    libc6-dev-arm64-cross
-    binutils-multiarch libglib2.0-dev pkg-config make gcc libc6-dev
-    util-linux libxml2-utils debootstrap debian-archive-keyring chromium
+    qemu-user binutils-multiarch libglib2.0-dev pkg-config make gcc libc6-dev
+    util-linux
 )
+if [ "$tests" = 1 ]; then
+    packages+=(
+        qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
+        gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
+        libc6-dev-arm64-cross
+        libxml2-utils debootstrap debian-archive-keyring chromium
+    )
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
@@ -37,8 +68,20 @@ if ! "$deno" --version >/dev/null 2>&1; then
     (cd scripts/deno && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# The bundled guests, built from source in the repo.
-make -s -C test/guests
+# The bundled guests, built from source in the repo: the x86_64 ones (host
+# gcc) for the demo, all of them for the tests.
+if [ "$tests" = 1 ]; then
+    make -s -C test/guests
+else
+    make -s -C test/guests x86_64
+fi
+
+if [ "$tests" = 0 ]; then
+    echo "setup: done in $(human_secs $((SECONDS - started))) ($("$deno" --version | head -1))." \
+        "The demo: $deno task demo; the tests need bash scripts/setup.sh --tests" \
+        "(the first time on a machine it builds QEMU 10.2.2: about 20 min on 2 cores)" >&2
+    exit 0
+fi
 
 # The benchmark's kernel: Debian's own linux-image-amd64, unpacked.
 if [ ! -s test/guests/build/vmlinuz ]; then
@@ -61,4 +104,5 @@ fi
 bash scripts/trixie-qemu.sh
 bash scripts/build-qemu.sh
 
-echo "setup: done ($("$deno" --version | head -1)); run it as $deno" >&2
+echo "setup: done in $(human_secs $((SECONDS - started))) ($("$deno" --version | head -1));" \
+    "run it as $deno" >&2
