@@ -209,5 +209,6 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
       }]}\n`,
     );
   }
-  return failed === 0 ? 0 : 1;
+  // Interrupted: cases were cut short or never ran, so no verdict on the suite.
+  return signal.aborted ? 3 : failed === 0 ? 0 : 1;
 }

@@ -59,8 +59,8 @@ export const DEFAULTS = {
   cleanupGraceMs: 500,
   /** Seconds a QEMU may stay stopped (SIGSTOP, a debugger) before the run gives up on it. */
   stoppedSeconds: 5,
-  /** Seconds without a report from either side before the run is called stalled. */
-  stallSeconds: 600,
+  /** Seconds in which no side retires an instruction before the run is called stalled. */
+  stallSeconds: 60,
   /** Narrowing reports at most this many steps (a bound on its output and time). */
   narrowMaxSteps: 200_000,
   /** Narrowing's re-runs get this many times the first run's time... */

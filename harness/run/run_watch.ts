@@ -16,6 +16,8 @@ export interface WatchOptions {
   readonly signal?: AbortSignal | undefined;
   readonly timeoutSeconds?: number | undefined;
   readonly startSeconds?: number | undefined;
+  /** Seconds in which no side retires an instruction before the run is stalled (DEFAULTS.stallSeconds). */
+  readonly stallSeconds?: number | undefined;
 }
 
 /** The timers and the stall check of one run; see the module comment. */
@@ -46,7 +48,7 @@ export class RunWatch<R extends Role> implements Disposable {
       startSeconds,
     };
     this.cx = cx;
-    this.#stall = new StallWatch(pair);
+    this.#stall = new StallWatch(pair, opts.stallSeconds ?? DEFAULTS.stallSeconds);
     this.#signal = opts.signal;
     this.#onAbort = () => {
       cx.aborted = true;
@@ -71,9 +73,14 @@ export class RunWatch<R extends Role> implements Disposable {
     }, 1000);
   }
 
-  /** A message arrived: the run is not silent. */
-  heard(): void {
-    this.#stall.heard();
+  /**
+   * A message arrived and was applied: `insns` is each side's instruction
+   * count now. Only a count that grew, or a message that is not a progress
+   * report (a dump, an end), is progress: a side waiting for its peer does
+   * not make the run alive.
+   */
+  heard(isProgressReport: boolean, insns: Partial<Record<R, number>>): void {
+    this.#stall.heard(isProgressReport, insns);
   }
 
   [Symbol.dispose](): void {
@@ -85,20 +92,27 @@ export class RunWatch<R extends Role> implements Disposable {
 
 /**
  * Notices a run that makes no progress: a QEMU stopped by a signal (its
- * state in /proc), or silence from every side for DEFAULTS.stallSeconds.
+ * state in /proc), or no instruction retired on any side for the stall
+ * time, whatever the reason (a QEMU started with -S or waiting for a
+ * debugger, a hung QEMU, a guest asleep in a system call).
  */
-class StallWatch<R extends Role> {
+export class StallWatch<R extends Role> {
   readonly #pair: SidePair<R>;
-  #lastHeard = performance.now();
+  readonly #stallMs: number;
+  #lastProgress = performance.now();
+  #insns: Partial<Record<R, number>> = {};
   readonly #stoppedSince: Partial<Record<Role, number>> = {};
 
-  constructor(pair: SidePair<R>) {
+  constructor(pair: SidePair<R>, stallSeconds: number) {
     this.#pair = pair;
+    this.#stallMs = stallSeconds * 1000;
   }
 
-  /** A message arrived. */
-  heard(): void {
-    this.#lastHeard = performance.now();
+  /** A message arrived; see RunWatch.heard(). */
+  heard(isProgressReport: boolean, insns: Partial<Record<R, number>>): void {
+    const grew = (Object.keys(insns) as R[]).some((r) => (insns[r] ?? 0) > (this.#insns[r] ?? 0));
+    if (grew || !isProgressReport) this.#lastProgress = performance.now();
+    this.#insns = { ...insns };
   }
 
   /** Why the run is stalled, or undefined. */
@@ -118,13 +132,20 @@ class StallWatch<R extends Role> {
         }) and runs no further: continue it (SIGCONT) or end it`;
       }
     }
-    const silent = (now - this.#lastHeard) / 1000;
-    if (silent >= DEFAULTS.stallSeconds) {
-      const who = Object.keys(this.#pair.sides).length === 1 ? "The QEMU" : "Neither side";
-      return `${who} reported anything for ${Math.round(silent)} s: the run is stalled ` +
-        `(a QEMU hung, or a guest sleeping in a system call)`;
-    }
-    return undefined;
+    const idle = now - this.#lastProgress;
+    if (idle < this.#stallMs) return undefined;
+    const roles = Object.keys(this.#pair.sides) as R[];
+    const at = roles.map((r) => `side ${r} at ${(this.#insns[r] ?? 0).toLocaleString("en-US")}`);
+    const behind = roles.length === 2 && roles.find((r) =>
+      (this.#insns[r] ?? 0) === 0 &&
+      roles.some((o) => (this.#insns[o] ?? 0) > 0)
+    );
+    return `No instruction ran on ${roles.length === 1 ? "the side" : "either side"} for ${
+      Math.round(idle / 1000)
+    } s (${at.join(", ")}): the run is stalled` +
+      (behind
+        ? `; QEMU for side ${behind} never ran its guest (started with -S, or -g waiting for a debugger?)`
+        : " (a QEMU hung or waiting, or a guest asleep in a system call)");
   }
 }
 

@@ -48,6 +48,8 @@ export interface SessionOptions {
   readonly cacheDir?: string | undefined;
   /** Seconds each QEMU has to load the plugin (DEFAULTS.startSeconds). */
   readonly startSeconds?: number | undefined;
+  /** Seconds in which no side retires an instruction before the run is stalled (DEFAULTS.stallSeconds). */
+  readonly stallSeconds?: number | undefined;
   /** Called with progress as the plugins report it. */
   readonly onProgress?: ((p: Progress) => void) | undefined;
   /** Called with a line of what the session is doing (for --verbose). */
@@ -327,9 +329,12 @@ async function supervise(
     const next = await pair.next();
     if (!next) continue;
     const { role, msg } = next;
-    watch.heard();
-    if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
+    if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") {
+      watch.heard(false, { a: state.a.insns, b: state.b.insns });
+      continue;
+    }
     applyMessage(state[role], msg);
+    watch.heard(msg.t === "progress", { a: state.a.insns, b: state.b.insns });
     timeline.hear(role, (performance.now() - started) / 1000, msg);
     if (state.a.dump?.done && state.b.dump?.done) {
       settled = await judgeOrResume(pair, state, plan, transients, opts);

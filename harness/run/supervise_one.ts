@@ -39,10 +39,13 @@ export async function superviseOne<R extends Role>(
     const next = await pair.next();
     if (!next) continue;
     const { msg } = next;
-    watch.heard();
-    if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") continue;
+    if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") {
+      watch.heard(false, { [role]: state.insns } as Partial<Record<R, number>>);
+      continue;
+    }
     opts.onMessage?.(msg);
     applyMessage(state, msg);
+    watch.heard(msg.t === "progress", { [role]: state.insns } as Partial<Record<R, number>>);
     if (msg.t === "progress") opts.onProgress?.(state.insns);
     else if (msg.t !== "blk" && msg.t !== "ev") opts.onEvent?.(`side ${role}: ${msg.t}`);
   }

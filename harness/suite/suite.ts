@@ -106,7 +106,22 @@ async function runCase(c: SuiteCase, opts: SuiteRunOptions): Promise<CaseResult>
   }
 }
 
-/** Runs `cases`, at most `jobs` at once; results in the cases' order. */
+/** The result of a case an abort kept from starting. */
+function notRun(c: SuiteCase): CaseResult {
+  return {
+    name: c.name,
+    expect: c.expect,
+    passed: false,
+    seconds: 0,
+    verdict: null,
+    error: "not run: the suite was interrupted before this case started",
+  };
+}
+
+/**
+ * Runs `cases`, at most `jobs` at once; results in the cases' order. After
+ * an abort no case starts: those are results saying they were not run.
+ */
 export async function runSuite(
   cases: readonly SuiteCase[],
   opts: SuiteRunOptions,
@@ -114,7 +129,9 @@ export async function runSuite(
   const results: CaseResult[] = new Array(cases.length);
   let next = 0;
   const worker = async () => {
-    while (next < cases.length) {
+    // An abort (Ctrl-C, SIGTERM) ends the cases running (their sessions
+    // see the signal) and starts no other.
+    while (next < cases.length && !opts.signal?.aborted) {
       const i = next++;
       const c = cases[i]!;
       opts.onStart?.(c);
@@ -125,5 +142,6 @@ export async function runSuite(
   };
   const jobs = Math.max(1, Math.min(opts.jobs, cases.length));
   await Promise.all(Array.from({ length: jobs }, worker));
+  for (let i = next; i < cases.length; i++) results[i] = notRun(cases[i]!);
   return results;
 }

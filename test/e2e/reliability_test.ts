@@ -347,3 +347,38 @@ Deno.test("bad environments and options: exit 2, one sentence and a hint, nothin
   for await (const e of Deno.readDir(tmp.path)) left.push(e.name);
   deepEqual(left.sort(), ["a,b", "a-file", "d".repeat(100 - tmp.path.length), "qemu-hangs"].sort());
 });
+
+Deno.test("a QEMU that lives but never runs its guest is a stall, within the bound", async (t) => {
+  // Side B never starts its guest, side A runs ahead to its window (or its
+  // end) and waits for B: neither retires an instruction again. Messages
+  // still come (A's end, B's hello); only instructions count.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = String(listener.addr.port);
+  listener.close();
+  const cases: [string, Parameters<typeof planRun>[0]][] = [
+    ["linux-user, -g waiting for a debugger", {
+      arch: "x86_64",
+      image: g("x86_64-hello"),
+      extraB: ["-g", port],
+    }],
+    ["system mode, -S: the CPU never started", {
+      arch: "sparc",
+      image: g("sparc-bios.bin"),
+      bios: true,
+      extraB: ["-S"],
+    }],
+  ];
+  for (const [name, options] of cases) {
+    await t.step(name, async () => {
+      const plan = await planRun(options);
+      const started = performance.now();
+      const v = await runLockstep(plan, { stallSeconds: 3, timeoutSeconds: 120 });
+      const seconds = (performance.now() - started) / 1000;
+      equal(v.status, "inconclusive", v.message);
+      equal(v.stoppedBy, "stalled");
+      match(v.message, /No instruction ran on either side for \d+ s/);
+      match(v.message, /side b never ran its guest/);
+      ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
+    });
+  }
+});

@@ -142,3 +142,52 @@ Deno.test("the project's own suite: every bundled guest meets its expectation", 
   );
   equal(await xpath(junit, "count(//failure) + count(//error)"), "0");
 });
+
+Deno.test("Ctrl-C or SIGTERM to a suite: the running cases end, no other starts, exit 3", async (t) => {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    await t.step(sig, async () => {
+      await using dir = await tempDir();
+      const cases = Array.from({ length: 40 }, (_, i) => ({
+        name: `long ${i}`,
+        arch: "x86_64",
+        image: `${GUESTS}x86_64-loop`,
+        args: ["--", "4000000000"],
+      }));
+      const file = await writeSuite(dir.path, cases);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${ROOT}cli/main.ts`, "suite", "--jobs", "2", "--json", file],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stdout = new Response(child.stdout).text();
+      const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let stderr = "";
+      while ((stderr.match(/^start /gm) ?? []).length < 2) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`The suite ended before two cases started:\n${stderr}`);
+        stderr += value;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      const signalled = performance.now();
+      child.kill(sig);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        stderr += value;
+      }
+      const status = await child.status;
+      const seconds = (performance.now() - signalled) / 1000;
+      equal(status.code, 3, stderr);
+      equal((stderr.match(/^start /gm) ?? []).length, 2, stderr);
+      const results = JSON.parse(await stdout).results as { name: string; error: string | null }[];
+      equal(results.length, 40);
+      equal(
+        results.filter((r) => /^not run: the suite was interrupted/.test(r.error ?? "")).length,
+        38,
+      );
+      equal(seconds < 20, true, `took ${seconds.toFixed(1)} s after ${sig}`);
+    });
+  }
+});
