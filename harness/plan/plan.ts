@@ -252,6 +252,15 @@ function checkLimits(opts: LockstepOptions): void {
   }
 }
 
+/** The file a path names, its links followed; the path itself when that fails (inspectImage says why). */
+async function followLinks(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    return path;
+  }
+}
+
 /** Turns options into a plan; throws SetupError for bad input. */
 export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   checkLimits(opts);
@@ -262,8 +271,11 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
       `use one of: ${Object.keys(PRESETS).join(", ")}`,
     );
   }
-  const imageA = resolve(opts.image);
-  const imageB = resolve(opts.imageB ?? opts.image);
+  // A symbolic link (Debian's /usr/bin/python3) is the file it names: that
+  // is what is read, copied for linux-user and symbolized. The name the
+  // guest is run by stays the one given, as a shell would run it.
+  const imageA = await followLinks(resolve(opts.image));
+  const imageB = await followLinks(resolve(opts.imageB ?? opts.image));
   const elfA = await inspectImage(imageA, "Image");
   const elfB = imageB === imageA ? elfA : await inspectImage(imageB, "Image B");
   for (const [path, elf] of [[imageA, elfA], [imageB, elfB]] as const) {
@@ -285,7 +297,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     );
   }
   const defaultQemu = mode === "user" ? userBinary(preset, elfA?.machine) : preset.system;
-  const guestName = opts.guestName ?? basename(imageA);
+  const guestName = opts.guestName ?? basename(resolve(opts.image));
   const [qa, qb] = await Promise.all([
     opts.knownQemuA ?? probeQemu(opts.qemuA ?? opts.qemu ?? defaultQemu),
     probeQemu(opts.qemuB ?? opts.qemu ?? defaultQemu),

@@ -260,3 +260,23 @@ Deno.test("SIGINT to the CLI mid-run: exit 3, interrupted, nothing left", async 
   for (const pid of [run.pids.a, run.pids.b]) ok(!alive(pid), `QEMU ${pid} still runs`);
   await assertNothingLeft(tmp.path);
 });
+
+Deno.test("an image given as a symbolic link runs the file it names, on both sides", async (t) => {
+  await using dir = await tempDir();
+  const target = `${GUESTS}x86_64-hello`;
+  await Deno.symlink(target, `${dir.path}/absolute`);
+  await Deno.mkdir(`${dir.path}/bin`);
+  await Deno.copyFile(target, `${dir.path}/bin/hello-1.0`);
+  await Deno.symlink("hello-1.0", `${dir.path}/bin/hello`);
+  await Deno.symlink("bin/hello", `${dir.path}/chain`);
+  for (const name of ["absolute", "bin/hello", "chain"]) {
+    await t.step(name, async () => {
+      const r = await runCli(["--json", "x86_64", `${dir.path}/${name}`]);
+      equal(r.code, 0, r.stderr);
+      equal(r.json.status, "match");
+      for (const side of ["a", "b"] as const) {
+        match(r.json.sides[side].output, /checksum/);
+      }
+    });
+  }
+});
