@@ -8,7 +8,7 @@
  */
 export { DEFAULTS, LIMITS } from "./harness/core/mod.ts";
 export type { DumpBlock, DumpEvent, PluginMessage } from "./harness/core/mod.ts";
-export { SetupError } from "./harness/core/mod.ts";
+export { QemuSetupError, SetupError } from "./harness/core/mod.ts";
 export { type ArchPreset, PRESETS } from "./harness/core/mod.ts";
 export type {
   DisassemblerInfo,

@@ -100,8 +100,10 @@ Options:
       --against <TRACE>      compare one live QEMU (side b) with a trace recorded
                              by qemu-lockstep record (side a); --qemu picks it
       --bisect               exit as git bisect run wants: 0 match, 1 diverged,
-                             125 inconclusive or set-up error (skip), 128 a
-                             usage error or a trace that does not fit (abort)
+                             125 inconclusive, or the QEMU did not build, start
+                             or load the plugin (skip), 128 what is the same at
+                             every commit: the command line, the image, the
+                             trace, an output, the cache (abort)
       --plugin-header <PATH> build the plugin against this qemu-plugin.h
       --cache-dir <DIR>      where built plugins are cached
       --json                 print the verdict as JSON on stdout

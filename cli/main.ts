@@ -12,12 +12,12 @@ import {
   planAgainst,
   planRun,
   type Progress,
+  QemuSetupError,
   readTrace,
   runAgainst,
   runLockstep,
   SetupError,
   type Status,
-  TraceError,
 } from "../mod.ts";
 import { checkWritable, err, out } from "./_output.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -33,8 +33,9 @@ export const EXIT_CODES: Readonly<Record<Status, number>> = {
 /**
  * --bisect: `git bisect run` reads 0 as good, 1 as bad, 125 as "cannot
  * test this commit" (skip), and 128 or more as "stop bisecting". A QEMU
- * that did not build or run is a commit to skip; a command line or a
- * trace that is wrong is wrong for every commit: stop.
+ * that did not build or run is a commit to skip; a command line, an
+ * image, a trace or an output that is wrong is wrong for every commit:
+ * stop.
  */
 export const BISECT_CODES: Readonly<Record<Status, number>> = {
   match: 0,
@@ -42,18 +43,25 @@ export const BISECT_CODES: Readonly<Record<Status, number>> = {
   error: 125,
   inconclusive: 125,
 };
-/** --bisect: what stops `git bisect run` (a usage error, a trace that does not fit). */
+/** --bisect: what skips a commit (the QEMU under test did not build, start or load the plugin). */
+export const BISECT_SKIP = 125;
+/** --bisect: what stops `git bisect run` (the same at every commit). */
 export const BISECT_ABORT = 128;
 
 /** Exit codes for trouble before a verdict. */
 interface TroubleCodes {
   readonly usage: number;
-  /** A trace that cannot be read or does not fit the run. */
-  readonly trace: number;
+  /** A set-up error of the QEMU under test (QemuSetupError). */
+  readonly qemu: number;
+  /** Any other: the image, the architecture, a trace, an output, the cache, the machine. */
   readonly setup: number;
 }
-const TROUBLE: TroubleCodes = { usage: 2, trace: 2, setup: 2 };
-const BISECT_TROUBLE: TroubleCodes = { usage: BISECT_ABORT, trace: BISECT_ABORT, setup: 125 };
+const TROUBLE: TroubleCodes = { usage: 2, qemu: 2, setup: 2 };
+const BISECT_TROUBLE: TroubleCodes = {
+  usage: BISECT_ABORT,
+  qemu: BISECT_SKIP,
+  setup: BISECT_ABORT,
+};
 
 /** Signals that end a run early, cleaning up: Ctrl-C, kill, a closed terminal, Ctrl-\\. */
 const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
@@ -82,7 +90,7 @@ async function guarded(
     }
     if (e instanceof SetupError) {
       err(`error: ${e.message}\n  hint: ${e.hint}\n`);
-      return e instanceof TraceError ? codes.trace : codes.setup;
+      return e instanceof QemuSetupError ? codes.qemu : codes.setup;
     }
     // A bug of ours: trouble (2), never a verdict, with what to report.
     err(

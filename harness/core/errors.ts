@@ -14,10 +14,30 @@ export class SetupError extends Error {
 }
 
 /**
- * A SetupError for an operating-system error met while setting a run up
- * (`doing` says what was being done), with the fix for the usual causes.
+ * A set-up error that lies with the QEMU under test, so another build of
+ * it may not have it: it cannot be found or started, says no version, is
+ * too old, cannot take what a trace holds, or its plugin header does not
+ * build the plugin. `--bisect` skips such a commit (125); every other
+ * set-up error (the image, the architecture, an output, the cache, the
+ * machine) would be the same at every commit and stops it (128).
  */
-export function fromOsError(doing: string, e: unknown): SetupError {
+export class QemuSetupError extends SetupError {
+  constructor(message: string, hint: string, options?: ErrorOptions) {
+    super(message, hint, options);
+    this.name = "QemuSetupError";
+  }
+}
+
+/**
+ * A SetupError (or `kind` of one) for an operating-system error met while
+ * setting a run up (`doing` says what was being done), with the fix for
+ * the usual causes.
+ */
+export function fromOsError(
+  doing: string,
+  e: unknown,
+  kind: typeof SetupError = SetupError,
+): SetupError {
   const msg = (e as Error)?.message ?? String(e);
   const hint = /os error 24\b|Too many open files/.test(msg)
     ? "raise the limit on open files (ulimit -n 1024)"
@@ -28,5 +48,5 @@ export function fromOsError(doing: string, e: unknown): SetupError {
     : /os error 2\b|No such file/.test(msg)
     ? "check that the program or file named exists"
     : "see the message; it comes from the operating system";
-  return new SetupError(`${doing}: ${msg}`, hint, { cause: e });
+  return new kind(`${doing}: ${msg}`, hint, { cause: e });
 }

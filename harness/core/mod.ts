@@ -11,5 +11,5 @@
  */
 export { DEFAULTS, LIMITS } from "./defaults.ts";
 export type { DumpBlock, DumpEvent, PluginMessage } from "./protocol.ts";
-export { SetupError } from "./errors.ts";
+export { QemuSetupError, SetupError } from "./errors.ts";
 export { type ArchPreset, PRESETS } from "./arch_presets.ts";

@@ -3,7 +3,7 @@
  * and the trace's registers on the live side.
  */
 
-import { SetupError } from "../core/errors.ts";
+import { QemuSetupError } from "../core/errors.ts";
 import { type LockstepOptions, planRun, type RunPlan } from "../plan/plan.ts";
 import { findPreset } from "../core/arch_presets.ts";
 import type { Role } from "../core/protocol.ts";
@@ -144,14 +144,14 @@ export async function planAgainst(opts: LockstepOptions, trace: Trace): Promise<
   }
   const live = plan.b.qemu;
   if (h.compared.includes("regs") && live.pluginApi < 2) {
-    // The QEMU under test's doing (its version): a SetupError, skipped by --bisect.
-    throw new SetupError(
+    // The QEMU under test's doing (its version): skipped by --bisect.
+    throw new QemuSetupError(
       `Cannot compare with trace ${trace.name}: it holds register snapshots, which side b's QEMU ${live.version} (plugin API ${live.pluginApi}) cannot take (API 2, QEMU 9.0 or later)`,
       "compare on a QEMU of 9.0 or later, or record the trace with --compare pc,syscalls",
     );
   }
   if (h.outputs && live.pluginApi < 4) {
-    throw new SetupError(
+    throw new QemuSetupError(
       `Cannot compare with trace ${trace.name}: it holds what system calls wrote, which side b's QEMU ${live.version} (plugin API ${live.pluginApi}) cannot read (API 4, QEMU 9.2 or later)`,
       "compare on a QEMU of 9.2 or later, or record the trace on a QEMU before 9.2",
     );
@@ -186,7 +186,7 @@ export async function planAgainst(opts: LockstepOptions, trace: Trace): Promise<
   };
 }
 
-/** The trace's registers, as indices into the live side's list; missing ones are a SetupError. */
+/** The trace's registers, as indices into the live side's list; missing ones are a QemuSetupError. */
 export function traceRegisters(
   trace: Trace,
 ): (listed: Partial<Record<Role, readonly { name: string; size: number }[]>>) => RegChoice {
@@ -195,7 +195,7 @@ export function traceRegisters(
     const index = new Map(list.map((r, i) => [r.name, i]));
     const missing = trace.header.registers.filter((n) => !index.has(n));
     if (missing.length > 0) {
-      throw new SetupError(
+      throw new QemuSetupError(
         `Cannot compare with trace ${trace.name}: side b's QEMU does not describe the registers ${
           missing.join(", ")
         }, which its snapshots hold`,

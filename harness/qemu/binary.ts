@@ -2,7 +2,7 @@
  * Finding a QEMU binary and asking it its version, which decides the
  * plugin API version the plugin must be built for.
  */
-import { fromOsError, SetupError } from "../core/errors.ts";
+import { fromOsError, QemuSetupError, SetupError } from "../core/errors.ts";
 import { DEFAULTS } from "../core/defaults.ts";
 import { isAbsolute, join } from "../../deps/path.ts";
 
@@ -67,7 +67,7 @@ export function probeQemu(
   const path = whichBinary(name, env);
   if (!path) {
     return Promise.reject(
-      new SetupError(
+      new QemuSetupError(
         `QEMU binary not found: ${name}`,
         name.includes("/")
           ? "check the path given with --qemu/--qemu-a/--qemu-b"
@@ -93,7 +93,7 @@ async function askVersion(path: string): Promise<QemuBinary> {
       stderr: "null",
     }).spawn();
   } catch (e) {
-    throw fromOsError(`Cannot run ${path}`, e);
+    throw fromOsError(`Cannot run ${path}`, e, QemuSetupError);
   }
   const reader = child.stdout.getReader();
   const chunks: Uint8Array[] = [];
@@ -127,7 +127,7 @@ async function askVersion(path: string): Promise<QemuBinary> {
     // Whatever it started may still hold the pipe: stop reading it.
     stdout.catch(() => {});
     await reader.cancel().catch(() => {});
-    throw new SetupError(
+    throw new QemuSetupError(
       `${path} --version did not answer within ${DEFAULTS.probeSeconds} s`,
       "pass a working QEMU binary with --qemu",
     );
@@ -136,7 +136,7 @@ async function askVersion(path: string): Promise<QemuBinary> {
   const text = new TextDecoder().decode(out.stdout);
   const m = /version (\d+\.\d+(?:\.\d+)?)/.exec(text);
   if (!out.success || !m?.[1]) {
-    throw new SetupError(
+    throw new QemuSetupError(
       `${path} --version did not print a QEMU version`,
       "pass a QEMU binary with --qemu",
     );
@@ -146,7 +146,7 @@ async function askVersion(path: string): Promise<QemuBinary> {
   try {
     pluginApi = pluginApiFor(version);
   } catch (e) {
-    throw new SetupError((e as Error).message, "use QEMU 5.0 or later", { cause: e });
+    throw new QemuSetupError((e as Error).message, "use QEMU 5.0 or later", { cause: e });
   }
   return { path, version, pluginApi };
 }

@@ -3,7 +3,7 @@
  * and headers, compiler and API version, into a cache directory (whose
  * trust rules are plugin_cache.ts's).
  */
-import { fromOsError, SetupError } from "../core/errors.ts";
+import { fromOsError, QemuSetupError, SetupError } from "../core/errors.ts";
 import { defaultCacheDir, openCacheDir, untrustedPlugin } from "./plugin_cache.ts";
 import { basename, dirname, join, resolve } from "../../deps/path.ts";
 
@@ -276,7 +276,7 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     const what = header.origin === "own"
       ? "the plugin did not compile"
       : `the plugin did not compile against ${header.file}`;
-    throw new SetupError(
+    throw new QemuSetupError(
       `Building the plugin failed: ${what}:\n${res.out.trim()}`,
       header.origin === "given"
         ? "check --plugin-header: it must be QEMU's qemu-plugin.h for this QEMU"

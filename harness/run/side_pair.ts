@@ -11,7 +11,7 @@ import { type ChildStatus, OwnedChild } from "../core/owned_child.ts";
 import { type ControlMessage, ControlServer } from "./control_socket.ts";
 import { placeGuests } from "../plan/command_line.ts";
 import { CTL_SOCKET, PEER_SOCKET } from "../plan/plugin_args.ts";
-import { fromOsError, SetupError } from "../core/errors.ts";
+import { fromOsError, QemuSetupError, SetupError } from "../core/errors.ts";
 import type { RunPlan, SidePlan } from "../plan/plan.ts";
 import {
   type PluginMessage,
@@ -209,7 +209,7 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     try {
       child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
     } catch (e) {
-      throw fromOsError(`Cannot start side ${p.role}'s QEMU`, e);
+      throw fromOsError(`Cannot start side ${p.role}'s QEMU`, e, QemuSetupError);
     }
     const s: PairSide = { plan: p, argv, child, closed: false };
     this.#started.push(s);
