@@ -11,6 +11,8 @@
 import { containerElf, hexBytes } from "./disasm_elf.ts";
 import type { ArchPreset } from "../core/arch_presets.ts";
 import type { StepView, Verdict } from "../verdict/verdict.ts";
+import { makeTmpdirOwned, type OwnedTempDir } from "../core/owned_temp_dir.ts";
+import { join } from "../../deps/path.ts";
 
 /** One instruction to disassemble: its address and bytes (hex). */
 export interface DisasInput {
@@ -113,9 +115,11 @@ export async function disassemble(
     ...(note !== undefined ? { note } : {}),
   });
   if (list.length === 0) return result();
-  let file: string | undefined;
+  let dir: OwnedTempDir | undefined;
   try {
-    file = await Deno.makeTempFile({ prefix: "lockstep-disas-", suffix: ".o" });
+    // In a directory of this run's own: should the run be killed, the next sweeps it.
+    dir = await makeTmpdirOwned("disas");
+    const file = join(dir.path, "container.o");
     await Deno.writeFile(file, containerElf(preset, list));
     let out: Deno.CommandOutput;
     try {
@@ -151,7 +155,7 @@ export async function disassemble(
   } catch (e) {
     return result(`no disassembly: ${(e as Error)?.message ?? e}`);
   } finally {
-    if (file) await Deno.remove(file).catch(() => {});
+    await dir?.[Symbol.asyncDispose]();
   }
 }
 

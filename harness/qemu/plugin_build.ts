@@ -6,8 +6,12 @@
 import { fromOsError, QemuSetupError, SetupError } from "../core/errors.ts";
 import { defaultCacheDir, openCacheDir, untrustedPlugin } from "./plugin_cache.ts";
 import { basename, dirname, join, resolve } from "../../deps/path.ts";
+import { makeOwnedTempDir, type OwnedTempDir, sweepOnce } from "../core/owned_temp_dir.ts";
 
 const PLUGIN_SRC = new URL("../../plugin-src/", import.meta.url);
+
+/** Name prefix of a build's private directory in the cache. */
+const BUILD_PREFIX = ".build-";
 
 /** The plugins plugin-src/ holds, each the list of its C units there (the fuzz test builds them too). */
 export const PLUGIN_UNITS = {
@@ -237,25 +241,33 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
   const choice = req.cacheDir ? { path: req.cacheDir } : defaultCacheDir(env);
   const note = choice.note ? { note: choice.note } : {};
   const cacheDir = await openCacheDir(choice.path);
+  // What builds killed outright left, whether or not this one builds.
+  await sweepOnce(cacheDir, [BUILD_PREFIX]);
   const out = join(cacheDir, `${name}-v${req.api}-${key}.so`);
   const untrusted = await untrustedPlugin(out);
   if (!untrusted) return { path: out, header, built: false, ...note };
 
-  // Build to a private name, then rename: concurrent runs never see half a
-  // file, and a file someone else left under the name is replaced whole.
-  const tmp = `${out}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  // Build in a private directory, then rename: concurrent runs never see
+  // half a file, and a file someone else left under the name is replaced
+  // whole. The directory is locked as this process's while it lives, so a
+  // build killed outright is swept by a later run (see above).
+  let work: OwnedTempDir;
   try {
-    (await Deno.open(tmp, { createNew: true, write: true, mode: 0o600 })).close();
+    work = await makeOwnedTempDir({ parent: cacheDir, prefix: BUILD_PREFIX });
   } catch (e) {
     throw cacheWriteError(cacheDir, (e as Error).message, e);
   }
-  const linkDir = header.origin !== "own" && !header.includeDir
-    ? await Deno.makeTempDir({ prefix: "qemu-lockstep-header-" })
-    : undefined;
-  let res;
+  const tmp = join(work.path, basename(out));
   try {
-    if (linkDir) await Deno.symlink(header.file, join(linkDir, "qemu-plugin.h"));
-    res = await run(cc, [
+    // A given header of another name is reached through a link named qemu-plugin.h.
+    const linkDir = header.origin !== "own" && !header.includeDir
+      ? join(work.path, "include")
+      : undefined;
+    if (linkDir) {
+      await Deno.mkdir(linkDir);
+      await Deno.symlink(header.file, join(linkDir, "qemu-plugin.h"));
+    }
+    const res = await run(cc, [
       ...flags(linkDir ?? header.includeDir),
       "-o",
       tmp,
@@ -263,27 +275,26 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
       ...libs,
       "-lpthread",
     ]);
-    if (res.ok) await Deno.chmod(tmp, 0o755);
+    if (!res.ok) {
+      const full = /^.*(No space left on device|Disk quota exceeded).*$/m.exec(res.out);
+      if (full) throw cacheWriteError(cacheDir, full[0].trim());
+      const denied = /^.*(Permission denied|Read-only file system).*$/m.exec(res.out);
+      if (denied && res.out.includes(tmp)) throw cacheWriteError(cacheDir, denied[0].trim());
+      const what = header.origin === "own"
+        ? "the plugin did not compile"
+        : `the plugin did not compile against ${header.file}`;
+      throw new QemuSetupError(
+        `Building the plugin failed: ${what}:\n${res.out.trim()}`,
+        header.origin === "given"
+          ? "check --plugin-header: it must be QEMU's qemu-plugin.h for this QEMU"
+          : "check that gcc and libglib2.0-dev are installed",
+      );
+    }
+    await Deno.chmod(tmp, 0o755);
+    await Deno.rename(tmp, out);
   } finally {
-    if (linkDir) await Deno.remove(linkDir, { recursive: true }).catch(() => {});
+    await work[Symbol.asyncDispose]();
   }
-  if (!res.ok) {
-    await Deno.remove(tmp).catch(() => {});
-    const full = /^.*(No space left on device|Disk quota exceeded).*$/m.exec(res.out);
-    if (full) throw cacheWriteError(cacheDir, full[0].trim());
-    const denied = /^.*(Permission denied|Read-only file system).*$/m.exec(res.out);
-    if (denied && res.out.includes(tmp)) throw cacheWriteError(cacheDir, denied[0].trim());
-    const what = header.origin === "own"
-      ? "the plugin did not compile"
-      : `the plugin did not compile against ${header.file}`;
-    throw new QemuSetupError(
-      `Building the plugin failed: ${what}:\n${res.out.trim()}`,
-      header.origin === "given"
-        ? "check --plugin-header: it must be QEMU's qemu-plugin.h for this QEMU"
-        : "check that gcc and libglib2.0-dev are installed",
-    );
-  }
-  await Deno.rename(tmp, out);
   return {
     path: out,
     header,

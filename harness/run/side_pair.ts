@@ -24,6 +24,7 @@ import { chooseRegisters, type RegChoice } from "../plan/registers.ts";
 import { DEFAULTS } from "../core/defaults.ts";
 import { shellQuote } from "../core/shell_quote.ts";
 import { join } from "../../deps/path.ts";
+import { makeTmpdirOwned, type OwnedTempDir, tmpdir } from "../core/owned_temp_dir.ts";
 
 /** A plugin's "hello". */
 export type Hello = Extract<PluginMessage, { t: "hello" }>;
@@ -89,14 +90,17 @@ const SOCKET_PATH_MAX = 107;
 
 /**
  * A fresh private directory (mode 0700) for one run's sockets and logs, in
- * TMPDIR; a TMPDIR that cannot hold one is a SetupError naming it.
+ * TMPDIR, locked as this process's while it lives so that, should the run
+ * be killed outright, a later run sweeps it (harness/core/owned_temp_dir.ts;
+ * this one sweeps those of dead runs first). A kept one (`keep`) is never
+ * swept. A TMPDIR that cannot hold one is a SetupError naming it.
  */
-export async function makeRunDir(): Promise<string> {
-  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+export async function makeRunDir(opts: { keep?: boolean | undefined } = {}): Promise<OwnedTempDir> {
+  const tmp = tmpdir();
   const hint = "set TMPDIR to a writable directory with a short path (or unset it for /tmp)";
-  let dir: string;
+  let dir: OwnedTempDir;
   try {
-    dir = await Deno.makeTempDir({ prefix: "qemu-lockstep-" });
+    dir = await makeTmpdirOwned("run", opts);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound
       ? "it does not exist"
@@ -105,16 +109,16 @@ export async function makeRunDir(): Promise<string> {
       : (e as Error).message;
     throw new SetupError(`Cannot make the run directory in TMPDIR ${tmp}: ${why}`, hint);
   }
-  const longest = join(dir, PEER_SOCKET);
+  const longest = join(dir.path, PEER_SOCKET);
   if (new TextEncoder().encode(longest).length > SOCKET_PATH_MAX) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(dir.path, { recursive: true }).catch(() => {});
+    await dir[Symbol.asyncDispose]();
     throw new SetupError(
       `TMPDIR ${tmp} is too long for the run's sockets (${longest.length} characters; ` +
         `a Unix socket path has at most ${SOCKET_PATH_MAX})`,
       hint,
     );
   }
-  await Deno.chmod(dir, 0o700);
   return dir;
 }
 
@@ -149,6 +153,7 @@ class Waker {
 /** Both sides of one run (or those `roles` names), started; see the module comment. */
 export class SidePair<R extends Role = Role> implements AsyncDisposable {
   readonly dir: string;
+  readonly #runDir: OwnedTempDir;
   /** The sides, once started (open() returns only then). */
   sides!: Readonly<Record<R, PairSide>>;
   /** The registers the sides compare, once every side listed its own. */
@@ -162,8 +167,9 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
   /** Children started so far: a failure to start side B still stops side A. */
   readonly #started: PairSide[] = [];
 
-  private constructor(dir: string, ctl: ControlServer, opts: PairOptions<R>) {
-    this.dir = dir;
+  private constructor(dir: OwnedTempDir, ctl: ControlServer, opts: PairOptions<R>) {
+    this.#runDir = dir;
+    this.dir = dir.path;
     this.#ctl = ctl;
     this.#opts = opts;
     this.#roles = opts.roles ?? (["a", "b"] as R[]);
@@ -171,15 +177,17 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
 
   /** Makes the run directory and control socket, places the guests and starts the QEMUs. */
   static async open<R extends Role = Role>(opts: PairOptions<R>): Promise<SidePair<R>> {
-    const dir = await makeRunDir();
+    const runDir = await makeRunDir({ keep: opts.keepTemp });
+    const dir = runDir.path;
     let ctl: ControlServer;
     try {
       ctl = new ControlServer(join(dir, CTL_SOCKET));
     } catch (e) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await runDir[Symbol.asyncDispose]();
       throw fromOsError("Cannot listen on the run's control socket", e);
     }
-    const pair = new SidePair<R>(dir, ctl, opts);
+    const pair = new SidePair<R>(runDir, ctl, opts);
     try {
       const plans = pair.#roles.map((r) => opts.plan[r]);
       if (opts.plan.mode === "user") {
@@ -325,6 +333,6 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     this.#disposed = true;
     await Promise.all(this.#started.map((s) => s.child.stop(DEFAULTS.cleanupGraceMs)));
     await this.#ctl[Symbol.asyncDispose]();
-    if (!this.#opts.keepTemp) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    await this.#runDir[Symbol.asyncDispose]();
   }
 }
