@@ -9,6 +9,13 @@
 export { DEFAULTS, LIMITS } from "./harness/core/mod.ts";
 export type { DumpBlock, DumpEvent, PluginMessage } from "./harness/core/mod.ts";
 export { QemuSetupError, SetupError } from "./harness/core/mod.ts";
+export {
+  checkOutput,
+  openOutputDir,
+  OutputError,
+  OutputFile,
+  writeOutput,
+} from "./harness/core/mod.ts";
 export { type ArchPreset, PRESETS } from "./harness/core/mod.ts";
 export type {
   DisassemblerInfo,

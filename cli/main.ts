@@ -9,6 +9,7 @@ import { recordMain } from "./record.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
 import { renderHtml } from "./html.ts";
 import {
+  checkOutput,
   planAgainst,
   planRun,
   type Progress,
@@ -19,7 +20,7 @@ import {
   SetupError,
   type Status,
 } from "../mod.ts";
-import { checkWritable, err, out } from "./_output.ts";
+import { err, out, writeOutputs } from "./_output.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** Exit codes, like diff/cmp: 0 same, 1 different, 2 trouble, 3 no verdict. */
@@ -130,8 +131,8 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
   const color = output.color === "always" || (output.color === "auto" && tty && !Deno.noColor);
   const live = tty && !output.json;
   // Found before the run: a report that could not be written after it.
-  if (output.report) await checkWritable(output.report, "--report");
-  if (output.html) await checkWritable(output.html, "--html");
+  if (output.report) await checkOutput(output.report, "--report");
+  if (output.html) await checkOutput(output.html, "--html");
   let last: Progress | undefined;
   const showProgress = (p: Progress) => {
     last = p;
@@ -181,21 +182,19 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
         lines: output.historyLines,
       }));
     }
-    for (
-      const [file, what, text] of [
-        [output.report, "report", () => json + "\n"],
-        [output.html, "HTML page", () => renderHtml(verdict)],
-      ] as const
-    ) {
-      if (!file) continue;
-      try {
-        await Deno.writeTextFile(file, text());
-      } catch (e) {
-        err(`error: Cannot write the ${what} ${file}: ${(e as Error).message}\n`);
-        return cmd.bisect ? BISECT_CODES.error : EXIT_CODES.error;
-      }
-    }
-    return (cmd.bisect ? BISECT_CODES : EXIT_CODES)[verdict.status];
+    return await writeOutputs([
+      ...(output.report
+        ? [{ path: output.report, what: "--report", text: () => json + "\n" }]
+        : []),
+      ...(output.html
+        ? [{ path: output.html, what: "--html", text: () => renderHtml(verdict) }]
+        : []),
+    ], {
+      result: `the verdict stands: ${verdict.status}`,
+      code: (cmd.bisect ? BISECT_CODES : EXIT_CODES)[verdict.status],
+      stdout: output.json ? "the JSON verdict" : undefined,
+      keep: cmd.bisect,
+    });
   } finally {
     clearInterval(ticker);
     if (live) err("\r\x1b[K");

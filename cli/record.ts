@@ -4,7 +4,7 @@
  * (set-up error) or 3 (no trace: a timeout, a crash).
  */
 import { parseRecordLine, RECORD_HELP } from "./args.ts";
-import { err, out } from "./_output.ts";
+import { err, out, writeOutputs } from "./_output.ts";
 import { planRun, type RecordResult, recordTrace } from "../mod.ts";
 
 const EXIT = { recorded: 0, error: 2, inconclusive: 3 } as const;
@@ -77,5 +77,9 @@ export async function recordMain(argv: readonly string[], signal: AbortSignal): 
   } else {
     err(renderRecord(r));
   }
-  return EXIT[r.status];
+  return await writeOutputs([], {
+    result: r.status === "recorded" ? `the trace ${r.path} is written` : "no trace was written",
+    code: EXIT[r.status],
+    stdout: cmd.json ? "what was recorded" : undefined,
+  });
 }

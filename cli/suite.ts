@@ -10,9 +10,17 @@ import { renderJunit } from "./junit.ts";
 import { renderHtml } from "./html.ts";
 import { readSuite } from "./suite_file.ts";
 import { palette } from "../deps/fmt.ts";
-import { type CaseResult, runSuite, SetupError, shardOf } from "../mod.ts";
+import {
+  type CaseResult,
+  checkOutput,
+  openOutputDir,
+  OutputError,
+  runSuite,
+  shardOf,
+  writeOutput,
+} from "../mod.ts";
 import { basename, join } from "../deps/path.ts";
-import { checkWritable, err, out } from "./_output.ts";
+import { err, out, writeOutputs } from "./_output.ts";
 
 /** Help for the subcommand. */
 export const SUITE_HELP = `Usage: qemu-lockstep suite [OPTIONS] <FILE>
@@ -29,7 +37,8 @@ Options:
       --cache-dir <DIR>  where built plugins are cached
   -h, --help             print help
 
-Exit codes: 0 every case met its expectation, 1 otherwise, 2 bad suite file or options.
+Exit codes: 0 every case met its expectation, 1 otherwise, 2 bad suite file or options
+(or every case met it but an output could not be written).
 `;
 
 /** The parsed subcommand line. */
@@ -104,19 +113,12 @@ function outcome(r: CaseResult): string {
 }
 
 /**
- * Makes `dir` (found writable before any case runs) and returns a function
- * giving each case's page a file name of its own there, from its name.
+ * Makes `dir` (found writable before any case runs, as outputs are) and
+ * returns a function giving each case's page a file name of its own
+ * there, from its name.
  */
 async function pageNamer(dir: string): Promise<(name: string) => string> {
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new SetupError(
-      `Cannot make --html-dir ${dir}: ${(e as Error).message}`,
-      "pass --html-dir a directory you can write to",
-    );
-  }
-  await checkWritable(join(dir, ".qemu-lockstep-probe"), "--html-dir");
+  const real = await openOutputDir(dir, "--html-dir");
   const taken = new Set<string>();
   return (name) => {
     const base = name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") ||
@@ -124,7 +126,7 @@ async function pageNamer(dir: string): Promise<(name: string) => string> {
     let file = `${base}.html`;
     for (let i = 2; taken.has(file); i++) file = `${base}-${i}.html`;
     taken.add(file);
-    return join(dir, file);
+    return join(real, file);
   };
 }
 
@@ -141,8 +143,11 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
   const c = palette(cmd.color === "always" || (cmd.color === "auto" && tty && !Deno.noColor));
   const running = new Set<string>();
   const reports: Promise<void>[] = [];
-  for (const k of cases) if (k.report) await checkWritable(k.report, `case "${k.name}": --report`);
-  if (cmd.junit) await checkWritable(cmd.junit, "--junit");
+  // Found before any case runs: an output that would be lost after it.
+  for (const k of cases) {
+    if (k.report) await checkOutput(k.report, `the report of case "${k.name}"`);
+  }
+  if (cmd.junit) await checkOutput(cmd.junit, "--junit");
   const pages = cmd.htmlDir ? await pageNamer(cmd.htmlDir) : undefined;
   let done = 0;
   const live = () => {
@@ -164,12 +169,13 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
     },
     onEnd: (r) => {
       running.delete(r.name);
-      const report = cases.find((k) => k.name === r.name)?.report;
-      if (report && r.verdict) {
-        reports.push(Deno.writeTextFile(report, renderJson(r.verdict) + "\n"));
+      const k = cases.find((k) => k.name === r.name);
+      const what = `case "${r.name}"`;
+      if (k?.report && r.verdict) {
+        reports.push(writeOutput(k.report, `the report of ${what}`, renderJson(r.verdict) + "\n"));
       }
       if (pages && r.verdict?.status === "diverged") {
-        reports.push(Deno.writeTextFile(pages(r.name), renderHtml(r.verdict)));
+        reports.push(writeOutput(pages(r.name), `the page of ${what}`, renderHtml(r.verdict)));
       }
       done++;
       const word = r.passed ? c.green("PASS") : c.red("FAIL");
@@ -182,12 +188,6 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
     },
   });
   if (tty) err("\r\x1b[K");
-  const written = await Promise.allSettled(reports);
-  for (const w of written) {
-    if (w.status === "rejected") {
-      err(`error: cannot write a case's report or page: ${w.reason?.message}\n`);
-    }
-  }
   const width = Math.max(4, ...results.map((r) => r.name.length));
   err(`\n${"case".padEnd(width)}  expect    got           seconds\n`);
   for (const r of results) {
@@ -199,7 +199,6 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
   }
   const failed = results.filter((r) => !r.passed).length;
   err(`\n${results.length - failed} met expectation, ${failed} did not\n`);
-  if (cmd.junit) await Deno.writeTextFile(cmd.junit, renderJunit(basename(cmd.file), results));
   if (cmd.json) {
     await out(
       `{"version": 1, "suite": ${JSON.stringify(cmd.file)}, "results": [${
@@ -209,6 +208,22 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
       }]}\n`,
     );
   }
-  // Interrupted: cases were cut short or never ran, so no verdict on the suite.
-  return signal.aborted ? 3 : failed === 0 ? 0 : 1;
+  // Each case's report and page has been written or refused by now.
+  const lost = (await Promise.allSettled(reports)).flatMap((w) => {
+    if (w.status === "fulfilled") return [];
+    if (w.reason instanceof OutputError) return [w.reason];
+    throw w.reason;
+  });
+  return await writeOutputs(
+    cmd.junit
+      ? [{ path: cmd.junit, what: "--junit", text: () => renderJunit(basename(cmd.file), results) }]
+      : [],
+    {
+      result: `the results stand: ${results.length - failed} met expectation, ${failed} did not`,
+      // Interrupted: cases were cut short or never ran, so no verdict on the suite.
+      code: signal.aborted ? 3 : failed === 0 ? 0 : 1,
+      stdout: cmd.json ? "the results" : undefined,
+      lost,
+    },
+  );
 }

@@ -1,7 +1,8 @@
 /**
  * The words every layer shares: errors and their hints, defaults and limits, the
  * plugin protocol (mirrored by plugin-src/protocol.h), per-arch presets,
- * system-call tables, and the owner of a child process. Imports nothing else
+ * system-call tables, the owner of a child process, and how an output file
+ * is written (whole, never through a planted link). Imports nothing else
  * of the library.
  *
  * This file is the folder's public face for the top mod.ts; the folders
@@ -12,4 +13,5 @@
 export { DEFAULTS, LIMITS } from "./defaults.ts";
 export type { DumpBlock, DumpEvent, PluginMessage } from "./protocol.ts";
 export { QemuSetupError, SetupError } from "./errors.ts";
+export { checkOutput, openOutputDir, OutputError, OutputFile, writeOutput } from "./output_file.ts";
 export { type ArchPreset, PRESETS } from "./arch_presets.ts";

@@ -2,9 +2,10 @@
  * Writing a trace file as the recording runs: chunks are compressed as
  * they arrive (deflate-raw, the platform's CompressionStream) and written
  * one after the other, so memory holds one chunk's compressed bytes, never
- * the run. The file is written under a temporary name next to its place
- * and renamed there only once complete: an interrupted recording leaves
- * nothing behind, and never half a trace.
+ * the run. The file is an output like any other (core/output_file.ts):
+ * written under a temporary name next to its place and renamed there only
+ * once complete, so an interrupted recording leaves nothing behind, and
+ * never half a trace; a device or fifo (`-o /dev/null`) is written into.
  */
 import {
   type ChunkEntry,
@@ -15,8 +16,7 @@ import {
   type TraceHeader,
   type TraceSummary,
 } from "./format.ts";
-import { fromOsError, SetupError } from "../core/errors.ts";
-import { basename, dirname, join } from "../../deps/path.ts";
+import { OutputFile } from "../core/output_file.ts";
 
 /** Compresses a stream of bytes; finish() gives the result. */
 export class Deflater {
@@ -87,49 +87,23 @@ interface OpenChunk {
 /** A trace being written; see the module comment. */
 export class TraceWriter implements AsyncDisposable {
   readonly path: string;
-  readonly #tmp: string;
-  readonly #file: Deno.FsFile;
-  #at = 0;
+  readonly #out: OutputFile;
   #chunk: OpenChunk | undefined;
   readonly #chunks: ChunkEntry[] = [];
   #headerWritten = false;
-  #done = false;
   #jumps = 0;
 
-  private constructor(path: string, tmp: string, file: Deno.FsFile) {
-    this.path = path;
-    this.#tmp = tmp;
-    this.#file = file;
+  private constructor(out: OutputFile) {
+    this.path = out.path;
+    this.#out = out;
   }
 
-  /** Opens the temporary file for a trace that will be at `path`. */
+  /**
+   * Opens the trace that will be at `path`. Found before the run: a
+   * directory in its place, a missing directory, a planted link.
+   */
   static async create(path: string): Promise<TraceWriter> {
-    // Found before the run: a directory in the file's place would only
-    // refuse the rename at the end, and a missing directory the first write.
-    const info = await Deno.stat(path).catch(() => undefined);
-    if (info?.isDirectory) {
-      throw new SetupError(
-        `Cannot write the trace ${path}: it is a directory`,
-        "give -o a file name, e.g. " + join(path, "run.trace"),
-      );
-    }
-    const dir = await Deno.stat(dirname(path)).catch(() => undefined);
-    if (!dir?.isDirectory) {
-      throw new SetupError(
-        `Cannot write the trace ${path}: the directory ${dirname(path)} does not exist`,
-        "create it, or give -o a file in an existing directory",
-      );
-    }
-    const tmp = join(
-      dirname(path),
-      `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
-    );
-    try {
-      const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
-      return new TraceWriter(path, tmp, file);
-    } catch (e) {
-      throw fromOsError(`Cannot write the trace ${path}`, e);
-    }
+    return new TraceWriter(await OutputFile.open(path, "the trace"));
   }
 
   /** Jumps in the chunks written so far. */
@@ -142,14 +116,13 @@ export class TraceWriter implements AsyncDisposable {
     return this.#chunks.length + (this.#chunk ? 1 : 0);
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
-    let o = 0;
-    try {
-      while (o < bytes.length) o += await this.#file.write(bytes.subarray(o));
-    } catch (e) {
-      throw fromOsError(`Cannot write the trace ${this.path}`, e);
-    }
-    this.#at += bytes.length;
+  /** Where the next bytes go in the file. */
+  get #at(): number {
+    return this.#out.written;
+  }
+
+  #write(bytes: Uint8Array): Promise<void> {
+    return this.#out.write(bytes);
   }
 
   /** Writes the header; once, before any chunk. */
@@ -232,29 +205,15 @@ export class TraceWriter implements AsyncDisposable {
       trailerRaw: raw.length,
       trailerCrc: crc32(trailer),
     }));
-    try {
-      await this.#file.sync();
-      await Deno.rename(this.#tmp, this.path);
-      this.#done = true;
-      this.#file.close();
-    } catch (e) {
-      // Not done: disposing removes the temporary file.
-      throw fromOsError(`Cannot write the trace ${this.path}`, e);
-    }
+    await this.#out.commit();
     return this.#at;
   }
 
-  /** Unless finished: closes and removes the temporary file. */
+  /** Unless finished: drops the open chunk, and what was written. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#done) return;
-    this.#done = true;
     await this.#chunk?.jumpBytes.abort();
     await this.#chunk?.detailBytes.abort();
-    try {
-      this.#file.close();
-    } catch {
-      // already closed
-    }
-    await Deno.remove(this.#tmp).catch(() => {});
+    this.#chunk = undefined;
+    await this.#out[Symbol.asyncDispose]();
   }
 }
