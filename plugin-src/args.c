@@ -3,7 +3,7 @@
  *
  * args.c - the plugin's arguments, key=value as QEMU passes them: one
  * table of every key (protocol.h's LS_ARGS), its kind, where it goes and
- * its bound, then the checks across keys. It owns `cfg`, which nothing
+ * its bound, then the checks across keys. It owns `options`, which nothing
  * changes once the plugin is installed. An unknown key or a bad value
  * prints why and fails the install, so QEMU refuses to start.
  */
@@ -12,7 +12,14 @@
 #include <errno.h>
 #include <stdlib.h>
 
-Options cfg = {
+/*
+ * The most instructions the block ring may have to cover (window, two
+ * intervals, reconverge and history; see stream_alloc()): 8 GB of ring,
+ * above the harness's own limits (harness/core/defaults.ts LIMITS).
+ */
+#define RING_COVER_MAX (1ull << 30)
+
+Options options = {
     .interval = DEFAULT_INTERVAL,
     .window = DEFAULT_WINDOW,
     .history = DEFAULT_HISTORY,
@@ -47,43 +54,43 @@ typedef struct {
 
 static const ArgSpec args[] = {
     /* Which side this is; side a listens on peer, side b connects. */
-    { LS_ARG_ROLE, ARG_ROLE, &cfg.role },
-    { LS_ARG_PEER, ARG_STRING, &cfg.peer_path },
+    { LS_ARG_ROLE, ARG_ROLE, &options.role },
+    { LS_ARG_PEER, ARG_STRING, &options.peer_path },
     /* The orchestrator's socket (report.c, and commands to peer.c). */
-    { LS_ARG_CTL, ARG_STRING, &cfg.ctl_path },
-    { LS_ARG_LISTEN, ARG_BOOL, &cfg.listen },
+    { LS_ARG_CTL, ARG_STRING, &options.ctl_path },
+    { LS_ARG_LISTEN, ARG_BOOL, &options.listen },
     /* Stop at this many instructions (0: run to the guest's end). */
-    { LS_ARG_MAXINSNS, ARG_U64, &cfg.maxinsns },
+    { LS_ARG_MAXINSNS, ARG_U64, &options.maxinsns },
     /* Instructions between checkpoints, and how far a side may run ahead. */
-    { LS_ARG_INTERVAL, ARG_U64, &cfg.interval, 1 },
-    { LS_ARG_WINDOW, ARG_U64, &cfg.window },
+    { LS_ARG_INTERVAL, ARG_U64, &options.interval, 1 },
+    { LS_ARG_WINDOW, ARG_U64, &options.window },
     /* Blocks a dump sends before the last agreeing position. */
-    { LS_ARG_HISTORY, ARG_U64, &cfg.history },
+    { LS_ARG_HISTORY, ARG_U64, &options.history },
     /* Instructions to run on after a disagreement (transients). */
-    { LS_ARG_RECONVERGE, ARG_U64, &cfg.reconverge },
+    { LS_ARG_RECONVERGE, ARG_U64, &options.reconverge },
     /* Events: memory accesses (with values), system calls (linux-user). */
-    { LS_ARG_MEM, ARG_BOOL, &cfg.mem },
-    { LS_ARG_MEMVALUES, ARG_BOOL, &cfg.memvalues },
-    { LS_ARG_SYS, ARG_BOOL, &cfg.sys },
+    { LS_ARG_MEM, ARG_BOOL, &options.mem },
+    { LS_ARG_MEMVALUES, ARG_BOOL, &options.memvalues },
+    { LS_ARG_SYS, ARG_BOOL, &options.sys },
     /* Register snapshots (API 2), at most one per regsevery instructions. */
-    { LS_ARG_REGS, ARG_BOOL, &cfg.regs },
-    { LS_ARG_REGSEVERY, ARG_U64, &cfg.regs_every, 1 },
+    { LS_ARG_REGS, ARG_BOOL, &options.regs },
+    { LS_ARG_REGSEVERY, ARG_U64, &options.regs_every, 1 },
     /* Run alone and report every step of FROM:TO (implies regs=on). */
-    { LS_ARG_NARROW, ARG_RANGE, &cfg.narrow },
+    { LS_ARG_NARROW, ARG_RANGE, &options.narrow },
     /* The fast pass: no block ring, no dump; say where the streams part. */
-    { LS_ARG_FAST, ARG_BOOL, &cfg.fast },
+    { LS_ARG_FAST, ARG_BOOL, &options.fast },
     /* Record a trace to this socket (record.c): chunks, snapshots. */
-    { LS_ARG_RECORD, ARG_STRING, &cfg.record },
-    { LS_ARG_CHUNK, ARG_U64, &cfg.chunk, 1 },
-    { LS_ARG_DETAIL, ARG_U64, &cfg.detail },
+    { LS_ARG_RECORD, ARG_STRING, &options.record },
+    { LS_ARG_CHUNK, ARG_U64, &options.chunk, 1 },
+    { LS_ARG_DETAIL, ARG_U64, &options.detail },
     /*
      * Count an instruction run again right after itself each time, but an
      * x86 rep string instruction's entries once, as the fast pass (and so a
      * trace) does: the detail pass, naming a position a trace gave.
      */
-    { LS_ARG_FASTCOUNT, ARG_BOOL, &cfg.fastcount },
+    { LS_ARG_FASTCOUNT, ARG_BOOL, &options.fastcount },
     /* Compare addresses (off: the two QEMUs place the guest differently). */
-    { LS_ARG_ADDRS, ARG_BOOL, &cfg.addrs },
+    { LS_ARG_ADDRS, ARG_BOOL, &options.addrs },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 
@@ -180,41 +187,46 @@ bool parse_args(int argc, char **argv)
             return false;
         }
     }
-    if (cfg.narrow.on) {
-        cfg.regs = true;
-        cfg.mem = cfg.sys = false;
+    if (options.narrow.on) {
+        options.regs = true;
+        options.mem = options.sys = false;
     }
-    cfg.fastcount |= cfg.fast;
-    if (!cfg.role || !cfg.ctl_path || (!cfg.peer_path && !cfg.narrow.on)) {
+    options.fastcount |= options.fast;
+    if (!options.role || !options.ctl_path ||
+        (!options.peer_path && !options.narrow.on)) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");
         return false;
     }
-    if (cfg.regs && !COMPAT_HAS_REGS) {
+    if (options.regs && !COMPAT_HAS_REGS) {
         fprintf(stderr, "lockstep: regs= and narrow= need plugin API 2 "
                 "(QEMU 9.0 or later)\n");
         return false;
     }
-    if (cfg.fast && (cfg.narrow.on || cfg.mem || cfg.reconverge)) {
+    if (options.fast &&
+        (options.narrow.on || options.mem || options.reconverge)) {
         fprintf(stderr, "lockstep: fast=on compares no memory accesses and "
                 "neither narrows nor runs on (mem=, narrow=, reconverge=)\n");
         return false;
     }
-    if (cfg.window > RING_COVER_MAX || cfg.interval > RING_COVER_MAX ||
-        cfg.reconverge > RING_COVER_MAX || cfg.history > RING_COVER_MAX ||
-        cfg.window + 2 * cfg.interval + cfg.reconverge + cfg.history >
-        RING_COVER_MAX) {
+    if (options.window > RING_COVER_MAX ||
+        options.interval > RING_COVER_MAX ||
+        options.reconverge > RING_COVER_MAX ||
+        options.history > RING_COVER_MAX ||
+        options.window + 2 * options.interval + options.reconverge +
+        options.history > RING_COVER_MAX) {
         fprintf(stderr, "lockstep: window + 2 * interval + reconverge + "
                 "history must stay within %llu instructions (the block "
                 "ring covers them)\n", RING_COVER_MAX);
         return false;
     }
-    if (cfg.record && (!cfg.fast || (cfg.detail &&
-                                     cfg.interval % cfg.detail))) {
+    if (options.record &&
+        (!options.fast ||
+         (options.detail && options.interval % options.detail))) {
         fprintf(stderr, "lockstep: record= needs fast=on, and detail= must "
                 "divide interval=\n");
         return false;
     }
-    if (cfg.window / cfg.interval + 2 >= CKPT_RING) {
+    if (options.window / options.interval + 2 >= CKPT_RING) {
         fprintf(stderr, "lockstep: window too large for interval (at most "
                 "%d intervals)\n", CKPT_RING - 2);
         return false;

@@ -17,10 +17,9 @@
  * with addrs=off, when the two QEMUs place the guest differently) and, for
  * the environment-reading calls and read, which guest buffers the call
  * fills: when both sides have API 4 (memvalues=on) the plugin reads them
- * when the call returns, so a
- * difference in what the host answered is seen at the call, not at a later
- * load.
- * harness/syscalls.ts names the same calls (a unit test checks the two).
+ * when the call returns, so a difference in what the host answered is seen
+ * at the call, not at a later load. harness/core/syscalls.ts names the
+ * same calls (a unit test checks the two).
  */
 #include "lockstep.h"
 
@@ -181,7 +180,7 @@ void env_outputs(uint64_t pos, int64_t num, int64_t ret)
     uint32_t offset = 0;
 
     /* Only when both sides read them (memvalues: both have API 4 on). */
-    if (!c || ret < 0 || !cfg.memvalues) {
+    if (!c || ret < 0 || !options.memvalues) {
         return;
     }
     for (int k = 0; k < 2; k++) {

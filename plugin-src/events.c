@@ -4,12 +4,25 @@
  * events.c - events: the memory accesses and system calls of the running
  * block (mem=on, sys=on) and the register snapshots exec.c takes (regs=on),
  * each of the instruction that made it. It owns the event ring and the
- * event hash (`ev`): appending, the hash at a given position, and folding
- * it afresh when the comparison restarts.
+ * event hash (`events`): appending, the hash at a given position, and
+ * folding it afresh when the comparison restarts.
  */
 #include "lockstep.h"
+#include "stream.h"
 
-EventLog ev;
+/*
+ * Events one instruction may have; further ones fold into its last. An x86
+ * rep string instruction counts once (see retire()) but makes an access per
+ * iteration: without a bound, one `rep stosb` could flush the event ring.
+ */
+#define EV_PER_INSN 64
+/*
+ * The fast pass's event ring: it only needs the events since the last
+ * mark's block (events_before() at a checkpoint), never a dump.
+ */
+#define FAST_EVENTS 4096
+
+EventLog events;
 
 /*
  * Half as many events as the block ring has entries (1 M events, 40 MB by
@@ -18,10 +31,10 @@ EventLog ev;
  */
 void events_alloc(void)
 {
-    if (cfg.mem || cfg.sys || (cfg.regs && !cfg.narrow.on)) {
+    if (options.mem || options.sys || (options.regs && !options.narrow.on)) {
         /* The fast pass reads back no further than the running block. */
-        ev.mask = cfg.fast ? FAST_EVENTS - 1 : own.ring_mask >> 1;
-        ev.ring = g_new0(Event, ev.mask + 1);
+        events.mask = options.fast ? FAST_EVENTS - 1 : stream.ring_mask >> 1;
+        events.ring = g_new0(Event, events.mask + 1);
     }
 }
 
@@ -30,40 +43,43 @@ void add_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
 {
     Event *e;
 
-    if (cfg.record && kind != LS_EV_REGS) {
+    if (options.record && kind != LS_EV_REGS) {
         record_event(pos, kind, a, size, v);   /* the trace keeps each */
     }
-    if (pos == ev.last_pos && ev.count && ev.at_pos >= EV_PER_INSN) {
+    if (pos == events.last_pos && events.count &&
+        events.at_pos >= EV_PER_INSN) {
         /* Fold it into the instruction's last event, and that afresh into
          * the hash (from the event before it). */
-        uint64_t before = ev.count >= 2 ? ev_at(ev.count - 2)->after : 0;
+        uint64_t before = events.count >= 2
+                          ? event_at(events.count - 2)->after : 0;
 
-        e = ev_at(ev.count - 1);
+        e = event_at(events.count - 1);
         e->v = mix(e->v) ^ event_key(kind, a, size) ^ mix(v + 1);
-        ev.hash = before * HASH_MUL + event_term(e);
-        e->after = ev.hash;
+        events.hash = before * HASH_MUL + event_term(e);
+        e->after = events.hash;
         return;
     }
-    ev.at_pos = pos == ev.last_pos && ev.count ? ev.at_pos + 1 : 1;
-    ev.last_pos = pos;
-    e = ev_at(ev.count++);
+    events.at_pos = pos == events.last_pos && events.count
+                    ? events.at_pos + 1 : 1;
+    events.last_pos = pos;
+    e = event_at(events.count++);
 
     e->pos = pos;
     e->kind = kind;
     e->a = a;
     e->size = size;
     e->v = v;
-    ev.hash = ev.hash * HASH_MUL + event_term(e);
-    e->after = ev.hash;
+    events.hash = events.hash * HASH_MUL + event_term(e);
+    e->after = events.hash;
 }
 
 /* The event hash over the events of instructions before position pos. */
 uint64_t events_before(uint64_t pos)
 {
-    uint64_t kept = ev_first_kept();
+    uint64_t kept = events_first_kept();
 
-    for (uint64_t j = ev.count; j > kept; j--) {
-        const Event *e = ev_at(j - 1);
+    for (uint64_t j = events.count; j > kept; j--) {
+        const Event *e = event_at(j - 1);
         if (e->pos < pos) {
             return e->after;
         }
@@ -74,7 +90,8 @@ uint64_t events_before(uint64_t pos)
 /* Whether the ring still has every event from position pos on. */
 bool events_kept_since(uint64_t pos)
 {
-    return ev.count <= ev.mask + 1 || ev_at(ev_first_kept())->pos <= pos;
+    return events.count <= events.mask + 1 ||
+           event_at(events_first_kept())->pos <= pos;
 }
 
 /*
@@ -86,8 +103,8 @@ void events_rebase(uint64_t origin)
 {
     uint64_t eh = 0;
 
-    for (uint64_t k = ev_first_kept(); k < ev.count; k++) {
-        Event *e = ev_at(k);
+    for (uint64_t k = events_first_kept(); k < events.count; k++) {
+        Event *e = event_at(k);
         if (e->pos >= origin && e->kind == LS_EV_REGS) {
             e->kind = LS_EV_NONE;
         }
@@ -96,7 +113,7 @@ void events_rebase(uint64_t origin)
         }
         e->after = e->pos >= origin ? eh : 0;
     }
-    ev.hash = eh;
+    events.hash = eh;
 }
 
 /*
@@ -107,7 +124,7 @@ void events_rebase(uint64_t origin)
  */
 static uint64_t insn_pos(const Insn *insn)
 {
-    const TbInfo *p = own.pending;
+    const TbInfo *p = stream.pending;
     uintptr_t off = (uintptr_t)insn - (uintptr_t)p->insns;
     uint64_t i = off / sizeof(Insn);
 
@@ -133,10 +150,10 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
     uint64_t value = 0, high = 0;
     uint64_t vaddr_high = vaddr + 8;
 
-    if (cfg.memvalues) {
+    if (options.memvalues) {
         compat_mem_value(info, &value, &high);
     }
-    if (!cfg.addrs) {
+    if (!options.addrs) {
         /* Addresses and the values moved (often addresses) mean nothing
          * across two layouts: direction and size still do. */
         vaddr = vaddr_high = value = high = 0;
@@ -159,8 +176,8 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
 /* The position of the running block's last instruction, which made a call. */
 static uint64_t syscall_pos(void)
 {
-    return fast_inline() ? fast_syscall_pos()
-                         : pending_base() + own.pending->n - 1;
+    return fast_counts_inline() ? fast_syscall_pos()
+                                : pending_base() + stream.pending->n - 1;
 }
 
 void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
@@ -170,8 +187,8 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
     const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
     uint64_t fold = 0;
 
-    if (cfg.sys) {
-        if (cfg.addrs) {
+    if (options.sys) {
+        if (options.addrs) {
             fold = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
                    mix(a5 + 4) ^ mix(a6 + 5);
         }
@@ -192,11 +209,11 @@ void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
     uint64_t pos;
 
     env_syscall_end();
-    if (!cfg.sys) {
+    if (!options.sys) {
         return;
     }
     pos = syscall_pos();
     add_event(pos, LS_EV_SYSRET, num, 0,
-              cfg.addrs || !env_is_address(num) ? (uint64_t)ret : 0);
+              options.addrs || !env_is_address(num) ? (uint64_t)ret : 0);
     env_outputs(pos, num, ret);
 }

@@ -3,18 +3,27 @@
  *
  * exec.c - the hot path: the TB exec callbacks, which retire the previous
  * block into this side's stream (the running hash, the counts and the block
- * ring, all in `own`) at the start of every executed block. Everything they
- * call per block is here or inline in lockstep.h, so that the compiler sees
- * it whole; anything rarer (a checkpoint, the limit, a stop) is at_mark()'s,
- * in sync.c. The exec callbacks allocate nothing and take no lock.
+ * ring, all in `stream`) at the start of every executed block. Everything
+ * they call per block is here or inline in stream.h, so that the compiler
+ * sees it whole; anything rarer (a checkpoint, the limit, a stop) is
+ * at_mark()'s, in sync.c. The exec callbacks allocate nothing and take no
+ * lock.
  */
 #include "lockstep.h"
+#include "stream.h"
+
+/*
+ * A margin on the block ring's reach as stream_alloc() adds it up, in whole
+ * blocks and exact marks: a block that overshoots a mark, or retires in
+ * part, takes an entry the sum does not count.
+ */
+#define RING_SLACK 64
 
 /*
  * No instruction has retired yet: last_pc is no address, so a guest that
  * starts at address 0 (sparc's -bios) does not look like re-entering it.
  */
-Stream own __attribute__((aligned(64))) = { .last_pc = UINT64_MAX };
+Stream stream __attribute__((aligned(64))) = { .last_pc = UINT64_MAX };
 
 /* The running hash after k instructions of tb, from instruction first. */
 uint64_t __attribute__((noinline))
@@ -49,26 +58,27 @@ cut_short(const TbInfo *tb, uint64_t next_pc)
  */
 void retire(uint64_t next_pc)
 {
-    const TbInfo *tb = own.pending;
-    uint32_t end = *own.last_insns == own.expect ? tb->n
-                                                 : cut_short(tb, next_pc);
+    const TbInfo *tb = stream.pending;
+    uint32_t end = *stream.last_insns == stream.expect ? tb->n
+                                                       : cut_short(tb, next_pc);
     /* In the fast pass only x86 rep entries: as fast.c counts. */
-    uint32_t first = tb->pc == own.last_pc &&
-                     (!cfg.fastcount || tb->rep_first);
-    uint64_t start = own.icount;
-    uint64_t h0 = own.hash;
+    uint32_t first = tb->pc == stream.last_pc &&
+                     (!options.fastcount || tb->rep_first);
+    uint64_t start = stream.icount;
+    uint64_t h0 = stream.hash;
 
     if (G_UNLIKELY(end <= first)) {
         return;
     }
     ring_append(RING_MAKE_KEY(tb->id, first, end));
-    own.blocks++;
-    own.icount = start + end - first;
-    own.hash = G_LIKELY(end == tb->n && !first)
-               ? h0 * tb->pow + tb->hash
-               : prefix_hash(h0, tb, first, end - first);
-    own.last_pc = G_LIKELY(end == tb->n) ? tb->last : tb->insns[end - 1].vaddr;
-    if (G_UNLIKELY(own.icount >= own.next_mark)) {
+    stream.blocks++;
+    stream.icount = start + end - first;
+    stream.hash = G_LIKELY(end == tb->n && !first)
+                  ? h0 * tb->pow + tb->hash
+                  : prefix_hash(h0, tb, first, end - first);
+    stream.last_pc = G_LIKELY(end == tb->n) ? tb->last
+                                            : tb->insns[end - 1].vaddr;
+    if (G_UNLIKELY(stream.icount >= stream.next_mark)) {
         at_mark(tb, first, start, h0);
     }
 }
@@ -81,26 +91,27 @@ void retire(uint64_t next_pc)
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
-    const TbInfo *p = own.pending;
+    const TbInfo *p = stream.pending;
 
-    if (G_LIKELY(p && *own.last_insns == own.expect && p->pc != own.last_pc)) {
-        uint64_t start = own.icount;
-        uint64_t h0 = own.hash;
+    if (G_LIKELY(p && *stream.last_insns == stream.expect &&
+                 p->pc != stream.last_pc)) {
+        uint64_t start = stream.icount;
+        uint64_t h0 = stream.hash;
 
         ring_append(p->key);
-        own.blocks++;
-        own.icount = start + p->n;
-        own.hash = h0 * p->pow + p->hash;
-        own.last_pc = p->last;
-        if (G_UNLIKELY(own.icount >= own.next_mark)) {
+        stream.blocks++;
+        stream.icount = start + p->n;
+        stream.hash = h0 * p->pow + p->hash;
+        stream.last_pc = p->last;
+        if (G_UNLIKELY(stream.icount >= stream.next_mark)) {
             at_mark(p, 0, start, h0);
         }
     } else if (p) {
         retire(tb->pc);
     }
-    own.pending = tb;
+    stream.pending = tb;
     /* One-instruction blocks have no inline bump: they count as whole. */
-    own.expect = *own.last_insns + (tb->n > 1);
+    stream.expect = *stream.last_insns + (tb->n > 1);
 }
 
 /*
@@ -116,12 +127,12 @@ void vcpu_tb_exec_fast(unsigned int vcpu_index, void *udata)
 /* Where falling through from the last retired instruction of p leads. */
 static uint64_t fall_through(const TbInfo *p)
 {
-    if (own.last_pc == p->last) {
+    if (stream.last_pc == p->last) {
         return p->end;
     }
     for (uint32_t i = 0; i < p->n; i++) {
-        if (p->insns[i].vaddr == own.last_pc) {
-            return own.last_pc + p->insns[i].size;
+        if (p->insns[i].vaddr == stream.last_pc) {
+            return stream.last_pc + p->insns[i].size;
         }
     }
     return UINT64_MAX;
@@ -136,15 +147,15 @@ static uint64_t fall_through(const TbInfo *p)
 void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
-    const TbInfo *p = own.pending;
+    const TbInfo *p = stream.pending;
     uint64_t at;
 
     vcpu_tb_exec(vcpu_index, udata);
-    at = own.icount - cmp.origin;
-    if (at >= regs.next && tb->pc != own.last_pc &&
+    at = stream.icount - comparison.origin;
+    if (at >= registers.next && tb->pc != stream.last_pc &&
         (!p || tb->pc != fall_through(p))) {
-        add_event(own.icount, LS_EV_REGS, tb->pc, 0, regs_hash());
-        regs.next = (at / cfg.regs_every + 1) * cfg.regs_every;
+        add_event(stream.icount, LS_EV_REGS, tb->pc, 0, regs_hash());
+        registers.next = (at / options.regs_every + 1) * options.regs_every;
     }
 }
 
@@ -156,7 +167,8 @@ void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata)
 
     vcpu_tb_exec(vcpu_index, udata);
     base = pending_base();
-    *narrow.on = base + tb->n > cfg.narrow.from && base <= cfg.narrow.to;
+    *narrowing.on = base + tb->n > options.narrow.from &&
+                    base <= options.narrow.to;
 }
 
 /*
@@ -167,15 +179,15 @@ void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata)
  */
 uint64_t retire_last(void)
 {
-    uint64_t before = own.icount;
+    uint64_t before = stream.icount;
     bool whole;
 
-    if (!own.pending) {
+    if (!stream.pending) {
         return 0;
     }
-    whole = *own.last_insns == own.expect;
+    whole = *stream.last_insns == stream.expect;
     retire(UINT64_MAX);
-    return whole ? 0 : own.icount - before;
+    return whole ? 0 : stream.icount - before;
 }
 
 /*
@@ -189,11 +201,12 @@ void stream_alloc(void)
     uint64_t size = 1;
 
     /* The fast pass never dumps: a few entries for ring_append() to use. */
-    while (size < (cfg.fast ? RING_SLACK
-                            : cfg.window + 2 * cfg.interval + cfg.reconverge +
-                              cfg.history + DUMP_EXTRA + RING_SLACK)) {
+    while (size < (options.fast ? RING_SLACK
+                                : options.window + 2 * options.interval +
+                                  options.reconverge + options.history +
+                                  DUMP_EXTRA + RING_SLACK)) {
         size <<= 1;
     }
-    own.ring = g_new0(uint64_t, size);
-    own.ring_mask = size - 1;
+    stream.ring = g_new0(uint64_t, size);
+    stream.ring_mask = size - 1;
 }

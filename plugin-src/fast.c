@@ -21,16 +21,34 @@
  * after a code-page write, an exception) is still open at the next block's
  * start, where fast_cut() takes back what did not run, as exec.c's
  * retire() does. Consecutive entries of an x86 rep string instruction count
- * once (see x86_rep_string()). The callbacks are conditional: QEMU tests the entry in
- * the translated code and calls only when the condition holds.
+ * once (see x86_rep_string()). The callbacks are conditional: QEMU tests
+ * the entry in the translated code and calls only when the condition holds.
  */
 #include "lockstep.h"
 
 #include <stddef.h>
 
+#include "stream.h"
+
+/*
+ * A vCPU's scoreboard entry, which the translated code itself updates at
+ * every block.
+ */
+typedef struct {
+    uint64_t countdown;     /* instructions to `target`, once the running
+                             * block is counted whole, and the blocks
+                             * started (see BLOCK_BITS) */
+    uint64_t sum;           /* sum of mix(address) of those instructions */
+    uint64_t open;          /* the running block's TbInfo until its last
+                             * instruction starts, then 0 */
+    uint64_t fall;          /* regs: where falling through from the last
+                             * block leads (kept by the callbacks) */
+    uint64_t armed;         /* regs: 1 while a snapshot is due */
+} FastVcpu;
+
 /* vCPU 0's entries: the board, and where vCPU 0's entry is (it can move). */
 static CompatScoreboard *board;
-static FastVcpu *v0;
+static FastVcpu *vcpu0;
 
 /*
  * `open` once a block's last instruction started, when that is an x86 rep
@@ -47,28 +65,30 @@ static uint64_t regs_from;
  * `countdown` holds two counters, so that one inline operation a block
  * keeps both: the instructions left to `target` above BLOCK_BITS, the
  * blocks started since fast_mark() last ran below (a block adds
- * 1 - (n << BLOCK_BITS)). One operation fewer a block is about 4 % of a
- * chained run on QEMU 10.2. fast_mark() runs at least every FAST_SPAN
- * instructions (`target` is never further), and every block counted takes
- * at least one instruction off (an x86 rep instruction entered again alone
- * is not counted: fast_cut()), so the blocks never carry into the
- * instructions.
+ * 1 - (n << BLOCK_BITS)): every inline operation is paid at every block.
+ * fast_mark() runs at least every FAST_SPAN instructions (`target` is
+ * never further), and every block counted takes at least one instruction
+ * off (an x86 rep instruction entered again alone is not counted:
+ * fast_cut()), so the blocks never carry into the instructions.
  */
 #define BLOCK_BITS 24
 #define BLOCK_MASK ((1ull << BLOCK_BITS) - 1)
 #define FAST_SPAN (1ull << (BLOCK_BITS - 1))
 
-/* The position `countdown` counts to: own.next_mark, or sooner. */
+/* The position `countdown` counts to: stream.next_mark, or sooner. */
 static uint64_t target;
 
 /* The blocks started before fast_mark() last ran. */
 static uint64_t blocks_before;
 
-
-/* Recording needs a call at every block (record.c): the callback flavour. */
-bool fast_inline(void)
+/*
+ * Whether the translated code counts the stream (this flavour): fast=on
+ * from API 3 on, but not while recording, which needs a call at every
+ * block (record.c) and takes the callback flavour.
+ */
+bool fast_counts_inline(void)
 {
-    return cfg.fast && COMPAT_HAS_INLINE_FAST && !cfg.record;
+    return options.fast && COMPAT_HAS_INLINE_FAST && !options.record;
 }
 
 static CompatEntry entry(size_t offset)
@@ -90,21 +110,21 @@ static uint64_t sum_of(const TbInfo *tb, uint32_t from, uint32_t to)
 /* The position of the running block's start (before its own counting). */
 static uint64_t position(void)
 {
-    return target - (v0->countdown >> BLOCK_BITS);
+    return target - (vcpu0->countdown >> BLOCK_BITS);
 }
 
 /* Blocks started so far (before the running block's own counting). */
 static uint64_t blocks_started(void)
 {
-    return blocks_before + (v0->countdown & BLOCK_MASK);
+    return blocks_before + (vcpu0->countdown & BLOCK_MASK);
 }
 
 /* Count from start, a block's start, to the next mark (or FAST_SPAN on). */
 static void countdown_from(uint64_t start)
 {
     blocks_before = blocks_started();
-    target = start + MIN(own.next_mark - start, FAST_SPAN);
-    v0->countdown = (target - start) << BLOCK_BITS;
+    target = start + MIN(stream.next_mark - start, FAST_SPAN);
+    vcpu0->countdown = (target - start) << BLOCK_BITS;
 }
 
 /*
@@ -116,32 +136,32 @@ static void countdown_from(uint64_t start)
 static void fast_cut(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
-    const TbInfo *prev = (const TbInfo *)(uintptr_t)(v0->open & ~REP_DONE);
+    const TbInfo *prev = (const TbInfo *)(uintptr_t)(vcpu0->open & ~REP_DONE);
     uint32_t k = 0;
 
-    if (v0->open & REP_DONE) {
+    if (vcpu0->open & REP_DONE) {
         /* prev ran whole, ending with an x86 rep string instruction: if
          * this block starts by entering it again, that entry is not counted
          * (before this block's own counting adds it). */
         bool again = tb->rep_first && tb->pc == prev->last;
 
         if (again) {
-            v0->countdown += 1ull << BLOCK_BITS;
-            v0->sum -= mix(tb->pc);
+            vcpu0->countdown += 1ull << BLOCK_BITS;
+            vcpu0->sum -= mix(tb->pc);
             /* A block of that instruction alone is no block (as retire()
              * has it): it takes no instruction off, and millions of them
              * (a rep stos over megabytes) would carry into the
              * instructions. The block is counted below, at its start. */
             if (tb->n == 1) {
-                if (v0->countdown & BLOCK_MASK) {
-                    v0->countdown -= 1;
+                if (vcpu0->countdown & BLOCK_MASK) {
+                    vcpu0->countdown -= 1;
                 } else {
                     blocks_before -= 1;
                 }
             }
         }
-        v0->fall = again ? tb->pc : prev->end;
-        v0->open = 0;
+        vcpu0->fall = again ? tb->pc : prev->end;
+        vcpu0->open = 0;
         return;
     }
 
@@ -152,18 +172,18 @@ static void fast_cut(unsigned int vcpu_index, void *udata)
         }
     }
     if (k) {
-        v0->countdown += (uint64_t)(prev->n - k) << BLOCK_BITS;
-        v0->sum -= sum_of(prev, k, prev->n);
-        v0->fall = tb->pc;      /* going on where it stopped is no jump */
+        vcpu0->countdown += (uint64_t)(prev->n - k) << BLOCK_BITS;
+        vcpu0->sum -= sum_of(prev, k, prev->n);
+        vcpu0->fall = tb->pc;      /* going on where it stopped is no jump */
     } else {
-        v0->fall = prev->end;
+        vcpu0->fall = prev->end;
     }
-    v0->open = 0;
+    vcpu0->open = 0;
 }
 
 /*
  * This block reaches `target`. It may cross one or more marks: the first
- * is own.next_mark - start instructions into it. The state there is the
+ * is stream.next_mark - start instructions into it. The state there is the
  * sum so far plus the block's prefix: computed now, before the block runs,
  * it is what it will be (the addresses are the block's, whatever makes it
  * stop and restart). Called too for a block that ends exactly at a mark,
@@ -175,21 +195,22 @@ static void fast_mark(unsigned int vcpu_index, void *udata)
     const TbInfo *tb = udata;
     uint64_t start = position();
 
-    while (own.next_mark - start < tb->n) {
-        uint64_t j = own.next_mark - start;
+    while (stream.next_mark - start < tb->n) {
+        uint64_t j = stream.next_mark - start;
         uint64_t at = start + j;
 
-        own.blocks = blocks_started();
-        if (sync_fast_mark(at, v0->sum + sum_of(tb, 0, j)) && regs_snapshots()) {
+        stream.blocks = blocks_started();
+        if (sync_fast_mark(at, vcpu0->sum + sum_of(tb, 0, j)) &&
+            regs_snapshots()) {
             regs_from = at;
-            v0->armed = 1;
+            vcpu0->armed = 1;
         }
     }
     countdown_from(start);
     /* While a snapshot is due, fast_regs() keeps `fall` (it still needs
      * the block before this one's, as fast_cut() left it). */
-    if (!v0->armed) {
-        v0->fall = tb->end;
+    if (!vcpu0->armed) {
+        vcpu0->fall = tb->end;
     }
 }
 
@@ -206,12 +227,12 @@ static void fast_regs(unsigned int vcpu_index, void *udata)
     const TbInfo *tb = udata;
     uint64_t pos = position();
 
-    if (pos < regs_from || tb->pc == v0->fall) {
-        v0->fall = tb->end;
+    if (pos < regs_from || tb->pc == vcpu0->fall) {
+        vcpu0->fall = tb->end;
         return;
     }
     add_event(pos, LS_EV_REGS, tb->pc, 0, regs_hash());
-    v0->armed = 0;
+    vcpu0->armed = 0;
 }
 
 void fast_install(void)
@@ -222,7 +243,7 @@ void fast_install(void)
 /* vCPU 0 exists: its entry does too. */
 void fast_vcpu_init(void)
 {
-    v0 = compat_scoreboard_find(board, 0);
+    vcpu0 = compat_scoreboard_find(board, 0);
     countdown_from(0);
 }
 
@@ -256,7 +277,7 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
     compat_insn_inline(last, true, entry(offsetof(FastVcpu, open)),
                        tb->rep_last ? (uintptr_t)tb | REP_DONE : 0);
     /* The board may have moved while QEMU grew it. */
-    v0 = compat_scoreboard_find(board, 0);
+    vcpu0 = compat_scoreboard_find(board, 0);
 }
 
 /*
@@ -265,12 +286,12 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
  */
 uint64_t fast_syscall_pos(void)
 {
-    g_assert(v0);
+    g_assert(vcpu0);
     return position() - 1;
 }
 
 /*
- * The guest ended: the stream's length and sum into `own` for the end
+ * The guest ended: the stream's length and sum into `stream` for the end
  * report. A block whose last instruction never started was claimed whole:
  * its instructions are the uncertain tail.
  */
@@ -278,14 +299,15 @@ uint64_t fast_exit(void)
 {
     const TbInfo *open;
 
-    if (!v0) {
+    if (!vcpu0) {
         return 0;   /* QEMU ends before its vCPU started (a refused image) */
     }
     /* A block that ran whole up to a rep instruction is no tail. */
-    open = v0->open & REP_DONE ? NULL : (const TbInfo *)(uintptr_t)v0->open;
+    open = vcpu0->open & REP_DONE ? NULL
+                                  : (const TbInfo *)(uintptr_t)vcpu0->open;
 
-    own.icount = position();
-    own.hash = v0->sum;
-    own.blocks = blocks_started();
+    stream.icount = position();
+    stream.hash = vcpu0->sum;
+    stream.blocks = blocks_started();
     return open ? open->n : 0;
 }

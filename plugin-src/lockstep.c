@@ -1,23 +1,26 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * lockstep.c - compare the executed instruction stream of two QEMUs (see
- * lockstep.h for how). This unit installs the plugin (arguments, sockets,
- * rings, the reader thread, the callbacks), instruments each translated
- * block and shares its TbInfo between identical translations (`tbs`),
- * starts the vCPU, and reports the end when the guest exits.
+ * lockstep.c - compare the executed instruction stream of two QEMUs
+ * (docs/how-it-works.md says how; lockstep.h lists the units). This unit
+ * installs the plugin (arguments, sockets, rings, the reader thread, the
+ * callbacks), instruments each translated block and shares its TbInfo
+ * between identical translations (`tb_table`), starts the vCPU, and
+ * reports the end when the guest exits.
  */
 #include "lockstep.h"
 
 #include <string.h>
 
+#include "stream.h"
+
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
-TbTable tbs = {
+TbTable tb_table = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* The inline counter on every block's last instruction (own.last_insns). */
+/* The inline counter on every block's last instruction (stream.last_insns). */
 static CompatCounter last_insns;
 
 /* A second vCPU would interleave two streams into one: refuse it. */
@@ -26,12 +29,12 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
     g_autofree char *msg = NULL;
 
     if (vcpu_index == 0) {
-        if (fast_inline()) {
+        if (fast_counts_inline()) {
             fast_vcpu_init();
         }
-        own.last_insns = compat_counter_ptr(&last_insns);
-        narrow.on = compat_counter_ptr(&narrow.on_counter);
-        if (cfg.regs) {
+        stream.last_insns = compat_counter_ptr(&last_insns);
+        narrowing.on = compat_counter_ptr(&narrowing.on_counter);
+        if (options.regs) {
             regs_handshake();
         }
         return;
@@ -40,7 +43,7 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
                           "(use -smp 1 and a single-threaded guest)",
                           vcpu_index);
     report_error(msg);
-    park();
+    wait_for_quit();
 }
 
 static guint tb_info_hash(gconstpointer p)
@@ -79,9 +82,8 @@ static TbInfo *tb_info_new(struct qemu_plugin_tb *tb)
         info->pow *= stream_mul();
     }
     info->last = n ? info->insns[n - 1].vaddr : info->pc;
-    if (cfg.x86 && n) {
-        bool is64 = cfg.x86 == 2;
-
+    if (options.x86 && n) {
+        bool is64 = options.x86 == 2;
 
         info->rep_first = x86_rep_string(&info->insns[0], is64);
         info->rep_last = x86_rep_string(&info->insns[n - 1], is64);
@@ -99,24 +101,24 @@ static const TbInfo *tb_info_share(TbInfo *info, struct qemu_plugin_tb *tb)
 {
     TbInfo *shared;
 
-    pthread_mutex_lock(&tbs.lock);
-    shared = g_hash_table_lookup(tbs.set, info);
+    pthread_mutex_lock(&tb_table.lock);
+    shared = g_hash_table_lookup(tb_table.set, info);
     if (shared) {
         g_free(info);
     } else {
-        info->id = tbs.by_id->len;
+        info->id = tb_table.by_id->len;
         info->key = RING_MAKE_KEY(info->id, 0, info->n);
-        g_ptr_array_add(tbs.by_id, info);
-        g_hash_table_add(tbs.set, info);
+        g_ptr_array_add(tb_table.by_id, info);
+        g_hash_table_add(tb_table.set, info);
         shared = info;
     }
-    if (cfg.narrow.on && !shared->steps) {
+    if (options.narrow.on && !shared->steps) {
         shared->steps = narrow_insns_new(shared, tb);
     }
-    if (cfg.record && !shared->slot) {
+    if (options.record && !shared->slot) {
         shared->slot = record_slot(shared->pc);
     }
-    pthread_mutex_unlock(&tbs.lock);
+    pthread_mutex_unlock(&tb_table.lock);
     return shared;
 }
 
@@ -125,21 +127,21 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     const TbInfo *shared = tb_info_share(tb_info_new(tb), tb);
     size_t n = shared->n;
 
-    if (fast_inline()) {
+    if (fast_counts_inline()) {
         fast_tb_trans(tb, shared);
         return;
     }
-    if (cfg.narrow.on) {
+    if (options.narrow.on) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_narrow,
                                              QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
         for (size_t i = 0; i < n; i++) {
             compat_insn_cb_if(qemu_plugin_tb_get_insn(tb, i),
                               vcpu_insn_narrow, QEMU_PLUGIN_CB_R_REGS,
-                              &narrow.on_counter, 1, &shared->steps[i]);
+                              &narrowing.on_counter, 1, &shared->steps[i]);
         }
-        narrow.on = compat_counter_ptr(&narrow.on_counter);
-    } else if (cfg.record) {
+        narrowing.on = compat_counter_ptr(&narrowing.on_counter);
+    } else if (options.record) {
         /*
          * Reading registers makes QEMU sync them before every block: only
          * when some were agreed on (the handshake ran at vCPU init; sparc32
@@ -150,11 +152,11 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                                  ? QEMU_PLUGIN_CB_R_REGS
                                                  : QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
-    } else if (cfg.fast && !cfg.regs) {
+    } else if (options.fast && !options.regs) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_fast,
                                              QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
-    } else if (cfg.regs) {
+    } else if (options.regs) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_regs,
                                              QEMU_PLUGIN_CB_R_REGS,
                                              (void *)shared);
@@ -163,7 +165,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                              QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
     }
-    if (cfg.mem) {
+    if (options.mem) {
         for (size_t i = 0; i < n; i++) {
             qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i),
                                              vcpu_mem, QEMU_PLUGIN_CB_NO_REGS,
@@ -175,7 +177,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     if (n > 1) {
         compat_insn_inline_add(qemu_plugin_tb_get_insn(tb, n - 1),
                                &last_insns, 1);
-        own.last_insns = compat_counter_ptr(&last_insns);
+        stream.last_insns = compat_counter_ptr(&last_insns);
     }
 }
 
@@ -192,19 +194,19 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     bool quit;
 
     peer_exiting();
-    cmp.exiting = true;
-    tail = fast_inline() ? fast_exit() : retire_last();
-    pthread_mutex_lock(&peer.lock);
+    comparison.exiting = true;
+    tail = fast_counts_inline() ? fast_exit() : retire_last();
+    pthread_mutex_lock(&peer_news.lock);
     quit = quit_here();
-    pthread_mutex_unlock(&peer.lock);
+    pthread_mutex_unlock(&peer_news.lock);
     if (quit) {
         return;     /* it came while the last block reached a mark */
     }
-    if (cfg.narrow.on) {
+    if (options.narrow.on) {
         report_end(0);
         return;
     }
-    if (cfg.record) {
+    if (options.record) {
         record_flush();
     }
     sync_end(tail);
@@ -219,19 +221,19 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     if (!parse_args(argc, argv)) {
         return -1;
     }
-    ctl_fd = ctl_connect(cfg.ctl_path);
+    ctl_fd = ctl_connect(options.ctl_path);
     if (ctl_fd < 0) {
         return -1;
     }
     report_open(ctl_fd);
     report_hello(info);
     /* 2: x86-64 (REX prefixes), 1: i386. */
-    cfg.x86 = g_str_equal(info->target_name, "x86_64") ? 2
-              : g_str_equal(info->target_name, "i386") ? 1 : 0;
-    if (!cfg.narrow.on && peer_connect() < 0) {
+    options.x86 = g_str_equal(info->target_name, "x86_64") ? 2
+                  : g_str_equal(info->target_name, "i386") ? 1 : 0;
+    if (!options.narrow.on && peer_connect() < 0) {
         return -1;
     }
-    if (cfg.record && !record_install()) {
+    if (options.record && !record_install()) {
         return -1;
     }
 
@@ -239,13 +241,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     events_alloc();
     /* Their vCPU 0 entries exist from vcpu_init on (see there). */
     compat_counter_init(&last_insns);
-    compat_counter_init(&narrow.on_counter);
-    if (fast_inline()) {
+    compat_counter_init(&narrowing.on_counter);
+    if (fast_counts_inline()) {
         fast_install();
     }
     sync_start();
-    tbs.set = g_hash_table_new(tb_info_hash, tb_info_equal);
-    tbs.by_id = g_ptr_array_new();
+    tb_table.set = g_hash_table_new(tb_info_hash, tb_info_equal);
+    tb_table.by_id = g_ptr_array_new();
     if (!peer_start_reader()) {
         return -1;
     }

@@ -4,9 +4,9 @@
  * peer.c - the sockets and the reader thread. It connects to the
  * orchestrator's control socket and to the peer (side a listens, side b
  * connects), sends the peer checkpoints, ends and stops, and runs the one
- * thread that reads both: the peer's messages into `peer`, the
- * orchestrator's commands into `cmd`, both guarded by peer.lock, with
- * peer.cond broadcast on every change.
+ * thread that reads both: the peer's messages into `peer_news`, the
+ * orchestrator's commands into `commands`, both guarded by peer_news.lock,
+ * with peer_news.cond broadcast on every change.
  */
 #include "lockstep.h"
 
@@ -19,11 +19,26 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-PeerNews peer = {
+/*
+ * Side b connects to side a's socket, which may not exist yet (QEMU is
+ * still starting, loading firmware): retry every 10 ms for 30 s. Side a
+ * waits as long for side b.
+ */
+#define CONNECT_TRIES 3000
+#define CONNECT_RETRY_US 10000
+#define ACCEPT_TIMEOUT_MS 30000
+
+/*
+ * One command line from the orchestrator: "regs" lists up to a few hundred
+ * register indices, far below this.
+ */
+#define CMD_LINE_MAX (1 << 14)
+
+PeerNews peer_news = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .cond = PTHREAD_COND_INITIALIZER,
 };
-Commands cmd;
+Commands commands;
 
 /* The two sockets; fixed once installed. */
 static struct {
@@ -128,19 +143,19 @@ static int accept_peer(const char *path)
 /* Connect to the peer: listen=on waits for it, otherwise connect. */
 int peer_connect(void)
 {
-    sock.peer_fd = cfg.listen ? accept_peer(cfg.peer_path)
-                              : connect_to(cfg.peer_path);
+    sock.peer_fd = options.listen ? accept_peer(options.peer_path)
+                                  : connect_to(options.peer_path);
     return sock.peer_fd;
 }
 
 void send_peer(uint32_t type, uint64_t a, uint64_t b)
 {
-    PeerMsg m = { .type = type, .epoch = cmp.epoch, .a = a, .b = b };
+    PeerMsg m = { .type = type, .epoch = comparison.epoch, .a = a, .b = b };
 
     if (send(sock.peer_fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
-        pthread_mutex_lock(&peer.lock);
-        peer.lost = true;
-        pthread_mutex_unlock(&peer.lock);
+        pthread_mutex_lock(&peer_news.lock);
+        peer_news.lost = true;
+        pthread_mutex_unlock(&peer_news.lock);
     }
 }
 
@@ -148,9 +163,9 @@ bool peer_is_lost(void)
 {
     bool lost;
 
-    pthread_mutex_lock(&peer.lock);
-    lost = peer.lost;
-    pthread_mutex_unlock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
+    lost = peer_news.lost;
+    pthread_mutex_unlock(&peer_news.lock);
     return lost;
 }
 
@@ -161,30 +176,33 @@ bool peer_is_lost(void)
  */
 void peer_exiting(void)
 {
-    pthread_mutex_lock(&peer.lock);
-    cmd.exiting = true;
-    cmd.exit_thread = pthread_self();
-    pthread_mutex_unlock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
+    commands.exiting = true;
+    commands.exit_thread = pthread_self();
+    pthread_mutex_unlock(&peer_news.lock);
 }
 
-/* Whether a wait on this thread should return for "quit"; peer.lock held. */
+/*
+ * Whether a wait on this thread should return for "quit"; with
+ * peer_news.lock held.
+ */
 bool quit_here(void)
 {
-    return cmd.quit && pthread_equal(cmd.exit_thread, pthread_self());
+    return commands.quit && pthread_equal(commands.exit_thread, pthread_self());
 }
 
 /*
  * Never run on: wait for the orchestrator's "quit". The reader thread then
- * ends the process, unless QEMU is exiting: on the exiting thread park()
+ * ends the process, unless QEMU is exiting: on the exiting thread this
  * returns, and QEMU exits with its own status.
  */
-void park(void)
+void wait_for_quit(void)
 {
-    pthread_mutex_lock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
     while (!quit_here()) {
-        pthread_cond_wait(&peer.cond, &peer.lock);
+        pthread_cond_wait(&peer_news.cond, &peer_news.lock);
     }
-    pthread_mutex_unlock(&peer.lock);
+    pthread_mutex_unlock(&peer_news.lock);
 }
 
 /* One unsigned decimal number, all of str, at most max. */
@@ -193,24 +211,24 @@ static bool parse_number(const char *str, uint64_t max, uint64_t *out)
     return g_ascii_string_to_unsigned(str, 10, 0, max, out, NULL);
 }
 
-/* "resync EPOCH ORIGIN LIMIT REGS_NEXT": four numbers, into cmd. */
+/* "resync EPOCH ORIGIN LIMIT REGS_NEXT": four numbers, into `commands`. */
 static bool parse_resync(const char *args)
 {
     g_auto(GStrv) w = g_strsplit(args, " ", -1);
     uint64_t epoch;
 
     if (g_strv_length(w) != 4 || !parse_number(w[0], UINT32_MAX, &epoch) ||
-        !parse_number(w[1], UINT64_MAX, &cmd.origin) ||
-        !parse_number(w[2], UINT64_MAX, &cmd.limit) ||
-        !parse_number(w[3], UINT64_MAX, &cmd.regs_next)) {
+        !parse_number(w[1], UINT64_MAX, &commands.origin) ||
+        !parse_number(w[2], UINT64_MAX, &commands.limit) ||
+        !parse_number(w[3], UINT64_MAX, &commands.regs_next)) {
         return false;
     }
-    cmd.epoch = epoch;
+    commands.epoch = epoch;
     return true;
 }
 
 /*
- * One command line from the orchestrator; with peer.lock held. Returns
+ * One command line from the orchestrator; with peer_news.lock held. Returns
  * NULL, or why it was refused (the caller reports it; the plugin carries
  * on as if the line had not come). Only what the vCPU waits for is
  * accepted: "regs" during the handshake, "resync" while a stop waits;
@@ -222,18 +240,18 @@ static char *command(char *line)
 
     args = args ? (*args = 0, args + 1) : line + strlen(line);
     if (strcmp(line, LS_CMD_QUIT) == 0) {
-        if (!cmd.exiting) {
+        if (!commands.exiting) {
             _exit(EXIT_QUIT);
         }
-        cmd.quit = true;
+        commands.quit = true;
     } else if (strcmp(line, LS_CMD_REGS) == 0) {
-        if (!cmd.want_regs || cmd.regs_choice) {
+        if (!commands.want_regs || commands.regs_choice) {
             return g_strdup("a regs command came when no register list was "
                             "asked for");
         }
-        cmd.regs_choice = g_strdup(args);
+        commands.regs_choice = g_strdup(args);
     } else if (strcmp(line, LS_CMD_RESYNC) == 0) {
-        if (!cmd.want_resync || cmd.resync) {
+        if (!commands.want_resync || commands.resync) {
             return g_strdup("a resync command came when this side was not "
                             "waiting for one");
         }
@@ -242,12 +260,12 @@ static char *command(char *line)
                                    "numbers (epoch < 2^32): resync %.80s",
                                    args);
         }
-        cmd.resync = true;
+        commands.resync = true;
     } else {
         return g_strdup_printf("unknown command from the orchestrator: "
                                "%.80s", line);
     }
-    pthread_cond_broadcast(&peer.cond);
+    pthread_cond_broadcast(&peer_news.cond);
     return NULL;
 }
 
@@ -271,9 +289,9 @@ static void run_line(char *line, size_t len)
     if (strlen(line) != len) {
         why = g_strdup("a command line holds a NUL byte");
     } else {
-        pthread_mutex_lock(&peer.lock);
+        pthread_mutex_lock(&peer_news.lock);
         why = command(line);
-        pthread_mutex_unlock(&peer.lock);
+        pthread_mutex_unlock(&peer_news.lock);
     }
     if (why) {
         report_error(why);
@@ -318,7 +336,7 @@ static void read_commands(Partial *in)
 
 /*
  * The peer wrote (or is gone): take what there is of its next message,
- * without waiting for the rest; a whole one goes into `peer`. A message
+ * without waiting for the rest; a whole one goes into `peer_news`. A message
  * cut short by the peer's end is lost with it.
  */
 static void read_peer(struct pollfd *pfd, Partial *in)
@@ -330,43 +348,43 @@ static void read_peer(struct pollfd *pfd, Partial *in)
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
         return;
     }
-    pthread_mutex_lock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
     if (r <= 0) {
-        peer.lost = true;
+        peer_news.lost = true;
         pfd->fd = -1;
-        pthread_cond_broadcast(&peer.cond);
-        pthread_mutex_unlock(&peer.lock);
+        pthread_cond_broadcast(&peer_news.cond);
+        pthread_mutex_unlock(&peer_news.lock);
         return;
     }
     in->msg_used += r;
     if (in->msg_used < sizeof(m)) {
-        pthread_mutex_unlock(&peer.lock);
+        pthread_mutex_unlock(&peer_news.lock);
         return;
     }
     in->msg_used = 0;
     memcpy(&m, in->msg, sizeof(m));
-    if (m.epoch > peer.epoch) {
+    if (m.epoch > peer_news.epoch) {
         /* The peer resumed after an excursion: forget its past. */
-        peer.epoch = m.epoch;
-        peer.ckpt_count = 0;
-        peer.ended = peer.stopped = false;
+        peer_news.epoch = m.epoch;
+        peer_news.ckpt_count = 0;
+        peer_news.ended = peer_news.stopped = false;
     }
-    if (m.epoch < peer.epoch) {
+    if (m.epoch < peer_news.epoch) {
         /* Sent before the peer resumed: no longer relevant. */
     } else if (m.type == MSG_CKPT) {
-        peer.ckpt_hash[(m.a - 1) % CKPT_RING] = m.b;
-        peer.ckpt_count = m.a;
+        peer_news.ckpt_hash[(m.a - 1) % CKPT_RING] = m.b;
+        peer_news.ckpt_count = m.a;
     } else if (m.type == MSG_END || m.type == MSG_LIMIT) {
-        peer.ended = true;
-        peer.end_pos = m.a;
-        peer.end_hash = m.b;
+        peer_news.ended = true;
+        peer_news.end_pos = m.a;
+        peer_news.end_hash = m.b;
     } else if (m.type == MSG_STOP) {
-        peer.stopped = true;
-        peer.stop_good = MIN(m.a, m.b);
-        peer.stop_bad = m.b;
+        peer_news.stopped = true;
+        peer_news.stop_good = MIN(m.a, m.b);
+        peer_news.stop_bad = m.b;
     }
-    pthread_cond_broadcast(&peer.cond);
-    pthread_mutex_unlock(&peer.lock);
+    pthread_cond_broadcast(&peer_news.cond);
+    pthread_mutex_unlock(&peer_news.lock);
 }
 
 /*

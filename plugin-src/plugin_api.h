@@ -4,9 +4,10 @@
  * plugin_api.h - the part of QEMU's TCG plugin API that lockstep uses.
  *
  * Debian ships no qemu-plugin.h, so these declarations are written from
- * the documented ABI of API versions 1 (QEMU 5.0-8.2) to 5 (10.1-10.2); see
- * README "How it works". They are used only when no real header is found
- * next to the QEMU binary or given with --plugin-header.
+ * the documented ABI of API versions 1 (QEMU 5.0-8.2) to 5 (10.1-10.2).
+ * They are used only when no real header is found next to the QEMU binary
+ * or given with --plugin-header (docs/development.md, "The plugin build and
+ * its cache").
  * QEMU_PLUGIN_VERSION must be defined by the build (-D) to the API version
  * of the QEMU that will load the plugin. Only what lockstep uses is here.
  */

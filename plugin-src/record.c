@@ -23,7 +23,7 @@
  * seen in the chunk). Chunks cover `chunk` instructions each and start
  * afresh (slots are valid for one chunk), so a window of the trace can be
  * decoded alone. docs/trace-format.md has the encoding byte by byte, and
- * why these choices (measured on the Debian kernel's boot).
+ * why these choices.
  *
  * Detail records: every system call event (number and a hash of its
  * arguments, its result, what it wrote: linux-user, as events.c makes
@@ -43,9 +43,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "stream.h"
+
 /*
- * Runs remembered per code address. Measured on the kernel boot (587 M
- * jumps): 1 gives 54 MB, 3 38 MB, 4 36 MB; more adds little.
+ * Runs remembered per code address: more make the trace hardly smaller
+ * (docs/trace-format.md, "Size and the detail interval").
  */
 #define REC_WAYS 4
 
@@ -81,7 +83,7 @@ struct RecSlot {
     RecRun ways[REC_WAYS];  /* most recent first */
     uint32_t id_gen;        /* the chunk `id` is valid in */
     uint32_t id;            /* this address's number in that chunk */
-    uint64_t pc;            /* the address (the key in rec.slots) */
+    uint64_t pc;            /* the address (the key in recording.slots) */
     RecSlot *used_next;     /* the chunk's list of slots used in it */
 };
 
@@ -90,7 +92,7 @@ typedef struct {
     size_t len;
 } RecBuf;
 
-/* The recording: vCPU thread only (slots: created under tbs.lock). */
+/* The recording: vCPU thread only (slots: created under tb_table.lock). */
 static struct {
     int fd;
     GHashTable *slots;      /* pc -> RecSlot */
@@ -118,7 +120,7 @@ static struct {
     uint64_t due;
     RecBuf jumps_buf;
     RecBuf detail_buf;
-} rec;
+} recording;
 
 /*
  * v as a varint at o; returns the byte after it. (Through a local pointer:
@@ -180,7 +182,7 @@ static void frame(uint8_t kind, const void *head, size_t head_len,
         h[4 + i] = (uint8_t)(len >> (8 * i));
     }
     while (n > 0) {
-        ssize_t w = writev(rec.fd, v, n);
+        ssize_t w = writev(recording.fd, v, n);
 
         if (w < 0 && errno == EINTR) {
             continue;
@@ -206,24 +208,24 @@ static void flush_jumps(void)
 {
     uint8_t count[8];
 
-    le64(count, rec.jumps + rec.hits);
-    frame(LS_REC_JUMPS, count, sizeof(count), rec.jumps_buf.data,
-          rec.jumps_buf.len);
-    rec.jumps_buf.len = 0;
+    le64(count, recording.jumps + recording.hits);
+    frame(LS_REC_JUMPS, count, sizeof(count), recording.jumps_buf.data,
+          recording.jumps_buf.len);
+    recording.jumps_buf.len = 0;
 }
 
 static void flush_detail(void)
 {
-    if (rec.detail_buf.len) {
-        frame(LS_REC_DETAIL, NULL, 0, rec.detail_buf.data,
-              rec.detail_buf.len);
-        rec.detail_buf.len = 0;
+    if (recording.detail_buf.len) {
+        frame(LS_REC_DETAIL, NULL, 0, recording.detail_buf.data,
+              recording.detail_buf.len);
+        recording.detail_buf.len = 0;
     }
 }
 
 void record_flush(void)
 {
-    if (rec.gen) {
+    if (recording.gen) {
         flush_jumps();
         flush_detail();
     }
@@ -236,25 +238,25 @@ void record_flush(void)
  */
 static void __attribute__((noinline, cold)) chunk_begin(uint64_t pos)
 {
-    uint64_t index = pos / cfg.chunk;
+    uint64_t index = pos / options.chunk;
     uint8_t head[24];
 
     record_flush();
-    for (RecSlot *s = rec.used; s; s = s->used_next) {
+    for (RecSlot *s = recording.used; s; s = s->used_next) {
         s->ways[0].d = REC_NO_RUN;
     }
-    rec.used = NULL;
-    rec.gen = index + 1;
-    rec.chunk_end = (index + 1) * cfg.chunk;
-    rec.next_id = 1;
-    rec.jumps = rec.hits = 0;
-    rec.last_new = 0;
-    rec.det_pos = index * cfg.chunk;
-    rec.run->id_gen = rec.gen;
-    rec.run->id = 0;
+    recording.used = NULL;
+    recording.gen = index + 1;
+    recording.chunk_end = (index + 1) * options.chunk;
+    recording.next_id = 1;
+    recording.jumps = recording.hits = 0;
+    recording.last_new = 0;
+    recording.det_pos = index * options.chunk;
+    recording.run->id_gen = recording.gen;
+    recording.run->id = 0;
     le64(head, index);
-    le64(head + 8, rec.last_pos);
-    le64(head + 16, rec.run->pc);
+    le64(head + 8, recording.last_pos);
+    le64(head + 16, recording.run->pc);
     frame(LS_REC_CHUNK, head, sizeof(head), NULL, 0);
 }
 
@@ -266,18 +268,18 @@ static void __attribute__((noinline, cold)) chunk_begin(uint64_t pos)
 static void __attribute__((noinline))
 jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb, uint64_t pos)
 {
-    RecBuf *b = &rec.jumps_buf;
+    RecBuf *b = &recording.jumps_buf;
     RecSlot *t = tb->slot;
     RecRun run = { d, src, tb->pc };
-    uint64_t hits = rec.hits * REC_WAYS;
+    uint64_t hits = recording.hits * REC_WAYS;
     uint8_t *o = b->data + b->len;
     uint32_t k;
 
-    if (s->gen != rec.gen) {
-        s->gen = rec.gen;
+    if (s->gen != recording.gen) {
+        s->gen = recording.gen;
         s->n = 0;
-        s->used_next = rec.used;
-        rec.used = s;
+        s->used_next = recording.used;
+        recording.used = s;
     }
     for (k = 1; k < s->n; k++) {
         if (s->ways[k].d == d && s->ways[k].src == src &&
@@ -291,14 +293,14 @@ jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb, uint64_t pos)
         o = varint(o, hits);
         o = varint(o, d);
         o = varint(o, zigzag(src - s->pc));
-        if (t->id_gen == rec.gen) {
+        if (t->id_gen == recording.gen) {
             o = varint(o, t->id + 1);
         } else {
             o = varint(o, 0);
-            o = varint(o, zigzag(tb->pc - rec.last_new));
-            rec.last_new = tb->pc;
-            t->id_gen = rec.gen;
-            t->id = rec.next_id++;
+            o = varint(o, zigzag(tb->pc - recording.last_new));
+            recording.last_new = tb->pc;
+            t->id_gen = recording.gen;
+            t->id = recording.next_id++;
         }
         k = MIN(s->n, REC_WAYS - 1);
         s->n = MIN(s->n + 1, REC_WAYS);
@@ -308,10 +310,10 @@ jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb, uint64_t pos)
         s->ways[k] = s->ways[k - 1];
     }
     s->ways[0] = run;
-    rec.jumps += rec.hits + 1;
-    rec.hits = 0;
-    rec.last_pos = pos;
-    rec.run = t;
+    recording.jumps += recording.hits + 1;
+    recording.hits = 0;
+    recording.last_pos = pos;
+    recording.run = t;
     b->len = o - b->data;
     if (b->len > REC_FLUSH_AT) {
         flush_jumps();
@@ -321,17 +323,17 @@ jump_miss(RecSlot *s, uint64_t d, uint64_t src, const TbInfo *tb, uint64_t pos)
 /* A detail record's kind and position (the rest is the caller's). */
 static RecBuf *detail_head(uint8_t kind, uint64_t pos)
 {
-    RecBuf *b = &rec.detail_buf;
+    RecBuf *b = &recording.detail_buf;
 
-    if (pos >= rec.chunk_end) {
+    if (pos >= recording.chunk_end) {
         chunk_begin(pos);
     }
     if (b->len > REC_FLUSH_AT) {
         flush_detail();
     }
     b->data[b->len++] = kind;
-    put_varint(b, pos - rec.det_pos);
-    rec.det_pos = pos;
+    put_varint(b, pos - recording.det_pos);
+    recording.det_pos = pos;
     return b;
 }
 
@@ -343,23 +345,23 @@ static void __attribute__((noinline)) snapshot(uint64_t pos, const TbInfo *tb)
 {
     uint64_t h = regs_hash();
 
-    if (pos >= rec.ckpt_regs) {
+    if (pos >= recording.ckpt_regs) {
         add_event(pos, LS_EV_REGS, tb->pc, 0, h);
-        rec.ckpt_regs = (pos / cfg.interval + 1) * cfg.interval;
+        recording.ckpt_regs = (pos / options.interval + 1) * options.interval;
     }
-    if (cfg.detail && pos >= rec.detail_regs) {
+    if (options.detail && pos >= recording.detail_regs) {
         put_u64(detail_head(LS_DETAIL_REGS, pos), h);
-        rec.detail_regs = (pos / cfg.detail + 1) * cfg.detail;
+        recording.detail_regs = (pos / options.detail + 1) * options.detail;
     }
-    rec.regs_due = MIN(rec.ckpt_regs, rec.detail_regs);
+    recording.regs_due = MIN(recording.ckpt_regs, recording.detail_regs);
 }
 
 /* Where falling through from the last retired instruction of p leads. */
 static uint64_t fall_through(const TbInfo *p)
 {
     for (uint32_t i = 0; i < p->n; i++) {
-        if (p->insns[i].vaddr == own.last_pc) {
-            return own.last_pc + p->insns[i].size;
+        if (p->insns[i].vaddr == stream.last_pc) {
+            return stream.last_pc + p->insns[i].size;
         }
     }
     return UINT64_MAX;
@@ -372,19 +374,19 @@ static uint64_t fall_through(const TbInfo *p)
  */
 static inline bool is_jump(const TbInfo *tb, const TbInfo *p)
 {
-    if (G_UNLIKELY(tb->pc == own.last_pc)) {
+    if (G_UNLIKELY(tb->pc == stream.last_pc)) {
         return !tb->rep_first;
     }
-    if (G_LIKELY(own.last_pc == p->last)) {
+    if (G_LIKELY(stream.last_pc == p->last)) {
         return tb->pc != p->end;
     }
     return tb->pc != fall_through(p);
 }
 
 /*
- * The first jump at or after rec.regs_due: the snapshots due there, or none
- * at all (regs_snapshots()). (rec.regs_due starts at 0: the registers are
- * picked at vCPU init, after install.)
+ * The first jump at or after recording.regs_due: the snapshots due there,
+ * or none at all (regs_snapshots()). (recording.regs_due starts at 0: the
+ * registers are picked at vCPU init, after install.)
  */
 static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
                                                      const TbInfo *tb)
@@ -392,48 +394,48 @@ static void __attribute__((noinline, cold)) regs_due(uint64_t pos,
     if (regs_snapshots()) {
         snapshot(pos, tb);
     } else {
-        rec.regs_due = UINT64_MAX;
+        recording.regs_due = UINT64_MAX;
     }
 }
 
 /*
- * The jump to tb at pos, after own.last_pc, into the record stream. (Every
+ * The jump to tb at pos, after stream.last_pc, into the record stream. (Every
  * call here is the last thing its caller does: the hot path saves no
  * registers.)
  */
 static inline void record_jump(uint64_t pos, const TbInfo *tb)
 {
-    RecSlot *s = rec.run;
-    uint64_t d = pos - rec.last_pos;
+    RecSlot *s = recording.run;
+    uint64_t d = pos - recording.last_pos;
 
-    if (G_LIKELY(s->ways[0].d == d && s->ways[0].src == own.last_pc &&
+    if (G_LIKELY(s->ways[0].d == d && s->ways[0].src == stream.last_pc &&
                  s->ways[0].target == tb->pc)) {
-        rec.hits++;
-        rec.last_pos = pos;
-        rec.run = tb->slot;
+        recording.hits++;
+        recording.last_pos = pos;
+        recording.run = tb->slot;
     } else {
-        jump_miss(s, d, own.last_pc, tb, pos);
+        jump_miss(s, d, stream.last_pc, tb, pos);
     }
 }
 
-/* A jump at or after rec.due: a new chunk first, snapshots after. */
+/* A jump at or after recording.due: a new chunk first, snapshots after. */
 static void __attribute__((noinline, cold)) jump_due(uint64_t pos,
                                                      const TbInfo *tb)
 {
-    if (pos >= rec.chunk_end) {
+    if (pos >= recording.chunk_end) {
         chunk_begin(pos);
     }
     record_jump(pos, tb);
-    if (pos >= rec.regs_due) {
+    if (pos >= recording.regs_due) {
         regs_due(pos, tb);
     }
-    rec.due = MIN(rec.chunk_end, rec.regs_due);
+    recording.due = MIN(recording.chunk_end, recording.regs_due);
 }
 
 /* The jump to tb at pos into the record stream, what is due there too. */
 static inline void record_at(uint64_t pos, const TbInfo *tb)
 {
-    if (G_UNLIKELY(pos >= rec.due)) {
+    if (G_UNLIKELY(pos >= recording.due)) {
         jump_due(pos, tb);
     } else {
         record_jump(pos, tb);
@@ -443,16 +445,16 @@ static inline void record_at(uint64_t pos, const TbInfo *tb)
 /* Anything but the common case, exec_block_fast() whole. */
 static void __attribute__((noinline)) exec_record_slow(const TbInfo *tb)
 {
-    const TbInfo *p = own.pending;
+    const TbInfo *p = stream.pending;
 
     /* The limit (a mark) parks this vCPU inside exec_block_fast(): write
      * out first. */
-    if (p && own.icount + p->n >= cmp.limit) {
+    if (p && stream.icount + p->n >= comparison.limit) {
         record_flush();
     }
     exec_block_fast(tb);
     if (!p || is_jump(tb, p)) {
-        record_at(own.icount, tb);
+        record_at(stream.icount, tb);
     }
 }
 
@@ -460,17 +462,17 @@ static void __attribute__((noinline)) exec_record_slow(const TbInfo *tb)
  * The hot path: exec.c's callback, then, when tb was reached by a jump,
  * the jump into the record stream. The common case, the pending block ran
  * whole and reaches no mark (exec_block_fast()'s first branch, from the same
- * helpers), is taken here without its checks for the limit: on sparc
- * nearly every block is a jump target, and this runs some 200 M times a
- * second. Anything else is a call at the end (a tail call): the common
- * case saves no register and touches no stack.
+ * helpers), is taken here without its checks for the limit: on some guests
+ * nearly every block is a jump target, so this is as hot as the stream.
+ * Anything else is a call at the end (a tail call): the common case saves
+ * no register and touches no stack.
  */
 void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
-    const TbInfo *p = own.pending;
+    const TbInfo *p = stream.pending;
 
-    if (G_UNLIKELY(!ran_whole(p) || own.icount + p->n >= own.next_mark)) {
+    if (G_UNLIKELY(!ran_whole(p) || stream.icount + p->n >= stream.next_mark)) {
         exec_record_slow(tb);
         return;
     }
@@ -480,7 +482,7 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     if (tb->pc == p->end || (tb->pc == p->last && tb->rep_first)) {
         return;
     }
-    record_at(own.icount, tb);
+    record_at(stream.icount, tb);
 }
 
 /*
@@ -509,10 +511,10 @@ void record_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
     }
 }
 
-/* The slot of address pc, made on first use; with tbs.lock held. */
+/* The slot of address pc, made on first use; with tb_table.lock held. */
 RecSlot *record_slot(uint64_t pc)
 {
-    RecSlot *s = g_hash_table_lookup(rec.slots, &pc);
+    RecSlot *s = g_hash_table_lookup(recording.slots, &pc);
 
     if (!s) {
         /* On a cache line of its own: a hit reads one. */
@@ -522,7 +524,7 @@ RecSlot *record_slot(uint64_t pc)
         memset(s, 0, sizeof(*s));
         s->ways[0].d = REC_NO_RUN;
         s->pc = pc;
-        g_hash_table_insert(rec.slots, &s->pc, s);
+        g_hash_table_insert(recording.slots, &s->pc, s);
     }
     return s;
 }
@@ -532,24 +534,24 @@ bool record_install(void)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
 
-    if (strlen(cfg.record) >= sizeof(addr.sun_path)) {
-        fprintf(stderr, "lockstep: socket path too long: %s\n", cfg.record);
+    if (strlen(options.record) >= sizeof(addr.sun_path)) {
+        fprintf(stderr, "lockstep: socket path too long: %s\n", options.record);
         return false;
     }
-    strcpy(addr.sun_path, cfg.record);
-    rec.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (rec.fd < 0 ||
-        connect(rec.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        fprintf(stderr, "lockstep: cannot connect to %s: %s\n", cfg.record,
+    strcpy(addr.sun_path, options.record);
+    recording.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (recording.fd < 0 ||
+        connect(recording.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        fprintf(stderr, "lockstep: cannot connect to %s: %s\n", options.record,
                 strerror(errno));
         return false;
     }
-    rec.slots = g_hash_table_new(g_int64_hash, g_int64_equal);
-    rec.start.ways[0].d = REC_NO_RUN;
-    rec.run = &rec.start;
-    rec.ckpt_regs = cfg.interval;
-    rec.detail_regs = cfg.detail ? 0 : UINT64_MAX;
-    rec.jumps_buf.data = g_malloc(REC_BUF_SIZE);
-    rec.detail_buf.data = g_malloc(REC_BUF_SIZE);
+    recording.slots = g_hash_table_new(g_int64_hash, g_int64_equal);
+    recording.start.ways[0].d = REC_NO_RUN;
+    recording.run = &recording.start;
+    recording.ckpt_regs = options.interval;
+    recording.detail_regs = options.detail ? 0 : UINT64_MAX;
+    recording.jumps_buf.data = g_malloc(REC_BUF_SIZE);
+    recording.detail_buf.data = g_malloc(REC_BUF_SIZE);
     return true;
 }

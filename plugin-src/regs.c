@@ -2,19 +2,22 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * regs.c - registers and narrowing (API 2 on; args.c refuses regs= and
- * narrow= before). It owns the registers the orchestrator picked (`regs`):
- * the handshake that picks them, the hash of their values that a register
- * snapshot adds as an event, and for narrow= the callback before every
- * instruction of the range, which finds the registers that changed since
- * the last step (report.c writes the step), and the per-instruction data
- * that callback gets.
+ * narrow= before). It owns the registers the orchestrator picked
+ * (`registers`) and narrowing's progress (`narrowing`): the handshake that
+ * picks the registers, the hash of their values that a register snapshot
+ * adds as an event, and for narrow= the callback before every instruction
+ * of the range, which finds the registers that changed since the last step
+ * (report.c writes the step), and the per-instruction data that callback
+ * gets.
  */
 #include "lockstep.h"
 
 #include <string.h>
 
-Registers regs;
-Narrowing narrow;
+#include "stream.h"
+
+Registers registers;
+Narrowing narrowing;
 
 /*
  * Pick the registers "regs I J K..." names (choice: what follows "regs"):
@@ -49,8 +52,9 @@ static char *pick_registers(const char *choice, const GArray *all)
     for (guint k = 0; k < n; k++) {
         guint64 i = g_ascii_strtoull(words[k], NULL, 10);
 
-        regs.prev[regs.n] = g_byte_array_new();
-        regs.sel[regs.n++] = g_array_index(all, CompatRegister, i).handle;
+        registers.prev[registers.n] = g_byte_array_new();
+        registers.sel[registers.n++] =
+            g_array_index(all, CompatRegister, i).handle;
     }
     return NULL;
 }
@@ -68,19 +72,19 @@ void regs_handshake(void)
     g_autofree int *sizes = g_new0(int, all->len + 1);
     char *why = NULL;
 
-    regs.buf = g_byte_array_new();
+    registers.buf = g_byte_array_new();
     for (guint i = 0; i < all->len; i++) {
-        g_byte_array_set_size(regs.buf, 0);
+        g_byte_array_set_size(registers.buf, 0);
         sizes[i] = compat_read_register(
-            g_array_index(all, CompatRegister, i).handle, regs.buf);
+            g_array_index(all, CompatRegister, i).handle, registers.buf);
     }
-    regs.sel = g_new0(struct qemu_plugin_register *, all->len + 1);
-    regs.prev = g_new0(GByteArray *, all->len + 1);
-    regs.changed = g_new0(bool, all->len + 1);
+    registers.sel = g_new0(struct qemu_plugin_register *, all->len + 1);
+    registers.prev = g_new0(GByteArray *, all->len + 1);
+    registers.changed = g_new0(bool, all->len + 1);
     /* Before the list: the answer may come as soon as it is read. */
-    pthread_mutex_lock(&peer.lock);
-    cmd.want_regs = true;
-    pthread_mutex_unlock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
+    commands.want_regs = true;
+    pthread_mutex_unlock(&peer_news.lock);
     report_registers(all, sizes);
     do {
         g_autofree char *choice = NULL;
@@ -89,18 +93,18 @@ void regs_handshake(void)
             report_error(why);
             g_free(why);
         }
-        pthread_mutex_lock(&peer.lock);
-        while (!cmd.regs_choice) {
-            pthread_cond_wait(&peer.cond, &peer.lock);
+        pthread_mutex_lock(&peer_news.lock);
+        while (!commands.regs_choice) {
+            pthread_cond_wait(&peer_news.cond, &peer_news.lock);
         }
-        choice = cmd.regs_choice;
-        cmd.regs_choice = NULL;
-        pthread_mutex_unlock(&peer.lock);
+        choice = commands.regs_choice;
+        commands.regs_choice = NULL;
+        pthread_mutex_unlock(&peer_news.lock);
         why = pick_registers(choice, all);
     } while (why);
-    pthread_mutex_lock(&peer.lock);
-    cmd.want_regs = false;
-    pthread_mutex_unlock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
+    commands.want_regs = false;
+    pthread_mutex_unlock(&peer_news.lock);
     g_array_free(all, true);
 }
 
@@ -109,14 +113,14 @@ uint64_t regs_hash(void)
 {
     uint64_t h = 0;
 
-    for (guint i = 0; i < regs.n; i++) {
+    for (guint i = 0; i < registers.n; i++) {
         int len;
 
-        g_byte_array_set_size(regs.buf, 0);
-        len = compat_read_register(regs.sel[i], regs.buf);
+        g_byte_array_set_size(registers.buf, 0);
+        len = compat_read_register(registers.sel[i], registers.buf);
         for (int k = 0; k < len; k += sizeof(uint64_t)) {
             uint64_t w = 0;
-            memcpy(&w, regs.buf->data + k, MIN(sizeof(w), len - k));
+            memcpy(&w, registers.buf->data + k, MIN(sizeof(w), len - k));
             h = h * HASH_MUL + mix(w + i);
         }
     }
@@ -150,26 +154,28 @@ void vcpu_insn_narrow(unsigned int vcpu_index, void *udata)
 {
     const NarrowInsn *ni = udata;
     uint64_t pos;
-    bool first = narrow.next == 0;
+    bool first = narrowing.next == 0;
 
-    if (!*narrow.on) {
+    if (!*narrowing.on) {
         return;     /* API 2 has no conditional callbacks */
     }
     pos = pending_base() + ni->i;
-    if (pos < cfg.narrow.from || pos > cfg.narrow.to || pos < narrow.next) {
+    if (pos < options.narrow.from || pos > options.narrow.to ||
+        pos < narrowing.next) {
         return;
     }
-    narrow.next = pos + 1;
-    for (guint i = 0; i < regs.n; i++) {
-        GByteArray *prev = regs.prev[i];
+    narrowing.next = pos + 1;
+    for (guint i = 0; i < registers.n; i++) {
+        GByteArray *prev = registers.prev[i];
 
-        g_byte_array_set_size(regs.buf, 0);
-        compat_read_register(regs.sel[i], regs.buf);
-        regs.changed[i] = first || prev->len != regs.buf->len ||
-                          memcmp(prev->data, regs.buf->data, prev->len) != 0;
-        if (regs.changed[i]) {
+        g_byte_array_set_size(registers.buf, 0);
+        compat_read_register(registers.sel[i], registers.buf);
+        registers.changed[i] = first || prev->len != registers.buf->len ||
+                               memcmp(prev->data, registers.buf->data,
+                                      prev->len) != 0;
+        if (registers.changed[i]) {
             g_byte_array_set_size(prev, 0);
-            g_byte_array_append(prev, regs.buf->data, regs.buf->len);
+            g_byte_array_append(prev, registers.buf->data, registers.buf->len);
         }
     }
     report_step(pos, &ni->tb->insns[ni->i], ni->disas);

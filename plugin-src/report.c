@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include "peak_rss.h"
+#include "stream.h"
+
+/* The control stream's buffer: a dump is many short lines. */
+#define CTL_BUFFER_SIZE (1 << 16)
 
 /* The control stream, buffered: flushed after every message but blocks and
  * events, which end with "dumped". */
@@ -111,11 +115,12 @@ static void end_flush(void)
 void report_hello(const qemu_info_t *info)
 {
     begin(LS_MSG_HELLO);
-    fprintf(ctl, ",\"role\":\"%c\",\"target\":", cfg.role);
+    fprintf(ctl, ",\"role\":\"%c\",\"target\":", options.role);
     json_str(ctl, info->target_name);
     fprintf(ctl, ",\"api\":%d,\"pid\":%d,\"memValues\":%s", QEMU_PLUGIN_VERSION,
             (int)getpid(),
-            json_bool(cfg.mem && cfg.memvalues && COMPAT_HAS_MEM_VALUES));
+            json_bool(options.mem && options.memvalues &&
+                      COMPAT_HAS_MEM_VALUES));
     end_flush();
 }
 
@@ -141,7 +146,7 @@ static void counts(const char *type)
 {
     begin(type);
     fprintf(ctl, ",\"insns\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"rss\":%ld",
-            own.icount, own.blocks, peak_rss_kb());
+            stream.icount, stream.blocks, peak_rss_kb());
 }
 
 /* progress, peer-lost, narrowed: how far this side got. */
@@ -165,7 +170,7 @@ void report_end(uint64_t tail)
 {
     counts(LS_MSG_END);
     fprintf(ctl, ",\"hash\":\"0x%016" PRIx64 "\",\"tail\":%" PRIu64,
-            combine(own.hash, ev.hash), tail);
+            combine(stream.hash, events.hash), tail);
     end_flush();
 }
 
@@ -195,12 +200,12 @@ void report_step(uint64_t pos, const Insn *insn, const char *disas)
     fputs("\",\"d\":", ctl);
     json_str(ctl, disas);
     fputs(",\"r\":{", ctl);
-    for (guint i = 0; i < regs.n; i++) {
-        if (!regs.changed[i]) {
+    for (guint i = 0; i < registers.n; i++) {
+        if (!registers.changed[i]) {
             continue;
         }
         fprintf(ctl, "%s\"%u\":\"", any ? "," : "", i);
-        json_hex(ctl, regs.prev[i]->data, regs.prev[i]->len);
+        json_hex(ctl, registers.prev[i]->data, registers.prev[i]->len);
         fputc('"', ctl);
         any = true;
     }
@@ -238,14 +243,14 @@ static void dump_block(uint64_t start, uint64_t v)
 /* Send the events of instructions [from, to) that the ring still has. */
 static void dump_events(uint64_t from, uint64_t to)
 {
-    uint64_t kept = ev_first_kept();
-    uint64_t j = ev.count;
+    uint64_t kept = events_first_kept();
+    uint64_t j = events.count;
 
-    while (j > kept && ev_at(j - 1)->pos >= from) {
+    while (j > kept && event_at(j - 1)->pos >= from) {
         j--;
     }
-    for (; j < ev.count; j++) {
-        const Event *e = ev_at(j);
+    for (; j < events.count; j++) {
+        const Event *e = event_at(j);
         if (e->pos >= to) {
             break;
         }
@@ -267,7 +272,7 @@ static void dump_events(uint64_t from, uint64_t to)
  * then DUMP_EXTRA more, and their events. "complete" says whether the rings
  * still reached back to `good`.
  */
-void dump(uint64_t good, uint64_t bad)
+void report_dump(uint64_t good, uint64_t bad)
 {
     uint64_t start;                     /* position of entry... */
     uint64_t j = ring_seek(good, &start);
@@ -277,12 +282,12 @@ void dump(uint64_t good, uint64_t bad)
     uint64_t from;
     bool complete = start <= good && events_kept_since(good);
 
-    if (j < own.entries) {
+    if (j < stream.entries) {
         /* From the repetition holding `good`, `history` blocks back. */
         uint64_t v = ring_at(j);
         r = MIN((good - MIN(start, good)) / RING_COUNT(v), RING_REP(v) - 1);
         start += r * RING_COUNT(v);
-        for (uint64_t h = 0; h < cfg.history; h++) {
+        for (uint64_t h = 0; h < options.history; h++) {
             if (r == 0) {
                 if (j == first_kept) {
                     break;
@@ -297,14 +302,14 @@ void dump(uint64_t good, uint64_t bad)
     begin(LS_MSG_DIVERGED);
     fprintf(ctl, ",\"good\":%" PRIu64 ",\"bad\":%" PRIu64 ",\"insns\":%"
             PRIu64 ",\"origin\":%" PRIu64 ",\"complete\":%s", good, bad,
-            own.icount, cmp.origin, json_bool(complete));
+            stream.icount, comparison.origin, json_bool(complete));
     end_line("}\n");
     from = start;
-    for (; j < own.entries && extra < DUMP_EXTRA; j++, r = 0) {
+    for (; j < stream.entries && extra < DUMP_EXTRA; j++, r = 0) {
         uint64_t v = ring_at(j);
         for (; r < RING_REP(v) && extra < DUMP_EXTRA; r++) {
             dump_block(start, v);
-            if (start > bad + cfg.reconverge) {
+            if (start > bad + options.reconverge) {
                 extra++;
             }
             start += RING_COUNT(v);

@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * sync.c - checkpoints and the comparison with the peer (`cmp`): what
+ * sync.c - checkpoints and the comparison with the peer (`comparison`): what
  * happens when the stream reaches a mark (a checkpoint, the limit, the
  * peer's end, the end of a stop's run-on), waiting for a peer that is
  * behind, what the peer's news means (read_news(), the one place that
@@ -9,8 +9,16 @@
  * orchestrator found a transient excursion (rebase()). vCPU thread only.
  */
 #include "lockstep.h"
+#include "stream.h"
 
-Comparison cmp;
+/*
+ * Progress reports, at most one a quarter second: often enough for a live
+ * display, and checked only at checkpoints, so nearly free.
+ */
+#define PROGRESS_PERIOD_NS 250000000ll
+#define NSEC_PER_SEC 1000000000ll
+
+Comparison comparison;
 
 /* How settle() ended. */
 enum { SETTLED, RESUMED, STOPPING, QUIT };
@@ -45,10 +53,11 @@ static uint64_t sat_mul(uint64_t a, uint64_t b)
 /* Before the first block: where the first mark is. */
 void sync_start(void)
 {
-    cmp.limit = cfg.maxinsns ? cfg.maxinsns : UINT64_MAX;
-    cmp.next_ckpt = cfg.narrow.on ? UINT64_MAX : cfg.interval;
-    own.next_mark = cfg.narrow.on ? cfg.narrow.to + 1
-                                  : MIN(cfg.interval, cmp.limit);
+    comparison.limit = options.maxinsns ? options.maxinsns : UINT64_MAX;
+    comparison.next_ckpt = options.narrow.on ? UINT64_MAX : options.interval;
+    stream.next_mark = options.narrow.on
+                       ? options.narrow.to + 1
+                       : MIN(options.interval, comparison.limit);
 }
 
 /*
@@ -58,14 +67,14 @@ void sync_start(void)
  */
 static void stop_begin(uint64_t good, uint64_t bad)
 {
-    if (cmp.stopping) {
+    if (comparison.stopping) {
         return;
     }
-    cmp.stopping = true;
-    cmp.stop_good = sat_add(cmp.origin, good);
-    cmp.stop_bad = sat_add(cmp.origin, bad);
-    cmp.stop_at = sat_add(cmp.stop_bad, cfg.reconverge);
-    cmp.next_ckpt = UINT64_MAX;
+    comparison.stopping = true;
+    comparison.stop_good = sat_add(comparison.origin, good);
+    comparison.stop_bad = sat_add(comparison.origin, bad);
+    comparison.stop_at = sat_add(comparison.stop_bad, options.reconverge);
+    comparison.next_ckpt = UINT64_MAX;
 }
 
 /*
@@ -78,63 +87,65 @@ static void part_ways(const News *n)
     if (!n->peer_knows && !peer_is_lost()) {
         send_peer(MSG_STOP, n->good, n->bad);
     }
-    if (cfg.fast) {
+    if (options.fast) {
         report_apart(n->good, n->bad);
-        park();
+        wait_for_quit();
     }
     stop_begin(n->good, n->bad);
 }
 
 /*
  * Compare the checkpoints both sides have taken in this epoch; called with
- * peer.lock held. Returns the logical position of the first disagreeing
- * one, or 0.
+ * peer_news.lock held. Returns the logical position of the first
+ * disagreeing one, or 0.
  */
 static uint64_t compare_checkpoints(void)
 {
-    if (peer.epoch != cmp.epoch) {
+    if (peer_news.epoch != comparison.epoch) {
         return 0;   /* the peer has not resumed yet */
     }
-    while (cmp.compared < cmp.ckpt_count &&
-           cmp.compared < peer.ckpt_count) {
-        uint64_t i = cmp.compared % CKPT_RING;
-        if (cmp.ckpt_hash[i] != peer.ckpt_hash[i]) {
-            return (cmp.compared + 1) * cfg.interval;
+    while (comparison.compared < comparison.ckpt_count &&
+           comparison.compared < peer_news.ckpt_count) {
+        uint64_t i = comparison.compared % CKPT_RING;
+        if (comparison.ckpt_hash[i] != peer_news.ckpt_hash[i]) {
+            return (comparison.compared + 1) * options.interval;
         }
-        cmp.compared++;
-        cmp.last_good = cmp.compared * cfg.interval;
+        comparison.compared++;
+        comparison.last_good = comparison.compared * options.interval;
     }
     return 0;
 }
 
 /*
  * What the peer's news means for this side at logical position pos; with
- * peer.lock held. `ended`: this side has ended (or reached its limit) there,
- * with `hash`; otherwise it is running. News of an older epoch (the peer has
- * not resumed yet) decides nothing.
+ * peer_news.lock held. `ended`: this side has ended (or reached its limit)
+ * there, with `hash`; otherwise it is running. News of an older epoch (the
+ * peer has not resumed yet) decides nothing.
  */
 static News read_news(uint64_t pos, bool ended, uint64_t hash)
 {
     uint64_t bad = compare_checkpoints();
-    bool current = peer.epoch == cmp.epoch;
+    bool current = peer_news.epoch == comparison.epoch;
 
     if (bad) {
-        return (News){ NEWS_APART, cmp.last_good, bad, false };
+        return (News){ NEWS_APART, comparison.last_good, bad, false };
     }
-    if (current && peer.stopped) {
-        return (News){ NEWS_APART, peer.stop_good, peer.stop_bad, true };
+    if (current && peer_news.stopped) {
+        return (News){ NEWS_APART, peer_news.stop_good, peer_news.stop_bad,
+                       true };
     }
-    if (current && peer.ended) {
-        if (ended && peer.end_pos == pos && peer.end_hash == hash) {
+    if (current && peer_news.ended) {
+        if (ended && peer_news.end_pos == pos && peer_news.end_hash == hash) {
             return (News){ NEWS_AGREED };
         }
         /* A running side is apart only once it has passed the peer's end. */
-        if (ended || pos > peer.end_pos) {
-            bad = MIN(pos, peer.end_pos);
-            return (News){ NEWS_APART, MIN(cmp.last_good, bad), bad, false };
+        if (ended || pos > peer_news.end_pos) {
+            bad = MIN(pos, peer_news.end_pos);
+            return (News){ NEWS_APART, MIN(comparison.last_good, bad), bad,
+                           false };
         }
     }
-    if (peer.lost) {
+    if (peer_news.lost) {
         return (News){ NEWS_LOST };
     }
     return (News){ NEWS_NONE };
@@ -144,15 +155,15 @@ static void take_checkpoint(uint64_t hash)
 {
     struct timespec now;
 
-    cmp.ckpt_hash[cmp.ckpt_count % CKPT_RING] = hash;
-    cmp.ckpt_count++;
-    cmp.next_ckpt += cfg.interval;
-    send_peer(MSG_CKPT, cmp.ckpt_count, hash);
+    comparison.ckpt_hash[comparison.ckpt_count % CKPT_RING] = hash;
+    comparison.ckpt_count++;
+    comparison.next_ckpt += options.interval;
+    send_peer(MSG_CKPT, comparison.ckpt_count, hash);
 
     clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    if ((now.tv_sec - cmp.last_progress.tv_sec) * NSEC_PER_SEC +
-        (now.tv_nsec - cmp.last_progress.tv_nsec) > PROGRESS_PERIOD_NS) {
-        cmp.last_progress = now;
+    if ((now.tv_sec - comparison.last_progress.tv_sec) * NSEC_PER_SEC +
+        (now.tv_nsec - comparison.last_progress.tv_nsec) > PROGRESS_PERIOD_NS) {
+        comparison.last_progress = now;
         report_counts(LS_MSG_PROGRESS);
     }
 }
@@ -171,11 +182,11 @@ static void rebase(uint64_t origin, uint64_t limit)
     uint64_t h = 0;
 
     events_rebase(origin);
-    cmp.origin = origin;
-    cmp.ckpt_count = cmp.compared = cmp.last_good = 0;
-    cmp.next_ckpt = origin + cfg.interval;
-    cmp.limit = limit ? limit : UINT64_MAX;
-    for (; j < own.entries; j++) {
+    comparison.origin = origin;
+    comparison.ckpt_count = comparison.compared = comparison.last_good = 0;
+    comparison.next_ckpt = origin + options.interval;
+    comparison.limit = limit ? limit : UINT64_MAX;
+    for (; j < stream.entries; j++) {
         uint64_t v = ring_at(j);
         const TbInfo *tb = ring_tb(v);
         for (uint64_t r = 0; r < RING_REP(v); r++) {
@@ -184,16 +195,16 @@ static void rebase(uint64_t origin, uint64_t limit)
                     continue;
                 }
                 h = h * HASH_MUL + mix(tb->insns[i].vaddr);
-                if (pos + 1 == cmp.next_ckpt) {
+                if (pos + 1 == comparison.next_ckpt) {
                     take_checkpoint(combine(h, events_before(pos + 1)));
                 }
-                if (pos + 1 == cmp.limit) {
-                    cmp.limit_hash = combine(h, events_before(pos + 1));
+                if (pos + 1 == comparison.limit) {
+                    comparison.limit_hash = combine(h, events_before(pos + 1));
                 }
             }
         }
     }
-    own.hash = h;
+    stream.hash = h;
 }
 
 /*
@@ -207,14 +218,14 @@ static char *resync_refused(uint32_t epoch, uint64_t origin, uint64_t limit)
 {
     uint64_t start;
 
-    if (epoch <= cmp.epoch) {
+    if (epoch <= comparison.epoch) {
         return g_strdup_printf("resync refused: epoch %" PRIu32 " is not "
-                               "past %" PRIu32, epoch, cmp.epoch);
+                               "past %" PRIu32, epoch, comparison.epoch);
     }
-    if (origin > own.icount) {
+    if (origin > stream.icount) {
         return g_strdup_printf("resync refused: origin %" PRIu64 " is past "
                                "this side's %" PRIu64 " instructions",
-                               origin, own.icount);
+                               origin, stream.icount);
     }
     ring_seek(origin, &start);
     if (start > origin) {
@@ -242,38 +253,38 @@ static bool stop_finish(void)
     g_autofree char *why = NULL;
 
     /* Before the dump: the answer may come as soon as it is read. */
-    pthread_mutex_lock(&peer.lock);
-    cmd.want_resync = true;
-    pthread_mutex_unlock(&peer.lock);
-    dump(cmp.stop_good, cmp.stop_bad);
+    pthread_mutex_lock(&peer_news.lock);
+    commands.want_resync = true;
+    pthread_mutex_unlock(&peer_news.lock);
+    report_dump(comparison.stop_good, comparison.stop_bad);
     do {
         g_clear_pointer(&why, g_free);
-        pthread_mutex_lock(&peer.lock);
-        while (!cmd.resync && !quit_here()) {
-            pthread_cond_wait(&peer.cond, &peer.lock);
+        pthread_mutex_lock(&peer_news.lock);
+        while (!commands.resync && !quit_here()) {
+            pthread_cond_wait(&peer_news.cond, &peer_news.lock);
         }
-        if (!cmd.resync) {
-            pthread_mutex_unlock(&peer.lock);
+        if (!commands.resync) {
+            pthread_mutex_unlock(&peer_news.lock);
             return false;
         }
-        cmd.resync = false;
-        epoch = cmd.epoch;
-        origin = cmd.origin;
-        limit = cmd.limit;
-        regs_next = cmd.regs_next;
-        pthread_mutex_unlock(&peer.lock);
+        commands.resync = false;
+        epoch = commands.epoch;
+        origin = commands.origin;
+        limit = commands.limit;
+        regs_next = commands.regs_next;
+        pthread_mutex_unlock(&peer_news.lock);
         why = resync_refused(epoch, origin, limit);
         if (why) {
             report_error(why);
         }
     } while (why);
-    pthread_mutex_lock(&peer.lock);
-    cmd.want_resync = false;
-    pthread_mutex_unlock(&peer.lock);
-    cmp.epoch = epoch;
-    regs.next = regs_next;
+    pthread_mutex_lock(&peer_news.lock);
+    commands.want_resync = false;
+    pthread_mutex_unlock(&peer_news.lock);
+    comparison.epoch = epoch;
+    registers.next = regs_next;
     rebase(origin, limit);
-    cmp.stopping = false;
+    comparison.stopping = false;
     return true;
 }
 
@@ -285,18 +296,18 @@ static bool stop_finish(void)
  * STOPPING, to run on before it dumps (see stop_begin()); one that cannot
  * dumps at once and returns RESUMED when the orchestrator resumed the
  * comparison after a transient excursion: it then reports its end afresh.
- * QUIT: "quit" came while QEMU exits (see park()).
+ * QUIT: "quit" came while QEMU exits (see wait_for_quit()).
  */
 static int settle(uint64_t pos, uint64_t hash, bool can_run)
 {
     News n;
 
-    pthread_mutex_lock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
     while ((n = read_news(pos, true, hash)).kind == NEWS_NONE &&
            !quit_here()) {
-        pthread_cond_wait(&peer.cond, &peer.lock);
+        pthread_cond_wait(&peer_news.cond, &peer_news.lock);
     }
-    pthread_mutex_unlock(&peer.lock);
+    pthread_mutex_unlock(&peer_news.lock);
     if (n.kind == NEWS_NONE) {
         return QUIT;
     }
@@ -321,46 +332,46 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
  */
 static bool wait_for_peer(uint64_t at)
 {
-    pthread_mutex_lock(&peer.lock);
+    pthread_mutex_lock(&peer_news.lock);
     for (;;) {
-        uint64_t pos = at - cmp.origin;
+        uint64_t pos = at - comparison.origin;
         News n = read_news(pos, false, 0);
-        bool current = peer.epoch == cmp.epoch;
+        bool current = peer_news.epoch == comparison.epoch;
 
         if (n.kind == NEWS_APART) {
-            pthread_mutex_unlock(&peer.lock);
+            pthread_mutex_unlock(&peer_news.lock);
             part_ways(&n);
             return false;
         }
         if (n.kind == NEWS_LOST) {
-            pthread_mutex_unlock(&peer.lock);
+            pthread_mutex_unlock(&peer_news.lock);
             report_counts(LS_MSG_PEER_LOST);
-            park();     /* returns only while exiting, never here */
-            own.next_mark = UINT64_MAX;
+            wait_for_quit();    /* returns only while exiting, never here */
+            stream.next_mark = UINT64_MAX;
             return true;
         }
         /* Until the peer's first message of this epoch, it has taken no
          * checkpoint of it. An ended peer is waited for no more: run on to
          * its end. */
-        if ((current && peer.ended) ||
-            pos <= sat_add(sat_mul(current ? peer.ckpt_count : 0,
-                                   cfg.interval), cfg.window)) {
-            uint64_t mark = MIN(cmp.next_ckpt, cmp.limit);
+        if ((current && peer_news.ended) ||
+            pos <= sat_add(sat_mul(current ? peer_news.ckpt_count : 0,
+                                   options.interval), options.window)) {
+            uint64_t mark = MIN(comparison.next_ckpt, comparison.limit);
 
-            if (current && peer.ended) {
-                mark = MIN(mark, sat_add(cmp.origin,
-                                         sat_add(peer.end_pos, 1)));
+            if (current && peer_news.ended) {
+                mark = MIN(mark, sat_add(comparison.origin,
+                                         sat_add(peer_news.end_pos, 1)));
             }
-            own.next_mark = mark;
-            pthread_mutex_unlock(&peer.lock);
+            stream.next_mark = mark;
+            pthread_mutex_unlock(&peer_news.lock);
             return true;
         }
-        pthread_cond_wait(&peer.cond, &peer.lock);
+        pthread_cond_wait(&peer_news.cond, &peer_news.lock);
     }
 }
 
 /*
- * Called when own.icount reached own.next_mark; the block that crossed it
+ * Called when stream.icount reached stream.next_mark; the block that crossed it
  * retired tb's instructions from `first` on, `start` and `h0` are the
  * position and hash before it.
  */
@@ -369,18 +380,18 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 {
     bool rebased = false;   /* h0 is then of the old epoch */
 
-    if (cfg.narrow.on) {
+    if (options.narrow.on) {
         report_counts(LS_MSG_NARROWED);
-        park();     /* returns only while QEMU exits */
-        own.next_mark = UINT64_MAX;
+        wait_for_quit();    /* returns only while QEMU exits */
+        stream.next_mark = UINT64_MAX;
         return;
     }
     for (;;) {
-        uint64_t limit = cmp.limit;
+        uint64_t limit = comparison.limit;
 
-        if (cmp.stopping) {
-            if (own.icount < cmp.stop_at || cmp.exiting) {
-                own.next_mark = cmp.stop_at;
+        if (comparison.stopping) {
+            if (stream.icount < comparison.stop_at || comparison.exiting) {
+                stream.next_mark = comparison.stop_at;
                 return;
             }
             if (!stop_finish()) {
@@ -389,41 +400,43 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
             rebased = true;
             continue;
         }
-        while (cmp.next_ckpt <= own.icount && cmp.next_ckpt <= limit) {
-            uint64_t c = cmp.next_ckpt;
+        while (comparison.next_ckpt <= stream.icount &&
+               comparison.next_ckpt <= limit) {
+            uint64_t c = comparison.next_ckpt;
             take_checkpoint(combine(prefix_hash(h0, tb, first, c - start),
                                     events_before(c)));
         }
-        if (own.icount >= limit) {
+        if (stream.icount >= limit) {
             /* After a rebase, rebase() computed the limit's hash. */
             uint64_t h = !rebased && limit >= start
                          ? combine(prefix_hash(h0, tb, first, limit - start),
                                    events_before(limit))
-                         : cmp.limit_hash;
+                         : comparison.limit_hash;
 
-            send_peer(MSG_LIMIT, limit - cmp.origin, h);
+            send_peer(MSG_LIMIT, limit - comparison.origin, h);
             report_limit(limit, h);
-            switch (settle(limit - cmp.origin, h, cfg.reconverge > 0)) {
+            switch (settle(limit - comparison.origin, h,
+                           options.reconverge > 0)) {
             case RESUMED:
                 rebased = true;
                 continue;
             case STOPPING:
                 continue;   /* run on to stop_at, past the limit */
             case SETTLED:
-                park();     /* returns only while QEMU exits */
+                wait_for_quit();    /* returns only while QEMU exits */
                 break;
             case QUIT:
                 break;
             }
-            own.next_mark = UINT64_MAX;
+            stream.next_mark = UINT64_MAX;
             return;
         }
         /* The guest's last block: sync_end() reports the end first, so
          * that the orchestrator knows it when the dumps come. */
-        if (cmp.exiting) {
+        if (comparison.exiting) {
             return;
         }
-        if (wait_for_peer(own.icount)) {
+        if (wait_for_peer(stream.icount)) {
             return;
         }
     }
@@ -440,40 +453,41 @@ at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
 void sync_end(uint64_t tail)
 {
     do {
-        send_peer(MSG_END, own.icount - cmp.origin,
-                  combine(own.hash, ev.hash));
+        send_peer(MSG_END, stream.icount - comparison.origin,
+                  combine(stream.hash, events.hash));
         report_end(tail);
-        if (own.icount == 0) {
+        if (stream.icount == 0) {
             return;
         }
-    } while (settle(own.icount - cmp.origin, combine(own.hash, ev.hash),
-                    false) == RESUMED);
+    } while (settle(stream.icount - comparison.origin,
+                    combine(stream.hash, events.hash), false) == RESUMED);
 }
 
 /*
  * The fast pass's inline flavour (fast.c) is exactly at physical position
  * `at`, one of its marks, where the instructions' sum is pc_hash: take the
  * checkpoint, stop at the limit, and wait while too far ahead of the peer.
- * Sets own.next_mark; returns whether `at` was a checkpoint. Does not
+ * Sets stream.next_mark; returns whether `at` was a checkpoint. Does not
  * return when the streams are apart or the run is over (the plugin parks).
  */
 bool sync_fast_mark(uint64_t at, uint64_t pc_hash)
 {
     bool checkpoint = false;
 
-    own.icount = at;
-    own.hash = pc_hash;
-    while (cmp.next_ckpt <= at && cmp.next_ckpt <= cmp.limit) {
-        take_checkpoint(combine(pc_hash, ev.hash));
+    stream.icount = at;
+    stream.hash = pc_hash;
+    while (comparison.next_ckpt <= at &&
+           comparison.next_ckpt <= comparison.limit) {
+        take_checkpoint(combine(pc_hash, events.hash));
         checkpoint = true;
     }
-    if (at >= cmp.limit) {
-        uint64_t h = combine(pc_hash, ev.hash);
+    if (at >= comparison.limit) {
+        uint64_t h = combine(pc_hash, events.hash);
 
-        send_peer(MSG_LIMIT, at - cmp.origin, h);
+        send_peer(MSG_LIMIT, at - comparison.origin, h);
         report_limit(at, h);
-        settle(at - cmp.origin, h, false);
-        park();
+        settle(at - comparison.origin, h, false);
+        wait_for_quit();
     }
     wait_for_peer(at);
     return checkpoint;
