@@ -1,6 +1,9 @@
 /**
- * qemu-lockstep's command line: parses argv, runs the session, renders the
- * verdict and picks the exit code. The only module that prints or exits.
+ * qemu-lockstep's command line: parses argv, hands `suite`, `record` and
+ * `doctor` to their modules, runs the session, renders the verdict and
+ * picks the exit code. The only module that reads Deno.args or sets the
+ * exit code. It prints, as suite.ts, record.ts and doctor.ts do, through
+ * _output.ts, the one module that writes to stdout and stderr.
  */
 import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";

@@ -1,7 +1,8 @@
 /**
  * The words every layer shares: errors and their hints, defaults and limits, the
  * plugin protocol (mirrored by plugin-src/protocol.h), per-arch presets,
- * system-call tables, the owner of a child process, and how an output file
+ * system-call tables, the owners of a child process and of a temporary
+ * directory, the reader of newline-delimited text, and how an output file
  * is written (whole, never through a planted link). Imports nothing else
  * of the library.
  *
