@@ -55,6 +55,7 @@ export {
   withDisassembly,
 } from "./harness/guest/mod.ts";
 export { buildPlugin, type BuiltPlugin } from "./harness/qemu/mod.ts";
+export { openCacheDir } from "./harness/qemu/mod.ts";
 export { pluginApiFor, probeQemu, type QemuBinary } from "./harness/qemu/mod.ts";
 export { checkQemus, type DoctorRow, findQemus } from "./harness/qemu/mod.ts";
 export { type LockstepOptions, planRun, type RunPlan, type SidePlan } from "./harness/plan/mod.ts";

@@ -38,6 +38,19 @@ export async function out(text: string): Promise<void> {
   }
 }
 
+/**
+ * `text` as it may go to a terminal: control characters (ESC, newline,
+ * DEL, C1) shown as escapes, so a name read from a file cannot move the
+ * cursor, recolour the screen or forge a line.
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
 /** An output file a result is also written to. */
 export interface OutputRequest {
   readonly path: string;

@@ -176,6 +176,37 @@ type Values = {
     : string;
 };
 
+/**
+ * `argv` with a negative number after an option that takes a value joined
+ * to it (`--max-insns -5` as `--max-insns=-5`), so that the value is
+ * refused for what it is, not as an option "argument is ambiguous".
+ */
+export function joinNegativeValues(
+  argv: readonly string[],
+  options: Readonly<Record<string, { readonly type: "string" | "boolean" }>>,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-(\d|\.\d|Infinity$)/.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
 /** Parses argv against `options`: the values, the positionals before --, the guest arguments. */
 function parseWith<O extends Record<string, { type: "string" | "boolean" }>>(
   argv: readonly string[],
@@ -184,7 +215,7 @@ function parseWith<O extends Record<string, { type: "string" | "boolean" }>>(
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(argv, options),
       allowPositionals: true,
       strict: true,
       tokens: true,

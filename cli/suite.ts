@@ -4,7 +4,7 @@
  * every case met its expectation, 1 otherwise, 2 for a bad suite file.
  */
 import { parseArgs } from "../deps/cli.ts";
-import { UsageError } from "./args.ts";
+import { joinNegativeValues, UsageError } from "./args.ts";
 import { renderJson } from "./render.ts";
 import { renderJunit } from "./junit.ts";
 import { renderHtml } from "./html.ts";
@@ -13,6 +13,7 @@ import { palette } from "../deps/fmt.ts";
 import {
   type CaseResult,
   checkOutput,
+  openCacheDir,
   openOutputDir,
   OutputError,
   runSuite,
@@ -20,7 +21,7 @@ import {
   writeOutput,
 } from "../mod.ts";
 import { basename, join } from "../deps/path.ts";
-import { err, out, writeOutputs } from "./_output.ts";
+import { err, out, printable, writeOutputs } from "./_output.ts";
 
 /** Help for the subcommand. */
 export const SUITE_HELP = `Usage: qemu-lockstep suite [OPTIONS] <FILE>
@@ -55,21 +56,22 @@ export interface SuiteCommand {
 
 /** Parses `suite` arguments; "help" for -h. */
 export function parseSuiteArgs(argv: readonly string[]): SuiteCommand | "help" {
+  const options = {
+    jobs: { type: "string" },
+    shard: { type: "string" },
+    junit: { type: "string" },
+    "html-dir": { type: "string" },
+    json: { type: "boolean" },
+    color: { type: "string" },
+    "cache-dir": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  } as const;
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(argv, options),
       allowPositionals: true,
-      options: {
-        jobs: { type: "string" },
-        shard: { type: "string" },
-        junit: { type: "string" },
-        "html-dir": { type: "string" },
-        json: { type: "boolean" },
-        color: { type: "string" },
-        "cache-dir": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options,
     });
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -82,7 +84,9 @@ export function parseSuiteArgs(argv: readonly string[]): SuiteCommand | "help" {
   const jobs = v.jobs === undefined
     ? Math.max(1, Math.floor(navigator.hardwareConcurrency / 2))
     : Number(v.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`Invalid --jobs: ${v.jobs}`);
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new UsageError(`Invalid --jobs: ${v.jobs} (expected a whole number ≥ 1)`);
+  }
   let shard: [number, number] | undefined;
   if (v.shard !== undefined) {
     const m = /^(\d+)\/(\d+)$/.exec(v.shard);
@@ -139,13 +143,23 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
   }
   const all = await readSuite(cmd.file);
   const cases = cmd.shard ? shardOf(all, cmd.shard[0], cmd.shard[1]) : all;
+  if (cases.length === 0) {
+    // A shard past the cases would pass with nothing run.
+    throw new UsageError(
+      `--shard ${cmd.shard![0]}/${cmd.shard![1]} selects no case: the suite has ${all.length}`,
+    );
+  }
   const tty = Deno.stderr.isTerminal();
   const c = palette(cmd.color === "always" || (cmd.color === "auto" && tty && !Deno.noColor));
   const running = new Set<string>();
   const reports: Promise<void>[] = [];
-  // Found before any case runs: an output that would be lost after it.
+  // Found before any case runs: what would otherwise fail every case, or
+  // lose its output after it.
+  for (const dir of new Set([cmd.cacheDir, ...cases.map((k) => k.cacheDir)])) {
+    if (dir !== undefined) await openCacheDir(dir);
+  }
   for (const k of cases) {
-    if (k.report) await checkOutput(k.report, `the report of case "${k.name}"`);
+    if (k.report) await checkOutput(k.report, `the report of case "${printable(k.name)}"`);
   }
   if (cmd.junit) await checkOutput(cmd.junit, "--junit");
   const pages = cmd.htmlDir ? await pageNamer(cmd.htmlDir) : undefined;
@@ -154,7 +168,7 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
     if (tty) err(`\r\x1b[K  running: ${[...running].join(", ")} (${done}/${cases.length} done)`);
   };
   err(
-    `suite ${cmd.file}: ${cases.length} case(s)` +
+    `suite ${printable(cmd.file)}: ${cases.length} case(s)` +
       (cmd.shard ? ` (shard ${cmd.shard[0]}/${cmd.shard[1]} of ${all.length})` : "") +
       `, ${cmd.jobs} at once\n`,
   );
@@ -163,14 +177,14 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
     signal,
     cacheDir: cmd.cacheDir,
     onStart: (k) => {
-      running.add(k.name);
-      if (!tty) err(`start ${k.name}\n`);
+      running.add(printable(k.name));
+      if (!tty) err(`start ${printable(k.name)}\n`);
       live();
     },
     onEnd: (r) => {
-      running.delete(r.name);
+      running.delete(printable(r.name));
       const k = cases.find((k) => k.name === r.name);
-      const what = `case "${r.name}"`;
+      const what = `case "${printable(r.name)}"`;
       if (k?.report && r.verdict) {
         reports.push(writeOutput(k.report, `the report of ${what}`, renderJson(r.verdict) + "\n"));
       }
@@ -180,23 +194,26 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
       done++;
       const word = r.passed ? c.green("PASS") : c.red("FAIL");
       err(
-        `${tty ? "\r\x1b[K" : ""}${word} ${r.name} (expected ${r.expect}, got ${outcome(r)}, ${
-          r.seconds.toFixed(2)
-        } s)${r.passed ? "" : `: ${r.error ?? r.verdict?.message}`}\n`,
+        `${tty ? "\r\x1b[K" : ""}${word} ${printable(r.name)} (expected ${r.expect}, got ${
+          outcome(r)
+        }, ${r.seconds.toFixed(2)} s)${
+          r.passed ? "" : `: ${printable(r.error ?? r.verdict?.message ?? "")}`
+        }\n`,
       );
       live();
     },
   });
   if (tty) err("\r\x1b[K");
-  const width = Math.max(4, ...results.map((r) => r.name.length));
+  const names = results.map((r) => printable(r.name));
+  const width = Math.max(4, ...names.map((n) => n.length));
   err(`\n${"case".padEnd(width)}  expect    got           seconds\n`);
-  for (const r of results) {
+  results.forEach((r, i) => {
     err(
-      `${r.name.padEnd(width)}  ${r.expect.padEnd(8)}  ${outcome(r).padEnd(12)}  ${
+      `${names[i]!.padEnd(width)}  ${r.expect.padEnd(8)}  ${outcome(r).padEnd(12)}  ${
         r.seconds.toFixed(2).padStart(7)
       }  ${r.passed ? c.green("ok") : c.red("FAILED")}\n`,
     );
-  }
+  });
   const failed = results.filter((r) => !r.passed).length;
   err(`\n${results.length - failed} met expectation, ${failed} did not\n`);
   if (cmd.json) {

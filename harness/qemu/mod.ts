@@ -9,5 +9,6 @@
  * @module
  */
 export { buildPlugin, type BuiltPlugin } from "./plugin_build.ts";
+export { openCacheDir } from "./plugin_cache.ts";
 export { pluginApiFor, probeQemu, type QemuBinary } from "./binary.ts";
 export { checkQemus, type DoctorRow, findQemus } from "./doctor.ts";

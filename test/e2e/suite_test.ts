@@ -1,7 +1,7 @@
 // Suites: the real CLI running several lockstep cases, JUnit out.
 import { readSuite } from "../../cli/suite_file.ts";
 import { GUESTS, ROOT, runCli, tempDir } from "./_cli.ts";
-import { deepEqual, equal, match } from "../../deps/assert.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 async function xpath(file: string, expr: string): Promise<string> {
   const out = await new Deno.Command("xmllint", {
@@ -190,4 +190,38 @@ Deno.test("Ctrl-C or SIGTERM to a suite: the running cases end, no other starts,
       equal(seconds < 20, true, `took ${seconds.toFixed(1)} s after ${sig}`);
     });
   }
+});
+
+Deno.test("a shard past the cases, or a refused --cache-dir: exit 2 before any case runs", async (t) => {
+  await using dir = await tempDir();
+  const file = await writeSuite(dir.path, [x86("c1"), x86("c2")]);
+  await t.step("--shard 3/3 of two cases", async () => {
+    const r = await runCli(["suite", "--shard", "3/3", file]);
+    equal(r.code, 2, r.stderr);
+    match(r.stderr, /^error: --shard 3\/3 selects no case: the suite has 2$/m);
+    ok(!/^start /m.test(r.stderr), r.stderr);
+  });
+  await t.step("--cache-dir that others can write to", async () => {
+    const open = `${dir.path}/open`;
+    await Deno.mkdir(open);
+    await Deno.chmod(open, 0o777);
+    const r = await runCli(["suite", "--cache-dir", open, file]);
+    equal(r.code, 2, r.stderr);
+    match(r.stderr, /^error: Refusing the plugin cache directory .*open: /m);
+    ok(!/^start /m.test(r.stderr), r.stderr);
+  });
+});
+
+Deno.test("a case's name with ESC or a newline reaches the terminal as escapes", async () => {
+  await using dir = await tempDir();
+  const evil = "red\x1b[31m\nPASS forged\x07";
+  const file = await writeSuite(dir.path, [x86(evil, { args: ["--max-insns", "1000"] })]);
+  const r = await runCli(["suite", "--json", file]);
+  equal(r.code, 0, r.stderr);
+  // deno-lint-ignore no-control-regex
+  ok(!/[\x00-\x09\x0b-\x1f]/.test(r.stderr), JSON.stringify(r.stderr));
+  ok(!/^PASS forged/m.test(r.stderr), r.stderr);
+  match(r.stderr, /^PASS red\\x1b\[31m\\nPASS forged\\x07 \(expected match/m);
+  // The JSON keeps the name as it is.
+  equal(r.json.results[0].name, evil);
 });

@@ -1,4 +1,5 @@
-import { HELP, parseCommandLine, UsageError } from "../../cli/args.ts";
+import { HELP, parseCommandLine, parseRecordLine, UsageError } from "../../cli/args.ts";
+import { parseSuiteArgs } from "../../cli/suite.ts";
 import { DEFAULTS } from "../../mod.ts";
 import { deepEqual, equal, throws } from "../../deps/assert.ts";
 
@@ -115,4 +116,44 @@ Deno.test("the help text shows the defaults the plan applies", () => {
     const text = HELP.slice(at, next);
     equal(text.includes(`[default: ${value}]`), true, `${option}: ${text}`);
   }
+});
+
+Deno.test("a negative number is refused for what it is, not as an ambiguous option", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["--max-insns", "-5", "x86_64", "img"],
+      /^Invalid --max-insns: -5 \(expected a whole number ≥ 1\)$/,
+    ],
+    [["--timeout", "-0.5", "x86_64", "img"], /^Invalid --timeout: -0\.5 \(expected seconds > 0/],
+    [["--window", "-1", "x86_64", "img"], /^Invalid --window: -1 \(expected a whole number ≥ 0\)$/],
+    [["--history", "-Infinity", "x86_64", "img"], /^Invalid --history: -Infinity/],
+  ];
+  for (const [argv, re] of cases) {
+    await t.step(argv.slice(0, 2).join(" "), () => {
+      throws(() => parseCommandLine(argv), (e) => e instanceof UsageError && re.test(e.message));
+    });
+  }
+  await t.step("record --detail -1", () => {
+    throws(
+      () => parseRecordLine(["--detail", "-1", "x86_64", "img", "-o", "t"]),
+      (e) => e instanceof UsageError && /^Invalid --detail: -1 /.test(e.message),
+    );
+  });
+  await t.step("suite --jobs -2", () => {
+    throws(
+      () => parseSuiteArgs(["--jobs", "-2", "suite.json"]),
+      (e) =>
+        e instanceof UsageError &&
+        /^Invalid --jobs: -2 \(expected a whole number ≥ 1\)$/.test(e.message),
+    );
+  });
+  await t.step("a guest argument after -- is left as it is", () => {
+    deepEqual(run(["x86_64", "img", "--", "--max-insns", "-5"]).options.guestArgs, [
+      "--max-insns",
+      "-5",
+    ]);
+  });
+  await t.step("--extra still wants = for a value starting with -", () => {
+    throws(() => parseCommandLine(["--extra", "-S", "x86_64", "img"]), UsageError);
+  });
 });
