@@ -2,7 +2,7 @@
  * Finding a QEMU binary and asking it its version, which decides the
  * plugin API version the plugin must be built for.
  */
-import { fromOsError, QemuSetupError, SetupError } from "../core/errors.ts";
+import { fromOsError, QemuSetupError } from "../core/errors.ts";
 import { DEFAULTS } from "../core/defaults.ts";
 import { isAbsolute, join } from "../../deps/path.ts";
 
