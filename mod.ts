@@ -14,6 +14,7 @@ export {
   openOutputDir,
   OutputError,
   OutputFile,
+  type OutputOptions,
   writeOutput,
 } from "./harness/core/mod.ts";
 export { type ArchPreset, PRESETS } from "./harness/core/mod.ts";

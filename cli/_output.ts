@@ -77,12 +77,14 @@ export async function writeOutputs(
     readonly stdout?: string | undefined;
     readonly keep?: boolean;
     readonly lost?: readonly OutputError[];
+    /** Ends a wait for a fifo's reader (Ctrl-C). */
+    readonly signal?: AbortSignal | undefined;
   },
 ): Promise<number> {
   const lost: { message: string; hint: string }[] = [...opts.lost ?? []];
   for (const f of files) {
     try {
-      await writeOutput(f.path, f.what, f.text());
+      await writeOutput(f.path, f.what, f.text(), { signal: opts.signal });
     } catch (e) {
       if (!(e instanceof OutputError)) throw e;
       lost.push(e);

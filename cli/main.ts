@@ -197,6 +197,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
       code: (cmd.bisect ? BISECT_CODES : EXIT_CODES)[verdict.status],
       stdout: output.json ? "the JSON verdict" : undefined,
       keep: cmd.bisect,
+      signal,
     });
   } finally {
     clearInterval(ticker);

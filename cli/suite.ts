@@ -186,10 +186,14 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
       const k = cases.find((k) => k.name === r.name);
       const what = `case "${printable(r.name)}"`;
       if (k?.report && r.verdict) {
-        reports.push(writeOutput(k.report, `the report of ${what}`, renderJson(r.verdict) + "\n"));
+        reports.push(
+          writeOutput(k.report, `the report of ${what}`, renderJson(r.verdict) + "\n", { signal }),
+        );
       }
       if (pages && r.verdict?.status === "diverged") {
-        reports.push(writeOutput(pages(r.name), `the page of ${what}`, renderHtml(r.verdict)));
+        reports.push(
+          writeOutput(pages(r.name), `the page of ${what}`, renderHtml(r.verdict), { signal }),
+        );
       }
       done++;
       const word = r.passed ? c.green("PASS") : c.red("FAIL");
@@ -241,6 +245,7 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
       code: signal.aborted ? 3 : failed === 0 ? 0 : 1,
       stdout: cmd.json ? "the results" : undefined,
       lost,
+      signal,
     },
   );
 }

@@ -14,5 +14,12 @@
 export { DEFAULTS, LIMITS } from "./defaults.ts";
 export type { DumpBlock, DumpEvent, PluginMessage } from "./protocol.ts";
 export { QemuSetupError, SetupError } from "./errors.ts";
-export { checkOutput, openOutputDir, OutputError, OutputFile, writeOutput } from "./output_file.ts";
+export {
+  checkOutput,
+  openOutputDir,
+  OutputError,
+  OutputFile,
+  type OutputOptions,
+  writeOutput,
+} from "./output_file.ts";
 export { type ArchPreset, PRESETS } from "./arch_presets.ts";

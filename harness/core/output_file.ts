@@ -14,9 +14,12 @@
  * or the directory owner's, the rule Linux applies with
  * fs.protected_symlinks. Every check uses lstat, and the file is created
  * with O_EXCL in the directory so checked, which no link can redirect.
+ * A fifo is given FIFO_READER_SECONDS to have a reader, and an abort
+ * ends that wait: an output is never a wait without end.
  */
 import { SetupError } from "./errors.ts";
 import { join, resolve } from "../../deps/path.ts";
+import { closeSync, constants, openSync } from "node:fs";
 
 /** An output that cannot be written; the message names it and its path, then why. */
 export class OutputError extends SetupError {
@@ -30,6 +33,16 @@ export class OutputError extends SetupError {
     this.what = what;
     this.path = path;
   }
+}
+
+/** Seconds a fifo has to find a reader before its output is refused. */
+export const FIFO_READER_SECONDS = 30;
+
+/** Who writes, and what may end a wait for a fifo's reader. */
+export interface OutputOptions {
+  /** The user whose output it is (default: this process's). */
+  readonly uid?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Where an output goes, once its path has been followed and checked. */
@@ -208,17 +221,63 @@ function temporaryName(name: string): string {
 }
 
 /**
+ * Waits until the fifo `at` has a reader (opening it for writing would
+ * block until then): returns a descriptor open on it without blocking,
+ * which keeps the reader from seeing its end until the real one is open.
+ */
+async function readerOf(
+  at: string,
+  what: string,
+  path: string,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const until = performance.now() + FIFO_READER_SECONDS * 1000;
+  for (;;) {
+    try {
+      return openSync(at, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENXIO") throw osFailure(what, path, e);
+    }
+    if (signal?.aborted) {
+      refuse(
+        what,
+        path,
+        "the run was interrupted while the fifo had no reader",
+        "start its reader",
+      );
+    }
+    if (performance.now() >= until) {
+      refuse(
+        what,
+        path,
+        `it is a fifo nobody opened for reading within ${FIFO_READER_SECONDS} s`,
+        "start its reader first (such as cat FILE)",
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
  * Opens what a "through" target names for writing, without creating or
  * truncating it, and checks that it is still what was checked (nobody
  * put a link in its place meanwhile).
  */
-async function openThrough(t: Target, what: string, path: string): Promise<Deno.FsFile> {
+async function openThrough(
+  t: Target,
+  what: string,
+  path: string,
+  signal?: AbortSignal | undefined,
+): Promise<Deno.FsFile> {
   const at = join(t.dir, t.name);
+  const probe = t.entry?.isFifo ? await readerOf(at, what, path, signal) : undefined;
   let file: Deno.FsFile;
   try {
     file = await Deno.open(at, { write: true, append: true });
   } catch (e) {
     throw osFailure(what, path, e);
+  } finally {
+    if (probe !== undefined) closeSync(probe);
   }
   if (!t.fd) {
     const now = await file.stat().catch(() => undefined);
@@ -238,9 +297,9 @@ async function openThrough(t: Target, what: string, path: string): Promise<Deno.
 export async function checkOutput(
   path: string,
   what: string,
-  uid: number = Deno.uid() ?? 0,
+  opts: OutputOptions = {},
 ): Promise<void> {
-  const t = await targetOf(path, what, uid);
+  const t = await targetOf(path, what, opts.uid ?? Deno.uid() ?? 0);
   if (t.how === "through") {
     // A fifo would wait for its reader here: the run's end opens it.
     if (!t.entry?.isFifo) (await openThrough(t, what, path)).close();
@@ -284,14 +343,10 @@ export class OutputFile implements AsyncDisposable {
   }
 
   /** Opens the output `what` at `path` (see the module comment); throws OutputError. */
-  static async open(
-    path: string,
-    what: string,
-    uid: number = Deno.uid() ?? 0,
-  ): Promise<OutputFile> {
-    const t = await targetOf(path, what, uid);
+  static async open(path: string, what: string, opts: OutputOptions = {}): Promise<OutputFile> {
+    const t = await targetOf(path, what, opts.uid ?? Deno.uid() ?? 0);
     if (t.how === "through") {
-      return new OutputFile(path, what, await openThrough(t, what, path), undefined);
+      return new OutputFile(path, what, await openThrough(t, what, path, opts.signal), undefined);
     }
     const from = join(t.dir, temporaryName(t.name));
     // A file that is there keeps its permissions; a new one gets the usual.
@@ -357,9 +412,9 @@ export async function writeOutput(
   path: string,
   what: string,
   data: string | Uint8Array,
-  uid: number = Deno.uid() ?? 0,
+  opts: OutputOptions = {},
 ): Promise<void> {
-  await using out = await OutputFile.open(path, what, uid);
+  await using out = await OutputFile.open(path, what, opts);
   await out.write(typeof data === "string" ? new TextEncoder().encode(data) : data);
   await out.commit();
 }
@@ -373,11 +428,11 @@ export async function writeOutput(
 export async function openOutputDir(
   dir: string,
   what: string,
-  uid: number = Deno.uid() ?? 0,
+  opts: OutputOptions = {},
 ): Promise<string> {
   let t: Target;
   try {
-    t = await follow(dir, what, uid, true);
+    t = await follow(dir, what, opts.uid ?? Deno.uid() ?? 0, true);
   } catch (e) {
     if (e instanceof OutputError) throw e;
     throw osFailure(what, dir, e);

@@ -111,7 +111,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     })).path
     : undefined;
   const image = await fileSha256(side.image);
-  await using writer = await TraceWriter.create(opts.out);
+  await using writer = await TraceWriter.create(opts.out, opts.signal);
   await using owned = new AsyncDisposableStack();
   let peer: TracePeer | undefined;
   let stream: RecordStream | undefined;

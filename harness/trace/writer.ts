@@ -100,10 +100,11 @@ export class TraceWriter implements AsyncDisposable {
 
   /**
    * Opens the trace that will be at `path`. Found before the run: a
-   * directory in its place, a missing directory, a planted link.
+   * directory in its place, a missing directory, a planted link. `signal`
+   * ends a wait for a fifo's reader.
    */
-  static async create(path: string): Promise<TraceWriter> {
-    return new TraceWriter(await OutputFile.open(path, "the trace"));
+  static async create(path: string, signal?: AbortSignal): Promise<TraceWriter> {
+    return new TraceWriter(await OutputFile.open(path, "the trace", { signal }));
   }
 
   /** Jumps in the chunks written so far. */

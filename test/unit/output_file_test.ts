@@ -102,6 +102,23 @@ Deno.test("a device or fifo is written into, never replaced by a file", async (t
       ok((await Deno.lstat(`${dir}/fifo`)).isFifo);
       deepEqual(await listing(dir), ["fifo"]);
     });
+    await t.step("a fifo whose reader comes later: the output waits for it", async () => {
+      await run("mkfifo", `${dir}/late`);
+      const writing = writeOutput(`${dir}/late`, "--report", "late\n");
+      await new Promise((r) => setTimeout(r, 300));
+      const reader = new Deno.Command("cat", { args: [`${dir}/late`], stdout: "piped" }).output();
+      await writing;
+      equal(new TextDecoder().decode((await reader).stdout), "late\n");
+    });
+    await t.step("a fifo nobody reads: an abort ends the wait, and says so", async () => {
+      await run("mkfifo", `${dir}/unread`);
+      const started = performance.now();
+      await rejects(
+        writeOutput(`${dir}/unread`, "--report", "x", { signal: AbortSignal.abort() }),
+        /^OutputError: Cannot write --report .*unread: the run was interrupted while the fifo had no reader$/,
+      );
+      ok(performance.now() - started < 5000);
+    });
     await t.step({
       name: "a character device (a null device of our own): it stays one",
       ignore: !root,
@@ -118,6 +135,9 @@ Deno.test("a device or fifo is written into, never replaced by a file", async (t
       fn: async () => {
         await run("mknod", `${dir}/disk`, "b", "7", "200");
         await rejects(writeOutput(`${dir}/disk`, "-o", "x"), /: it is a block device$/);
+        const socket = Deno.listen({ transport: "unix", path: `${dir}/socket` });
+        await rejects(writeOutput(`${dir}/socket`, "-o", "x"), /: it is a socket$/);
+        socket.close();
       },
     });
     await t.step("a full device: one sentence naming the output, with a hint", async () => {
