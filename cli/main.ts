@@ -156,13 +156,11 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
     const trace = cmd.against === undefined ? undefined : await readTrace(cmd.against);
     const plan = trace ? await planAgainst(cmd.options, trace) : await planRun(cmd.options);
     if (!output.json) { for (const w of plan.warnings) err(`warning: ${w}\n`); }
-    // --timeout counts from the start of the command, planning included.
-    const timeoutSeconds = cmd.timeoutSeconds === undefined
-      ? undefined
-      : Math.max(0.001, cmd.timeoutSeconds - (performance.now() - started) / 1000);
     const session = {
       signal,
-      timeoutSeconds,
+      // --timeout counts from the start of the command, planning included.
+      timeoutSeconds: cmd.timeoutSeconds,
+      since: started,
       keepTemp: cmd.keepTemp,
       cacheDir: cmd.cacheDir,
       onProgress: live ? showProgress : undefined,

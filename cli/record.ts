@@ -56,16 +56,15 @@ export async function recordMain(argv: readonly string[], signal: AbortSignal): 
   const started = performance.now();
   const plan = await planRun(cmd.options);
   if (!cmd.json) { for (const w of plan.warnings) err(`warning: ${w}\n`); }
-  const timeoutSeconds = cmd.timeoutSeconds === undefined
-    ? undefined
-    : Math.max(0.001, cmd.timeoutSeconds - (performance.now() - started) / 1000);
   const r = await recordTrace(plan, {
     out: cmd.out,
     interval: cmd.interval,
     chunk: cmd.chunk,
     detail: cmd.detail,
     signal,
-    timeoutSeconds,
+    // --timeout counts from the start of the command, planning included.
+    timeoutSeconds: cmd.timeoutSeconds,
+    since: started,
     keepTemp: cmd.keepTemp,
     cacheDir: cmd.cacheDir,
     onEvent: cmd.verbose ? (line) => err(`[lockstep] ${line}\n`) : undefined,

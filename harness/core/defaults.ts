@@ -57,6 +57,11 @@ export const DEFAULTS = {
   stopGraceMs: 1500,
   /** The same on a path that already failed (clean-up). */
   cleanupGraceMs: 500,
+  /**
+   * Seconds the other side has to refuse the guest too, once one refused,
+   * so that both are named, not whichever exit was seen first.
+   */
+  refusalGraceSeconds: 1,
   /** Seconds a QEMU may stay stopped (SIGSTOP, a debugger) before the run gives up on it. */
   stoppedSeconds: 5,
   /** Seconds in which no side retires an instruction before the run is called stalled. */

@@ -105,10 +105,8 @@ export async function runAgainst(
   );
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
-  const left = (): SessionOptions =>
-    opts.timeoutSeconds === undefined
-      ? opts
-      : { ...opts, timeoutSeconds: Math.max(0.001, opts.timeoutSeconds - elapsed()) };
+  // Every live run after this one shares its limit, counted from `since`.
+  opts = { ...opts, since: opts.since ?? started };
   const part = feedPart(plan, trace);
   const limitHash = part.kind === "feed" && part.end.type === PeerMsgType.LIMIT
     ? `0x${part.end.hash.toString(16).padStart(16, "0")}`
@@ -191,7 +189,7 @@ export async function runAgainst(
     return await verdictOf({ ...o, message }, fast.side, null, fastPass);
   }
   event(`fast pass: ${why}; the live side records its stream to name the instruction`);
-  const named = await nameDifference(plan, trace, plugin, fast, o.apart, left(), event);
+  const named = await nameDifference(plan, trace, plugin, fast, o.apart, opts, event);
   return await verdictOf(named.outcome, fast.side, named.divergence, {
     ...fastPass,
     result: "apart",

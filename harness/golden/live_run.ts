@@ -71,6 +71,7 @@ export async function runLive(
   const { outcome, state } = await superviseOne(pair, "b", {
     signal: opts.signal,
     timeoutSeconds: opts.timeoutSeconds,
+    since: opts.since,
     startSeconds: opts.startSeconds,
     limitHash: opts.limitHash,
     done: opts.done ?? (opts.record ? () => (opts.record!.diff ? found : undefined) : undefined),

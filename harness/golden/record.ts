@@ -176,6 +176,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   const { outcome, state } = await superviseOne(pair, "a", {
     signal: opts.signal,
     timeoutSeconds: opts.timeoutSeconds,
+    since: opts.since,
     startSeconds: opts.startSeconds,
     onProgress: opts.onProgress,
     onEvent: opts.onEvent,

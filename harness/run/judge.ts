@@ -12,6 +12,7 @@ import {
   environmentDifference,
 } from "../verdict/environment.ts";
 import { EventKind, type Role } from "../core/protocol.ts";
+import { DEFAULTS } from "../core/defaults.ts";
 import { sideDump, type SideState } from "./side_state.ts";
 import { type Divergence, eventView, type Status, type StoppedBy } from "../verdict/verdict.ts";
 
@@ -38,6 +39,8 @@ export interface DecideContext {
   readonly stalled: string | undefined;
   readonly timeoutSeconds: number | undefined;
   readonly startSeconds: number;
+  /** The time of the decision (performance.now()). */
+  readonly now: number;
 }
 
 /** Looks at what is known and says whether the run is over, and how. */
@@ -54,6 +57,10 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
     // An error exit before the guest's first instruction: QEMU refused the
     // image or an argument. Not a verdict on TCG, whatever the other side does.
     if (refused(s)) {
+      // The other QEMU may refuse the same guest a moment later: give it
+      // that moment, so that both are named, not the first exit seen.
+      const waited = cx.now - (s.pair.exitedAt ?? 0);
+      if (mayRefuse(other) && waited < DEFAULTS.refusalGraceSeconds * 1000) return undefined;
       return refusedRun(role, refused(other) ? "on both sides" : `for side ${role}`, s.pair.exit!);
     }
     // Ended by itself without a word from the plugin: it crashed or was killed.
@@ -225,6 +232,14 @@ function lateStart(role: Role, seconds: number): Outcome {
 /** An error exit before the guest's first instruction. */
 function refused(s: SideState): boolean {
   return !!s.pair.exit?.code && s.insns === 0 && !s.dump;
+}
+
+/**
+ * Still running, and not past the point where QEMU refuses a guest (a
+ * refusing QEMU's plugin still reports its end, at instruction 0).
+ */
+function mayRefuse(s: SideState): boolean {
+  return !s.pair.exit && s.insns === 0 && !s.dump && !s.limit && !(s.end && s.end.insns > 0);
 }
 
 /** What both sides' dumps say. */

@@ -14,7 +14,10 @@ import { DEFAULTS } from "../core/defaults.ts";
 /** How long a run may take. */
 export interface WatchOptions {
   readonly signal?: AbortSignal | undefined;
+  /** The run's limit, as the verdict names it. */
   readonly timeoutSeconds?: number | undefined;
+  /** When the limit began (performance.now()); default: now. */
+  readonly since?: number | undefined;
   readonly startSeconds?: number | undefined;
   /** Seconds in which no side retires an instruction before the run is stalled (DEFAULTS.stallSeconds). */
   readonly stallSeconds?: number | undefined;
@@ -46,6 +49,9 @@ export class RunWatch<R extends Role> implements Disposable {
       stalled: undefined as string | undefined,
       timeoutSeconds: opts.timeoutSeconds,
       startSeconds,
+      get now() {
+        return performance.now();
+      },
     };
     this.cx = cx;
     this.#stall = new StallWatch(pair, opts.stallSeconds ?? DEFAULTS.stallSeconds);
@@ -57,19 +63,27 @@ export class RunWatch<R extends Role> implements Disposable {
     opts.signal?.addEventListener("abort", this.#onAbort);
     this.#timers = [
       opts.timeoutSeconds
-        ? setTimeout(() => {
-          cx.timedOut = true;
-          pair.notify();
-        }, opts.timeoutSeconds * 1000)
+        ? setTimeout(
+          () => {
+            cx.timedOut = true;
+            pair.notify();
+          },
+          Math.max(
+            1,
+            (opts.since ?? performance.now()) + opts.timeoutSeconds * 1000 - performance.now(),
+          ),
+        )
         : undefined,
       setTimeout(() => {
         cx.startTimedOut = true;
         pair.notify();
       }, startSeconds * 1000),
     ];
+    // Every second the loop decides again, whatever happened: a stall, or
+    // a grace that ran out (judge.ts's refusals).
     this.#ticker = setInterval(() => {
       cx.stalled = this.#stall.check();
-      if (cx.stalled) pair.notify();
+      pair.notify();
     }, 1000);
   }
 

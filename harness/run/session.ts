@@ -40,8 +40,13 @@ export interface Progress {
 export interface SessionOptions {
   /** Aborting stops both QEMUs and ends the run as "interrupted". */
   readonly signal?: AbortSignal | undefined;
-  /** Wall-clock limit for the whole run. */
+  /** Wall-clock limit for the whole run, as the verdict names it. */
   readonly timeoutSeconds?: number | undefined;
+  /**
+   * When the limit began (performance.now()): a caller that planned the
+   * run first counts that time in. Default: when the plugins are built.
+   */
+  readonly since?: number | undefined;
   /** Keep the private directory (logs, sockets) instead of removing it. */
   readonly keepTemp?: boolean | undefined;
   /** Plugin cache directory. */
@@ -176,11 +181,10 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   const plugins = { a: pluginA.path, b: pluginB.path, shim: shim?.path };
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
-  // The detail pass gets what --timeout leaves after the fast pass.
-  const left = (o: SessionOptions): SessionOptions =>
-    o.timeoutSeconds === undefined
-      ? o
-      : { ...o, timeoutSeconds: Math.max(0.001, o.timeoutSeconds - elapsed()) };
+  // Both passes and narrowing share one limit, counted from `since`: the
+  // detail pass gets what the fast pass left.
+  const since = opts.since ?? started;
+  opts = { ...opts, since };
 
   let fastPass: FastPassReport = {
     result: "not-run",
@@ -211,7 +215,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       event(`fast pass: ${why}; the detail pass names the instruction`);
     }
   }
-  pass ??= await runPass(plan, "detail", plugins, left(opts), started, timeline);
+  pass ??= await runPass(plan, "detail", plugins, opts, started, timeline);
   const { outcome, state } = pass;
   const wall = elapsed();
 
@@ -252,7 +256,10 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         registers,
         plugins,
         wall: elapsed(),
-        timeoutSeconds: opts.timeoutSeconds,
+        // Narrowing counts from the run's start: what came before it is gone.
+        timeoutSeconds: opts.timeoutSeconds === undefined
+          ? undefined
+          : opts.timeoutSeconds - (started - since) / 1000,
         signal: opts.signal,
         onEvent: opts.onEvent,
       }),

@@ -42,6 +42,8 @@ export interface PairSide {
   regs?: RegInfo[];
   /** The exit status as soon as it is known (its last reports may be in flight). */
   exitStatus?: ChildStatus;
+  /** When exitStatus came (performance.now()). */
+  exitedAt?: number;
   /**
    * Set once, after the exit, every connection the QEMU made has been
    * accepted and read from (see ControlServer.barrier()).
@@ -223,6 +225,7 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     this.#started.push(s);
     child.status.then(async (st) => {
       s.exitStatus = st;
+      s.exitedAt = performance.now();
       this.#event(`side ${p.role}: exited (${st.signal ?? `code ${st.code}`})`);
       // Its hello may still wait to be accepted: only then is it known
       // whether its plugin started.

@@ -27,6 +27,7 @@ const cx = (over: Partial<DecideContext> = {}): DecideContext => ({
   stalled: undefined,
   timeoutSeconds: undefined,
   startSeconds: 60,
+  now: 0,
   ...over,
 });
 
@@ -228,5 +229,33 @@ Deno.test("compareOutcome: the first difference, and what kind it is", async (t)
     const o = compareOutcome(a, b, 8);
     equal(o.status, "match");
     ok(o.message.includes("left its last block part-way"));
+  });
+});
+
+Deno.test("a refusal waits a moment for the other side, to name both when both refuse", async (t) => {
+  const refusing = (role: "a" | "b") => {
+    const s = side(role, { exit: exited });
+    s.pair.exitedAt = 1000;
+    return s;
+  };
+  await t.step("the other still at its start: not yet, then the one side", () => {
+    const st = { a: refusing("a"), b: side("b") };
+    equal(decide(st, cx({ now: 1500 })), undefined);
+    // A refusing QEMU's plugin reports its end at 0 before QEMU exits.
+    st.b.end = { insns: 0, hash: "0x0", tail: 0 };
+    equal(decide(st, cx({ now: 1500 })), undefined);
+    match(decide(st, cx({ now: 2000 }))!.message, /^QEMU for side a refused to run the guest/);
+  });
+  await t.step("both refused: both named", () => {
+    const st = { a: refusing("a"), b: refusing("b") };
+    match(decide(st, cx({ now: 1000 }))!.message, /^QEMU on both sides refused to run the guest/);
+  });
+  await t.step("the other ran instructions: the one side at once", () => {
+    const b = side("b");
+    b.insns = 10;
+    match(
+      decide({ a: refusing("a"), b }, cx({ now: 1000 }))!.message,
+      /^QEMU for side a refused to run the guest/,
+    );
   });
 });

@@ -1,0 +1,46 @@
+// What a verdict says is what happened (issue 22, item 10): the side that
+// refused, the --timeout given.
+import { GUESTS, runCli, tempDir } from "./_cli.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
+
+const g = (name: string) => GUESTS + name;
+const loop = ["x86_64", g("x86_64-loop"), "--", "4000000000"];
+
+Deno.test("both QEMUs refuse the guest: both are named, every time", async () => {
+  await using tmp = await tempDir();
+  // Which exit is seen first changes from run to run: a few runs.
+  const messages = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await runCli(["--json", "--qemu", "qemu-aarch64", "x86_64", g("x86_64-hello")], {
+      env: { TMPDIR: tmp.path },
+      timeoutMs: 60_000,
+    });
+    equal(r.code, 2, r.stderr);
+    messages.push(r.json.message.replace(/ \(exit code.*$/s, ""));
+  }
+  deepEqual(messages, Array(4).fill("QEMU on both sides refused to run the guest"));
+});
+
+Deno.test("--timeout N: the verdict names N seconds, and the run ends within them", async (t) => {
+  await using tmp = await tempDir();
+  for (
+    const [name, args, message] of [
+      ["a pair", ["--json", "--timeout", "3", ...loop], /^No verdict within 3 s \(raise --timeout/],
+      [
+        "record",
+        ["record", "--json", "--timeout", "3", "-o", `${tmp.path}/t.trace`, ...loop],
+        /^No verdict within 3 s \(raise --timeout/,
+      ],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const started = performance.now();
+      const r = await runCli([...args], { env: { TMPDIR: tmp.path }, timeoutMs: 60_000 });
+      const seconds = (performance.now() - started) / 1000;
+      equal(r.code, 3, r.stderr);
+      match(r.json.message, message);
+      // Deno's start, then the limit, then stopping both QEMUs.
+      ok(seconds < 3 + 5, `took ${seconds.toFixed(1)} s`);
+    });
+  }
+});
