@@ -9,6 +9,7 @@
 export { DEFAULTS, LIMITS } from "./harness/core/mod.ts";
 export type { DumpBlock, DumpEvent, PluginMessage } from "./harness/core/mod.ts";
 export { QemuSetupError, SetupError } from "./harness/core/mod.ts";
+export { type Bound, BOUNDS, checkBound, describeBound, parseBounded } from "./harness/core/mod.ts";
 export {
   checkOutput,
   openOutputDir,

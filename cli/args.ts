@@ -3,7 +3,14 @@
  * main.ts reports with exit code 2.
  */
 import { parseArgs } from "../deps/cli.ts";
-import { DEFAULTS, LIMITS, type LockstepOptions, PRESETS } from "../mod.ts";
+import {
+  type Bound,
+  BOUNDS,
+  DEFAULTS,
+  type LockstepOptions,
+  parseBounded,
+  PRESETS,
+} from "../mod.ts";
 
 /** A command line that cannot be understood. */
 export class UsageError extends Error {
@@ -50,6 +57,7 @@ Usage: qemu-lockstep [OPTIONS] <ARCH> <IMAGE> [-- <GUEST ARGS>...]
        qemu-lockstep [OPTIONS] <ARCH> <IMAGE> --against <TRACE>
        qemu-lockstep record [OPTIONS] <ARCH> <IMAGE> -o <TRACE> (see record --help)
        qemu-lockstep suite [OPTIONS] <FILE>    (see suite --help)
+       qemu-lockstep gdb [OPTIONS] <VERDICT>   (both sides under gdb; gdb --help)
        qemu-lockstep doctor [--json] [QEMU...] (the QEMUs found, their plugin API)
 
 Arguments:
@@ -104,6 +112,12 @@ Options:
                              or load the plugin (skip), 128 what is the same at
                              every commit: the command line, the image, the
                              trace, an output, the cache (abort)
+      --gdb[=WHEN]           after a divergence, run both sides again and stop
+                             each under gdb before the first differing
+                             instruction (WHEN: before, or after it); prints
+                             the gdb command lines (docs/debugging.md)
+      --gdb-batch <FILE>     with --gdb: run this gdb script on both sides and
+                             print the two outputs side by side
       --plugin-header <PATH> build the plugin against this qemu-plugin.h
       --cache-dir <DIR>      where built plugins are cached
       --json                 print the verdict as JSON on stdout
@@ -119,12 +133,14 @@ Exit codes: 0 no divergence, 1 diverged, 2 usage or set-up error,
 3 inconclusive (timeout, crash, peer lost); with --bisect see above.
 `;
 
-function count(name: string, value: string | undefined, min: number): number | undefined {
+/** An option's number, within its bound (harness/core/bounds.ts), or undefined when not given. */
+export function bounded(name: string, value: string | undefined, bound: Bound): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`Invalid --${name}: ${value} (expected a whole number ≥ ${min})`);
+  try {
+    return parseBounded(`--${name}`, value, bound);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  return Number(value);
 }
 
 /** The items of comma-separated lists, trimmed, empty ones dropped. */
@@ -238,13 +254,7 @@ function parseWith<O extends Record<string, { type: "string" | "boolean" }>>(
 
 /** The timeout option, checked. */
 function timeoutOf(value: string | undefined): number | undefined {
-  const timeout = value === undefined ? undefined : Number(value);
-  if (timeout !== undefined && !(timeout > 0 && timeout <= LIMITS.timeoutSeconds)) {
-    throw new UsageError(
-      `Invalid --timeout: ${value} (expected seconds > 0, at most ${LIMITS.timeoutSeconds})`,
-    );
-  }
-  return timeout;
+  return bounded("timeout", value, BOUNDS.timeoutSeconds);
 }
 
 /** LockstepOptions from parsed values (see parseWith). */
@@ -272,19 +282,19 @@ function runOptions(v: Values, before: readonly string[], guestArgs: string[]): 
     extra: v.extra ?? [],
     extraA: v["extra-a"] ?? [],
     extraB: v["extra-b"] ?? [],
-    maxInsns: count("max-insns", v["max-insns"], 1),
-    history: count("history", v.history, 0),
+    maxInsns: bounded("max-insns", v["max-insns"], BOUNDS.maxInsns),
+    history: bounded("history", v.history, BOUNDS.history),
     chain: v.chain ?? false,
     compare: v.compare === undefined ? undefined : commaList([v.compare]),
     maskRegs: commaList(v["mask-reg"] ?? []),
     narrow: !(v["no-narrow"] ?? false),
     fast: !(v["no-fast"] ?? false),
-    regsEvery: count("regs-every", v["regs-every"], 1),
-    transientWindow: count("transient-window", v["transient-window"], 0),
+    regsEvery: bounded("regs-every", v["regs-every"], BOUNDS.regsEvery),
+    transientWindow: bounded("transient-window", v["transient-window"], BOUNDS.transientWindow),
     bios: v.bios ?? false,
     pluginHeader: v["plugin-header"],
-    interval: count("interval", v.interval, 1),
-    window: count("window", v.window, 0),
+    interval: bounded("interval", v.interval, BOUNDS.interval),
+    window: bounded("window", v.window, BOUNDS.window),
   };
 }
 
@@ -312,7 +322,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
       json: v.json ?? false,
       report: v.report,
       html: v.html,
-      historyLines: count("history-lines", v["history-lines"], 1) ?? DEFAULTS.historyLines,
+      historyLines: bounded("history-lines", v["history-lines"], BOUNDS.historyLines) ??
+        DEFAULTS.historyLines,
       verbose: v.verbose ?? false,
       color,
     },
@@ -375,17 +386,14 @@ export function parseRecordLine(argv: readonly string[]): RecordCommand {
   }
   if (!v.output) throw new UsageError("Missing -o <FILE>: where the trace goes");
   const options = runOptions(v, before, guestArgs);
-  const interval = count("interval", v.interval, 1);
-  const detail = count("detail", v.detail, 0);
-  const chunk = count("chunk", v.chunk, 1 << 16);
+  const interval = bounded("interval", v.interval, BOUNDS.interval);
+  const detail = bounded("detail", v.detail, BOUNDS.detail);
+  const chunk = bounded("chunk", v.chunk, { ...BOUNDS.chunk, min: 1 << 16 });
   const every = interval ?? DEFAULTS.fastInterval;
   if (detail && every % detail !== 0) {
     throw new UsageError(
       `Invalid --detail: ${detail} (it must divide the checkpoint interval, ${every})`,
     );
-  }
-  if (interval !== undefined && interval > LIMITS.interval) {
-    throw new UsageError(`Invalid --interval: ${interval} (at most ${LIMITS.interval})`);
   }
   return {
     kind: "record",

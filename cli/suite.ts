@@ -4,13 +4,14 @@
  * every case met its expectation, 1 otherwise, 2 for a bad suite file.
  */
 import { parseArgs } from "../deps/cli.ts";
-import { joinNegativeValues, UsageError } from "./args.ts";
+import { bounded, joinNegativeValues, UsageError } from "./args.ts";
 import { renderJson } from "./render.ts";
 import { renderJunit } from "./junit.ts";
 import { renderHtml } from "./html.ts";
 import { readSuite } from "./suite_file.ts";
 import { palette } from "../deps/fmt.ts";
 import {
+  BOUNDS,
   type CaseResult,
   checkOutput,
   openCacheDir,
@@ -81,12 +82,8 @@ export function parseSuiteArgs(argv: readonly string[]): SuiteCommand | "help" {
   if (parsed.positionals.length !== 1) {
     throw new UsageError(parsed.positionals.length ? "Give one suite file" : "Missing <FILE>");
   }
-  const jobs = v.jobs === undefined
-    ? Math.max(1, Math.floor(navigator.hardwareConcurrency / 2))
-    : Number(v.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) {
-    throw new UsageError(`Invalid --jobs: ${v.jobs} (expected a whole number ≥ 1)`);
-  }
+  const jobs = bounded("jobs", v.jobs, BOUNDS.jobs) ??
+    Math.max(1, Math.floor(navigator.hardwareConcurrency / 2));
   let shard: [number, number] | undefined;
   if (v.shard !== undefined) {
     const m = /^(\d+)\/(\d+)$/.exec(v.shard);

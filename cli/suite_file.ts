@@ -7,7 +7,7 @@
  * the file.
  */
 import { parseCommandLine, UsageError } from "./args.ts";
-import { SetupError, type SuiteCase } from "../mod.ts";
+import { BOUNDS, checkBound, SetupError, type SuiteCase } from "../mod.ts";
 import { dirname, isAbsolute, resolve } from "../deps/path.ts";
 
 /** Options whose value is a path, resolved against the suite's directory. */
@@ -98,8 +98,12 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
         `${where}: field "expect" must be "match" or "diverged", not ${JSON.stringify(expect)}`,
       );
     }
-    if (o.timeout !== undefined && !(typeof o.timeout === "number" && o.timeout > 0)) {
-      throw bad(`${where}: field "timeout" must be a number of seconds > 0`);
+    if (o.timeout !== undefined) {
+      try {
+        checkBound("timeout", o.timeout, BOUNDS.timeoutSeconds);
+      } catch (e) {
+        throw bad(`${where}: field "timeout": ${(e as Error).message}`);
+      }
     }
     if (o.against !== undefined && (typeof o.against !== "string" || o.against === "")) {
       throw bad(`${where}: field "against" must be the path of a trace`);

@@ -90,6 +90,8 @@ export const LIMITS = {
   /** The plugin keeps the hashes of this many checkpoints ahead of its peer. */
   windowIntervals: 4000,
   transientWindow: 10_000_000,
+  /** Instructions one trace chunk covers (the plugin's default is 2^24). */
+  chunk: 1 << 26,
   /** setTimeout's largest delay, in whole seconds (24.8 days). */
   timeoutSeconds: 2_147_483,
 } as const;

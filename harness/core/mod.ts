@@ -23,3 +23,4 @@ export {
   writeOutput,
 } from "./output_file.ts";
 export { type ArchPreset, PRESETS } from "./arch_presets.ts";
+export { type Bound, BOUNDS, checkBound, describeBound, parseBounded } from "./bounds.ts";

@@ -16,6 +16,7 @@ import { type ArchPreset, findPreset, PRESETS } from "../core/arch_presets.ts";
 import { probeQemu, type QemuBinary, whichBinary } from "../qemu/binary.ts";
 import { compareFirmware } from "../qemu/firmware.ts";
 import { DEFAULTS, LIMITS } from "../core/defaults.ts";
+import { type Bound, BOUNDS, checkBound, describeBound } from "../core/bounds.ts";
 import { basename, resolve } from "../../deps/path.ts";
 
 /** Everything a lockstep run can be asked to do. */
@@ -227,18 +228,20 @@ function fastPlan(opts: LockstepOptions): FastPlan {
 
 /** Refuses numbers the plugin could not honour (see LIMITS). */
 function checkLimits(opts: LockstepOptions): void {
-  const over = (name: string, value: number | undefined, max: number) => {
-    if (value !== undefined && value > max) {
-      throw new SetupError(
-        `--${name} ${value} is too large: at most ${max}`,
-        `pass a value up to ${max}`,
-      );
+  const within = (name: string, value: number | undefined, bound: Bound) => {
+    if (value === undefined) return;
+    try {
+      checkBound(`--${name}`, value, bound);
+    } catch (e) {
+      throw new SetupError((e as Error).message, `pass ${describeBound(bound)}`);
     }
   };
-  over("history", opts.history, LIMITS.history);
-  over("interval", opts.interval, LIMITS.interval);
-  over("window", opts.window, LIMITS.window);
-  over("transient-window", opts.transientWindow, LIMITS.transientWindow);
+  within("history", opts.history, BOUNDS.history);
+  within("interval", opts.interval, BOUNDS.interval);
+  within("window", opts.window, BOUNDS.window);
+  within("transient-window", opts.transientWindow, BOUNDS.transientWindow);
+  within("max-insns", opts.maxInsns, BOUNDS.maxInsns);
+  within("regs-every", opts.regsEvery, BOUNDS.regsEvery);
   const interval = opts.interval ?? DEFAULTS.interval;
   const window = opts.window ?? DEFAULTS.window;
   if (window / interval > LIMITS.windowIntervals) {

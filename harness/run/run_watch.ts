@@ -10,6 +10,7 @@ import type { DecideContext } from "./judge.ts";
 import type { Role } from "../core/protocol.ts";
 import type { SidePair } from "./side_pair.ts";
 import { DEFAULTS } from "../core/defaults.ts";
+import { BOUNDS, checkBound } from "../core/bounds.ts";
 
 /** How long a run may take. */
 export interface WatchOptions {
@@ -41,6 +42,11 @@ export class RunWatch<R extends Role> implements Disposable {
   readonly #onAbort: () => void;
 
   constructor(pair: SidePair<R>, opts: WatchOptions) {
+    // A delay past setTimeout's range would fire at once: refuse it here,
+    // where every run's clock starts, whoever called.
+    if (opts.timeoutSeconds !== undefined) {
+      checkBound("timeoutSeconds", opts.timeoutSeconds, BOUNDS.timeoutSeconds);
+    }
     const startSeconds = opts.startSeconds ?? DEFAULTS.startSeconds;
     const cx = {
       timedOut: false,

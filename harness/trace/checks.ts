@@ -2,6 +2,7 @@
  * A trace's JSON parts (header, summary) parsed and checked field by
  * field: a damaged or foreign one is a TraceError naming the field.
  */
+import { BOUNDS, checkBound } from "../core/bounds.ts";
 import { TraceError, type TraceHeader, type TraceSummary } from "./format.ts";
 
 const dec = new TextDecoder("utf-8", { fatal: true });
@@ -49,6 +50,13 @@ export function checkHeader(h: Record<string, unknown>, what: string): TraceHead
     chunk: isPos,
     detail: isNat,
   }, where);
+  for (const name of ["interval", "chunk", "detail"] as const) {
+    try {
+      checkBound(`"${name}"`, h[name], BOUNDS[name]);
+    } catch (e) {
+      throw new TraceError(`${where} has a bad ${(e as Error).message.replace(/^Invalid /, "")}`);
+    }
+  }
   checkShape(h.host, { hostname: isStr, os: isStr, arch: isStr }, `${where} (host)`);
   checkShape(h.qemu, { path: isStr, version: isStr, pluginApi: isPos }, `${where} (qemu)`);
   checkShape(h.image, {
