@@ -206,6 +206,33 @@ function userBinary(preset: ArchPreset, machine: number | undefined): string {
   return preset.user;
 }
 
+/**
+ * Refuses a QEMU named for another architecture (`--qemu-b
+ * qemu-system-aarch64` for a sparc guest): it would fail in ways that say
+ * nothing of the real mistake. A binary of any other name (a build of the
+ * user's own) is taken as it is.
+ */
+function checkTarget(
+  preset: ArchPreset,
+  mode: "system" | "user",
+  path: string,
+  side: string,
+): void {
+  const name = basename(path);
+  const owner = Object.values(PRESETS).find((p) =>
+    (mode === "system" ? [p.system] : [p.user, userBinary(p, 18)]).includes(name)
+  );
+  // qemu-system-x86_64 boots i386 guests too.
+  const alias = preset.name === "i386" && name === "qemu-system-x86_64";
+  if (owner && owner.name !== preset.name && !alias) {
+    const right = mode === "system" ? preset.system : preset.user;
+    throw new SetupError(
+      `QEMU for ${side} is ${name}, which emulates ${owner.name}, not ${preset.name}`,
+      `pass a ${preset.name} QEMU (${right}), or the architecture the image was built for`,
+    );
+  }
+}
+
 /** Whether argv already sets `option` (as "-opt" or "--opt"). */
 function sets(args: readonly string[], option: string): boolean {
   return args.some((a) => a === option || a === `-${option}` || a.startsWith(`${option}=`));
@@ -301,6 +328,10 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   }
   const defaultQemu = mode === "user" ? userBinary(preset, elfA?.machine) : preset.system;
   const guestName = opts.guestName ?? basename(resolve(opts.image));
+  const pathA = opts.knownQemuA?.path ?? opts.qemuA ?? opts.qemu ?? defaultQemu;
+  const pathB = opts.qemuB ?? opts.qemu ?? defaultQemu;
+  checkTarget(preset, mode, pathA, pathA === pathB ? "both sides" : "side a");
+  if (pathB !== pathA) checkTarget(preset, mode, pathB, "side b");
   const [qa, qb] = await Promise.all([
     opts.knownQemuA ?? probeQemu(opts.qemuA ?? opts.qemu ?? defaultQemu),
     probeQemu(opts.qemuB ?? opts.qemu ?? defaultQemu),

@@ -63,13 +63,18 @@ Deno.test("one side's QEMU refuses the guest: exit 2 at once with its words, the
   for (const side of ["a", "b"] as const) {
     await t.step(`side ${side}`, async () => {
       await using tmp = await tempDir();
+      await using bin = await tempDir();
+      // A QEMU for another target under a name of no arch (as a build of
+      // one's own may be), so that it gets as far as refusing the image.
+      const other = `${bin.path}/qemu-of-another-target`;
+      await Deno.symlink("/usr/bin/qemu-aarch64", other);
       const started = performance.now();
       // No --timeout: the run must end by itself (it hung, or called the
       // refusal a divergence at instruction 0).
       const r = await runCli([
         "--json",
         `--qemu-${side}`,
-        "qemu-aarch64",
+        other,
         "x86_64",
         g("x86_64-hello"),
       ], {

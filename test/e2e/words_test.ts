@@ -9,9 +9,13 @@ const loop = ["x86_64", g("x86_64-loop"), "--", "4000000000"];
 Deno.test("both QEMUs refuse the guest: both are named, every time", async () => {
   await using tmp = await tempDir();
   // Which exit is seen first changes from run to run: a few runs.
+  // A QEMU for another target under a name of no arch (as a build of one's
+  // own may be): it starts, loads the plugin and refuses the image.
+  const other = `${tmp.path}/qemu-of-another-target`;
+  await Deno.symlink("/usr/bin/qemu-aarch64", other);
   const messages = [];
   for (let i = 0; i < 4; i++) {
-    const r = await runCli(["--json", "--qemu", "qemu-aarch64", "x86_64", g("x86_64-hello")], {
+    const r = await runCli(["--json", "--qemu", other, "x86_64", g("x86_64-hello")], {
       env: { TMPDIR: tmp.path },
       timeoutMs: 60_000,
     });
@@ -41,6 +45,30 @@ Deno.test("--timeout N: the verdict names N seconds, and the run ends within the
       match(r.json.message, message);
       // Deno's start, then the limit, then stopping both QEMUs.
       ok(seconds < 3 + 5, `took ${seconds.toFixed(1)} s`);
+    });
+  }
+});
+
+Deno.test("a QEMU named for another architecture is refused for what it is", async (t) => {
+  for (
+    const [name, args, message] of [
+      [
+        "system: --qemu-b qemu-system-aarch64 for a sparc guest",
+        ["--bios", "sparc", g("sparc-bios.bin"), "--qemu-b", "qemu-system-aarch64"],
+        "QEMU for side b is qemu-system-aarch64, which emulates aarch64, not sparc",
+      ],
+      [
+        "linux-user: --qemu qemu-aarch64 for an x86_64 program",
+        ["--qemu", "qemu-aarch64", "x86_64", g("x86_64-hello")],
+        "QEMU for both sides is qemu-aarch64, which emulates aarch64, not x86_64",
+      ],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const r = await runCli(["--json", ...args]);
+      equal(r.code, 2, r.stderr);
+      match(r.stderr, new RegExp(`^error: ${message}\\n  hint: pass a \\w+ QEMU`, "m"));
+      ok(!/firmware/.test(r.stderr), r.stderr);
     });
   }
 });
