@@ -170,8 +170,9 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
  * A system call, made by the pending block's last instruction. In
  * linux-user these callbacks are always registered: they tell env.c when
  * a guest call is in progress (for the shim), with sys=on they make events
- * too. With addrs=off (the two QEMUs place the guest differently) the
- * arguments, which may be pointers, are left out.
+ * too. The event hashes the arguments the call takes (syscalls.c), never a
+ * register it does not read; with addrs=off (the two QEMUs place the guest
+ * differently) the arguments, which may be pointers, are left out.
  */
 /* The position of the running block's last instruction, which made a call. */
 static uint64_t syscall_pos(void)
@@ -189,11 +190,13 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
 
     if (options.sys) {
         if (options.addrs) {
-            fold = mix(a1) ^ mix(a2 + 1) ^ mix(a3 + 2) ^ mix(a4 + 3) ^
-                   mix(a5 + 4) ^ mix(a6 + 5);
+            unsigned n = syscall_arg_count(num);
+
+            for (unsigned i = 0; i < n; i++) {
+                fold ^= mix(args[i] + i);
+            }
         }
-        add_event(syscall_pos(), LS_EV_SYSCALL, num, 0,
-                  fold);
+        add_event(syscall_pos(), LS_EV_SYSCALL, num, 0, fold);
     }
     env_syscall_start(num, args);
 }

@@ -255,6 +255,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     /* Always in linux-user: env.c marks the guest's calls for the shim. */
     if (!info->system_emulation) {
         env_init(info);
+        syscalls_init(info);
         qemu_plugin_register_vcpu_syscall_cb(id, vcpu_syscall);
         qemu_plugin_register_vcpu_syscall_ret_cb(id, vcpu_syscall_ret);
     }

@@ -20,13 +20,13 @@
  * system call events), regs.c (registers and narrowing), sync.c
  * (checkpoints, the peer's news, stopping and resuming), peer.c (sockets
  * and the reader thread), report.c (everything written to the
- * orchestrator), args.c (the arguments, listed there) and env.c (the
- * guest's environment in linux-user). The headers: stream.h (the block
- * ring, the hashes and the hot path's inline helpers), compat.h (every
- * plugin API difference, and QEMU's header or plugin_api.h), protocol.h
- * (the protocol with the harness) and peak_rss.h. count.c (the
- * benchmark's baseline) and env_shim.c (preloaded into QEMU) are built
- * apart.
+ * orchestrator), args.c (the arguments, listed there), env.c (the
+ * guest's environment in linux-user) and syscalls.c (system calls'
+ * argument counts). The headers: stream.h (the block ring, the hashes and
+ * the hot path's inline helpers), compat.h (every plugin API difference,
+ * and QEMU's header or plugin_api.h), protocol.h (the protocol with the
+ * harness), syscall_args.h and peak_rss.h. count.c (the benchmark's
+ * baseline) and env_shim.c (preloaded into QEMU) are built apart.
  */
 #ifndef LOCKSTEP_H
 #define LOCKSTEP_H
@@ -384,6 +384,10 @@ void report_dump(uint64_t good, uint64_t bad);
 
 /* args.c */
 bool parse_args(int argc, char **argv);
+
+/* syscalls.c: argument counts */
+void syscalls_init(const qemu_info_t *info);
+unsigned syscall_arg_count(int64_t num);
 
 /* env.c */
 void env_init(const qemu_info_t *info);

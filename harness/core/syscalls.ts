@@ -1,9 +1,10 @@
 /**
  * System calls by number, for verdicts: the names of x86_64's and of
  * asm-generic's (aarch64, riscv64, loongarch64) calls, from the Linux UAPI
- * headers, and which of them read the environment. plugin-src/env.c lists
- * the environment-reading ones with their numbers (a unit test checks that
- * the two agree).
+ * headers, how many arguments each takes, and which of them read the
+ * environment. plugin-src/env.c lists the environment-reading ones with
+ * their numbers, plugin-src/syscall_args.h every call's argument count (unit
+ * tests check that each agrees with this file).
  */
 
 /** Names by number ("-": no call has the number). */
@@ -97,6 +98,82 @@ landlock_create_ruleset landlock_add_rule landlock_restrict_self memfd_secret pr
 futex_waitv set_mempolicy_home_node syscalls
 `.trim().split(/\s+/);
 
+/**
+ * The arguments each call takes, by count (index 0: none): the Linux system
+ * call ABI, the same on x86_64 and asm-generic. A call the kernel does not
+ * implement (afs_syscall, tuxcall, ...) reads none. A number not named here
+ * (unassigned, arch_specific_syscall) has no count: all six argument
+ * registers are compared. plugin-src/syscall_args.h has the same counts by
+ * number (a unit test checks that the two agree).
+ */
+const ARGUMENTS: readonly string[] = [
+  `
+afs_syscall create_module epoll_ctl_old epoll_wait_old fork get_kernel_syms getegid geteuid
+getgid getpgrp getpid getpmsg getppid gettid getuid inotify_init munlockall nfsservctl pause
+putpmsg query_module restart_syscall rt_sigreturn sched_yield security setsid sync tuxcall vfork
+vhangup vserver
+`,
+  `
+_sysctl acct adjtimex alarm brk chdir chroot close dup epoll_create epoll_create1 eventfd exit
+exit_group fchdir fdatasync fsync get_thread_area getpgid getsid inotify_init1 io_destroy iopl
+memfd_secret mlockall mq_unlink personality pipe pkey_free rmdir sched_get_priority_max
+sched_get_priority_min sched_getscheduler set_thread_area set_tid_address setfsgid setfsuid
+setgid setuid shmdt swapoff syncfs sysinfo time timer_delete timer_getoverrun times umask uname
+unlink unshare uselib userfaultfd
+`,
+  `
+access arch_prctl capget capset clock_adjtime clock_adjtime64 clock_getres clock_getres_time64
+clock_gettime clock_gettime64 clock_settime clock_settime64 clone3 creat delete_module dup2
+eventfd2 fanotify_init flock fremovexattr fsopen fstat fstatfs ftruncate getcwd getgroups
+getitimer getpriority getrlimit getrusage gettimeofday inotify_rm_watch io_setup io_uring_setup
+ioprio_get kill landlock_restrict_self link listen lremovexattr lstat memfd_create mkdir mlock
+mq_notify msgget munlock munmap nanosleep pidfd_open pipe2 pivot_root pkey_alloc
+process_mrelease removexattr rename rt_sigpending rt_sigsuspend sched_getparam
+sched_rr_get_interval sched_rr_get_interval_time64 sched_setparam set_robust_list setdomainname
+setgroups sethostname setns setpgid setregid setreuid setrlimit settimeofday shutdown
+sigaltstack stat statfs swapon symlink timer_gettime timer_gettime64 timerfd_create
+timerfd_gettime timerfd_gettime64 tkill truncate umount2 ustat utime utimes
+`,
+  `
+accept bind bpf chmod chown close_range connect dup3 execve faccessat fchmod fchmodat fchown
+fcntl finit_module flistxattr fsmount fspick futimesat get_robust_list getcpu getdents
+getdents64 getpeername getrandom getresgid getresuid getsockname init_module inotify_add_watch
+io_cancel io_submit ioctl ioperm ioprio_set landlock_create_ruleset lchown listxattr llistxattr
+lookup_dcookie lseek madvise membarrier mincore mkdirat mknod mlock2 modify_ldt mprotect
+mq_getsetattr msgctl msync open open_by_handle_at open_tree pidfd_getfd poll read readahead
+readlink readv recvmsg rt_sigqueueinfo sched_getaffinity sched_setaffinity sched_setattr
+sched_setscheduler seccomp semget semop sendmsg set_mempolicy setitimer setpriority setresgid
+setresuid shmat shmctl shmget signalfd socket symlinkat sysfs syslog tgkill timer_create
+unlinkat write writev
+`,
+  `
+accept4 clock_nanosleep clock_nanosleep_time64 epoll_ctl epoll_wait faccessat2 fadvise64
+fallocate fgetxattr fstatat getxattr io_uring_register kexec_load landlock_add_rule lgetxattr
+migrate_pages mknodat mq_open msgsnd newfstatat openat openat2 pidfd_send_signal pkey_mprotect
+pread64 prlimit64 ptrace pwrite64 quotactl quotactl_fd readlinkat reboot renameat request_key
+rseq rt_sigaction rt_sigprocmask rt_sigtimedwait rt_sigtimedwait_time64 rt_tgsigqueueinfo
+sched_getattr semctl semtimedop semtimedop_time64 sendfile sendmmsg set_mempolicy_home_node
+signalfd4 socketpair sync_file_range tee timer_settime timer_settime64 timerfd_settime
+timerfd_settime64 utimensat utimensat_time64 vmsplice wait4
+`,
+  `
+add_key clone execveat fanotify_mark fchownat fsconfig fsetxattr futex_waitv get_mempolicy
+getsockopt io_getevents kcmp kexec_file_load keyctl linkat lsetxattr mount mount_setattr
+move_mount mq_timedreceive mq_timedreceive_time64 mq_timedsend mq_timedsend_time64 mremap msgrcv
+name_to_handle_at perf_event_open ppoll ppoll_time64 prctl preadv process_madvise pwritev
+recvmmsg recvmmsg_time64 remap_file_pages renameat2 select setsockopt setxattr statx waitid
+`,
+  `
+copy_file_range epoll_pwait epoll_pwait2 futex futex_time64 io_pgetevents io_pgetevents_time64
+io_uring_enter mbind mmap move_pages preadv2 process_vm_readv process_vm_writev pselect6
+pselect6_time64 pwritev2 recvfrom sendto splice
+`,
+];
+
+const ARGUMENT_COUNT: ReadonlyMap<string, number> = new Map(
+  ARGUMENTS.flatMap((names, count) => names.trim().split(/\s+/).map((n) => [n, count] as const)),
+);
+
 /** The number tables of the presets whose linux-user QEMUs lockstep knows. */
 const TABLES: Readonly<Record<string, readonly string[]>> = {
   x86_64: X86_64,
@@ -137,4 +214,14 @@ export function syscallName(arch: string, number: number): string | undefined {
 export function syscallNumber(arch: string, name: string): number | undefined {
   const i = TABLES[arch]?.indexOf(name) ?? -1;
   return i >= 0 ? i : undefined;
+}
+
+/**
+ * How many arguments system call `number` of `arch` takes: undefined when
+ * lockstep knows no count for it (an arch without a table, an unassigned
+ * number), and then all six argument registers are compared.
+ */
+export function syscallArgs(arch: string, number: number): number | undefined {
+  const name = syscallName(arch, number);
+  return name === undefined ? undefined : ARGUMENT_COUNT.get(name);
 }

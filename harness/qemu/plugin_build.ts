@@ -27,6 +27,7 @@ export const PLUGIN_UNITS = {
     "args.c",
     "fast.c",
     "record.c",
+    "syscalls.c",
   ],
   count: ["count.c"],
   /** Not a plugin: preloaded into linux-user QEMUs (see plugin-src/env_shim.c). */

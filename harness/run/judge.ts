@@ -11,7 +11,8 @@ import {
   describeEnvironment,
   environmentDifference,
 } from "../verdict/environment.ts";
-import { EventKind, type Role } from "../core/protocol.ts";
+import { type DumpEvent, EventKind, type Role } from "../core/protocol.ts";
+import { syscallArgs, syscallName } from "../core/syscalls.ts";
 import { DEFAULTS } from "../core/defaults.ts";
 import { sideDump, type SideState } from "./side_state.ts";
 import { type Divergence, eventView, type Status, type StoppedBy } from "../verdict/verdict.ts";
@@ -306,7 +307,7 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
     pc: "",
     regs: " (the registers differ)",
     mem: " (a memory access differs)",
-    syscall: " (a system call differs)",
+    syscall: ` (a system call differs${allArgs(ev?.a, ev?.b, arch)})`,
     environment: "",
   }[kind];
   return {
@@ -339,6 +340,19 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
       },
     },
   };
+}
+
+/**
+ * For two calls of one number whose arguments differ on an arch, or a call,
+ * without an argument count: the verdict says that all six registers were
+ * compared, used or not.
+ */
+function allArgs(x: DumpEvent | undefined, y: DumpEvent | undefined, arch: string): string {
+  if (x?.kind !== EventKind.SYSCALL || y?.kind !== EventKind.SYSCALL || x.a !== y.a) return "";
+  if (syscallArgs(arch, Number(x.a)) !== undefined) return "";
+  return `: lockstep knows no argument count for ${
+    syscallName(arch, Number(x.a)) ?? `system call ${x.a}`
+  } on ${arch || "this architecture"}, so all six argument registers are compared, used or not`;
 }
 
 function describeExit(s: ChildStatus): string {

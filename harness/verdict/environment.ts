@@ -130,10 +130,19 @@ export function counterReadBefore(
   return found;
 }
 
+/** The events whose value the guest computes, which a counter read may feed. */
+const COMPUTED: readonly number[] = [
+  EventKind.LOAD,
+  EventKind.STORE,
+  EventKind.REGS,
+  EventKind.SYSCALL,
+];
+
 /**
- * A value that differs (a load's or store's, or the registers) after the
- * guest read the host's counter since the streams last agreed: most likely
- * the counter's doing. Not certain: the hint says so.
+ * A value that differs (a load's or store's, the registers, or a system
+ * call's arguments) after the guest read the host's counter since the
+ * streams last agreed: most likely the counter's doing. Not certain: the
+ * hint says so. A call's result is the host's answer (environmentDifference()).
  */
 export function counterDifference(
   x: DumpEvent | undefined,
@@ -141,9 +150,7 @@ export function counterDifference(
   read: { insn: number; pc: bigint; name: string },
 ): EnvironmentDifference | undefined {
   if (!x || !y || x.kind !== y.kind || x.a !== y.a || x.size !== y.size) return undefined;
-  if (![EventKind.LOAD, EventKind.STORE, EventKind.REGS].includes(x.kind as 1 | 2 | 5)) {
-    return undefined;
-  }
+  if (!COMPUTED.includes(x.kind)) return undefined;
   return {
     call: read.name,
     what: "counter",

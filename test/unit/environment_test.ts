@@ -195,12 +195,28 @@ Deno.test("a value that differs after a counter read is likely the counter's, sa
     equal(counterDifference(x, undefined, read), undefined);
     equal(counterDifference(undefined, x, read), undefined);
   });
-  await t.step("not a system call (the shim's, or the host's answer)", () => {
-    equal(counterDifference(sysret(READ, 1n), sysret(READ, 2n), read), undefined);
+  await t.step("a system call's arguments (a value the guest computed)", () => {
+    const d = counterDifference(
+      ev(EventKind.SYSCALL, READ, 1n),
+      ev(EventKind.SYSCALL, READ, 2n),
+      read,
+    );
+    deepEqual(d && { ...d, hint: "" }, {
+      call: "rdtsc",
+      what: "counter",
+      insn: 40,
+      a: "0x1",
+      b: "0x2",
+      hint: "",
+    });
+    // Another call is no such difference.
     equal(
-      counterDifference(ev(EventKind.SYSCALL, READ, 1n), ev(EventKind.SYSCALL, READ, 2n), read),
+      counterDifference(ev(EventKind.SYSCALL, READ, 1n), ev(EventKind.SYSCALL, 1, 2n), read),
       undefined,
     );
+  });
+  await t.step("not a system call's result (the shim's, or the host's answer)", () => {
+    equal(counterDifference(sysret(READ, 1n), sysret(READ, 2n), read), undefined);
   });
 });
 

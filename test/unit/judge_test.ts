@@ -180,6 +180,55 @@ Deno.test("compareOutcome: the first difference, and what kind it is", async (t)
     equal(o.divergence!.kind, "syscall");
     equal(o.divergence!.events!.a!.name, "write");
   });
+  await t.step(
+    "arguments where no count is known: all six registers, and the message says so",
+    () => {
+      const call = (v: bigint): DumpEvent => ({ pos: 5, kind: 3, a: 4n, size: 0, v });
+      const on = (s: SideState) => {
+        (s.pair.hello as { target: string }).target = "sparc";
+        return s;
+      };
+      const o = compareOutcome(
+        dumped(on(side("a")), [blk(0, 0x100, 8)], [call(1n)]),
+        dumped(on(side("b")), [blk(0, 0x100, 8)], [call(2n)]),
+        8,
+      );
+      equal(o.divergence!.kind, "syscall");
+      match(
+        o.message,
+        /a system call differs: lockstep knows no argument count for system call 4 on sparc, so all six argument registers are compared, used or not\)/,
+      );
+      // On x86_64 the count is known: nothing to add.
+      const x = compareOutcome(
+        dumped(side("a"), [blk(0, 0x100, 8)], [call(1n)]),
+        dumped(side("b"), [blk(0, 0x100, 8)], [call(2n)]),
+        8,
+      );
+      match(x.message, /\(a system call differs\)/);
+    },
+  );
+  await t.step(
+    "a call's arguments after the guest read the host's counter: the environment's",
+    () => {
+      // Instruction 1 is rdtsc (0f 31), 2 a system call (0f 05) given what it read.
+      const counted: DumpBlock = {
+        i: 0,
+        pc: 0x100n,
+        sizes: [1, 2, 2],
+        bytes: "90" + "0f31" + "0f05",
+      };
+      const call = (v: bigint): DumpEvent => ({ pos: 2, kind: 3, a: 8n, size: 0, v });
+      const o = compareOutcome(
+        dumped(side("a"), [counted], [call(1n)]),
+        dumped(side("b"), [counted], [call(2n)]),
+        8,
+      );
+      equal(o.status, "inconclusive");
+      equal(o.divergence!.kind, "environment");
+      equal(o.divergence!.environment!.what, "counter");
+      equal(o.divergence!.events!.a!.name, "lseek");
+    },
+  );
   await t.step("a value after the guest read the host's counter (rdtsc): kind environment", () => {
     // Instruction 1 is rdtsc (0f 31), 2 a 4-byte store of what it read.
     const counted: DumpBlock = {
