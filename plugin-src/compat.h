@@ -26,6 +26,13 @@
 #define COMPAT_HAS_REGS (QEMU_PLUGIN_VERSION >= 2)
 /* The values loads and stores move (API 4, QEMU 9.2). */
 #define COMPAT_HAS_MEM_VALUES (QEMU_PLUGIN_VERSION >= 4)
+/*
+ * Not an API change but QEMU's: linux-user runs the plugin's atexit
+ * callback before it kills itself with a guest's fatal signal from 8.0
+ * on, never up to 7.2. API 1 spans both (5.0-8.2): there death.c hooks
+ * QEMU's kill of itself and does nothing when atexit came first.
+ */
+#define COMPAT_DEATH_MAY_SKIP_ATEXIT (QEMU_PLUGIN_VERSION < 2)
 
 /*
  * A uint64_t of vCPU 0 that inline operations add to: a scoreboard from

@@ -24,7 +24,10 @@
  *   uname (libc or syscall): the host's, with nodename "lockstep"
  *   getcpu (syscall): cpu 0, node 0
  *
- * And one call of QEMU's own: realpath of the guest's path. The harness
+ * And two calls of QEMU's own. kill of itself: QEMU 7.2 ends a guest
+ * killed by a signal that way without telling plugins, so the plugin
+ * registers a hook (lockstep_env_on_death) that runs first (see
+ * plugin-src/death.c). And realpath of the guest's path. The harness
  * gives both sides the same path, /proc/self/fd/3/NAME, each reaching its
  * own copy (docs/how-it-works.md); QEMU 10.x resolves it at start-up (8.x
  * on for AT_EXECFN, 7.2 when the guest reads /proc/self/exe), which would
@@ -40,6 +43,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -98,6 +102,7 @@ static struct {
     pid_t (*getpid)(void);
     pid_t (*getppid)(void);
     pid_t (*gettid)(void);
+    int (*kill)(pid_t, int);
     char *(*realpath)(const char *, char *);
     char *(*__realpath_chk)(const char *, char *, size_t);
 } real;
@@ -128,6 +133,7 @@ __attribute__((constructor)) static void env_shim_init(void)
     FIND(getpid);
     FIND(getppid);
     FIND(gettid);
+    FIND(kill);
     FIND(realpath);
     FIND(__realpath_chk);
 #undef FIND
@@ -332,6 +338,26 @@ EXPORT int uname(struct utsname *u)
 EXPORT ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 {
     return guest_call ? fill_random(buf, len) : REAL(getrandom)(buf, len, flags);
+}
+
+/* The plugin's hook for QEMU killing itself (death.c); NULL: none. */
+static void (*death_hook)(int sig);
+
+EXPORT void lockstep_env_on_death(void (*hook)(int sig))
+{
+    death_hook = hook;
+}
+
+/*
+ * A guest's own kill reaches the host through QEMU's raw system calls,
+ * never here: a kill of this process outside a guest call is QEMU's.
+ */
+EXPORT int kill(pid_t pid, int sig)
+{
+    if (death_hook && !guest_call && sig > 0 && pid == REAL(getpid)()) {
+        death_hook(sig);
+    }
+    return REAL(kill)(pid, sig);
 }
 
 /* Keeps a /proc/self/fd/ path as given, once libc resolved it. */

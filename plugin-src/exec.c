@@ -67,6 +67,7 @@ void retire(uint64_t next_pc)
     uint64_t start = stream.icount;
     uint64_t h0 = stream.hash;
 
+    death_block_cut();
     if (G_UNLIKELY(end <= first)) {
         return;
     }
@@ -172,20 +173,28 @@ void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata)
 }
 
 /*
- * The guest ended: retire the block it ended in. If it ended inside it (a
- * store that powers the machine off, say), how much of that block ran is
- * unknown: it is claimed whole, and the claimed instructions are returned
- * as the stream's uncertain "tail".
+ * The guest ended: retire the block it ended in. If it ended inside it,
+ * death.c may know how many of its instructions started (linux-user: the
+ * last one faulted); else (a store that powers the machine off, say) how
+ * much of that block ran is unknown: it is claimed whole, and the claimed
+ * instructions are returned as the stream's uncertain "tail".
  */
 uint64_t retire_last(void)
 {
     uint64_t before = stream.icount;
+    uint32_t started;
     bool whole;
 
     if (!stream.pending) {
         return 0;
     }
     whole = *stream.last_insns == stream.expect;
+    started = whole ? 0 : death_started();
+    if (started && started < stream.pending->n) {
+        /* cut_short() takes the instruction after the last one started */
+        retire(stream.pending->insns[started].vaddr);
+        return 0;
+    }
     retire(UINT64_MAX);
     return whole ? 0 : stream.icount - before;
 }

@@ -34,6 +34,7 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
         }
         stream.last_insns = compat_counter_ptr(&last_insns);
         narrowing.on = compat_counter_ptr(&narrowing.on_counter);
+        death_vcpu_init();
         if (options.regs) {
             regs_handshake();
         }
@@ -179,16 +180,17 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                &last_insns, 1);
         stream.last_insns = compat_counter_ptr(&last_insns);
     }
+    death_tb_trans(tb, n);
 }
 
 /*
- * The guest ended. If it ended inside its last block (a store that powers
- * the machine off, say), how much of that block ran is unknown: it is
- * claimed whole and reported as the stream's uncertain "tail". Whatever
- * the plugin waits for here, "quit" lets it return, and QEMU exits with its
- * own status.
+ * The guest ended (QEMU's exit, or death.c: a fatal signal). If it ended
+ * inside its last block (a store that powers the machine off, a faulting
+ * load), how much of that block ran is unknown: it is claimed whole and
+ * reported as the stream's uncertain "tail". Whatever the plugin waits for
+ * here, "quit" lets it return, and QEMU exits with its own status.
  */
-static void plugin_exit(qemu_plugin_id_t id, void *p)
+void guest_end(void)
 {
     uint64_t tail;
     bool quit;
@@ -210,6 +212,11 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         record_flush();
     }
     sync_end(tail);
+}
+
+static void plugin_exit(qemu_plugin_id_t id, void *p)
+{
+    guest_end();
 }
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
@@ -256,6 +263,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     if (!info->system_emulation) {
         env_init(info);
         syscalls_init(info);
+        death_init(true);
         qemu_plugin_register_vcpu_syscall_cb(id, vcpu_syscall);
         qemu_plugin_register_vcpu_syscall_ret_cb(id, vcpu_syscall_ret);
     }

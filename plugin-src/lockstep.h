@@ -21,12 +21,13 @@
  * (checkpoints, the peer's news, stopping and resuming), peer.c (sockets
  * and the reader thread), report.c (everything written to the
  * orchestrator), args.c (the arguments, listed there), env.c (the
- * guest's environment in linux-user) and syscalls.c (system calls'
- * argument counts). The headers: stream.h (the block ring, the hashes and
- * the hot path's inline helpers), compat.h (every plugin API difference,
- * and QEMU's header or plugin_api.h), protocol.h (the protocol with the
- * harness), syscall_args.h and peak_rss.h. count.c (the benchmark's
- * baseline) and env_shim.c (preloaded into QEMU) are built apart.
+ * guest's environment in linux-user), syscalls.c (system calls' argument
+ * counts) and death.c (a guest killed by a signal). The headers: stream.h
+ * (the block ring, the hashes and the hot path's inline helpers), compat.h
+ * (every plugin API difference, and QEMU's header or plugin_api.h),
+ * protocol.h (the protocol with the harness), syscall_args.h and
+ * peak_rss.h. count.c (the benchmark's baseline) and env_shim.c (preloaded
+ * into QEMU) are built apart.
  */
 #ifndef LOCKSTEP_H
 #define LOCKSTEP_H
@@ -388,6 +389,16 @@ bool parse_args(int argc, char **argv);
 /* syscalls.c: argument counts */
 void syscalls_init(const qemu_info_t *info);
 unsigned syscall_arg_count(int64_t num);
+
+/* death.c: the guest killed by a signal, and where */
+void death_init(bool user);
+void death_vcpu_init(void);
+void death_tb_trans(struct qemu_plugin_tb *qtb, size_t n);
+void death_block_cut(void);
+uint32_t death_started(void);
+
+/* lockstep.c */
+void guest_end(void);
 
 /* env.c */
 void env_init(const qemu_info_t *info);

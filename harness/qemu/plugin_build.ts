@@ -28,6 +28,7 @@ export const PLUGIN_UNITS = {
     "fast.c",
     "record.c",
     "syscalls.c",
+    "death.c",
   ],
   count: ["count.c"],
   /** Not a plugin: preloaded into linux-user QEMUs (see plugin-src/env_shim.c). */

@@ -15,6 +15,7 @@ import { type DumpEvent, EventKind, type Role } from "../core/protocol.ts";
 import { syscallArgs, syscallName } from "../core/syscalls.ts";
 import { DEFAULTS } from "../core/defaults.ts";
 import { sideDump, type SideState } from "./side_state.ts";
+import { describeGuestEnd, endsDiffer, guestEnd } from "./guest_end.ts";
 import { type Divergence, eventView, type Status, type StoppedBy } from "../verdict/verdict.ts";
 
 /** How a run ended, before naming and narrowing. */
@@ -85,13 +86,7 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
       };
     }
     if (a.end && b.end && a.end.insns === b.end.insns && a.end.hash === b.end.hash) {
-      return {
-        status: "match",
-        stoppedBy: "guest-exit",
-        message: `Both guests ran to their end: ${
-          a.end.insns + a.origin
-        } instructions, no divergence`,
-      };
+      return bothEnded(a, b, a.end.insns + a.origin);
     }
     return {
       status: "inconclusive",
@@ -135,10 +130,13 @@ export function decideSolo(
         blame: role,
       };
     }
+    const end = guestEnd(s);
     return {
       status: "match",
       stoppedBy: "guest-exit",
-      message: `The guest ran to its end: ${s.end.insns} instructions, no divergence`,
+      message: end && "signal" in end
+        ? `The guest ${describeGuestEnd(end)} after ${s.end.insns} instructions, no divergence`
+        : `The guest ran to its end: ${s.end.insns} instructions, no divergence`,
     };
   }
   if (cx.startTimedOut && !s.pair.hello) return lateStart(role, cx.startSeconds);
@@ -213,12 +211,48 @@ function refusedRun(role: Role, who: string, exit: ChildStatus): Outcome {
   };
 }
 
-/** A QEMU that ended by itself without a word from its plugin: it crashed or was killed. */
+/**
+ * A QEMU that ended by itself without a word from its plugin: it crashed or
+ * was killed (a guest's fatal signal comes after its plugin's end). Where
+ * it was is known from the plugin's last report only.
+ */
 function died(role: Role, exit: ChildStatus, insns: number): Outcome {
   return {
     status: "inconclusive",
     stoppedBy: "crash",
-    message: `QEMU for side ${role} died (${describeExit(exit)}) at about instruction ${insns}`,
+    message: `QEMU for side ${role} died (${
+      describeExit(exit)
+    }), not its guest: it crashed or was killed after instruction ${insns} (its plugin's last report)`,
+  };
+}
+
+/**
+ * Both guests ran the same instructions to their ends (`insns`): a match,
+ * unless one was killed by a signal and the other not by the same one.
+ */
+function bothEnded(a: SideState, b: SideState, insns: number): Outcome {
+  const ea = guestEnd(a);
+  const eb = guestEnd(b);
+  if (ea && eb && endsDiffer(ea, eb)) {
+    return {
+      insns: insns - 1,
+      status: "diverged",
+      stoppedBy: "guest-exit",
+      message: `The guests' ends differ after the same ${insns} instructions: side a's guest ${
+        describeGuestEnd(ea)
+      }, side b's ${describeGuestEnd(eb)}`,
+    };
+  }
+  // A fault ends the stream exactly (plugin-src/death.c) but where the fast
+  // pass's inline flavour claims the last block whole.
+  const tail = a.end?.tail ?? 0;
+  const after = tail > 0 ? `${insns - tail + 1} to ${insns}` : `${insns}`;
+  return {
+    status: "match",
+    stoppedBy: "guest-exit",
+    message: ea && "signal" in ea
+      ? `Both guests were killed by ${ea.signal} after ${after} instructions, no divergence`
+      : `Both guests ran to their end: ${insns} instructions, no divergence`,
   };
 }
 
@@ -268,10 +302,14 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
   // Both guests ended, and the difference lies in a side's final block,
   // which the guest left part-way (its power-off): which of its last
   // instructions ran, and which of their accesses completed, is unknown.
+  // Not when both ends are certain there: the shorter stream ended (a
+  // linux-user guest's fault is exact, plugin-src/death.c) where the
+  // longer one certainly went on.
   for (const [short, long] of [[a, b], [b, a]] as const) {
     if (
       short.end && long.end && short.end.insns <= long.end.insns &&
-      r.insn >= Math.min(long.end.insns - long.end.tail, short.end.insns - short.end.tail)
+      (r.insn >= long.end.insns - long.end.tail ||
+        (short.end.tail > 0 && r.insn >= short.end.insns - short.end.tail))
     ) {
       const agree = Math.min(r.insn, short.end.insns) + a.origin;
       return {

@@ -49,7 +49,45 @@ Deno.test("decide: what ends a run, and how", async (t) => {
     const o = decide({ a: side("a"), b }, cx())!;
     equal(o.status, "inconclusive");
     equal(o.stoppedBy, "crash");
-    equal(o.message, "QEMU for side b died (signal SIGKILL) at about instruction 1234");
+    equal(
+      o.message,
+      "QEMU for side b died (signal SIGKILL), not its guest: it crashed or was killed after " +
+        "instruction 1234 (its plugin's last report)",
+    );
+  });
+  await t.step("guests killed by the same signal after the same instructions: a match", () => {
+    const a = side("a", { exit: { code: null, signal: "SIGSEGV" } });
+    const b = side("b", { exit: { code: null, signal: "SIGSEGV" } });
+    a.end = b.end = { insns: 49, hash: "0x1", tail: 0 };
+    const o = decide({ a, b }, cx())!;
+    equal(o.status, "match");
+    equal(o.stoppedBy, "guest-exit");
+    equal(o.message, "Both guests were killed by SIGSEGV after 49 instructions, no divergence");
+    // The fast pass's inline flavour claims the block it died in whole.
+    a.end = b.end = { insns: 51, hash: "0x1", tail: 4 };
+    match(decide({ a, b }, cx())!.message, /after 48 to 51 instructions/);
+  });
+  await t.step("another signal, or a signal against an exit, at the same end: diverged", () => {
+    for (const other of [{ code: null, signal: "SIGILL" }, { code: 0, signal: null }]) {
+      const a = side("a", { exit: { code: null, signal: "SIGSEGV" } });
+      const b = side("b", { exit: other });
+      a.end = b.end = { insns: 49, hash: "0x1", tail: 0 };
+      const o = decide({ a, b }, cx())!;
+      equal(o.status, "diverged");
+      equal(o.stoppedBy, "guest-exit");
+      equal(o.insns, 48);
+      match(
+        o.message,
+        /^The guests' ends differ after the same 49 instructions: side a's guest was killed by SIGSEGV, side b's (was killed by SIGILL|exited with code 0)$/,
+      );
+    }
+  });
+  await t.step("exit codes alone are the session's to weigh: a match here", () => {
+    const a = side("a", { exit: { code: 0, signal: null } });
+    const b = side("b", { exit: { code: 1, signal: null } });
+    a.end = b.end = { insns: 49, hash: "0x1", tail: 0 };
+    a.insns = b.insns = 49;
+    equal(decide({ a, b }, cx())!.status, "match");
   });
   await t.step("both guests ended alike: a match", () => {
     const a = side("a", { exit: { code: 0, signal: null } });
@@ -227,6 +265,21 @@ Deno.test("compareOutcome: the first difference, and what kind it is", async (t)
       equal(o.divergence!.kind, "environment");
       equal(o.divergence!.environment!.what, "counter");
       equal(o.divergence!.events!.a!.name, "lseek");
+    },
+  );
+  await t.step(
+    "one guest ended where the other certainly went on: diverged, not a part-run block",
+    () => {
+      const a = dumped(side("a"), [blk(0, 0x100, 4)]);
+      const b = dumped(side("b"), [blk(0, 0x100, 4), blk(4, 0x200, 4)]);
+      a.end = { insns: 4, hash: "0x1", tail: 0 };
+      b.end = { insns: 8, hash: "0x2", tail: 0 };
+      const o = compareOutcome(a, b, 8);
+      equal(o.status, "diverged");
+      equal(o.message, "Diverged at instruction 4: side a at its end, side b at 0x200");
+      // Where side b's last block may have run part-way, it is not known to have gone on.
+      b.end = { insns: 8, hash: "0x2", tail: 4 };
+      equal(compareOutcome(a, b, 8).status, "match");
     },
   );
   await t.step("a value after the guest read the host's counter (rdtsc): kind environment", () => {
