@@ -28,6 +28,9 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
     g_autofree char *msg = NULL;
 
+    if (process.forked) {
+        return;     /* a forked child compares nothing (process.c) */
+    }
     if (vcpu_index == 0) {
         if (fast_counts_inline()) {
             fast_vcpu_init();
@@ -198,6 +201,10 @@ void guest_end(void)
     peer_exiting();
     comparison.exiting = true;
     tail = fast_counts_inline() ? fast_exit() : retire_last();
+    if (process.forked) {
+        report_end(tail);   /* on its own connection: see process.c */
+        return;
+    }
     pthread_mutex_lock(&peer_news.lock);
     quit = quit_here();
     pthread_mutex_unlock(&peer_news.lock);
@@ -233,6 +240,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         return -1;
     }
     report_open(ctl_fd);
+    process_install(info);
     report_hello(info);
     /* 2: x86-64 (REX prefixes), 1: i386. */
     options.x86 = g_str_equal(info->target_name, "x86_64") ? 2
@@ -264,7 +272,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         env_init(info);
         syscalls_init(info);
         death_init(true);
-        qemu_plugin_register_vcpu_syscall_cb(id, vcpu_syscall);
+        qemu_plugin_register_vcpu_syscall_cb(id, vcpu_syscall_all);
         qemu_plugin_register_vcpu_syscall_ret_cb(id, vcpu_syscall_ret);
     }
     qemu_plugin_register_vcpu_init_cb(id, vcpu_init);

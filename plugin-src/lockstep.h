@@ -22,7 +22,8 @@
  * and the reader thread), report.c (everything written to the
  * orchestrator), args.c (the arguments, listed there), env.c (the
  * guest's environment in linux-user), syscalls.c (system calls' argument
- * counts) and death.c (a guest killed by a signal). The headers: stream.h
+ * counts), death.c (a guest killed by a signal) and process.c (the
+ * guest's forks and execs). The headers: stream.h
  * (the block ring, the hashes and the hot path's inline helpers), compat.h
  * (every plugin API difference, and QEMU's header or plugin_api.h),
  * protocol.h (the protocol with the harness), syscall_args.h and
@@ -296,6 +297,19 @@ typedef struct {
 } Narrowing;
 extern Narrowing narrowing;
 
+/*
+ * This QEMU's place in the guest's process tree (process.c): a guest's
+ * fork forks QEMU, plugin and sockets included.
+ */
+#define PROC_PATH_MAX 256
+typedef struct {
+    char path[PROC_PATH_MAX];   /* "1": the guest; "1.2": its second child */
+    uint32_t children;          /* forked so far */
+    bool forked;                /* a forked child: compares nothing */
+    pid_t pid;                  /* this QEMU's (getpid() is the guest's) */
+} Process;
+extern Process process;
+
 /* Every distinct TbInfo (lockstep.c); grows at translation time only. */
 typedef struct {
     pthread_mutex_t lock;
@@ -331,6 +345,7 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata);
 void record_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
                   uint64_t v);
 void record_flush(void);
+void record_forget(void);
 
 /* events.c */
 void events_alloc(void);
@@ -370,6 +385,7 @@ bool peer_is_lost(void);
 void peer_exiting(void);
 bool quit_here(void);
 void wait_for_quit(void);
+void peer_forget(void);
 
 /* report.c */
 void report_open(int fd);
@@ -382,6 +398,17 @@ void report_apart(uint64_t good, uint64_t bad);
 void report_step(uint64_t pos, const Insn *insn, const char *disas);
 void report_error(const char *msg);
 void report_dump(uint64_t good, uint64_t bad);
+void report_exec(const char *path, const char *const *argv);
+void report_hold(void);
+void report_release(void);
+void report_reopen(int fd);
+
+/* process.c */
+void process_install(const qemu_info_t *info);
+void vcpu_syscall_all(qemu_plugin_id_t id, unsigned int vcpu_index,
+                      int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
+                      uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7,
+                      uint64_t a8);
 
 /* args.c */
 bool parse_args(int argc, char **argv);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -416,11 +417,37 @@ static void *reader(void *arg)
     }
     return NULL;
 }
+/*
+ * A forked child (process.c): the connections are its parent's. Closing
+ * them here drops only the child's reference; the parent's stay open.
+ */
+void peer_forget(void)
+{
+    if (sock.peer_fd >= 0) {
+        close(sock.peer_fd);
+    }
+    if (sock.ctl_fd >= 0) {
+        close(sock.ctl_fd);
+    }
+    sock.peer_fd = sock.ctl_fd = -1;
+}
+
+/*
+ * The reader thread takes no signal: QEMU's handler serves the guest's
+ * threads only, and on another thread crashes QEMU (a forked child's
+ * SIGCHLD, SIGTERM). It inherits a full mask from its start.
+ */
 bool peer_start_reader(void)
 {
     pthread_t thread;
+    sigset_t all, old;
+    int err;
 
-    if (pthread_create(&thread, NULL, reader, NULL) != 0) {
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    err = pthread_create(&thread, NULL, reader, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
         fprintf(stderr, "lockstep: cannot start reader thread\n");
         return false;
     }

@@ -30,6 +30,7 @@
     X(STEP, "step") \
     X(NARROWED, "narrowed") \
     X(APART, "apart") \
+    X(EXEC, "exec") \
     X(ERROR, "error")
 
 /* Commands the harness writes to the plugin: one text line, words split by

@@ -181,6 +181,9 @@ static void frame(uint8_t kind, const void *head, size_t head_len,
     for (int i = 0; i < 4; i++) {
         h[4 + i] = (uint8_t)(len >> (8 * i));
     }
+    if (recording.fd < 0) {
+        return;     /* a forked child records nothing (record_forget()) */
+    }
     while (n > 0) {
         ssize_t w = writev(recording.fd, v, n);
 
@@ -527,6 +530,15 @@ RecSlot *record_slot(uint64_t pc)
         g_hash_table_insert(recording.slots, &s->pc, s);
     }
     return s;
+}
+
+/* A forked child: the record stream is its parent's (see process.c). */
+void record_forget(void)
+{
+    if (options.record && recording.fd >= 0) {
+        close(recording.fd);
+        recording.fd = -1;
+    }
 }
 
 /* Connect to the harness's record socket; false (said why) if not. */

@@ -7,7 +7,9 @@
  * narrowed), narrowing's steps, errors, and the dump of the blocks and
  * events around a disagreement. Written by the vCPU thread (or atexit once
  * it stopped), and errors by the reader thread too: each message holds the
- * stream's lock from its first byte to its newline, so lines never mix.
+ * stream's lock from its first byte to its newline, so lines never mix. A
+ * forked child (process.c) gets a stream of its own, on a connection of
+ * its own.
  */
 #include "lockstep.h"
 
@@ -24,6 +26,9 @@
 /* The control stream, buffered: flushed after every message but blocks and
  * events, which end with "dumped". */
 static FILE *ctl;
+/* Its descriptor (the stream's cookie), and QEMU's target, for a child's hello. */
+static int ctl_fd;
+static char *target_name;
 
 /*
  * The stream's writes: with MSG_NOSIGNAL, because a SIGPIPE would reach
@@ -49,10 +54,14 @@ static ssize_t ctl_write(void *cookie, const char *buf, size_t size)
     return size;
 }
 
+/* A stream nobody reads (a child whose harness is gone). */
+static ssize_t discard(void *cookie, const char *buf, size_t size)
+{
+    return size;
+}
+
 void report_open(int fd)
 {
-    static int ctl_fd;
-
     ctl_fd = fd;
     ctl = fopencookie(&ctl_fd, "w", (cookie_io_functions_t){
                                         .write = ctl_write });
@@ -112,15 +121,84 @@ static void end_flush(void)
     funlockfile(ctl);
 }
 
-void report_hello(const qemu_info_t *info)
+static void hello_fields(void)
 {
-    begin(LS_MSG_HELLO);
     fprintf(ctl, ",\"role\":\"%c\",\"target\":", options.role);
-    json_str(ctl, info->target_name);
-    fprintf(ctl, ",\"api\":%d,\"pid\":%d,\"memValues\":%s", QEMU_PLUGIN_VERSION,
-            (int)getpid(),
+    json_str(ctl, target_name);
+    fprintf(ctl, ",\"api\":%d,\"pid\":%d,\"memValues\":%s,\"proc\":",
+            QEMU_PLUGIN_VERSION, (int)process.pid,
             json_bool(options.mem && options.memvalues &&
                       COMPAT_HAS_MEM_VALUES));
+    json_str(ctl, process.path);
+}
+
+void report_hello(const qemu_info_t *info)
+{
+    target_name = g_strdup(info->target_name);
+    begin(LS_MSG_HELLO);
+    hello_fields();
+    end_flush();
+}
+
+/*
+ * The guest executes a program (path and argv NULL: they could not be
+ * read); a host-arch one runs natively, and this plugin is gone.
+ */
+void report_exec(const char *path, const char *const *argv)
+{
+    begin(LS_MSG_EXEC);
+    fputs(",\"path\":", ctl);
+    if (path) {
+        json_str(ctl, path);
+    } else {
+        fputs("null", ctl);
+    }
+    fputs(",\"argv\":", ctl);
+    if (argv) {
+        fputc('[', ctl);
+        for (size_t i = 0; argv[i]; i++) {
+            fputs(i ? "," : "", ctl);
+            json_str(ctl, argv[i]);
+        }
+        fputc(']', ctl);
+    } else {
+        fputs("null", ctl);
+    }
+    end_flush();
+}
+
+/*
+ * Around a fork: hold the stream (no message half written in it, whatever
+ * the reader thread does), and let it go in the parent...
+ */
+void report_hold(void)
+{
+    flockfile(ctl);
+}
+
+void report_release(void)
+{
+    funlockfile(ctl);
+}
+
+/*
+ * ...while the child drops it (empty: every message but a dump's lines is
+ * flushed, and a dump is the vCPU thread's, which forked) for a stream on
+ * its own connection fd, and says hello there. Without one (fd < 0: the
+ * harness is gone) it says nothing, to nobody.
+ */
+void report_reopen(int fd)
+{
+    funlockfile(ctl);
+    fclose(ctl);
+    if (fd < 0) {
+        ctl = fopencookie(NULL, "w", (cookie_io_functions_t){
+                                         .write = discard });
+        return;
+    }
+    report_open(fd);
+    begin(LS_MSG_HELLO);
+    hello_fields();
     end_flush();
 }
 

@@ -21,6 +21,7 @@ export const MESSAGES = {
   STEP: "step",
   NARROWED: "narrowed",
   APART: "apart",
+  EXEC: "exec",
   ERROR: "error",
 } as const;
 
@@ -131,7 +132,22 @@ interface Counts {
 
 /** A message from a plugin. */
 export type PluginMessage =
-  | { t: "hello"; role: Role; target: string; api: number; pid: number; memValues: boolean }
+  | {
+    t: "hello";
+    role: Role;
+    target: string;
+    api: number;
+    /** The QEMU's own pid. */
+    pid: number;
+    memValues: boolean;
+    /**
+     * Its place in the guest's process tree: "1" the guest, "1.2" its
+     * second child (linux-user); absent means "1".
+     */
+    proc?: string;
+  }
+  /** The guest executes a program (path and argv null where the plugin could not read them). */
+  | { t: "exec"; path: string | null; argv: string[] | null }
   | { t: "regs"; regs: RegInfo[] }
   | { t: "step"; step: Step }
   | ({ t: "progress" | "peer-lost" | "narrowed" } & Counts)

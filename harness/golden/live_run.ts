@@ -61,6 +61,7 @@ export async function runLive(
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: `${kind} `,
+    cacheDir: opts.cacheDir,
     prepare: (dir) => {
       if (part) peer = owned.use(new TracePeer(join(dir, PEER_SOCKET), part));
       if (opts.record) stream = owned.use(new RecordStream(join(dir, REC_SOCKET), opts.record));

@@ -155,6 +155,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: "record ",
+    cacheDir: opts.cacheDir,
     prepare: (dir) => {
       peer = owned.use(new TracePeer(join(dir, PEER_SOCKET), { kind: "echo" }));
       stream = owned.use(

@@ -27,13 +27,19 @@ export const PLUGIN_UNITS = {
     "args.c",
     "fast.c",
     "record.c",
+    "process.c",
     "syscalls.c",
     "death.c",
   ],
   count: ["count.c"],
   /** Not a plugin: preloaded into linux-user QEMUs (see plugin-src/env_shim.c). */
   env_shim: ["env_shim.c"],
+  /** Not a plugin: a program every QEMU runs under, owning its process tree (plugin-src/reaper.c). */
+  reaper: ["reaper.c"],
 } as const;
+
+/** What plugin-src/ builds that is a program, not a shared object. */
+const PROGRAMS: ReadonlySet<PluginName> = new Set(["reaper"]);
 
 /** A plugin that plugin-src/ builds. */
 export type PluginName = keyof typeof PLUGIN_UNITS;
@@ -192,7 +198,12 @@ export function buildPlugin(req: PluginBuildRequest): Promise<BuiltPlugin> {
 async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
   const env = Deno.env.toObject();
   const cc = req.cc ?? env.CC ?? "cc";
-  const header = chooseHeader(req.qemuPath, req.header);
+  const name = req.source.replace(/\.c$/, "") as PluginName;
+  const program = PROGRAMS.has(name);
+  // A program includes no plugin header: one build serves every QEMU.
+  const header: HeaderChoice = program
+    ? { file: new URL("plugin_api.h", PLUGIN_SRC).pathname, origin: "own" }
+    : chooseHeader(req.qemuPath, req.header);
   const ccVersion = await run(cc, ["--version"]);
   if (!ccVersion.ok) {
     throw new SetupError(
@@ -207,7 +218,6 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
       "install them: apt-get install libglib2.0-dev pkg-config",
     );
   }
-  const name = req.source.replace(/\.c$/, "") as PluginName;
   const sources = await pluginSources();
   const units = PLUGIN_UNITS[name].map((u) => new URL(u, PLUGIN_SRC).pathname);
   // The header's directory goes in with -I; the key names the header
@@ -215,8 +225,7 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
   const flags = (includeDir: string | undefined) => [
     "-O2",
     "-g",
-    "-shared",
-    "-fPIC",
+    ...(program ? [] : ["-shared", "-fPIC"]),
     "-fvisibility=hidden",
     "-Wall",
     "-Werror=implicit-function-declaration",
@@ -224,8 +233,9 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
     ...(header.origin === "own" ? [] : ["-DLOCKSTEP_REAL_HEADER", `-I${includeDir}`]),
     ...glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-I")),
   ];
-  // The shim is preloaded into every program of a side's command line: no glib.
-  const libs = name === "env_shim"
+  // The shim is preloaded into every program of a side's command line, and
+  // the reaper is that line's first program: no glib.
+  const libs = name === "env_shim" || program
     ? []
     : glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-l") || f.startsWith("-L"));
   const key = await sha256([
@@ -245,7 +255,7 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
   const cacheDir = await openCacheDir(choice.path);
   // What builds killed outright left, whether or not this one builds.
   await sweepOnce(cacheDir, [BUILD_PREFIX]);
-  const out = join(cacheDir, `${name}-v${req.api}-${key}.so`);
+  const out = join(cacheDir, `${name}-v${req.api}-${key}${program ? "" : ".so"}`);
   const untrusted = await untrustedPlugin(out);
   if (!untrusted) return { path: out, header, built: false, ...note };
 

@@ -36,6 +36,8 @@ export interface NarrowRequest {
   readonly timeoutSeconds: number;
   readonly signal?: AbortSignal | undefined;
   readonly onEvent?: ((line: string) => void) | undefined;
+  /** The plugins' cache, where the reaper is built too. */
+  readonly cacheDir?: string | undefined;
 }
 
 /** What one side's re-run reported. */
@@ -66,6 +68,7 @@ export interface NarrowContext {
   readonly timeoutSeconds: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: ((line: string) => void) | undefined;
+  readonly cacheDir?: string | undefined;
 }
 
 /**
@@ -126,6 +129,7 @@ export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promis
     timeoutSeconds,
     signal: cx.signal,
     onEvent: cx.onEvent,
+    cacheDir: cx.cacheDir,
   });
   return {
     ...d,
@@ -153,6 +157,7 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
     },
     onEvent: req.onEvent,
     label: "narrow ",
+    cacheDir: req.cacheDir,
   });
   const run: Record<Role, SideRun> = {
     a: { steps: [], done: false, ended: false },

@@ -140,14 +140,16 @@ export class StallWatch<R extends Role> {
     const now = performance.now();
     for (const s of Object.values<SidePair<R>["sides"][R]>(this.#pair.sides)) {
       const role = s.plan.role;
-      const state = s.exitStatus ? undefined : processState(s.child.pid);
+      // The QEMU's own pid (its plugin's hello): the child is its reaper.
+      const pid = s.hello?.pid ?? s.child.pid;
+      const state = s.exitStatus ? undefined : processState(pid);
       if (state !== "T" && state !== "t") {
         delete this.#stoppedSince[role];
         continue;
       }
       const since = this.#stoppedSince[role] ??= now;
       if (now - since >= DEFAULTS.stoppedSeconds * 1000) {
-        return `QEMU for side ${role} (pid ${s.child.pid}) is stopped (${
+        return `QEMU for side ${role} (pid ${pid}) is stopped (${
           state === "T" ? "by a signal such as SIGSTOP" : "by a debugger"
         }) and runs no further: continue it (SIGCONT) or end it`;
       }

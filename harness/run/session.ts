@@ -19,11 +19,13 @@ import { nameDivergence, nameExcursions } from "../guest/symbols.ts";
 import { withDisassembly } from "../guest/disasm.ts";
 import { TimelineRecorder } from "../verdict/timeline.ts";
 import { RunWatch } from "./run_watch.ts";
+import { processesNotCompared, processViews } from "./process_tree.ts";
 import type {
   Divergence,
   Excursion,
   FastPassReport,
   NamedBlock,
+  ProcessView,
   SideResult,
   Verdict,
 } from "../verdict/verdict.ts";
@@ -95,6 +97,8 @@ interface Pass {
   readonly sides: { readonly a: SideResult; readonly b: SideResult };
   readonly dir: string;
   readonly seconds: number;
+  /** The guests' processes, paired (empty when neither forked nor executed a program). */
+  readonly processes: ProcessView[];
 }
 
 /**
@@ -124,6 +128,7 @@ async function runPass(
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: kind === "fast" ? "fast " : "",
+    cacheDir: opts.cacheDir,
   });
   const state: Record<Role, SideState> = {
     a: initialState(pair.sides.a),
@@ -141,6 +146,7 @@ async function runPass(
     },
     dir: pair.dir,
     seconds: (performance.now() - started) / 1000,
+    processes: processViews(pair.processes, [plan.guestName, ...plan.guestArgs]),
   };
 }
 
@@ -225,8 +231,10 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   const compared = plan.compare.filter((c) =>
     (c !== "regs" || registers.length > 0) && (detailed || c !== "mem")
   );
+  const processesLeft = processesNotCompared(pass.processes);
   const notCompared = [
     ...plan.notCompared,
+    ...(processesLeft ? [{ what: "processes", why: processesLeft }] : []),
     ...(plan.compare.includes("regs") && registers.length === 0
       ? [{
         what: "regs",
@@ -262,6 +270,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
           : opts.timeoutSeconds - (started - since) / 1000,
         signal: opts.signal,
         onEvent: opts.onEvent,
+        cacheDir: opts.cacheDir,
       }),
       state,
     );
@@ -311,6 +320,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     fastPass,
     tempDir: opts.keepTemp ? pass.dir : null,
     timeline: timeline.result(),
+    ...(pass.processes.length > 0 ? { processes: pass.processes } : {}),
   }, plan);
 }
 

@@ -25,6 +25,8 @@ import { DEFAULTS } from "../core/defaults.ts";
 import { shellQuote } from "../core/shell_quote.ts";
 import { join } from "../../deps/path.ts";
 import { makeTmpdirOwned, type OwnedTempDir, tmpdir } from "../core/owned_temp_dir.ts";
+import { buildPlugin } from "../qemu/plugin_build.ts";
+import { hearProcess, helloPath, type ProcessTrees, processTrees } from "./process_tree.ts";
 
 /** A plugin's "hello". */
 export type Hello = Extract<PluginMessage, { t: "hello" }>;
@@ -85,6 +87,8 @@ export interface PairOptions<R extends Role = Role> {
   readonly onEvent?: ((line: string) => void) | undefined;
   /** Prefix of those lines ("narrow " for narrowing's re-runs). */
   readonly label?: string;
+  /** Where the reaper each QEMU runs under is built (the plugins' cache). */
+  readonly cacheDir?: string | undefined;
 }
 
 /** The longest path a Unix socket can have (sun_path, less its final NUL). */
@@ -160,11 +164,17 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
   sides!: Readonly<Record<R, PairSide>>;
   /** The registers the sides compare, once every side listed its own. */
   regChoice?: RegChoice;
+  /** Each side's guest processes (linux-user): see process_tree.ts. */
+  readonly processes: ProcessTrees = processTrees();
   readonly #ctl: ControlServer;
   readonly #waker = new Waker();
   readonly #roleOf = new Map<number, R>();
+  /** The connections of forked guest processes (not "1"): their side and path. */
+  readonly #processOf = new Map<number, { readonly role: R; readonly path: string }>();
   readonly #opts: PairOptions<R>;
   readonly #roles: readonly R[];
+  /** The reaper each QEMU runs under (plugin-src/reaper.c), once built. */
+  #reaper: string | undefined;
   #disposed = false;
   /** Children started so far: a failure to start side B still stops side A. */
   readonly #started: PairSide[] = [];
@@ -179,6 +189,14 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
 
   /** Makes the run directory and control socket, places the guests and starts the QEMUs. */
   static async open<R extends Role = Role>(opts: PairOptions<R>): Promise<SidePair<R>> {
+    // Every QEMU runs under the reaper: a guest's forks and the programs
+    // they run end with their side (harness/core/owned_child.ts).
+    const reaper = await buildPlugin({
+      source: "reaper",
+      api: 0,
+      qemuPath: opts.plan.a.qemu.path,
+      cacheDir: opts.cacheDir,
+    });
     const runDir = await makeRunDir({ keep: opts.keepTemp });
     const dir = runDir.path;
     let ctl: ControlServer;
@@ -190,6 +208,7 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
       throw fromOsError("Cannot listen on the run's control socket", e);
     }
     const pair = new SidePair<R>(runDir, ctl, opts);
+    pair.#reaper = reaper.path;
     try {
       const plans = pair.#roles.map((r) => opts.plan[r]);
       if (opts.plan.mode === "user") {
@@ -217,7 +236,12 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const [cmd, ...args] = argv;
     let child: OwnedChild;
     try {
-      child = new OwnedChild(cmd!, args, { cwd: plan.cwd, env: plan.env, clearEnv: true });
+      child = new OwnedChild(cmd!, args, {
+        cwd: plan.cwd,
+        env: plan.env,
+        clearEnv: true,
+        reaper: this.#reaper,
+      });
     } catch (e) {
       throw fromOsError(`Cannot start side ${p.role}'s QEMU`, e, QemuSetupError);
     }
@@ -237,6 +261,11 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     return s;
   }
 
+  #hearProcess(role: R, path: string, msg: ControlMessage): void {
+    const line = hearProcess(this.processes[role], path, msg);
+    if (line) this.#event(`side ${role}: ${line}`);
+  }
+
   /** Wakes next() (an external event: a timer, an abort). */
   readonly notify = (): void => this.#waker.notify();
 
@@ -254,10 +283,22 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const next = await this.#ctl.next(this.#waker.next());
     if (!next) return undefined;
     const [id, msg] = next;
+    const child = this.#processOf.get(id);
+    if (child) {
+      // A forked process compares nothing: its reports are the tree's.
+      this.#hearProcess(child.role, child.path, msg);
+      return undefined;
+    }
     if (msg.t === "hello") {
       const role = msg.role as R;
       const s = this.sides[role];
       if (!s) return undefined;
+      const path = helloPath(msg);
+      this.#hearProcess(role, path, msg);
+      if (path !== "1") {
+        this.#processOf.set(id, { role, path });
+        return undefined;
+      }
       this.#roleOf.set(id, role);
       s.conn = id;
       s.hello = msg;
@@ -270,6 +311,8 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     if (!role) return undefined;
     const s = this.sides[role];
     if (msg.t === "closed") s.closed = true;
+    if (msg.t === "exec" || msg.t === "closed") this.#hearProcess(role, "1", msg);
+    if (msg.t === "exec") return undefined;
     if (msg.t === "regs") {
       // Each plugin waits for the answer before its guest starts.
       s.regs = msg.regs;

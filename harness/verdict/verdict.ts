@@ -299,6 +299,23 @@ export interface Timeline {
   readonly disagreedAt: number | null;
 }
 
+/**
+ * A guest process (linux-user): each side's process trees paired by path,
+ * each side's children by the order their parent forked them.
+ */
+export interface ProcessView {
+  /** Its place in the tree: "1" the guest, "1.2" the second child "1" forked. */
+  readonly path: string;
+  /** The program it ran as far as known: the last it executed, else its parent's; null if unknown. */
+  readonly command: readonly string[] | null;
+  /** Whether it was compared in lockstep with the other side's process of that path. */
+  readonly compared: boolean;
+  /** Why not (or until when), else null. */
+  readonly why: string | null;
+  /** Its QEMU's pid on each side; null where that side made no such process. */
+  readonly pids: { readonly a: number | null; readonly b: number | null };
+}
+
 /** The result of one lockstep run. */
 export interface Verdict {
   readonly version: 1;
@@ -345,4 +362,9 @@ export interface Verdict {
   readonly timeline?: Timeline;
   /** Against a trace (--against): side a is this recording. */
   readonly trace?: TraceInfo;
+  /**
+   * The guest's processes (linux-user), when a guest forked or executed a
+   * program: which were compared, and why the others were not.
+   */
+  readonly processes?: readonly ProcessView[];
 }

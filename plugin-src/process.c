@@ -1,0 +1,196 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * process.c - this QEMU's place in the guest's process tree (linux-user).
+ *
+ * A guest's fork (fork, vfork, clone without CLONE_VM) is a fork of the
+ * whole QEMU: the child is a copy of this process, the plugin's state and
+ * its sockets with it, and nothing tells the plugin unless it asks. The
+ * child must never talk on its parent's connections: pthread_atfork()
+ * handlers see every fork. Around it the prepare handler holds the control
+ * stream and the peer's news, so that the child gets them whole, not half
+ * written by the reader thread (which the child does not have). In the
+ * child, the inherited connections are closed (the parent's stay open: a
+ * close in the child only drops the child's reference), the stream never
+ * reaches a mark again, and the child reports on a control connection of
+ * its own: a hello with its path in the tree, the programs its guest
+ * executes, and its end. It compares nothing: the verdict lists it among
+ * the processes not compared.
+ *
+ * Paths: the guest's first process is "1"; the second child that "1.3"
+ * forks is "1.3.2". Every process numbers its children in the order it
+ * forks them, on both sides alike.
+ */
+#include "lockstep.h"
+
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+/* The longest path or argument string the plugin reads from the guest. */
+#define GUEST_STRING_MAX 4096
+/* The most arguments an exec report lists. */
+#define EXEC_ARGS_MAX 64
+
+Process process = { .path = "1" };
+
+/* A target's exec calls, and how wide and in which order its pointers are. */
+typedef struct {
+    const char *target;
+    int64_t execve;
+    int64_t execveat;
+    uint8_t ptr_size;
+    bool big_endian;
+} ExecCalls;
+
+static const ExecCalls exec_calls[] = {
+    { "x86_64", 59, 322, 8, false },
+    { "i386", 11, 358, 4, false },
+    { "aarch64", 221, 281, 8, false },
+    { "riscv64", 221, 281, 8, false },
+    { "arm", 11, 387, 4, false },
+    { "sparc", 11, 350, 4, true },
+    { "sparc32plus", 11, 350, 4, true },
+    { "sparc64", 59, 350, 8, true },
+};
+
+/* This target's, or NULL (system mode, or a target not listed). */
+static const ExecCalls *exec_target;
+
+/* A NUL-terminated string of the guest at vaddr (API 4 on), or NULL. */
+static char *guest_string(uint64_t vaddr)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    GString *s = g_string_new(NULL);
+
+    while (vaddr && s->len < GUEST_STRING_MAX) {
+        g_byte_array_set_size(buf, 0);
+        if (!compat_read_memory(vaddr + s->len, buf, 1)) {
+            break;
+        }
+        if (buf->data[0] == 0) {
+            return g_string_free(s, false);
+        }
+        g_string_append_c(s, buf->data[0]);
+    }
+    g_string_free(s, true);
+    return NULL;
+}
+
+/* The guest pointer at vaddr, or 0 if it cannot be read. */
+static uint64_t guest_pointer(uint64_t vaddr)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    uint64_t v = 0;
+
+    if (!compat_read_memory(vaddr, buf, exec_target->ptr_size) ||
+        buf->len < exec_target->ptr_size) {
+        return 0;
+    }
+    for (unsigned i = 0; i < exec_target->ptr_size; i++) {
+        unsigned k = exec_target->big_endian ? i
+                                             : exec_target->ptr_size - 1 - i;
+        v = v << 8 | buf->data[k];
+    }
+    return v;
+}
+
+/*
+ * The guest asks to execute a program: say which, before the exec (a
+ * program of the host's arch then runs natively, outside QEMU and any
+ * plugin, and this plugin is gone). Its file and arguments need plugin
+ * API 4 to be read; before that the report names neither.
+ */
+static void exec_report(uint64_t path_addr, uint64_t argv_addr)
+{
+    g_autofree char *path = guest_string(path_addr);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+
+    for (unsigned i = 0; argv_addr && i < EXEC_ARGS_MAX; i++) {
+        uint64_t p = guest_pointer(argv_addr + i * exec_target->ptr_size);
+        char *arg = p ? guest_string(p) : NULL;
+
+        if (!arg) {
+            break;
+        }
+        g_ptr_array_add(argv, arg);
+    }
+    g_ptr_array_add(argv, NULL);
+    report_exec(path, path ? (const char *const *)argv->pdata : NULL);
+}
+
+/* A guest system call starts (from vcpu_syscall's wrapper below). */
+static void process_syscall(int64_t num, const uint64_t *args)
+{
+    if (!exec_target) {
+        return;
+    }
+    if (num == exec_target->execve) {
+        exec_report(args[0], args[1]);
+    } else if (num == exec_target->execveat) {
+        exec_report(args[1], args[2]);
+    }
+}
+
+void vcpu_syscall_all(qemu_plugin_id_t id, unsigned int vcpu_index,
+                      int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
+                      uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7,
+                      uint64_t a8)
+{
+    const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
+
+    process_syscall(num, args);
+    vcpu_syscall(id, vcpu_index, num, a1, a2, a3, a4, a5, a6, a7, a8);
+}
+
+/* Before every fork: the control stream and the peer's news, held whole. */
+static void before_fork(void)
+{
+    report_hold();
+    pthread_mutex_lock(&peer_news.lock);
+}
+
+/* In the parent, after a fork: its next child will have the next number. */
+static void after_fork_parent(void)
+{
+    process.children++;
+    pthread_mutex_unlock(&peer_news.lock);
+    report_release();
+}
+
+/*
+ * In the child, after a fork (on the thread that forked, the only one):
+ * drop the parent's connections, stop at no mark, and report on a
+ * connection of its own.
+ */
+static void after_fork_child(void)
+{
+    size_t len = strlen(process.path);
+
+    pthread_mutex_unlock(&peer_news.lock);
+    snprintf(process.path + len, sizeof(process.path) - len, ".%u",
+             process.children + 1);
+    process.children = 0;
+    process.forked = true;
+    process.pid = (pid_t)syscall(SYS_getpid);
+    peer_forget();
+    record_forget();
+    stream.next_mark = UINT64_MAX;
+    report_reopen(ctl_connect(options.ctl_path));
+}
+
+void process_install(const qemu_info_t *info)
+{
+    process.pid = (pid_t)syscall(SYS_getpid);
+    if (info->system_emulation) {
+        return;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(exec_calls); i++) {
+        if (g_str_equal(info->target_name, exec_calls[i].target)) {
+            exec_target = &exec_calls[i];
+        }
+    }
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}

@@ -1,0 +1,242 @@
+// A guest that forks: under linux-user every fork is a fork of the whole
+// QEMU, plugin and sockets included, and a program the guest executes runs
+// natively. The run ends with a verdict within a bounded time, says which
+// processes were not compared, and leaves nothing: no QEMU, no native
+// program, no zombie (the real CLI, Debian's QEMU 7.2 and the 10.2 build,
+// Debian's bash).
+import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
+import { OwnedChild } from "../../harness/core/owned_child.ts";
+import { buildPlugin } from "../../harness/qemu/plugin_build.ts";
+import { type Schema, validate } from "../_json_schema.ts";
+import { GUESTS, ROOT, tempDir } from "./_cli.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
+
+const MAIN = `${ROOT}cli/main.ts`;
+const FORKS = `${GUESTS}x86_64-forks`;
+const PIPELINE = "for i in $(seq 1 200); do echo $i; done | wc -l";
+const schema: Schema = JSON.parse(await Deno.readTextFile(`${ROOT}docs/verdict.schema.json`));
+const QEMUS: readonly [string, string[]][] = [
+  ["7.2", []],
+  ["10.2", ["--qemu", `${QEMU_10_2_DIR}qemu-x86_64`]],
+];
+
+interface Run {
+  readonly code: number;
+  // deno-lint-ignore no-explicit-any
+  readonly json: any;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+/**
+ * Runs the CLI in `tmp` (its TMPDIR); `stop` sends it a signal after that
+ * many seconds. A CLI still there after `boundSeconds` gets SIGKILL: a hang
+ * fails the test instead of stalling it (SIGTERM did not end it).
+ */
+async function run(
+  args: readonly string[],
+  tmp: string,
+  opts: { boundSeconds?: number; stop?: [Deno.Signal, number] } = {},
+): Promise<Run> {
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--json", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", TMPDIR: tmp },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timers = [
+    setTimeout(() => child.kill("SIGKILL"), (opts.boundSeconds ?? 90) * 1000),
+    ...(opts.stop ? [setTimeout(() => child.kill(opts.stop![0]), opts.stop[1] * 1000)] : []),
+  ];
+  const out = await child.output();
+  timers.forEach(clearTimeout);
+  const dec = new TextDecoder();
+  let json;
+  try {
+    json = JSON.parse(dec.decode(out.stdout));
+  } catch {
+    json = undefined;
+  }
+  return {
+    code: out.code,
+    json,
+    stderr: dec.decode(out.stderr),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** What a process is now, from /proc: undefined once it is gone (and reaped). */
+function processNow(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return `${comm} (state ${state})`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every process of the verdict's trees (each side's QEMUs, and what they
+ * became by exec) that is still there, alive or a zombie, and any file
+ * left in TMPDIR.
+ */
+// deno-lint-ignore no-explicit-any
+async function leftovers(v: any, tmp: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const p of v?.processes ?? []) {
+    for (const role of ["a", "b"]) {
+      const pid = p.pids[role];
+      // A pid reused at once by a stranger is not ours: only names of the tree count.
+      const now = pid && processNow(pid);
+      if (now && /^(qemu-x86_64|bash|seq|wc|sleep|cat|x86_64-forks)\b/.test(now)) {
+        left.push(`${p.path} on side ${role}: pid ${pid}, ${now}`);
+      }
+    }
+  }
+  for await (const e of Deno.readDir(tmp)) left.push(`in TMPDIR: ${e.name}`);
+  return left;
+}
+
+// deno-lint-ignore no-explicit-any
+const paths = (v: any) => (v.processes ?? []).map((p: { path: string }) => p.path);
+
+for (const [version, qemu] of QEMUS) {
+  Deno.test(`a guest that forks and waits ends on QEMU ${version}: its children listed as not compared, nothing left`, async (t) => {
+    await t.step("instructions compared: a match", async () => {
+      await using tmp = await tempDir();
+      const r = await run([...qemu, "--compare", "pc", "x86_64", FORKS], tmp.path);
+      equal(r.code, 0, r.json?.message ?? r.stderr);
+      equal(r.json.status, "match", r.json.message);
+      ok(r.seconds < 60, `took ${r.seconds.toFixed(1)} s`);
+      const expected = "child 1: 6439779f\nparent: child 1 exited 1\n" +
+        "child 2: 8415e61a\nparent: child 2 exited 2\n";
+      equal(r.json.sides.a.output, expected);
+      equal(r.json.sides.b.output, expected);
+      deepEqual(paths(r.json), ["1", "1.1", "1.2"]);
+      const [first, ...children] = r.json.processes;
+      equal(first.compared, true);
+      for (const c of children) {
+        equal(c.compared, false);
+        match(c.why, /^a forked child/);
+        ok(c.pids.a > 0 && c.pids.b > 0);
+      }
+      const said = r.json.notCompared.find((n: { what: string }) => n.what === "processes");
+      match(said?.why ?? "", /^1\.1 \(x86_64-forks\), 1\.2 \(x86_64-forks\): /);
+      deepEqual(await leftovers(r.json, tmp.path), []);
+    });
+    await t.step("system calls compared too: the child's pid is the host's, named", async () => {
+      await using tmp = await tempDir();
+      const r = await run([...qemu, "x86_64", FORKS], tmp.path);
+      equal(r.code, 3, r.json?.message ?? r.stderr);
+      equal(r.json.status, "inconclusive");
+      equal(r.json.divergence?.kind, "environment", r.json.message);
+      match(r.json.message, /fork/);
+      deepEqual(await leftovers(r.json, tmp.path), []);
+    });
+  });
+
+  Deno.test(`a bash pipeline ends on QEMU ${version}: every process named, nothing left`, async () => {
+    await using tmp = await tempDir();
+    const r = await run(
+      [...qemu, "--compare", "pc", "x86_64", "/bin/bash", "--", "-c", PIPELINE],
+      tmp.path,
+    );
+    // Bash handles SIGCHLD: a child's end reaches it at a point in its
+    // stream that depends on timing (docs/limits.md). Both are verdicts.
+    ok(
+      (r.code === 0 && r.json.status === "match") ||
+        (r.code === 1 && r.json.status === "diverged"),
+      r.json?.message ?? r.stderr,
+    );
+    ok(r.seconds < 60, `took ${r.seconds.toFixed(1)} s`);
+    if (r.json.status === "match") {
+      equal(r.json.sides.a.output, "200\n");
+      equal(r.json.sides.b.output, "200\n");
+    }
+    deepEqual(paths(r.json), ["1", "1.1", "1.1.1", "1.2"]);
+    deepEqual(validate(schema, r.json, { strict: true }), []);
+    // deno-lint-ignore no-explicit-any
+    const byPath = Object.fromEntries(r.json.processes.map((p: any) => [p.path, p]));
+    if (version === "10.2") {
+      // Plugin API 5 reads what the guest executes.
+      deepEqual(byPath["1.1.1"].command, ["seq", "1", "200"]);
+      deepEqual(byPath["1.2"].command, ["wc", "-l"]);
+      match(byPath["1.2"].why, /it executed \/usr\/bin\/wc, which runs natively, outside QEMU$/);
+    } else {
+      equal(byPath["1.2"].command, null);
+      match(byPath["1.2"].why, /it executed a program \(plugin API 4 names it\)/);
+    }
+    deepEqual(await leftovers(r.json, tmp.path), []);
+  });
+
+  Deno.test(`--timeout, SIGTERM and SIGINT end a forking guest's whole tree on QEMU ${version}`, async (t) => {
+    // Bash waits for `sleep`, a native program: no instruction runs until
+    // the run is ended from outside.
+    const hang = [...qemu, "--compare", "pc", "x86_64", "/bin/bash", "--", "-c", "sleep 60 | cat"];
+    await t.step("--timeout", async () => {
+      await using tmp = await tempDir();
+      const r = await run(["--timeout", "6", ...hang], tmp.path, { boundSeconds: 40 });
+      equal(r.code, 3, r.json?.message ?? r.stderr);
+      ok(["timeout", "stalled"].includes(r.json.stoppedBy), r.json.message);
+      ok(r.seconds < 25, `took ${r.seconds.toFixed(1)} s`);
+      deepEqual(paths(r.json), ["1", "1.1", "1.2"]);
+      deepEqual(await leftovers(r.json, tmp.path), []);
+    });
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      await t.step(sig, async () => {
+        await using tmp = await tempDir();
+        const r = await run(hang, tmp.path, { boundSeconds: 40, stop: [sig, 5] });
+        equal(r.code, 3, r.json?.message ?? r.stderr);
+        equal(r.json.stoppedBy, "interrupted");
+        ok(r.seconds < 20, `took ${r.seconds.toFixed(1)} s`);
+        deepEqual(paths(r.json), ["1", "1.1", "1.2"]);
+        deepEqual(await leftovers(r.json, tmp.path), []);
+      });
+    }
+  });
+}
+
+Deno.test("an owned child's output ends with it, though a process it left holds the pipe", async (t) => {
+  // The shell prints its background child's pid and exits; `sleep` keeps
+  // the shell's stdout open.
+  const script = ["-c", "sleep 30 & echo $!"];
+  await t.step("alone: what came is taken once the child is gone", async () => {
+    const started = performance.now();
+    const child = new OwnedChild("sh", script);
+    const st = await child.status;
+    await child.stop(5000);
+    const out = await child.stdout();
+    const seconds = (performance.now() - started) / 1000;
+    const sleeper = Number(out.trim());
+    try {
+      equal(st.code, 0);
+      ok(sleeper > 0, out);
+      ok(seconds < 10, `took ${seconds.toFixed(1)} s`);
+    } finally {
+      if (sleeper > 0) Deno.kill(sleeper, "SIGKILL");
+    }
+  });
+  await t.step("under the reaper: the process it left ends with it, reaped", async () => {
+    const reaper = await buildPlugin({ source: "reaper", api: 0, qemuPath: "" });
+    const child = new OwnedChild("sh", script, { reaper: reaper.path });
+    const st = await child.status;
+    await child.stop(5000);
+    const sleeper = Number((await child.stdout()).trim());
+    equal(st.code, 0);
+    ok(sleeper > 0);
+    equal(processNow(sleeper), undefined);
+  });
+  await t.step("under the reaper: its status is the child's", async () => {
+    const reaper = await buildPlugin({ source: "reaper", api: 0, qemuPath: "" });
+    for (const [cmd, code, signal] of [["exit 7", 7, null], ["kill -SEGV $$", null, "SIGSEGV"]]) {
+      const child = new OwnedChild("sh", ["-c", cmd as string], { reaper: reaper.path });
+      deepEqual(await child.status, { code, signal });
+      await child.stop();
+    }
+  });
+});
