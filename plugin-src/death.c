@@ -13,24 +13,26 @@
  * crashed or was killed.
  *
  * Where it died: a fault stops a block part-way, and the block callback
- * only says that the block, so its first instruction, started. In
- * linux-user the other instructions of a block add to `started` inline: 1
- * each, and the last one 2 - n, so that a block that ran whole leaves it
- * as it found it, at 0 (a block of two needs no add at all). After a block
- * cut short, retire() sets it back to 0 (death_block_cut()) before the next
- * block runs. So when the guest dies inside a block, 1 + `started` of its
- * instructions started, the last of them the one that faulted: the stream
- * ends exactly there, with no uncertain tail.
- * The fast pass's inline flavour (API 3 on) keeps its own counts and
- * claims such a block whole; where that makes the ends differ, the detail
- * pass says exactly.
+ * only says that the block, so its first instruction, started. In the
+ * detail pass (and narrowing's re-runs) in linux-user the other
+ * instructions of a block add to `started` inline: 1 each, and the last
+ * one 2 - n, so that a block that ran whole leaves it as it found it, at 0
+ * (a block of two needs no add at all). After a block cut short, retire()
+ * sets it back to 0 (death_block_cut()) before the next block runs. So
+ * when the guest dies inside a block, 1 + `started` of its instructions
+ * started, the last of them the one that faulted: the stream
+ * ends exactly there, with no uncertain tail. The fast pass and recording
+ * claim such a block whole, as its inline flavour (API 3 on) cannot do
+ * otherwise, so that every flavour, and a trace recorded with one and
+ * compared with another, ends at the same place; where that makes the
+ * ends differ, the detail pass says exactly.
  */
 #include "lockstep.h"
 
 #include <dlfcn.h>
 #include <signal.h>
 
-/* Linux-user, and not the fast pass's inline flavour: `started` counts. */
+/* Linux-user, and not the fast pass or recording: `started` counts. */
 static bool counting;
 /* Instructions started in the running block, when it is cut short. */
 static CompatCounter started;
@@ -63,7 +65,7 @@ void death_init(bool user)
 {
     void (*on_death)(void (*)(int));
 
-    counting = user && !fast_counts_inline();
+    counting = user && !options.fast && !options.record;
     if (counting) {
         compat_counter_init(&started);
     }

@@ -243,8 +243,8 @@ function bothEnded(a: SideState, b: SideState, insns: number): Outcome {
       }, side b's ${describeGuestEnd(eb)}`,
     };
   }
-  // A fault ends the stream exactly (plugin-src/death.c) but where the fast
-  // pass's inline flavour claims the last block whole.
+  // A fault ends the stream exactly (plugin-src/death.c) but in the fast
+  // pass, which claims the block it died in whole.
   const tail = a.end?.tail ?? 0;
   const after = tail > 0 ? `${insns - tail + 1} to ${insns}` : `${insns}`;
   return {

@@ -4,7 +4,7 @@
 // a QEMU that ended without its plugin's word. On Debian's 7.2 (plugin API 1:
 // QEMU runs no atexit callback then, see plugin-src/death.c) and on 10.2.
 import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
-import { GUESTS, runCli, startCli } from "./_cli.ts";
+import { GUESTS, runCli, startCli, tempDir } from "./_cli.ts";
 import { equal, match, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
@@ -89,6 +89,31 @@ for (const [version, qemu] of QEMUS) {
     equal(r.json.sides.b.signal, "SIGSEGV");
   });
 }
+
+Deno.test("a dying guest recorded on 7.2 or 10.2 matches itself against the trace, 7.2's on 10.2 too", async () => {
+  await using tmp = await tempDir();
+  const [q72, q102] = [QEMUS[0]!, QEMUS[1]!];
+  // A trace recorded with registers (10.2) cannot be compared on 7.2.
+  const pairs = [[q72, q72], [q72, q102], [q102, q102]] as const;
+  for (const [recordOn, compareOn] of pairs) {
+    const [recordWith, against] = [recordOn[1], compareOn[1]];
+    const trace = `${tmp.path}/death.trace`;
+    await Deno.remove(trace).catch(() => {});
+    const rec = await runCli(["record", ...recordWith, "x86_64", g("x86_64-death"), "-o", trace]);
+    equal(rec.code, 0, rec.stderr);
+    const r = await runCli([
+      "--json",
+      ...against,
+      "x86_64",
+      g("x86_64-death"),
+      "--against",
+      trace,
+    ]);
+    equal(r.code, 0, `recorded on ${recordOn[0]}, compared on ${compareOn[0]}: ${r.stdout}`);
+    equal(r.json.status, "match");
+    equal(r.json.sides.b.signal, "SIGSEGV");
+  }
+});
 
 Deno.test("QEMU killed outright is QEMU's death, not the guest's, after its plugin's last report", async () => {
   const run = await startCli(["--json", "x86_64", g("x86_64-loop"), "--", "4000000000"]);
