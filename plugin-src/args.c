@@ -91,6 +91,8 @@ static const ArgSpec args[] = {
     { LS_ARG_FASTCOUNT, ARG_BOOL, &options.fastcount },
     /* Compare addresses (off: the two QEMUs place the guest differently). */
     { LS_ARG_ADDRS, ARG_BOOL, &options.addrs },
+    /* Write the same value after every read of the time-stamp counter. */
+    { LS_ARG_COUNTERS, ARG_BOOL, &options.counters },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 
@@ -200,6 +202,11 @@ bool parse_args(int argc, char **argv)
     if (options.regs && !COMPAT_HAS_REGS) {
         fprintf(stderr, "lockstep: regs= and narrow= need plugin API 2 "
                 "(QEMU 9.0 or later)\n");
+        return false;
+    }
+    if (options.counters && !COMPAT_HAS_WRITE_REGS) {
+        fprintf(stderr, "lockstep: counters= needs plugin API 5 "
+                "(QEMU 10.1 or later)\n");
         return false;
     }
     if (options.fast &&

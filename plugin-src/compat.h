@@ -26,6 +26,8 @@
 #define COMPAT_HAS_REGS (QEMU_PLUGIN_VERSION >= 2)
 /* The values loads and stores move (API 4, QEMU 9.2). */
 #define COMPAT_HAS_MEM_VALUES (QEMU_PLUGIN_VERSION >= 4)
+/* Writing registers (API 5, QEMU 10.1): counters=on needs it. */
+#define COMPAT_HAS_WRITE_REGS (QEMU_PLUGIN_VERSION >= 5)
 /*
  * Not an API change but QEMU's: linux-user runs the plugin's atexit
  * callback before it kills itself with a guest's fatal signal from 8.0
@@ -190,6 +192,19 @@ static inline void compat_tb_cb_if(struct qemu_plugin_tb *tb,
 #endif
 }
 
+/* Before insn, call cb only when `entry cond imm`. */
+static inline void compat_insn_cb_when(struct qemu_plugin_insn *insn,
+                                       qemu_plugin_vcpu_udata_cb_t cb,
+                                       enum qemu_plugin_cb_flags flags,
+                                       CompatCond cond, CompatEntry entry,
+                                       uint64_t imm, void *udata)
+{
+#if QEMU_PLUGIN_VERSION >= 3
+    qemu_plugin_register_vcpu_insn_exec_cond_cb(insn, cb, flags, cond, entry,
+                                                imm, udata);
+#endif
+}
+
 /* Copy the first len bytes of insn to dest (len <= its size). */
 static inline void compat_insn_bytes(const struct qemu_plugin_insn *insn,
                                      void *dest, size_t len)
@@ -283,6 +298,21 @@ static inline int compat_read_register(struct qemu_plugin_register *reg,
     return qemu_plugin_read_register(reg, buf);
 #else
     return -1;
+#endif
+}
+
+/*
+ * Overwrite a register with buf's bytes (API 5 on, from a callback
+ * registered with QEMU_PLUGIN_CB_RW_REGS). False before that, or when
+ * QEMU wrote nothing.
+ */
+static inline bool compat_write_register(struct qemu_plugin_register *reg,
+                                         GByteArray *buf)
+{
+#if QEMU_PLUGIN_VERSION >= 5
+    return qemu_plugin_write_register(reg, buf) > 0;
+#else
+    return false;
 #endif
 }
 

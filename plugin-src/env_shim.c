@@ -32,7 +32,9 @@
  * own copy (docs/how-it-works.md); QEMU 10.x resolves it at start-up (8.x
  * on for AT_EXECFN, 7.2 when the guest reads /proc/self/exe), which would
  * show the guest each side's own directory. A /proc/self/fd/ path is kept
- * as given.
+ * as given. And access of the run's root (LOCKSTEP_DEVICE_ROOT), QEMU's -L
+ * prefix, which holds the guest's fixed /dev/urandom and /dev/random: the
+ * root itself and its dev/ must not stand for the guest's / and /dev.
  *
  * Keep it free of glib and of the plugin's headers: it is loaded into every
  * process of the side's command line (setarch too), long before QEMU.
@@ -105,7 +107,11 @@ static struct {
     int (*kill)(pid_t, int);
     char *(*realpath)(const char *, char *);
     char *(*__realpath_chk)(const char *, char *, size_t);
+    int (*access)(const char *, int);
 } real;
+
+/* The run's root, QEMU's -L prefix (see access()); NULL: none. */
+static const char *device_root;
 
 /*
  * dlsym(RTLD_NEXT) for each, before QEMU's main runs, or at the first call
@@ -136,7 +142,12 @@ __attribute__((constructor)) static void env_shim_init(void)
     FIND(kill);
     FIND(realpath);
     FIND(__realpath_chk);
+    FIND(access);
 #undef FIND
+    device_root = getenv("LOCKSTEP_DEVICE_ROOT");
+    if (device_root && !*device_root) {
+        device_root = NULL;
+    }
 }
 
 /* libc's own `name`. */
@@ -381,6 +392,36 @@ EXPORT char *realpath(const char *path, char *resolved)
 EXPORT char *__realpath_chk(const char *path, char *resolved, size_t len)
 {
     return keep_fd_path(path, REAL(__realpath_chk)(path, resolved, len), len);
+}
+
+/* Whether path is dir itself or its dev/, trailing slashes aside. */
+static int root_or_dev(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (strncmp(path, dir, n) != 0) {
+        return 0;
+    }
+    path += strspn(path + n, "/") + n;
+    if (strncmp(path, "dev", 3) == 0 && (path[3] == '/' || !path[3])) {
+        path += 3 + strspn(path + 3, "/");
+    }
+    return !*path;
+}
+
+/*
+ * QEMU looks every absolute path a guest names up under its -L prefix
+ * first (util/path.c: access() of PREFIX/PATH, then the path itself when
+ * that fails): only what the root holds besides itself and dev/ is found
+ * there, so the guest's / and /dev stay the host's.
+ */
+EXPORT int access(const char *path, int mode)
+{
+    if (device_root && path && root_or_dev(path, device_root)) {
+        errno = ENOENT;
+        return -1;
+    }
+    return REAL(access)(path, mode);
 }
 
 /*

@@ -37,6 +37,10 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
         }
         stream.last_insns = compat_counter_ptr(&last_insns);
         narrowing.on = compat_counter_ptr(&narrowing.on_counter);
+        if (!counters_vcpu_init()) {
+            report_error("counters=on: QEMU names no rax and rdx (x86_64) "
+                         "or x0-x30 (aarch64) to plugins");
+        }
         death_vcpu_init();
         if (options.regs) {
             regs_handshake();
@@ -130,6 +134,9 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     const TbInfo *shared = tb_info_share(tb_info_new(tb), tb);
     size_t n = shared->n;
+
+    /* First: its callback writes registers the others count on or read. */
+    counters_tb_trans(tb, shared);
 
     if (fast_counts_inline()) {
         fast_tb_trans(tb, shared);
@@ -235,6 +242,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     if (!parse_args(argc, argv)) {
         return -1;
     }
+    counters_install(info);
     ctl_fd = ctl_connect(options.ctl_path);
     if (ctl_fd < 0) {
         return -1;

@@ -21,9 +21,9 @@
  * (checkpoints, the peer's news, stopping and resuming), peer.c (sockets
  * and the reader thread), report.c (everything written to the
  * orchestrator), args.c (the arguments, listed there), env.c (the
- * guest's environment in linux-user), syscalls.c (system calls' argument
- * counts), death.c (a guest killed by a signal) and process.c (the
- * guest's forks and execs). The headers: stream.h
+ * guest's environment in linux-user), counters.c (its time-stamp
+ * counters), syscalls.c (system calls' argument counts), death.c (a guest
+ * killed by a signal) and process.c (the guest's forks and execs). The headers: stream.h
  * (the block ring, the hashes and the hot path's inline helpers), compat.h
  * (every plugin API difference, and QEMU's header or plugin_api.h),
  * protocol.h (the protocol with the harness), syscall_args.h and
@@ -171,6 +171,7 @@ typedef struct {
     uint64_t detail;        /* record=: instructions between snapshots */
     int x86;                /* x86 guest: 2 x86-64, 1 i386, 0 other */
     bool addrs;             /* off: the sides place the guest differently */
+    bool counters;          /* equalise time-stamp counter reads (API 5) */
 } Options;
 extern Options options;
 
@@ -433,6 +434,11 @@ void env_syscall_start(int64_t num, const uint64_t *args);
 void env_syscall_end(void);
 bool env_is_address(int64_t num);
 void env_outputs(uint64_t pos, int64_t num, int64_t ret);
+
+/* counters.c */
+void counters_install(const qemu_info_t *info);
+bool counters_vcpu_init(void);
+void counters_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb);
 
 #pragma GCC visibility pop
 

@@ -227,6 +227,16 @@ int qemu_plugin_read_register(struct qemu_plugin_register *handle,
                               GByteArray *buf);
 #endif
 
+#if QEMU_PLUGIN_VERSION >= 5
+/*
+ * From 10.1: overwrite a register with buf's bytes (target order, at least
+ * the register's size), from a callback registered with
+ * QEMU_PLUGIN_CB_RW_REGS; returns the bytes written, 0 on failure.
+ */
+int qemu_plugin_write_register(struct qemu_plugin_register *handle,
+                               GByteArray *buf);
+#endif
+
 /* A string the caller frees: the disassembly QEMU has for the insn. */
 char *qemu_plugin_insn_disas(const struct qemu_plugin_insn *insn);
 

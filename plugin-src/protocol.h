@@ -72,7 +72,8 @@
     X(CHUNK, "chunk") \
     X(DETAIL, "detail") \
     X(FASTCOUNT, "fastcount") \
-    X(ADDRS, "addrs")
+    X(ADDRS, "addrs") \
+    X(COUNTERS, "counters")
 
 /*
  * The record stream (record=PATH, record.c): frames of a one-byte kind,

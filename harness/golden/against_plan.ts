@@ -180,6 +180,8 @@ export async function planAgainst(opts: LockstepOptions, trace: Trace): Promise<
     ...plan,
     compare: h.compared,
     sameLayout: true,
+    // A trace keeps the host's counter values (record= writes none).
+    counters: false,
     warnings: [...plan.warnings, ...warnings],
     notCompared,
     fast: { enabled: true, why: null, interval: h.interval, window: DEFAULTS.fastWindow },

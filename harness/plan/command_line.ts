@@ -39,7 +39,7 @@ export async function placeGuests(
     await Deno.mkdir(join(runDir, side.role));
     await placeFile(side.image, guestCopy(runDir, plan, side));
   }
-  if (plan.fixedDevices) await placeDevices(runDir);
+  if (plan.fixedDevices) await placeDevices(runDir, plan.ldPrefix);
 }
 
 /**
@@ -82,10 +82,11 @@ async function placeFile(src: string, dst: string): Promise<void> {
 const OPEN_SIDE_DIR = 'exec 3<"$1" && shift && exec "$@"';
 /**
  * The same, with the environment shim (plugin-src/env_shim.c) preloaded
- * into what follows (setarch, then QEMU; QEMU's -U keeps it from the guest).
+ * into what follows (setarch, then QEMU; QEMU's -U keeps it from the
+ * guest), told where the run's root is (empty: none).
  */
-const OPEN_SIDE_DIR_PRELOAD = 'exec 3<"$1" && LD_PRELOAD="$2" && export LD_PRELOAD && shift 2 && ' +
-  'exec "$@"';
+const OPEN_SIDE_DIR_PRELOAD = 'exec 3<"$1" && LD_PRELOAD="$2" && LOCKSTEP_DEVICE_ROOT="$3" && ' +
+  'export LD_PRELOAD LOCKSTEP_DEVICE_ROOT && shift 3 && exec "$@"';
 
 /** What the plugin of one side is started to do. */
 export type PluginPass =
@@ -123,7 +124,7 @@ export function sideArgv(r: SideArgvRequest): string[] {
     ? fastPluginArgs(plan, side, runDir)
     : pass.kind === "record"
     ? recordPluginArgs(plan, side, runDir, pass.rec)
-    : narrowPluginArgs(side, runDir, pass.from, pass.to, pass.fastCount ?? false);
+    : narrowPluginArgs(plan, side, runDir, pass.from, pass.to, pass.fastCount ?? false);
   return argvWithPlugin(plan, side, runDir, pluginSpec(r.plugin.path, args), r.plugin.shim);
 }
 
@@ -149,11 +150,12 @@ export function argvWithPlugin(
       shim ? OPEN_SIDE_DIR_PRELOAD : OPEN_SIDE_DIR,
       "qemu-lockstep",
       join(runDir, side.role),
-      ...(shim ? [shim] : []),
+      ...(shim ? [shim, plan.fixedDevices ? join(runDir, DEVICE_ROOT) : ""] : []),
       ...side.head,
       ...plugin,
-      ...(plan.fixedDevices ? ["-L", join(runDir, DEVICE_ROOT)] : []),
       ...side.tail,
+      // After the user's own -L: QEMU takes the last (the root links to it).
+      ...(plan.fixedDevices ? ["-L", join(runDir, DEVICE_ROOT)] : []),
       `/proc/self/fd/3/${plan.guestName}`,
       ...plan.guestArgs,
     ];

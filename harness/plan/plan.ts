@@ -137,11 +137,23 @@ export interface RunPlan {
   readonly sameLayout: boolean;
   /**
    * linux-user: the guest's /dev/urandom and /dev/random are fixed files in
-   * the run directory (QEMU's -L prefix). Not when the user sets the prefix
-   * (-L, QEMU_LD_PREFIX) or a guest has an ELF interpreter, which QEMU looks
-   * up under the prefix.
+   * the run directory's root, QEMU's -L prefix (see placeDevices()). Not
+   * when the two sides were given different prefixes.
    */
   readonly fixedDevices: boolean;
+  /**
+   * The prefix the user gave (the last -L, else QEMU_LD_PREFIX): with fixed
+   * devices, the run's root links to what it holds (a cross toolchain's
+   * libraries for a dynamically linked guest of another arch).
+   */
+  readonly ldPrefix: string | undefined;
+  /**
+   * linux-user, x86_64 and aarch64, plugin API 5 on both sides: the plugins
+   * write the same value after every read of the time-stamp counter
+   * (plugin-src/counters.c). Off against a trace, which was recorded with
+   * the host's counter.
+   */
+  readonly counters: boolean;
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
   readonly env: Record<string, string>;
@@ -151,7 +163,7 @@ export interface RunPlan {
 }
 
 /** Variables of QEMU's own environment the guest must not see (linux-user). */
-const UNSET_FOR_GUEST = ["LD_PRELOAD", "MALLOC_ARENA_MAX"] as const;
+const UNSET_FOR_GUEST = ["LD_PRELOAD", "MALLOC_ARENA_MAX", "LOCKSTEP_DEVICE_ROOT"] as const;
 
 /** Default QEMU options for system mode, skipped when the user sets them. */
 const SYSTEM_DEFAULTS: readonly (readonly string[])[] = [
@@ -291,6 +303,30 @@ async function followLinks(path: string): Promise<string> {
   }
 }
 
+/** The last value of QEMU's -L in `args`, if any. */
+function ldPrefixIn(args: readonly string[]): string | undefined {
+  let found: string | undefined;
+  args.forEach((x, i) => {
+    if ((x === "-L" || x === "--L") && i + 1 < args.length) found = args[i + 1];
+  });
+  return found;
+}
+
+/**
+ * linux-user: fixed devices, and the user's own prefix that the run's root
+ * then stands for. Both sides must look files up under the same prefix.
+ */
+function devicesAndPrefix(
+  mode: "system" | "user",
+  env: Record<string, string>,
+  tailA: readonly string[],
+  tailB: readonly string[],
+): { fixedDevices: boolean; ldPrefix: string | undefined } {
+  const [a, b] = [tailA, tailB].map((t) => ldPrefixIn(t) ?? env.QEMU_LD_PREFIX);
+  const prefix = a === undefined || a === "" || a === "/" ? undefined : resolve(a);
+  return { fixedDevices: mode === "user" && a === b, ldPrefix: prefix };
+}
+
 /** Turns options into a plan; throws SetupError for bad input. */
 export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   checkLimits(opts);
@@ -427,10 +463,9 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
       [qa.version, qb.version],
     ),
     sameLayout: sameLayout(mode, [qa.version, qb.version]),
-    fixedDevices: mode === "user" && !elfA?.hasInterp && !elfB?.hasInterp &&
-      !env.QEMU_LD_PREFIX && ![...extra, ...(opts.extraA ?? []), ...(opts.extraB ?? [])].some(
-        (x) => x === "-L" || x === "--L",
-      ),
+    ...devicesAndPrefix(mode, env, a.tail, b.tail),
+    counters: mode === "user" && qa.pluginApi >= 5 && qb.pluginApi >= 5 &&
+      (preset.name === "x86_64" || preset.name === "aarch64"),
     maskRegs: opts.maskRegs ?? [],
     regsEvery: opts.regsEvery ?? DEFAULTS.regsEvery,
     transientWindow: opts.transientWindow ?? DEFAULTS.transientWindow,

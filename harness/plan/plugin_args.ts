@@ -30,6 +30,7 @@ export const PLUGIN_ARGS = {
   DETAIL: "detail",
   FASTCOUNT: "fastcount",
   ADDRS: "addrs",
+  COUNTERS: "counters",
 } as const;
 
 const K = PLUGIN_ARGS;
@@ -81,6 +82,7 @@ export function lockstepPluginArgs(
     ...(plan.compare.includes("regs") ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.regsEvery}`] : []),
     // The two QEMUs place the guest differently: addresses mean nothing.
     ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
+    ...(plan.counters ? [`${K.COUNTERS}=on`] : []),
   ];
 }
 
@@ -110,6 +112,8 @@ export function fastPluginArgs(plan: RunPlan, side: SidePlan, runDir: string): s
       ? [`${K.REGS}=on`, `${K.REGSEVERY}=${plan.fast.interval}`]
       : []),
     ...(plan.sameLayout ? [] : [`${K.ADDRS}=off`]),
+    // Every pass writes the same counter values: each retraces the others.
+    ...(plan.counters ? [`${K.COUNTERS}=on`] : []),
   ];
 }
 
@@ -149,6 +153,7 @@ export function recordPluginArgs(
 
 /** The arguments of one side run alone to report every step of [from, to] (narrowing). */
 export function narrowPluginArgs(
+  plan: RunPlan,
   side: SidePlan,
   runDir: string,
   from: number,
@@ -161,6 +166,7 @@ export function narrowPluginArgs(
     `${K.NARROW}=${from}:${to}`,
     // Positions a trace gave: counted as the fast pass counts.
     ...(fastCount ? [`${K.FASTCOUNT}=on`] : []),
+    ...(plan.counters ? [`${K.COUNTERS}=on`] : []),
   ];
 }
 

@@ -20,6 +20,7 @@ export const PLUGIN_UNITS = {
     "exec.c",
     "events.c",
     "env.c",
+    "counters.c",
     "regs.c",
     "sync.c",
     "peer.c",

@@ -277,8 +277,17 @@ function mayRefuse(s: SideState): boolean {
   return !s.pair.exit && s.insns === 0 && !s.dump && !s.limit && !(s.end && s.end.insns > 0);
 }
 
-/** What both sides' dumps say. */
-export function compareOutcome(a: SideState, b: SideState, history: number): Outcome {
+/**
+ * What both sides' dumps say. `countersEqual`: the plugins wrote the same
+ * value after every counter read (plan.counters), so a value that differs
+ * after one is not the counter's.
+ */
+export function compareOutcome(
+  a: SideState,
+  b: SideState,
+  history: number,
+  countersEqual = false,
+): Outcome {
   for (const s of [a, b]) {
     if (!s.dump!.complete) {
       return {
@@ -327,7 +336,9 @@ export function compareOutcome(a: SideState, b: SideState, history: number): Out
   const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
   const ev = r.events;
   const arch = a.pair.hello?.target ?? b.pair.hello?.target ?? "";
-  const counter = ev ? counterReadBefore(sideDump(a).blocks, r.insn, arch) : undefined;
+  const counter = ev && !countersEqual
+    ? counterReadBefore(sideDump(a).blocks, r.insn, arch)
+    : undefined;
   const env = ev &&
     (environmentDifference(ev.a, ev.b, arch) ??
       (counter && counterDifference(ev.a, ev.b, counter)));

@@ -22,7 +22,7 @@ export async function judgeOrResume(
   transients: Excursion[],
   opts: SessionOptions,
 ): Promise<Outcome | undefined> {
-  const r = compareOutcome(state.a, state.b, plan.history);
+  const r = compareOutcome(state.a, state.b, plan.history, plan.counters);
   const meet = r.divergence?.kind === "pc" && plan.transientWindow > 0 &&
       transients.length < MAX_TRANSIENTS
     ? findReconvergence(

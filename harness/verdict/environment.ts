@@ -19,14 +19,24 @@ export const DEVICE_ROOT = "root";
 /** Bytes of each device file: reads past them see its end. */
 const DEVICE_BYTES = 64 << 10;
 
+/** The device files placeDevices() writes, under the root's dev/. */
+const DEVICES = ["urandom", "random"];
+
 /**
  * Writes the guest's /dev/urandom and /dev/random under `runDir`: the same
  * fixed pseudo-random bytes on both sides and in every run (regular files,
- * not character devices).
+ * not character devices). With the user's own prefix (`-L`, say a cross
+ * toolchain's libraries), the root links to each thing it holds, so that
+ * QEMU still finds the guest's loader and libraries there.
  */
-export async function placeDevices(runDir: string): Promise<void> {
-  const dev = join(runDir, DEVICE_ROOT, "dev");
+export async function placeDevices(runDir: string, prefix?: string): Promise<void> {
+  const root = join(runDir, DEVICE_ROOT);
+  const dev = join(root, "dev");
   await Deno.mkdir(dev, { recursive: true });
+  if (prefix !== undefined) {
+    await linkEntries(prefix, root, ["dev"]);
+    await linkEntries(join(prefix, "dev"), dev, DEVICES);
+  }
   const bytes = new Uint8Array(DEVICE_BYTES);
   const view = new DataView(bytes.buffer);
   // splitmix64, as plugin-src/env_shim.c, with another seed.
@@ -39,7 +49,20 @@ export async function placeDevices(runDir: string): Promise<void> {
     z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
     view.setBigUint64(i, z ^ (z >> 31n), true);
   }
-  for (const name of ["urandom", "random"]) await Deno.writeFile(join(dev, name), bytes);
+  for (const name of DEVICES) await Deno.writeFile(join(dev, name), bytes);
+}
+
+/** Links each entry of directory `from` (if it is one) into `to`, but those named in `except`. */
+async function linkEntries(from: string, to: string, except: readonly string[]): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(from));
+  } catch {
+    return; // no such directory: nothing to link
+  }
+  for (const e of entries) {
+    if (!except.includes(e.name)) await Deno.symlink(join(from, e.name), join(to, e.name));
+  }
 }
 
 const ANSWERS: readonly number[] = [EventKind.SYSRET, EventKind.SYSOUT];

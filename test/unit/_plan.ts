@@ -60,6 +60,8 @@ export function fakePlan(
     notCompared: [],
     sameLayout: true,
     fixedDevices: false,
+    ldPrefix: undefined,
+    counters: false,
     warnings: [],
     env: { PATH: "/usr/bin:/bin" },
     cwd: "/",

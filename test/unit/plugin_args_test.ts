@@ -53,6 +53,22 @@ Deno.test("plugin arguments follow what is compared and what both QEMUs can do",
       equal(lockstepPluginArgs(plan, plan.b, "/run").includes("memvalues=on"), values, `${apis}`);
     }
   });
+  await t.step("counter values written in every pass, narrowing's too, when the plan says", () => {
+    const plan = fakePlan({ counters: true, apis: [5, 5] });
+    for (
+      const pass of [{ kind: "lockstep" }, { kind: "fast" }, { kind: "narrow", from: 1, to: 2 }]
+    ) {
+      const argv = sideArgv({
+        plan,
+        side: plan.a,
+        runDir: "/run",
+        plugin: { path: "/p.so" },
+        pass: pass as { kind: "lockstep" },
+      });
+      ok(argv[argv.indexOf("-plugin") + 1]!.endsWith(",counters=on"), pass.kind);
+    }
+    ok(!lockstepPluginArgs(fakePlan({ apis: [5, 5] }), plan.a, "/run").includes("counters=on"));
+  });
   await t.step("two layouts: addresses off", () => {
     equal(lockstepPluginArgs(fakePlan(), fakePlan().a, "/run").includes("addrs=off"), false);
     const plan = fakePlan({ sameLayout: false, compare: ["pc", "mem", "syscalls"] });
@@ -110,23 +126,29 @@ Deno.test("linux-user sides preload the environment shim, narrowing's re-runs to
     ]
   ) {
     ok(argv[1]!.includes('LD_PRELOAD="$2"'), argv[1]);
-    deepEqual(argv.slice(3, 5), ["/run/b", "/cache/env_shim.so"]);
-    equal(argv[5], plan.b.head[0]);
+    // No fixed devices: the shim is told of no root.
+    deepEqual(argv.slice(3, 6), ["/run/b", "/cache/env_shim.so", ""]);
+    equal(argv[6], plan.b.head[0]);
   }
 });
 
-Deno.test("fixed devices: QEMU's -L prefix is the run directory's root, before the user's arguments", () => {
+Deno.test("fixed devices: QEMU's -L prefix is the run directory's root, after the user's arguments", () => {
   const plan = fakePlan({ fixedDevices: true });
+  const side = { ...plan.a, tail: ["-L", "/usr/aarch64-linux-gnu", "-0", "hello"] };
   const argv = sideArgv({
     plan: plan,
-    side: plan.a,
+    side,
     runDir: "/run",
-    plugin: { path: "/p.so" },
+    plugin: { path: "/p.so", shim: "/cache/env_shim.so" },
     pass: { kind: "lockstep" },
   });
-  const at = argv.indexOf("-L");
+  // QEMU takes the last -L: the root, which links to the user's prefix.
+  const at = argv.lastIndexOf("-L");
   equal(argv[at + 1], "/run/root");
-  ok(at > argv.indexOf("-plugin") && at < argv.indexOf("-0"));
+  ok(at > argv.indexOf("-0"));
+  equal(argv[argv.length - 1], "/proc/self/fd/3/hello");
+  // The shim hides the root itself and its dev/ from QEMU's lookups.
+  equal(argv[5], "/run/root");
   equal(
     sideArgv({
       plan: fakePlan(),

@@ -1,0 +1,53 @@
+// Builds testdata/counter_reader.c for a test: x86_64 static with the host's
+// compiler, aarch64 dynamically linked with the cross compiler (run with
+// -L /usr/aarch64-linux-gnu), each also as its one-byte variant.
+
+const SOURCE = new URL("./testdata/counter_reader.c", import.meta.url).pathname;
+
+/** The cross toolchain's libraries, QEMU's -L for aarch64 dynamic guests. */
+export const AARCH64_PREFIX = "/usr/aarch64-linux-gnu";
+
+/** Whether a compiler is on PATH. */
+export function haveCompiler(cc: string): boolean {
+  try {
+    return new Deno.Command(cc, { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** The guests built, in a directory the caller removes. */
+export interface CounterReaders {
+  readonly dir: string;
+  readonly x86_64: string;
+  readonly x86_64Variant: string;
+  /** Absent without aarch64-linux-gnu-gcc. */
+  readonly aarch64?: string;
+}
+
+async function compile(cc: string, out: string, flags: readonly string[]): Promise<void> {
+  const r = await new Deno.Command(cc, {
+    args: ["-O2", "-Wall", "-Wl,--build-id=none", ...flags, "-o", out, SOURCE],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(`${cc} failed: ${new TextDecoder().decode(r.stderr)}`);
+}
+
+/** Builds the guests into a new temporary directory. */
+export async function buildCounterReaders(): Promise<CounterReaders> {
+  const dir = await Deno.makeTempDir({ prefix: "lockstep-counter-" });
+  const cc = Deno.env.get("CC") ?? "cc";
+  await compile(cc, `${dir}/counter-reader`, ["-static"]);
+  await compile(cc, `${dir}/counter-reader-variant`, ["-static", "-DVARIANT"]);
+  const cross = "aarch64-linux-gnu-gcc";
+  const arm = haveCompiler(cross) ? `${dir}/counter-reader-aarch64` : undefined;
+  if (arm) await compile(cross, arm, []);
+  return {
+    dir,
+    x86_64: `${dir}/counter-reader`,
+    x86_64Variant: `${dir}/counter-reader-variant`,
+    ...(arm ? { aarch64: arm } : {}),
+  };
+}
