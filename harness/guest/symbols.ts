@@ -109,6 +109,7 @@ export async function nameDivergence(d: Divergence, plan: SideImages): Promise<D
   const blocks = (views: readonly BlockView[], sym: Symbolizer): NamedBlock[] =>
     views.map((v) => ({ ...v, symbol: sym.name(v.pc) }));
   const n = d.narrow;
+  const e = d.environmentBefore;
   return {
     ...d,
     ...(n
@@ -123,5 +124,14 @@ export async function nameDivergence(d: Divergence, plan: SideImages): Promise<D
     a: d.a && { ...d.a, symbol: symA.name(d.a.pc) },
     b: d.b && { ...d.b, symbol: symB.name(d.b.pc) },
     history: { a: blocks(d.history.a, symA), b: blocks(d.history.b, symB) },
+    ...(e
+      ? {
+        environmentBefore: {
+          ...e,
+          a: e.a && { ...e.a, symbol: symA.name(e.a.pc) },
+          b: e.b && { ...e.b, symbol: symB.name(e.b.pc) },
+        },
+      }
+      : {}),
   };
 }

@@ -30,6 +30,8 @@ export interface Outcome {
   readonly blame?: Role;
   /** The fast pass found the streams apart between these positions: the detail pass says where. */
   readonly apart?: { readonly good: number; readonly bad: number };
+  /** A match although the dumps differ: only in a block a guest left part-way (its end). */
+  readonly partWay?: boolean;
 }
 
 /** What the session knows besides the sides' state. */
@@ -323,6 +325,7 @@ export function compareOutcome(
       const agree = Math.min(r.insn, short.end.insns) + a.origin;
       return {
         insns: agree,
+        partWay: true,
         status: "match",
         stoppedBy: "guest-exit",
         message:

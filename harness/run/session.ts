@@ -9,6 +9,7 @@ import { judgeOrResume } from "./judge_or_resume.ts";
 import { capitalise, lastWords, sideResult } from "./side_result.ts";
 import { decide, type Outcome } from "./judge.ts";
 import { narrowDivergence } from "./narrow.ts";
+import { continuationPlan, fastApart, goesOn, reconcile } from "./reconcile.ts";
 import { buildPlugin, type BuiltPlugin } from "../qemu/plugin_build.ts";
 import { sideArgv } from "../plan/command_line.ts";
 import type { RunPlan, SidePlan } from "../plan/plan.ts";
@@ -222,7 +223,32 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     }
   }
   pass ??= await runPass(plan, "detail", plugins, opts, started, timeline);
-  const { outcome, state } = pass;
+  // The detail pass stopped at the environment's difference before where
+  // the fast pass saw the streams part: it goes on to there (reconcile.ts).
+  const apart = pass !== fastRun ? fastApart(fastPass) : undefined;
+  let judgedPlan = plan;
+  let next: Pass | undefined;
+  if (apart && goesOn(pass.outcome.divergence, apart)) {
+    event(
+      `detail pass: the environment differs at instruction ${pass.outcome.divergence!.insn}; ` +
+        `going on to instruction ${apart.bad}, comparing what the fast pass compares`,
+    );
+    judgedPlan = continuationPlan(plan, apart);
+    next = await runPass(judgedPlan, "detail", plugins, opts, started, timeline);
+  }
+  const reconciled = reconcile(pass.outcome, next?.outcome, apart);
+  if (reconciled.confirmed !== undefined) {
+    fastPass = { ...fastPass, confirmed: reconciled.confirmed };
+  }
+  // The pass whose dumps the verdict shows: the one that went on, when it
+  // found the difference.
+  if (next?.outcome.divergence) {
+    pass = next;
+  } else {
+    judgedPlan = plan;
+  }
+  const outcome = { ...reconciled.outcome, transients: pass.outcome.transients };
+  const { state } = pass;
   const wall = elapsed();
 
   const registers = pass.regChoice?.names ?? [];
@@ -232,9 +258,17 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     (c !== "regs" || registers.length > 0) && (detailed || c !== "mem")
   );
   const processesLeft = processesNotCompared(pass.processes);
+  const environmentFirst = outcome.divergence?.environmentBefore;
   const notCompared = [
     ...plan.notCompared,
     ...(processesLeft ? [{ what: "processes", why: processesLeft }] : []),
+    ...(environmentFirst
+      ? [{
+        what: "mem",
+        why: `after instruction ${environmentFirst.insn}, where the environment made values ` +
+          `differ first: from there the detail pass compared what the fast pass compares`,
+      }]
+      : []),
     ...(plan.compare.includes("regs") && registers.length === 0
       ? [{
         what: "regs",
@@ -259,7 +293,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   if (divergence) {
     divergence = ownCounts(
       await narrowDivergence(divergence, {
-        plan,
+        plan: judgedPlan,
         state,
         registers,
         plugins,
@@ -284,15 +318,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   // instruction, access or call does: not a match, and not TCG's to blame.
   const unexplained = fastPass.result === "apart" && fastPass.bad === undefined &&
     outcome.status === "match";
-  const warnings = [
-    ...plan.warnings,
-    ...(fastPass.result === "apart" && fastPass.bad !== undefined && outcome.status === "match"
-      ? [
-        `The fast pass saw a difference (${fastPass.why}) that the detail pass did not: ` +
-        `the two QEMUs count re-entered instructions (x86 rep) or cut blocks differently`,
-      ]
-      : []),
-  ];
+  const warnings = plan.warnings;
   return await withDisassembly({
     version: 1,
     status: unexplained ? "inconclusive" : outcome.status,

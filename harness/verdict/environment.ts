@@ -190,14 +190,18 @@ export function counterDifference(
 
 /** One sentence for the verdict's message. */
 export function describeEnvironment(d: EnvironmentDifference, insn: number): string {
+  return `The environment differs at instruction ${insn}: ${environmentDetail(d)}`;
+}
+
+/** What differs, as a clause ("read (0) returned 3 on side a, 5 on side b"). */
+export function environmentDetail(d: EnvironmentDifference): string {
   if (d.what === "counter") {
-    return `The environment differs at instruction ${insn}: a value differs (${d.a} on side a, ` +
-      `${d.b} on side b) after ${d.call} read the host's counter at instruction ${d.insn}`;
+    return `a value differs (${d.a} on side a, ${d.b} on side b) after ${d.call} read the ` +
+      `host's counter at instruction ${d.insn}`;
   }
   const call = `${d.call} (${d.number})`;
   const sides = `${d.a ?? "nothing"} on side a, ${d.b ?? "nothing"} on side b`;
   return d.what === "result"
-    ? `The environment differs at instruction ${insn}: ${call} returned ${sides}`
-    : `The environment differs at instruction ${insn}: ${call} wrote ${sides} ` +
-      `(at byte ${d.offset} of what it wrote)`;
+    ? `${call} returned ${sides}`
+    : `${call} wrote ${sides} (at byte ${d.offset} of what it wrote)`;
 }

@@ -139,6 +139,16 @@ export interface EnvironmentDifference {
   readonly hint: string;
 }
 
+/** An environment difference met before the divergence (see Divergence.environmentBefore). */
+export interface EnvironmentBefore {
+  /** Its instruction, in side A's count. */
+  readonly insn: number;
+  readonly environment: EnvironmentDifference;
+  /** Each side's instruction there. */
+  readonly a: NamedInsn | null;
+  readonly b: NamedInsn | null;
+}
+
 /** Where the two streams first differ. */
 export interface Divergence {
   /** Index (from 0) of the first instruction that differs, in side A's count. */
@@ -156,6 +166,12 @@ export interface Divergence {
   readonly events?: { readonly a: EventView | null; readonly b: EventView | null };
   /** For "environment": the call, both values and a hint. */
   readonly environment?: EnvironmentDifference;
+  /**
+   * An environment difference the detail pass met first and went past:
+   * the fast pass saw the streams part later, here, where this difference
+   * is (which may follow from that one).
+   */
+  readonly environmentBefore?: EnvironmentBefore;
   /**
    * The registers that differ at `insn` (before it runs), with both
    * values; known from narrowing (absent when it did not run).
@@ -277,6 +293,12 @@ export interface FastPassReport {
   /** apart: the last checkpoint where the streams agreed, and the first where they did not. */
   readonly good?: number;
   readonly bad?: number;
+  /**
+   * apart, between good and bad: whether the detail pass saw a difference
+   * there too. False: it did not, so two runs of the guest differ (the
+   * verdict is then never a match); absent when it could not tell.
+   */
+  readonly confirmed?: boolean;
 }
 
 /** How the verdict's instructions were disassembled (harness/guest/disasm.ts). */
