@@ -163,7 +163,12 @@ export interface RunPlan {
 }
 
 /** Variables of QEMU's own environment the guest must not see (linux-user). */
-const UNSET_FOR_GUEST = ["LD_PRELOAD", "MALLOC_ARENA_MAX", "LOCKSTEP_DEVICE_ROOT"] as const;
+const UNSET_FOR_GUEST = [
+  "LD_PRELOAD",
+  "MALLOC_ARENA_MAX",
+  "MALLOC_MMAP_MAX_",
+  "LOCKSTEP_DEVICE_ROOT",
+] as const;
 
 /** Default QEMU options for system mode, skipped when the user sets them. */
 const SYSTEM_DEFAULTS: readonly (readonly string[])[] = [
@@ -386,7 +391,13 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   // linux-user: QEMU's other threads (the plugin's reader) must not map
   // malloc arenas of their own while QEMU maps the guest, or where the
   // guest's stack lands depends on their timing (docs/performance.md).
-  if (mode === "user") env.MALLOC_ARENA_MAX = "1";
+  // Nor may malloc map (and unmap) a large chunk of its own: when that
+  // happens depends on QEMU's threads too, and a guest's mmap lands in the
+  // gaps it leaves (python3.11's start-up, in 5 runs of 8).
+  if (mode === "user") {
+    env.MALLOC_ARENA_MAX = "1";
+    env.MALLOC_MMAP_MAX_ = "0";
+  }
 
   const side = (
     role: "a" | "b",
