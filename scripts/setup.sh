@@ -4,14 +4,14 @@
 #   bash scripts/setup.sh           what the demo needs: Debian's QEMU 7.2
 #                                   linux-user, gcc, glib headers, binutils,
 #                                   a pinned Deno from npm, the x86_64 guests
-#                                   (a minute or two on a fresh machine)
+#                                   (under a minute on a fresh machine)
 #   bash scripts/setup.sh --tests   everything the tests need: the above, and
 #                                   Debian's QEMU 7.2 system emulators, cross
 #                                   compilers, Chromium (the test of the HTML
 #                                   verdict), every guest, the benchmark
-#                                   kernel, and two newer QEMUs (see the end);
-#                                   the first time on a machine it builds QEMU
-#                                   10.2.2 (about 20 minutes on 2 cores)
+#                                   kernel, trixie's QEMU 10.0 and QEMU 10.2.2;
+#                                   the first time on a machine it builds the
+#                                   latter (20 minutes or more on 2 cores)
 #
 # Safe to run again, either way round: every step is idempotent.
 set -euo pipefail
@@ -79,7 +79,7 @@ fi
 if [ "$tests" = 0 ]; then
     echo "setup: done in $(human_secs $((SECONDS - started))) ($("$deno" --version | head -1))." \
         "The demo: $deno task demo; the tests need bash scripts/setup.sh --tests" \
-        "(the first time on a machine it builds QEMU 10.2.2: about 20 min on 2 cores)" >&2
+        "(the first time on a machine it builds QEMU 10.2.2: 20 min or more on 2 cores)" >&2
     exit 0
 fi
 
