@@ -12,7 +12,7 @@ import { out } from "./_output.ts";
 const HELP = `Usage: qemu-lockstep doctor [OPTIONS] [QEMU...]
 
 Lists the QEMU binaries the presets name (on PATH, in .cache/qemu-10/bin where
-scripts/setup.sh puts Debian trixie's QEMU 10.0, and in .cache/qemu-10.2/bin,
+scripts/setup.sh --tests puts Debian trixie's QEMU 10.0, and in .cache/qemu-10.2/bin,
 its build of QEMU 10.2 from Debian's source), or the ones given, with
 their version, plugin API version, and whether the lockstep plugin builds.
 
@@ -51,7 +51,9 @@ export async function doctorMain(argv: readonly string[]): Promise<number> {
         }  ${r.problem ? `NO: ${r.problem.split("\n")[0]}` : `builds (${r.header} header)`}`,
       );
     }
-    if (rows.length === 0) lines.push("(no QEMU found: bash scripts/setup.sh installs them)");
+    if (rows.length === 0) {
+      lines.push("(no QEMU found: bash scripts/setup.sh --tests installs them)");
+    }
     await out(lines.join("\n") + "\n");
   }
   return rows.length > 0 && rows.every((r) => !r.problem) ? 0 : 1;

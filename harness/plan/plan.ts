@@ -209,7 +209,7 @@ async function inspectImage(path: string, what: string): Promise<ElfInfo | undef
     if (e instanceof Deno.errors.NotFound) {
       throw new SetupError(
         `${what} not found: ${path}`,
-        "check the path (bash scripts/setup.sh builds the bundled guests into test/guests/build/)",
+        "check the path (bash scripts/setup.sh --tests builds the bundled guests into test/guests/build/)",
       );
     }
     throw fromOsError(`Cannot read ${what.toLowerCase()} ${path}`, e);

@@ -71,7 +71,7 @@ export function probeQemu(
         `QEMU binary not found: ${name}`,
         name.includes("/")
           ? "check the path given with --qemu/--qemu-a/--qemu-b"
-          : `install it (bash scripts/setup.sh installs Debian's QEMU) or pass --qemu PATH`,
+          : `install it (bash scripts/setup.sh --tests installs Debian's QEMUs) or pass --qemu PATH`,
       ),
     );
   }

@@ -30,7 +30,7 @@ export async function chromium(url: string, args: readonly string[]): Promise<st
     }).output().catch((e) => {
       throw new Error(
         e instanceof Deno.errors.NotFound
-          ? "chromium not found: scripts/setup.sh installs it (Debian's chromium package)"
+          ? "chromium not found: scripts/setup.sh --tests installs it (Debian's chromium package)"
           : `chromium failed to start: ${e.message}`,
       );
     });

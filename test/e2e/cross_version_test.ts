@@ -1,5 +1,5 @@
 // Two different QEMU builds: Debian's 7.2 (plugin API 1) on side A against
-// Debian trixie's 10.0 (API 4, installed by scripts/setup.sh) on side B.
+// Debian trixie's 10.0 (API 4, installed by scripts/setup.sh --tests) on side B.
 import { QEMU_10_0_DIR } from "../../cli/setup_qemus.ts";
 import { buildPlugin } from "../../harness/qemu/plugin_build.ts";
 import { GUESTS, runCli, tempDir } from "./_cli.ts";

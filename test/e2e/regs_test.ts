@@ -1,5 +1,5 @@
 // Registers and narrowing, on Debian trixie's QEMU 10.0 (plugin API 4,
-// installed by scripts/setup.sh): the aarch64 value pair differs in one
+// installed by scripts/setup.sh --tests): the aarch64 value pair differs in one
 // constant that feeds a checksum; control flow parts only at the very end.
 import { QEMU_10_0_DIR } from "../../cli/setup_qemus.ts";
 import { narrow } from "../../harness/run/narrow.ts";
