@@ -50,6 +50,7 @@ typedef struct {
     ArgKind kind;
     void *dest;         /* bool, uint64_t, const char *, char or Range */
     uint64_t min;       /* ARG_U64: the smallest value allowed */
+    bool *given;        /* if set: made true when the key is given */
 } ArgSpec;
 
 static const ArgSpec args[] = {
@@ -77,6 +78,12 @@ static const ArgSpec args[] = {
     { LS_ARG_REGSEVERY, ARG_U64, &options.regs_every, 1 },
     /* Run alone and report every step of FROM:TO (implies regs=on). */
     { LS_ARG_NARROW, ARG_RANGE, &options.narrow },
+    /*
+     * Run alone and count the executions of the instruction at locatepc=
+     * (locate.c); with locate=N, stop at the first from position N on.
+     */
+    { LS_ARG_LOCATE, ARG_U64, &options.locate, 1 },
+    { LS_ARG_LOCATEPC, ARG_U64, &options.locate_pc, 0, &options.locating },
     /* The fast pass: no block ring, no dump; say where the streams part. */
     { LS_ARG_FAST, ARG_BOOL, &options.fast },
     /* Record a trace to this socket (record.c): chunks, snapshots. */
@@ -188,14 +195,20 @@ bool parse_args(int argc, char **argv)
             fputc('\n', stderr);
             return false;
         }
+        if (spec->given) {
+            *spec->given = true;
+        }
     }
     if (options.narrow.on) {
         options.regs = true;
         options.mem = options.sys = false;
     }
+    if (options.locating) {
+        options.regs = options.mem = options.sys = false;
+    }
     options.fastcount |= options.fast;
     if (!options.role || !options.ctl_path ||
-        (!options.peer_path && !options.narrow.on)) {
+        (!options.peer_path && !runs_alone())) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");
         return false;
     }
@@ -207,6 +220,14 @@ bool parse_args(int argc, char **argv)
     if (options.counters && !COMPAT_HAS_WRITE_REGS) {
         fprintf(stderr, "lockstep: counters= needs plugin API 5 "
                 "(QEMU 10.1 or later)\n");
+        return false;
+    }
+    if ((options.locate && !options.locating) ||
+        (options.locating &&
+         (options.narrow.on || options.fast || options.record))) {
+        fprintf(stderr, "lockstep: locate= needs locatepc=, which neither "
+                "narrows nor takes part in a pass (narrow=, fast=, "
+                "record=)\n");
         return false;
     }
     if (options.fast &&

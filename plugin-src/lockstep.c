@@ -176,6 +176,9 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                              QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
     }
+    if (options.locating) {
+        locate_tb_trans(tb, shared);
+    }
     if (options.mem) {
         for (size_t i = 0; i < n; i++) {
             qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i),
@@ -218,7 +221,7 @@ void guest_end(void)
     if (quit) {
         return;     /* it came while the last block reached a mark */
     }
-    if (options.narrow.on) {
+    if (runs_alone()) {
         report_end(0);
         return;
     }
@@ -253,7 +256,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     /* 2: x86-64 (REX prefixes), 1: i386. */
     options.x86 = g_str_equal(info->target_name, "x86_64") ? 2
                   : g_str_equal(info->target_name, "i386") ? 1 : 0;
-    if (!options.narrow.on && peer_connect() < 0) {
+    if (!runs_alone() && peer_connect() < 0) {
         return -1;
     }
     if (options.record && !record_install()) {
@@ -269,6 +272,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         fast_install();
     }
     sync_start();
+    if (options.locating) {
+        locate_start();
+    }
     tb_table.set = g_hash_table_new(tb_info_hash, tb_info_equal);
     tb_table.by_id = g_ptr_array_new();
     if (!peer_start_reader()) {

@@ -164,6 +164,9 @@ typedef struct {
     bool regs;
     uint64_t regs_every;    /* instructions between register snapshots */
     Range narrow;           /* run alone and report every step of it */
+    bool locating;          /* locatepc= given: run alone, count it... */
+    uint64_t locate_pc;     /* ...the instruction at this address */
+    uint64_t locate;        /* 0, or stop at it from this position on */
     bool fast;              /* the fast pass: no dumps, see fast.c */
     bool fastcount;         /* count as the fast pass does (fast=on sets it) */
     const char *record;     /* record=: the record stream's socket */
@@ -298,6 +301,19 @@ typedef struct {
 } Narrowing;
 extern Narrowing narrowing;
 
+/* locatepc=: how often its instruction ran (locate.c). */
+typedef struct {
+    uint64_t hits;          /* so far; with locate=, before the one found */
+    bool reported;          /* locate=: the one found was reported */
+} Locating;
+extern Locating locating;
+
+/* No peer: the plugin runs alone (narrowing, locating). */
+static inline bool runs_alone(void)
+{
+    return options.narrow.on || options.locating;
+}
+
 /*
  * This QEMU's place in the guest's process tree (process.c): a guest's
  * fork forks QEMU, plugin and sockets included.
@@ -369,6 +385,11 @@ uint64_t regs_hash(void);
 NarrowInsn *narrow_insns_new(const TbInfo *tb, struct qemu_plugin_tb *qtb);
 void vcpu_insn_narrow(unsigned int vcpu_index, void *udata);
 
+/* locate.c */
+void locate_start(void);
+void locate_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb);
+uint64_t locate_next_pos(bool *whole);
+
 /* sync.c */
 void sync_start(void);
 /* The stream reached stream.next_mark (cold). */
@@ -397,6 +418,8 @@ void report_limit(uint64_t at, uint64_t hash);
 void report_end(uint64_t tail);
 void report_apart(uint64_t good, uint64_t bad);
 void report_step(uint64_t pos, const Insn *insn, const char *disas);
+void report_located(uint64_t at, uint64_t hits);
+void report_where(void);
 void report_error(const char *msg);
 void report_dump(uint64_t good, uint64_t bad);
 void report_exec(const char *path, const char *const *argv);

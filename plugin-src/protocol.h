@@ -29,6 +29,8 @@
     X(DUMPED, "dumped") \
     X(STEP, "step") \
     X(NARROWED, "narrowed") \
+    X(LOCATED, "located") \
+    X(AT, "at") \
     X(APART, "apart") \
     X(EXEC, "exec") \
     X(ERROR, "error")
@@ -38,6 +40,7 @@
 #define LS_COMMANDS(X) \
     X(REGS, "regs") \
     X(RESYNC, "resync") \
+    X(WHERE, "where") \
     X(QUIT, "quit")
 
 /* Event kinds: the "k" of an "ev" message. */
@@ -67,6 +70,8 @@
     X(REGS, "regs") \
     X(REGSEVERY, "regsevery") \
     X(NARROW, "narrow") \
+    X(LOCATE, "locate") \
+    X(LOCATEPC, "locatepc") \
     X(FAST, "fast") \
     X(RECORD, "record") \
     X(CHUNK, "chunk") \

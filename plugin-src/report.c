@@ -290,6 +290,33 @@ void report_step(uint64_t pos, const Insn *insn, const char *disas)
     end_line("}}\n");
 }
 
+/*
+ * locate=: the first instruction at locatepc= from position N on is at
+ * `at`, and `hits` ran before it.
+ */
+void report_located(uint64_t at, uint64_t hits)
+{
+    counts(LS_MSG_LOCATED);
+    fprintf(ctl, ",\"at\":%" PRIu64 ",\"hits\":%" PRIu64, at, hits);
+    end_flush();
+}
+
+/*
+ * "where" (the reader thread, while gdb holds the vCPU): the position of
+ * the instruction that runs next, whether the block before it ran whole,
+ * and how many instructions at locatepc= ran.
+ */
+void report_where(void)
+{
+    bool whole;
+    uint64_t next = locate_next_pos(&whole);
+
+    begin(LS_MSG_AT);
+    fprintf(ctl, ",\"next\":%" PRIu64 ",\"whole\":%s,\"hits\":%" PRIu64,
+            next, json_bool(whole), locating.hits);
+    end_flush();
+}
+
 /* Something the orchestrator must show the user; msg is plain text. */
 void report_error(const char *msg)
 {

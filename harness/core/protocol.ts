@@ -20,13 +20,20 @@ export const MESSAGES = {
   DUMPED: "dumped",
   STEP: "step",
   NARROWED: "narrowed",
+  LOCATED: "located",
+  AT: "at",
   APART: "apart",
   EXEC: "exec",
   ERROR: "error",
 } as const;
 
 /** Commands the harness sends, by the name protocol.h gives them. */
-export const COMMANDS = { REGS: "regs", RESYNC: "resync", QUIT: "quit" } as const;
+export const COMMANDS = {
+  REGS: "regs",
+  RESYNC: "resync",
+  WHERE: "where",
+  QUIT: "quit",
+} as const;
 
 /** Event kinds: what an instruction did besides running (the `k` of an "ev" message). */
 export const EventKind = {
@@ -154,6 +161,17 @@ export type PluginMessage =
   /** The fast pass: the streams part between logical positions good and bad. */
   | ({ t: "apart"; good: number; bad: number } & Counts)
   | ({ t: "end"; hash: string; tail: number } & Counts)
+  /**
+   * locate=: the first instruction at locatepc= from the position asked
+   * for on is at `at`, and `hits` instructions at that address ran before it.
+   */
+  | ({ t: "located"; at: number; hits: number } & Counts)
+  /**
+   * The answer to "where" (locatepc=): the position of the instruction
+   * that runs next, whether the block before it ran whole, and how many
+   * instructions at locatepc= ran so far.
+   */
+  | { t: "at"; next: number; whole: boolean; hits: number }
   | ({ t: "limit"; at: number; atHash: string } & Counts)
   | {
     t: "diverged";
@@ -242,6 +260,9 @@ export interface Resync {
 export function resyncCommand(r: Resync): string {
   return [COMMANDS.RESYNC, r.epoch, r.origin, r.limit, r.regsNext].join(" ");
 }
+
+/** Asks a plugin with locatepc= where its stream is (answered by an "at" message). */
+export const WHERE_COMMAND: string = COMMANDS.WHERE;
 
 /** Ends a plugin's QEMU at once (a parked plugin waits for it). */
 export const QUIT_COMMAND: string = COMMANDS.QUIT;

@@ -7,6 +7,7 @@
 import type { RunPlan, SidePlan } from "./plan.ts";
 import {
   fastPluginArgs,
+  locatePluginArgs,
   lockstepPluginArgs,
   narrowPluginArgs,
   pluginSpec,
@@ -102,7 +103,12 @@ export type PluginPass =
     readonly from: number;
     readonly to: number;
     readonly fastCount?: boolean;
-  };
+  }
+  /**
+   * Alone, counting the executions of the instruction at `pc`; with `at`,
+   * stopping at the first from position `at` on (harness/debug/).
+   */
+  | { readonly kind: "locate"; readonly pc: bigint; readonly at?: number };
 
 /** Everything one side's command line is made from. */
 export interface SideArgvRequest {
@@ -113,6 +119,12 @@ export interface SideArgvRequest {
   /** The plugin built for this side, and in linux-user the environment shim to preload. */
   readonly plugin: { readonly path: string; readonly shim?: string | undefined };
   readonly pass: PluginPass;
+  /**
+   * A Unix socket path for QEMU's gdbstub: the QEMU waits there for a
+   * debugger before its first instruction (system mode: -gdb … -S;
+   * linux-user: -g).
+   */
+  readonly gdbStub?: string;
 }
 
 /** The full argv of one side, its plugin started for `pass`. */
@@ -124,8 +136,26 @@ export function sideArgv(r: SideArgvRequest): string[] {
     ? fastPluginArgs(plan, side, runDir)
     : pass.kind === "record"
     ? recordPluginArgs(plan, side, runDir, pass.rec)
+    : pass.kind === "locate"
+    ? locatePluginArgs(side, runDir, pass.pc, pass.at)
     : narrowPluginArgs(plan, side, runDir, pass.from, pass.to, pass.fastCount ?? false);
-  return argvWithPlugin(plan, side, runDir, pluginSpec(r.plugin.path, args), r.plugin.shim);
+  return withQemuArgs(plan, side, runDir, [
+    ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, args)),
+    ...(r.gdbStub === undefined ? [] : gdbStubArgs(plan.mode, r.gdbStub)),
+  ], r.plugin.shim);
+}
+
+/**
+ * QEMU's options for a gdbstub on the Unix socket `path`, waiting for a
+ * debugger before the first instruction.
+ */
+export function gdbStubArgs(mode: "system" | "user", path: string): string[] {
+  return mode === "user" ? ["-g", path] : ["-gdb", `unix:${path},server=on,wait=off`, "-S"];
+}
+
+/** `-plugin` and its log file, or nothing for no plugin (`spec` null). */
+function pluginArgv(side: SidePlan, runDir: string, spec: string | null): string[] {
+  return spec === null ? [] : ["-plugin", spec, "-D", join(runDir, `qemu-${side.role}.log`)];
 }
 
 /**
@@ -141,9 +171,17 @@ export function argvWithPlugin(
   spec: string | null,
   shim?: string,
 ): string[] {
-  const plugin = spec === null
-    ? []
-    : ["-plugin", spec, "-D", join(runDir, `qemu-${side.role}.log`)];
+  return withQemuArgs(plan, side, runDir, pluginArgv(side, runDir, spec), shim);
+}
+
+/** One side's argv with `plugin` (QEMU options) between the plan's head and tail. */
+function withQemuArgs(
+  plan: RunPlan,
+  side: SidePlan,
+  runDir: string,
+  plugin: readonly string[],
+  shim: string | undefined,
+): string[] {
   if (plan.mode === "user") {
     return [
       "-c",

@@ -24,6 +24,8 @@ export const PLUGIN_ARGS = {
   REGS: "regs",
   REGSEVERY: "regsevery",
   NARROW: "narrow",
+  LOCATE: "locate",
+  LOCATEPC: "locatepc",
   FAST: "fast",
   RECORD: "record",
   CHUNK: "chunk",
@@ -167,6 +169,26 @@ export function narrowPluginArgs(
     // Positions a trace gave: counted as the fast pass counts.
     ...(fastCount ? [`${K.FASTCOUNT}=on`] : []),
     ...(plan.counters ? [`${K.COUNTERS}=on`] : []),
+  ];
+}
+
+/**
+ * The arguments of one side run alone to count the executions of the
+ * instruction at `pc` (a run under gdb asks where it is with "where"); with
+ * `at`, it stops at the first from position `at` on and says how many ran
+ * before it (the locate pass, harness/debug/).
+ */
+export function locatePluginArgs(
+  side: SidePlan,
+  runDir: string,
+  pc: bigint,
+  at?: number,
+): string[] {
+  return [
+    `${K.ROLE}=${side.role}`,
+    `${K.CTL}=${join(runDir, CTL_SOCKET)}`,
+    `${K.LOCATEPC}=0x${pc.toString(16)}`,
+    ...(at ? [`${K.LOCATE}=${at}`] : []),
   ];
 }
 

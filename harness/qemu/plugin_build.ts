@@ -22,6 +22,7 @@ export const PLUGIN_UNITS = {
     "env.c",
     "counters.c",
     "regs.c",
+    "locate.c",
     "sync.c",
     "peer.c",
     "report.c",
