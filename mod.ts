@@ -71,6 +71,24 @@ export {
 } from "./harness/golden/mod.ts";
 export { planAgainst, runAgainst } from "./harness/golden/mod.ts";
 export {
+  type BatchOutput,
+  debugBudget,
+  DebugError,
+  type DebugRequest,
+  DebugSession,
+  type DebugSide,
+  type DebugTarget,
+  debugTarget,
+  GDB,
+  optionsFromVerdict,
+  parseVerdict,
+  planFromVerdict,
+  type SessionEnd,
+  type SideTarget,
+  type StopWhen,
+} from "./harness/debug/mod.ts";
+export { shellQuote } from "./harness/core/mod.ts";
+export {
   type CaseResult,
   type Expectation,
   runSuite,

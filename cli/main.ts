@@ -9,6 +9,7 @@ import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
 import { doctorMain } from "./doctor.ts";
 import { recordMain } from "./record.ts";
+import { debugAfterRun, gdbMain, takeGdbOptions } from "./gdb.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
 import { renderHtml } from "./html.ts";
 import {
@@ -112,6 +113,7 @@ export function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "suite") return guarded((signal) => suiteMain(argv.slice(1), signal));
   if (argv[0] === "doctor") return guarded(() => doctorMain(argv.slice(1)));
   if (argv[0] === "record") return guarded((signal) => recordMain(argv.slice(1), signal));
+  if (argv[0] === "gdb") return guarded((signal) => gdbMain(argv.slice(1), signal));
   // Known before parsing: a command line that does not parse stops a bisection.
   const bisect = argv.includes("--bisect") &&
     !argv.slice(0, argv.indexOf("--bisect")).includes("--");
@@ -120,7 +122,8 @@ export function main(argv: readonly string[]): Promise<number> {
 
 async function runOne(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const started = performance.now();
-  const cmd = parseCommandLine(argv);
+  const { argv: rest, gdb } = takeGdbOptions(argv);
+  const cmd = parseCommandLine(rest);
   if (cmd.kind === "help") {
     await out(HELP);
     return 0;
@@ -183,7 +186,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
         lines: output.historyLines,
       }));
     }
-    return await writeOutputs([
+    const code = await writeOutputs([
       ...(output.report
         ? [{ path: output.report, what: "--report", text: () => json + "\n" }]
         : []),
@@ -197,6 +200,20 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
       keep: cmd.bisect,
       signal,
     });
+    if (!gdb) return code;
+    return await debugAfterRun(
+      verdict,
+      plan,
+      gdb,
+      {
+        timeoutSeconds: cmd.timeoutSeconds,
+        cacheDir: cmd.cacheDir,
+        verbose: output.verbose,
+        json: output.json,
+      },
+      code,
+      signal,
+    );
   } finally {
     clearInterval(ticker);
     if (live) err("\r\x1b[K");

@@ -45,7 +45,7 @@ if [ "$tests" = 1 ]; then
         qemu-system-sparc qemu-system-x86 qemu-system-arm qemu-system-misc
         gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
         libc6-dev-arm64-cross
-        libxml2-utils debootstrap debian-archive-keyring chromium
+        libxml2-utils debootstrap debian-archive-keyring chromium gdb-multiarch
     )
 fi
 missing=()

@@ -23,4 +23,5 @@ export {
   writeOutput,
 } from "./output_file.ts";
 export { type ArchPreset, PRESETS } from "./arch_presets.ts";
+export { shellQuote } from "./shell_quote.ts";
 export { type Bound, BOUNDS, checkBound, describeBound, parseBounded } from "./bounds.ts";

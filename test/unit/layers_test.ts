@@ -14,7 +14,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["qemu"],
   ["plan"],
   ["run"],
-  ["golden"],
+  ["golden", "debug"],
   ["suite"],
 ];
 
