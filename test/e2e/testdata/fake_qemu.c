@@ -410,6 +410,25 @@ int qemu_plugin_read_register(struct qemu_plugin_register *handle,
 }
 #endif
 
+#if QEMU_PLUGIN_VERSION >= 5
+/*
+ * Registers read back from `executed` (above), so a write has nowhere to
+ * stay: it checks what QEMU would (a known register, a buffer of its size)
+ * and reports the bytes taken, as QEMU does.
+ */
+int qemu_plugin_write_register(struct qemu_plugin_register *handle,
+                               GByteArray *buf)
+{
+    uintptr_t i = (uintptr_t)handle - 1;
+
+    g_assert(i < reg_list->len);
+    if (reg_sizes[i] <= 0 || buf->len == 0) {
+        return -1;
+    }
+    return MIN((int)buf->len, reg_sizes[i]);
+}
+#endif
+
 char *qemu_plugin_insn_disas(const struct qemu_plugin_insn *insn)
 {
     return g_strdup_printf("op%02x \"x\"\\y", insn->data[0]);
