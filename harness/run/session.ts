@@ -10,9 +10,9 @@ import { capitalise, lastWords, sideResult } from "./side_result.ts";
 import { decide, type Outcome } from "./judge.ts";
 import { narrowDivergence } from "./narrow.ts";
 import { continuationPlan, fastApart, goesOn, reconcile } from "./reconcile.ts";
-import { buildPlugin, type BuiltPlugin } from "../qemu/plugin_build.ts";
+import { buildPlanPlugins } from "../plan/plugins.ts";
 import { sideArgv } from "../plan/command_line.ts";
-import type { RunPlan, SidePlan } from "../plan/plan.ts";
+import type { RunPlan } from "../plan/plan.ts";
 import { QUIT_COMMAND, type Role } from "../core/protocol.ts";
 import { SidePair } from "./side_pair.ts";
 import { applyMessage, initialState, type SideState } from "./side_state.ts";
@@ -63,32 +63,6 @@ export interface SessionOptions {
   readonly onProgress?: ((p: Progress) => void) | undefined;
   /** Called with a line of what the session is doing (for --verbose). */
   readonly onEvent?: ((line: string) => void) | undefined;
-}
-
-/**
- * Builds the plugin for each side (once per API version) and, in
- * linux-user, the environment shim both sides preload.
- */
-async function buildFor(
-  plan: RunPlan,
-  cacheDir: string | undefined,
-): Promise<[BuiltPlugin, BuiltPlugin, BuiltPlugin | undefined]> {
-  const build = (side: SidePlan) =>
-    buildPlugin({
-      source: "lockstep",
-      api: side.qemu.pluginApi,
-      qemuPath: side.qemu.path,
-      header: plan.pluginHeader,
-      cacheDir,
-    });
-  const a = await build(plan.a);
-  const sameBuild = plan.a.qemu.pluginApi === plan.b.qemu.pluginApi &&
-    plan.a.qemu.path === plan.b.qemu.path;
-  const b = sameBuild ? a : await build(plan.b);
-  const shim = plan.mode === "user"
-    ? await buildPlugin({ source: "env_shim", api: 0, qemuPath: plan.a.qemu.path, cacheDir })
-    : undefined;
-  return [a, b, shim];
 }
 
 /** One pass over the guest: its outcome, and what the verdict needs of it. */
@@ -176,7 +150,7 @@ function leftToDetail(fast: Pass): string | undefined {
 /** Runs both sides of `plan` in lockstep and returns the verdict. */
 export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Promise<Verdict> {
   const event = opts.onEvent ?? (() => {});
-  const [pluginA, pluginB, shim] = await buildFor(plan, opts.cacheDir);
+  const { a: pluginA, b: pluginB, shim } = await buildPlanPlugins(plan, opts.cacheDir);
   for (const p of new Set([pluginA, pluginB])) {
     event(
       `plugin ${
