@@ -88,6 +88,9 @@ run x86_64-hello-variant  "$VARIANT" qemu-x86_64 $B/x86_64-hello-variant
 run x86_64-loop-1000      'loop 1000' qemu-x86_64 $B/x86_64-loop 1000
 run x86_64-loop           'loop 100000000' qemu-x86_64 $B/x86_64-loop
 run x86_64-rep            'rep 8b010000' qemu-x86_64 $B/x86_64-rep
+run x86_64-dense-1000     'dense 1000 6ae789f4' qemu-x86_64 $B/x86_64-dense 1000
+run x86_64-xmm            'xmm 1000' qemu-x86_64 $B/x86_64-xmm 1000
+run x86_64-xmm-variant    'xmm 1000' qemu-x86_64 $B/x86_64-xmm-variant 1000
 run sparc-hello           "$HELLO"   "${SPARC_KERNEL[@]}" -kernel $B/sparc-hello.elf
 run sparc-hello-variant   "$VARIANT" "${SPARC_KERNEL[@]}" -kernel $B/sparc-hello-variant.elf
 run sparc-bios            "$HELLO"   "${SPARC_BIOS[@]}" -bios $B/sparc-bios.bin
@@ -106,5 +109,6 @@ same_but_mix_step aarch64-hello.elf aarch64-hello-variant.elf
 same_but_mix_step riscv64-hello.elf riscv64-hello-variant.elf
 same_but_mix_step x86_64-env        x86_64-env-variant  digest_step
 same_but_mix_step aarch64-env       aarch64-env-variant digest_step
+same_but_mix_step x86_64-xmm        x86_64-xmm-variant  xmm_set
 
 exit $failed
