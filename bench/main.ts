@@ -1,74 +1,32 @@
 /**
- * `deno task bench`: lockstep against one QEMU, on the bundled workloads,
- * for each QEMU version set-up provides and both chain modes. Each row is
- * measured in one run, alternately: one QEMU with no plugin ("bare", what a
- * user feels), one QEMU with the counting plugin ("count", what a plugin
- * costs anyway), two of those at once ("2×count": what this machine charges
- * for two QEMUs side by side) and the full lockstep, `--pairs` times;
- * medians and their ratios are printed side by side (or --json).
+ * `deno task bench`: lockstep against one QEMU, on the workloads of
+ * bench/workloads.ts, for each QEMU version set-up provides and both chain
+ * modes. Each row is measured in one run, alternately: one QEMU with no
+ * plugin ("bare", what a user feels), one QEMU with the counting plugin
+ * ("count", what a plugin costs anyway), two of those at once ("2×count":
+ * what this machine charges for two QEMUs side by side) and the full
+ * lockstep, `--pairs` times; medians and their ratios, of the medians and
+ * round by round, are printed side by side (or --json).
  */
 import { parseArgs } from "../deps/cli.ts";
-import { markdownTable, QEMUS, report, runBench } from "./run.ts";
-import { type BenchRow, benchWorkload, type Workload } from "./measure.ts";
+import { markdownTable, report, runBench } from "./run.ts";
+import { type BenchRow, benchWorkload, type RunSample } from "./measure.ts";
+import { WORKLOAD_NAMES, workloads, writeInputs } from "./workloads.ts";
 
 const HELP = `Usage: deno task bench [OPTIONS]
 
 Options:
-      --quick          shorter runs (loop 20 M iterations, kernel and sparc
-                       300 M instructions)
+      --quick          shorter runs (the loops 60 M instructions, smaller inputs,
+                       kernel and sparc 300 M instructions)
       --pairs <N>      rounds per row (bare, count, 2×count, lockstep), median
                        quoted [default: 3]
-      --only <NAME>    run one workload: loop, kernel, sparc, aarch64-loop
+      --only <LIST>    run these workloads (comma list): ${WORKLOAD_NAMES.join(", ")}
       --qemu <V>       7.2 (Debian's), 10.2 (set-up's build) or all [default: all]
       --chain-only     only the --chain mode; --nochain-only likewise
       --compare <LIST> what lockstep compares (as the CLI's --compare) [default: all]
       --json           print the rows as JSON
   -h, --help           print help
 `;
-
-const root = new URL("../", import.meta.url).pathname;
-const guests = `${root}test/guests/build/`;
-
-function workloads(quick: boolean): Workload[] {
-  const kernelStop = quick ? 300_000_000 : undefined;
-  const list: Workload[] = [];
-  for (const [version, qemu] of Object.entries(QEMUS)) {
-    list.push(
-      {
-        name: "loop",
-        qemu: version,
-        options: {
-          arch: "x86_64",
-          image: `${guests}x86_64-loop`,
-          qemu: qemu("qemu-x86_64"),
-          guestArgs: [quick ? "20000000" : "1000000000"],
-        },
-      },
-      {
-        name: "kernel",
-        qemu: version,
-        options: {
-          arch: "x86_64",
-          image: `${guests}vmlinuz`,
-          qemu: qemu("qemu-system-x86_64"),
-          extra: ["-append", "console=ttyS0 panic=-1"],
-          maxInsns: kernelStop,
-        },
-      },
-      {
-        name: "sparc",
-        qemu: version,
-        options: {
-          arch: "sparc",
-          image: `${guests}sparc-hello.elf`,
-          qemu: qemu("qemu-system-sparc"),
-          maxInsns: kernelStop,
-        },
-      },
-    );
-  }
-  return list;
-}
 
 function table(rows: BenchRow[]): string {
   const head = [
@@ -81,11 +39,13 @@ function table(rows: BenchRow[]): string {
     "2×count s",
     "lockstep s",
     "× bare",
+    "× bare paired",
     "× count",
     "× count paired",
     "× 2×count",
     "RSS count MB",
     "RSS lockstep MB",
+    "retried",
   ];
   const body = rows.map((r) => [
     r.workload,
@@ -97,11 +57,13 @@ function table(rows: BenchRow[]): string {
     r.twoSeconds.toFixed(2),
     r.lockstepSeconds.toFixed(2),
     Number.isNaN(r.ratioBare) ? "n/a" : r.ratioBare.toFixed(2),
+    Number.isNaN(r.ratioBarePaired) ? "n/a" : r.ratioBarePaired.toFixed(2),
     r.ratio.toFixed(2),
     r.ratioPaired.toFixed(2),
     r.ratioTwo.toFixed(2),
     (r.singleRssKb / 1024).toFixed(0),
     (r.lockstepRssKb / 1024).toFixed(0),
+    String(r.retried.length),
   ]);
   return markdownTable(head, body);
 }
@@ -127,34 +89,46 @@ async function main(signal: AbortSignal): Promise<number> {
   }
   const pairs = Number(v.pairs ?? 3);
   const chains = v["chain-only"] ? [true] : v["nochain-only"] ? [false] : [false, true];
-  const rows: BenchRow[] = [];
-  const compare = v.compare === undefined ? undefined : v.compare.split(",");
-  for (const base of workloads(v.quick ?? false)) {
-    if (v.only && base.name !== v.only) continue;
-    if (v.qemu && v.qemu !== "all" && base.qemu !== v.qemu) continue;
-    const w = { ...base, options: { ...base.options, compare } };
-    for (const chain of chains) {
-      console.error(
-        `bench: ${w.name} on QEMU ${w.qemu} (${chain ? "chain" : "nochain"}), ${pairs} rounds`,
-      );
-      rows.push(
-        await benchWorkload(
-          w,
-          chain,
-          pairs,
-          (kind, s) =>
-            console.error(
-              `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.insns} insns  ${
-                (s.rssKb / 1024).toFixed(0)
-              } MB`,
-            ),
-          signal,
-        ),
-      );
-    }
+  const only = v.only?.split(",");
+  const unknown = only?.filter((n) => !(WORKLOAD_NAMES as readonly string[]).includes(n));
+  if (unknown?.length) {
+    console.error(`bench: no workload ${unknown.join(", ")} (known: ${WORKLOAD_NAMES.join(", ")})`);
+    return 2;
   }
-  report(Boolean(v.json), 2, rows, table(rows));
+  const compare = v.compare === undefined ? undefined : v.compare.split(",");
+  const rows: BenchRow[] = [];
+  const inputs = await Deno.makeTempDir({ prefix: "qemu-lockstep-bench-" });
+  try {
+    await writeInputs(inputs);
+    const chosen = workloads(v.quick ?? false, inputs).filter((w) =>
+      (!only || only.includes(w.name)) && (!v.qemu || v.qemu === "all" || w.qemu === v.qemu)
+    );
+    for (const base of chosen) {
+      const w = { ...base, options: { ...base.options, compare } };
+      for (const chain of chains) {
+        console.error(
+          `bench: ${w.name} on QEMU ${w.qemu} (${chain ? "chain" : "nochain"}), ${pairs} rounds`,
+        );
+        rows.push(await benchWorkload(w, chain, pairs, progress, signal));
+      }
+    }
+  } finally {
+    await Deno.remove(inputs, { recursive: true }).catch(() => {});
+  }
+  report(Boolean(v.json), 3, rows, table(rows));
+  for (const r of rows) {
+    for (const why of r.retried) console.error(`retried: ${r.workload} ${r.qemu}: ${why}`);
+  }
   return 0;
+}
+
+/** Each run as it ends, on stderr. */
+function progress(kind: string, s: RunSample): void {
+  console.error(
+    `  ${kind.padEnd(8)} ${s.seconds.toFixed(2)} s  ${s.insns} insns  ${
+      (s.rssKb / 1024).toFixed(0)
+    } MB`,
+  );
 }
 
 await runBench("bench", main);

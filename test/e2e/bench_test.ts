@@ -1,7 +1,7 @@
 // The benchmark command (bench/main.ts): its figures are real runs, and a
 // signal stops it with its QEMUs.
 import { alive, ROOT } from "./_cli.ts";
-import { equal, ok } from "../../deps/assert.ts";
+import { deepEqual, equal, ok } from "../../deps/assert.ts";
 
 const BENCH = ["run", "-A", `${ROOT}bench/main.ts`];
 
@@ -28,13 +28,13 @@ async function childRunning(pid: number, what: string, seconds: number): Promise
   throw new Error(`no ${what} under ${pid} after ${seconds} s`);
 }
 
-Deno.test("the bench prints one row of real runs: the same instructions counted alone and in lockstep", async () => {
+Deno.test("the bench prints rows of real runs: the same instructions counted alone and in lockstep", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       ...BENCH,
       "--quick",
       "--only",
-      "loop",
+      "loop,dense,gzip",
       "--qemu",
       "7.2",
       "--pairs",
@@ -46,26 +46,39 @@ Deno.test("the bench prints one row of real runs: the same instructions counted 
     stderr: "piped",
   }).output();
   equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const { rows } = JSON.parse(new TextDecoder().decode(out.stdout));
-  equal(rows.length, 1);
-  const [row] = rows;
-  equal(row.workload, "loop");
-  equal(row.chain, true);
-  // 20 M iterations of three instructions, and the guest's few others.
-  ok(row.insns > 60_000_000 && row.insns < 60_001_000, `${row.insns}`);
-  equal(row.samples.single[0].insns, row.insns);
-  for (
-    const k of [
-      "bareSeconds",
-      "singleSeconds",
-      "twoSeconds",
-      "lockstepSeconds",
-      "ratio",
-      "ratioPaired",
-      "ratioTwo",
-    ]
-  ) {
-    ok(row[k] > 0, `${k} ${row[k]}`);
+  const { version, rows } = JSON.parse(new TextDecoder().decode(out.stdout));
+  equal(version, 3);
+  deepEqual(rows.map((r: { workload: string }) => r.workload), ["loop", "dense", "gzip"]);
+  const [loop, dense, gzip] = rows;
+  equal(loop.chain, true);
+  // 20 M iterations of three instructions, 6 M of ten, and the guests' few others.
+  ok(loop.insns > 60_000_000 && loop.insns < 60_001_000, `${loop.insns}`);
+  ok(dense.insns > 60_000_000 && dense.insns < 60_001_000, `${dense.insns}`);
+  ok(dense.samples.single[0].blocks < loop.samples.single[0].blocks / 3);
+  // A Debian program on a file the bench wrote: tens of millions.
+  ok(gzip.insns > 10_000_000, `${gzip.insns}`);
+  // The loops run the same instructions alone and in lockstep; a dynamic
+  // program's start-up differs a little with the environment lockstep gives.
+  equal(loop.samples.single[0].insns, loop.insns);
+  equal(dense.samples.single[0].insns, dense.insns);
+  ok(Math.abs(gzip.samples.single[0].insns / gzip.insns - 1) < 0.02);
+  for (const row of rows) {
+    for (
+      const k of [
+        "bareSeconds",
+        "singleSeconds",
+        "twoSeconds",
+        "lockstepSeconds",
+        "ratio",
+        "ratioPaired",
+        "ratioBare",
+        "ratioBarePaired",
+        "ratioTwo",
+      ]
+    ) {
+      ok(row[k] > 0, `${row.workload} ${k} ${row[k]}`);
+    }
+    deepEqual(row.retried, []);
   }
 });
 
