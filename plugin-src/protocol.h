@@ -78,9 +78,7 @@
     X(DETAIL, "detail") \
     X(FASTCOUNT, "fastcount") \
     X(ADDRS, "addrs") \
-    X(COUNTERS, "counters") \
-    X(CHILDREN, "children") \
-    X(PROC, "proc")
+    X(COUNTERS, "counters")
 
 /*
  * The record stream (record=PATH, record.c): frames of a one-byte kind,

@@ -10,7 +10,6 @@ import {
   locatePluginArgs,
   lockstepPluginArgs,
   narrowPluginArgs,
-  PLUGIN_ARGS,
   pluginSpec,
   type RecordParams,
   recordPluginArgs,
@@ -92,16 +91,10 @@ const OPEN_SIDE_DIR_PRELOAD = 'exec 3<"$1" && LD_PRELOAD="$2" && LOCKSTEP_DEVICE
 
 /** What the plugin of one side is started to do. */
 export type PluginPass =
-  /**
-   * The detail pass (block rings, events, dumps); `fastCount` counts as the
-   * fast pass does; `children`: see below.
-   */
-  | { readonly kind: "lockstep"; readonly fastCount?: boolean; readonly children?: boolean }
-  /**
-   * The fast pass: inline counts and checkpoints only. `children`: the peer
-   * is the other side's QEMU (not a trace): forked children pair up too.
-   */
-  | { readonly kind: "fast"; readonly children?: boolean }
+  /** The detail pass (block rings, events, dumps); `fastCount` counts as the fast pass does. */
+  | { readonly kind: "lockstep"; readonly fastCount?: boolean }
+  /** The fast pass: inline counts and checkpoints only. */
+  | { readonly kind: "fast" }
   /** Recording a golden trace. */
   | { readonly kind: "record"; readonly rec: RecordParams }
   /** Alone, reporting every step of [from, to] (narrowing). */
@@ -146,11 +139,8 @@ export function sideArgv(r: SideArgvRequest): string[] {
     : pass.kind === "locate"
     ? locatePluginArgs(side, runDir, pass.pc, pass.at)
     : narrowPluginArgs(plan, side, runDir, pass.from, pass.to, pass.fastCount ?? false);
-  const children = (pass.kind === "lockstep" || pass.kind === "fast") && pass.children &&
-    plan.mode === "user";
-  const all = [...args, ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : [])];
   return withQemuArgs(plan, side, runDir, [
-    ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, all)),
+    ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, args)),
     ...(r.gdbStub === undefined ? [] : gdbStubArgs(plan.mode, r.gdbStub)),
   ], r.plugin.shim);
 }

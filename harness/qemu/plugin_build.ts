@@ -30,7 +30,6 @@ export const PLUGIN_UNITS = {
     "fast.c",
     "record.c",
     "process.c",
-    "reexec.c",
     "syscalls.c",
     "death.c",
   ],
