@@ -107,27 +107,31 @@ static inline void compat_insn_cb_if(struct qemu_plugin_insn *insn,
 }
 
 /*
- * The fast pass's inline flavour (fast.c): per-vCPU scoreboard entries that
- * blocks add to and store into, and callbacks made only when an entry
- * meets a condition: both from API 3 (QEMU 9.1). Before that the fast
- * pass calls C at every block (exec.c).
+ * The fast pass's counting (fast.c): per-vCPU entries that blocks add to
+ * inline (API 1: one plain variable, the plugin's only vCPU; from API 2 a
+ * scoreboard), and from API 3 (QEMU 9.1) inline stores and callbacks made
+ * only when an entry meets a condition. Before API 3 a "conditional"
+ * callback is called at every block and must test the condition itself.
  */
-#define COMPAT_HAS_INLINE_FAST (QEMU_PLUGIN_VERSION >= 3)
+#define COMPAT_HAS_COND_CB (QEMU_PLUGIN_VERSION >= 3)
 
-#if QEMU_PLUGIN_VERSION >= 3
+#if QEMU_PLUGIN_VERSION >= 2
 typedef struct qemu_plugin_scoreboard CompatScoreboard;
 typedef qemu_plugin_u64 CompatEntry;
-typedef enum qemu_plugin_cond CompatCond;
-#define COMPAT_COND_EQ QEMU_PLUGIN_COND_EQ
-#define COMPAT_COND_NE QEMU_PLUGIN_COND_NE
-#define COMPAT_COND_LT QEMU_PLUGIN_COND_LT
-#define COMPAT_COND_LE QEMU_PLUGIN_COND_LE
 #else
 typedef struct CompatScoreboard CompatScoreboard;
 typedef struct {
     CompatScoreboard *score;
     size_t offset;
 } CompatEntry;
+#endif
+#if QEMU_PLUGIN_VERSION >= 3
+typedef enum qemu_plugin_cond CompatCond;
+#define COMPAT_COND_EQ QEMU_PLUGIN_COND_EQ
+#define COMPAT_COND_NE QEMU_PLUGIN_COND_NE
+#define COMPAT_COND_LT QEMU_PLUGIN_COND_LT
+#define COMPAT_COND_LE QEMU_PLUGIN_COND_LE
+#else
 typedef int CompatCond;
 #define COMPAT_COND_EQ 0
 #define COMPAT_COND_NE 0
@@ -135,13 +139,13 @@ typedef int CompatCond;
 #define COMPAT_COND_LE 0
 #endif
 
-/* A scoreboard of `size`-byte entries, one per vCPU (API 3 on). */
+/* A scoreboard of `size`-byte entries, one per vCPU (API 1: vCPU 0's). */
 static inline CompatScoreboard *compat_scoreboard_new(size_t size)
 {
-#if QEMU_PLUGIN_VERSION >= 3
+#if QEMU_PLUGIN_VERSION >= 2
     return qemu_plugin_scoreboard_new(size);
 #else
-    return NULL;
+    return g_malloc0(size);
 #endif
 }
 
@@ -149,14 +153,17 @@ static inline CompatScoreboard *compat_scoreboard_new(size_t size)
 static inline void *compat_scoreboard_find(CompatScoreboard *sb,
                                            unsigned int vcpu)
 {
-#if QEMU_PLUGIN_VERSION >= 3
+#if QEMU_PLUGIN_VERSION >= 2
     return qemu_plugin_scoreboard_find(sb, vcpu);
 #else
-    return NULL;
+    return sb;
 #endif
 }
 
-/* At the start of tb, inline: entry += imm (add) or entry = imm (store). */
+/*
+ * At the start of tb, inline: entry += imm (add) or entry = imm (store,
+ * API 3 on).
+ */
 static inline void compat_tb_inline(struct qemu_plugin_tb *tb, bool store,
                                     CompatEntry entry, uint64_t imm)
 {
@@ -164,10 +171,22 @@ static inline void compat_tb_inline(struct qemu_plugin_tb *tb, bool store,
     qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
         tb, store ? QEMU_PLUGIN_INLINE_STORE_U64 : QEMU_PLUGIN_INLINE_ADD_U64,
         entry, imm);
+#elif QEMU_PLUGIN_VERSION == 2
+    g_assert(!store);
+    qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+        tb, QEMU_PLUGIN_INLINE_ADD_U64, entry, imm);
+#else
+    g_assert(!store);
+    qemu_plugin_register_vcpu_tb_exec_inline(
+        tb, QEMU_PLUGIN_INLINE_ADD_U64, (char *)entry.score + entry.offset,
+        imm);
 #endif
 }
 
-/* Before insn, inline: entry += imm (add) or entry = imm (store). */
+/*
+ * Before insn, inline: entry += imm (add) or entry = imm (store, API 3
+ * on).
+ */
 static inline void compat_insn_inline(struct qemu_plugin_insn *insn,
                                       bool store, CompatEntry entry,
                                       uint64_t imm)
@@ -176,10 +195,22 @@ static inline void compat_insn_inline(struct qemu_plugin_insn *insn,
     qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
         insn, store ? QEMU_PLUGIN_INLINE_STORE_U64 : QEMU_PLUGIN_INLINE_ADD_U64,
         entry, imm);
+#elif QEMU_PLUGIN_VERSION == 2
+    g_assert(!store);
+    qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+        insn, QEMU_PLUGIN_INLINE_ADD_U64, entry, imm);
+#else
+    g_assert(!store);
+    qemu_plugin_register_vcpu_insn_exec_inline(
+        insn, QEMU_PLUGIN_INLINE_ADD_U64, (char *)entry.score + entry.offset,
+        imm);
 #endif
 }
 
-/* At the start of tb, call cb only when `entry cond imm`. */
+/*
+ * At the start of tb (before its inline operations), call cb only when
+ * `entry cond imm`; before API 3 at every block (cb tests it).
+ */
 static inline void compat_tb_cb_if(struct qemu_plugin_tb *tb,
                                    qemu_plugin_vcpu_udata_cb_t cb,
                                    enum qemu_plugin_cb_flags flags,
@@ -189,6 +220,8 @@ static inline void compat_tb_cb_if(struct qemu_plugin_tb *tb,
 #if QEMU_PLUGIN_VERSION >= 3
     qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, cb, flags, cond, entry,
                                               imm, udata);
+#else
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, cb, flags, udata);
 #endif
 }
 

@@ -115,16 +115,6 @@ void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
     stream.expect = *stream.last_insns + (tb->n > 1);
 }
 
-/*
- * The fast pass's callback flavour (before API 3): vcpu_tb_exec() without
- * the block ring, which it never dumps, and with the sum its inline
- * flavour computes (exec_block_fast(), shared with record.c's callback).
- */
-void vcpu_tb_exec_fast(unsigned int vcpu_index, void *udata)
-{
-    exec_block_fast(udata);
-}
-
 /* Where falling through from the last retired instruction of p leads. */
 static uint64_t fall_through(const TbInfo *p)
 {

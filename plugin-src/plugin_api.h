@@ -93,10 +93,16 @@ void *qemu_plugin_scoreboard_find(struct qemu_plugin_scoreboard *score,
 void qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
     struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
     qemu_plugin_u64 entry, uint64_t imm);
+void qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+    struct qemu_plugin_tb *tb, enum qemu_plugin_op op,
+    qemu_plugin_u64 entry, uint64_t imm);
 #else
 void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn,
                                                 enum qemu_plugin_op op,
                                                 void *ptr, uint64_t imm);
+void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb,
+                                              enum qemu_plugin_op op,
+                                              void *ptr, uint64_t imm);
 #endif
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
                                     qemu_plugin_udata_cb_t exit_cb,
@@ -196,14 +202,11 @@ void qemu_plugin_register_vcpu_insn_exec_cond_cb(
     struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
     enum qemu_plugin_cb_flags flags, enum qemu_plugin_cond cond,
     qemu_plugin_u64 entry, uint64_t imm, void *userdata);
-/* The same at the start of a block, and inline operations there. */
+/* The same at the start of a block. */
 void qemu_plugin_register_vcpu_tb_exec_cond_cb(
     struct qemu_plugin_tb *tb, qemu_plugin_vcpu_udata_cb_t cb,
     enum qemu_plugin_cb_flags flags, enum qemu_plugin_cond cond,
     qemu_plugin_u64 entry, uint64_t imm, void *userdata);
-void qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
-    struct qemu_plugin_tb *tb, enum qemu_plugin_op op,
-    qemu_plugin_u64 entry, uint64_t imm);
 #endif
 
 #if QEMU_PLUGIN_VERSION >= 2

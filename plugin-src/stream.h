@@ -4,9 +4,9 @@
  * stream.h - the executed stream's inline helpers, for the hot path and
  * what reads the stream back: the hashes, the block ring and its entries'
  * bit packing, the event ring's indexing, x86 rep string instructions,
- * and retiring a block that ran whole (exec_block_fast(), shared by
- * exec.c's and record.c's callbacks). Inline here so that the compiler
- * sees each callback whole; the state they touch is lockstep.h's.
+ * and retiring a block that ran whole (exec_block_fast(), record.c's
+ * callback). Inline here so that the compiler sees each callback whole;
+ * the state they touch is lockstep.h's.
  */
 #ifndef LOCKSTEP_STREAM_H
 #define LOCKSTEP_STREAM_H
@@ -31,9 +31,9 @@ static inline uint64_t mix(uint64_t v)
 
 /*
  * The instruction stream's hash multiplies by HASH_MUL per instruction (a
- * polynomial: order matters); the fast pass's only adds (its inline
- * flavour can only add constants), and its callback flavour must compute
- * the same numbers to compare with it.
+ * polynomial: order matters); the fast pass's only adds (inline operations
+ * can only add constants, fast.c), and recording's callback (record.c)
+ * must compute the same numbers to compare with it.
  */
 static inline uint64_t stream_mul(void)
 {
@@ -207,11 +207,11 @@ static inline void make_pending(const TbInfo *tb)
 }
 
 /*
- * The fast pass's callback flavour, inline in exec.c's callback and
- * record.c's: retire the pending block into the stream (its sum; no block
- * ring, which the fast pass never dumps), then make tb pending. The common
- * case, the pending block ran whole and did not start by repeating the
- * last instruction, takes a few instructions; anything else is retire()'s.
+ * Recording's counting (record.c's callback), as the fast pass counts:
+ * retire the pending block into the stream (its sum; no block ring, which
+ * it never dumps), then make tb pending. The common case, the pending
+ * block ran whole and did not start by repeating the last instruction,
+ * takes a few instructions; anything else is retire()'s.
  */
 static inline void exec_block_fast(const TbInfo *tb)
 {
