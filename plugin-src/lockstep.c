@@ -163,10 +163,6 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                                  ? QEMU_PLUGIN_CB_R_REGS
                                                  : QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)shared);
-    } else if (options.fast && !options.regs) {
-        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_fast,
-                                             QEMU_PLUGIN_CB_NO_REGS,
-                                             (void *)shared);
     } else if (options.regs) {
         qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec_regs,
                                              QEMU_PLUGIN_CB_R_REGS,

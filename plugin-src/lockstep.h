@@ -15,8 +15,8 @@
  * every argument, message and command.
  *
  * The units: lockstep.c (install, translation, exit), exec.c (the hot
- * path: the per-block callbacks), fast.c (the fast pass's inline flavour,
- * API 3 on), record.c (the record stream, record=), events.c (memory and
+ * path: the per-block callbacks), fast.c (the fast pass), record.c (the
+ * record stream, record=), events.c (memory and
  * system call events), regs.c (registers and narrowing), sync.c
  * (checkpoints, the peer's news, stopping and resuming), peer.c (sockets
  * and the reader thread), report.c (everything written to the
@@ -337,7 +337,6 @@ extern TbTable tb_table;
 
 /* exec.c: the hot path (the per-block callbacks) and the block ring. */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata);
-void vcpu_tb_exec_fast(unsigned int vcpu_index, void *udata);
 void vcpu_tb_exec_regs(unsigned int vcpu_index, void *udata);
 void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata);
 /* Retire the pending block when it did not simply run whole. */
@@ -347,7 +346,7 @@ uint64_t prefix_hash(uint64_t h, const TbInfo *tb, uint32_t first,
                      uint64_t k);
 void stream_alloc(void);
 
-/* fast.c: the fast pass's inline flavour. */
+/* fast.c: the fast pass. */
 bool fast_counts_inline(void);
 void fast_install(void);
 void fast_vcpu_init(void);
