@@ -240,6 +240,17 @@ void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn,
     o->ptr = ptr;
     o->imm = imm;
 }
+
+void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb,
+                                              enum qemu_plugin_op op,
+                                              void *ptr, uint64_t imm)
+{
+    Op *o = new_tb_op(tb, OP_ADD);
+
+    g_assert(op == QEMU_PLUGIN_INLINE_ADD_U64);
+    o->ptr = ptr;
+    o->imm = imm;
+}
 #endif
 
 #if QEMU_PLUGIN_VERSION >= 3
