@@ -4,11 +4,12 @@
  * fast.c - the fast pass (fast=on): the translated code itself counts the
  * stream, and C runs only at a mark (a checkpoint, the limit), after a
  * block that was cut short, and for a register snapshot; before API 3,
- * which has no conditional callbacks, a short C test at every block
- * decides. Most runs never diverge: they should cost about what one QEMU
- * costs. When the checkpoints disagree, the plugin says where ("apart")
- * and parks; the harness then re-runs both sides with the detail pass (the
- * block ring, events, dumps: exec.c and sync.c) to name the instruction.
+ * which has no conditional callbacks, a short C callback at every block
+ * tests and counts. Most runs never diverge: they should cost about what
+ * one QEMU costs. When the checkpoints disagree, the plugin says where
+ * ("apart") and parks; the harness then re-runs both sides with the detail
+ * pass (the block ring, events, dumps: exec.c and sync.c) to name the
+ * instruction.
  *
  * Every block takes, at its start, its instruction count off a countdown
  * (and counts itself in the same operation, see BLOCK_BITS) and adds the
@@ -24,7 +25,8 @@
  * conditional: QEMU tests the entry in the translated code and calls
  * fast_block() only when the previous block was left open, when this one
  * reaches a mark, or while a register snapshot is due (before API 3,
- * fast_every() runs at every block and tests the same in C).
+ * fast_every() runs at every block, tests the same and counts the block in
+ * C).
  */
 #include "lockstep.h"
 
@@ -307,18 +309,28 @@ static void fast_block(unsigned int vcpu_index, void *udata)
     }
 }
 
+/* Before API 3: a block's counting, inline from API 3 on, at its start. */
+static inline void count_block(const TbInfo *tb)
+{
+    vcpu0->countdown += 1 - ((uint64_t)tb->n << BLOCK_BITS) - CLOSED;
+    vcpu0->sum += tb->sum;
+    vcpu0->open = tb->id;
+}
+
 /* fast_every()'s rare case, apart so that the common one saves no register. */
 static void __attribute__((noinline)) fast_every_call(const TbInfo *tb)
 {
     if (!rep_again(tb)) {
         fast_call(tb);
     }
-    vcpu0->open = tb->id;
+    count_block(tb);
 }
 
 /*
- * Before API 3: at every block, what QEMU tests from API 3 on, and the
- * store of the block's id, which has no inline operation there.
+ * Before API 3, which has neither conditional callbacks nor inline stores,
+ * at every block: what QEMU tests from API 3 on, then the block's counting,
+ * which C does in fewer instructions than QEMU's inline adds, and saves
+ * translating them. Only the add on the last instruction stays inline.
  */
 static void fast_every(unsigned int vcpu_index, void *udata)
 {
@@ -328,7 +340,7 @@ static void fast_every(unsigned int vcpu_index, void *udata)
         fast_every_call(tb);
         return;
     }
-    vcpu0->open = tb->id;
+    count_block(tb);
 }
 
 void fast_install(void)
@@ -363,10 +375,11 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
                     threshold(tb), (void *)tb);
     if (COMPAT_HAS_COND_CB) {
         compat_tb_inline(qtb, true, entry(offsetof(FastVcpu, open)), tb->id);
+        compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, countdown)),
+                         1 - ((uint64_t)tb->n << BLOCK_BITS) - CLOSED);
+        compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, sum)),
+                         tb->sum);
     }
-    compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, countdown)),
-                     1 - ((uint64_t)tb->n << BLOCK_BITS) - CLOSED);
-    compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, sum)), tb->sum);
     last = qemu_plugin_tb_get_insn(qtb, tb->n - 1);
     compat_insn_inline(last, false, entry(offsetof(FastVcpu, countdown)),
                        tb->rep_last ? REP_DONE : CLOSED);
