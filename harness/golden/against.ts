@@ -24,7 +24,7 @@ import type { RunPlan } from "../plan/plan.ts";
 import { buildPlugin } from "../qemu/plugin_build.ts";
 import { textSha256 } from "./record.ts";
 import type { SessionOptions } from "../run/session.ts";
-import { lastWords } from "../run/side_result.ts";
+import { withLastWords } from "../run/side_result.ts";
 import { nameDivergence } from "../guest/symbols.ts";
 import type { Trace } from "../trace/reader.ts";
 import { type PeerEnd, PeerMsgType, type PeerPart } from "./trace_peer.ts";
@@ -166,13 +166,14 @@ export async function runAgainst(
     divergence: Divergence | null,
     fp: FastPassReport,
   ): Promise<Verdict> => {
-    const said = outcome.blame && lastWords(live.stderrTail);
     const wall = elapsed();
     return await withDisassembly({
       ...base,
       status: outcome.status,
       stoppedBy: outcome.stoppedBy,
-      message: said ? `${outcome.message}: ${said}` : outcome.message,
+      message: outcome.blame
+        ? withLastWords(outcome.message, live.stderrTail, plan, plan.b)
+        : outcome.message,
       insns: divergence?.insn ?? outcome.insns ??
         (outcome.status === "match" ? fast.state.insns : Math.min(fast.state.insns, a.insns)),
       wallSeconds: Math.round(wall * 1000) / 1000,

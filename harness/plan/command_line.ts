@@ -174,6 +174,16 @@ export function argvWithPlugin(
   return withQemuArgs(plan, side, runDir, pluginArgv(side, runDir, spec), shim);
 }
 
+/**
+ * One side's command as a person would type it to run the same QEMU on the
+ * same guest without the plugin and the environment shim (linux-user: the
+ * image where the user named it, not the run directory's copy).
+ */
+export function commandWithoutPlugin(plan: RunPlan, side: SidePlan): string[] {
+  if (plan.mode === "user") return [...side.head, ...side.tail, side.image, ...plan.guestArgs];
+  return [side.command, ...side.head, ...side.tail];
+}
+
 /** One side's argv with `plugin` (QEMU options) between the plan's head and tail. */
 function withQemuArgs(
   plan: RunPlan,

@@ -6,7 +6,7 @@
  * divergence, and returns the Verdict.
  */
 import { judgeOrResume } from "./judge_or_resume.ts";
-import { capitalise, lastWords, sideResult } from "./side_result.ts";
+import { capitalise, sideResult, withLastWords } from "./side_result.ts";
 import { decide, type Outcome } from "./judge.ts";
 import { narrowDivergence } from "./narrow.ts";
 import { continuationPlan, fastApart, goesOn, reconcile } from "./reconcile.ts";
@@ -284,8 +284,14 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     );
   }
   // An error that QEMU itself explained: its last words, in the message.
-  const said = outcome.blame && lastWords(pass.sides[outcome.blame].stderrTail);
-  const message = said ? `${outcome.message}: ${said}` : outcome.message;
+  const message = outcome.blame
+    ? withLastWords(
+      outcome.message,
+      pass.sides[outcome.blame].stderrTail,
+      judgedPlan,
+      judgedPlan[outcome.blame],
+    )
+    : outcome.message;
   const insns = divergence?.insn ?? outcome.insns ??
     (outcome.status === "match" ? state.a.insns : Math.min(state.a.insns, state.b.insns));
   // The guests' output (or exit status) differs though no compared

@@ -101,6 +101,39 @@ Deno.test("one side's QEMU refuses the guest: exit 2 at once with its words, the
   }
 });
 
+Deno.test("a QEMU that exits without a word: the message says what was run, to run alone", async () => {
+  await using tmp = await tempDir();
+  await using bin = await tempDir();
+  // Answers --version as Debian's QEMU does, then ends silently on the run.
+  const silent = `${bin.path}/qemu-x86_64-silent`;
+  await Deno.writeTextFile(
+    silent,
+    '#!/bin/sh\ncase " $* " in *" --version "*) exec /usr/bin/qemu-x86_64 "$@";; esac\nexit 3\n',
+  );
+  await Deno.chmod(silent, 0o755);
+  const r = await runCli(
+    ["--json", "--qemu-b", silent, "x86_64", g("x86_64-hello"), "--", "one", "two"],
+    {
+      env: { TMPDIR: tmp.path },
+      timeoutMs: 60_000,
+    },
+  );
+  equal(r.code, 2, r.stderr);
+  equal(r.json.status, "error");
+  match(
+    r.json.message,
+    /^QEMU for side b .*exit code 3.*, and printed nothing\. Without the plugin it ran: /,
+  );
+  // The command is side b's, with the image where the user named it and its arguments.
+  const ran = r.json.message.split("Without the plugin it ran: ")[1];
+  ok(ran.includes(` ${silent} `), ran);
+  ok(ran.includes(` ${g("x86_64-hello")} one two `), ran);
+  ok(!ran.includes("-plugin"), ran);
+  const left = [];
+  for await (const e of Deno.readDir(tmp.path)) left.push(e.name);
+  deepEqual(left, []);
+});
+
 Deno.test("a 2.5 GB sparse image is neither read into memory nor copied whole", async (t) => {
   await using dir = await tempDir();
   const big = `${dir.path}/x86_64-hello-big`;
