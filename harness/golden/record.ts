@@ -17,7 +17,7 @@ import { RecordStream } from "./record_stream.ts";
 import { SidePair } from "../run/side_pair.ts";
 import { superviseOne } from "../run/supervise_one.ts";
 import { PeerMsgType, TracePeer } from "./trace_peer.ts";
-import type { TraceHeader, TraceSummary } from "../trace/format.ts";
+import { TRACE_VERSION, type TraceHeader, type TraceSummary } from "../trace/format.ts";
 import { TraceWriter } from "../trace/writer.ts";
 import { fromOsError } from "../core/errors.ts";
 import { DEFAULTS } from "../core/defaults.ts";
@@ -117,7 +117,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   let stream: RecordStream | undefined;
   let header: TraceHeader | undefined;
   const makeHeader = (argv: readonly string[], registers: readonly string[]): TraceHeader => ({
-    format: 1,
+    format: TRACE_VERSION,
     tool: `qemu-lockstep ${denoJson.version}`,
     created: new Date().toISOString(),
     host: { hostname: Deno.hostname(), os: Deno.build.os, arch: Deno.build.arch },

@@ -1,5 +1,5 @@
 /**
- * The golden trace's file format (docs/trace-format.md), version 1: the
+ * The golden trace's file format (docs/trace-format.md), version 2: the
  * layout, its fixed-size parts and their checks. Pure: bytes in, bytes
  * out; writer.ts and reader.ts do the file work. Every integer
  * is little-endian whatever the host, and every byte of the file is
@@ -22,8 +22,12 @@ import { SetupError } from "../core/errors.ts";
 /** The first and last eight bytes of every trace. */
 export const TRACE_MAGIC = "QLSTRACE";
 export const TRACE_END_MAGIC = "QLSTREND";
-/** The format version this code writes and reads. */
-export const TRACE_VERSION = 1;
+/**
+ * The format version this code writes and reads. 2: a system call's
+ * argument hash covers the arguments it takes (version 1 hashed six
+ * registers, so its calls would differ from every newer recording).
+ */
+export const TRACE_VERSION = 2;
 export const PREFIX_SIZE = 20;
 export const FOOTER_SIZE = 32;
 /** One ChunkEntry in the trailer. */

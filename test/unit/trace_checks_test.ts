@@ -225,7 +225,7 @@ Deno.test("a real trace file whose header was changed, checksum and all, is refu
     "no longer JSON",
     () =>
       fails(
-        edited(`"format":1,`, `"format":1;`),
+        edited(`"format":2,`, `"format":2;`),
         "Trace t.trace's header is damaged: it is not a JSON object",
       ),
   );

@@ -157,8 +157,13 @@ Deno.test("a file that is not a whole trace is a TraceError that says what is wr
   );
   await t.step("a newer format", () => {
     const b = real.slice();
-    b[8] = 2;
-    return fails(b, /format version 2; this qemu-lockstep reads version 1/);
+    b[8] = 3;
+    return fails(b, /format version 3; this qemu-lockstep reads version 2/);
+  });
+  await t.step("an older format (system calls hashed otherwise)", () => {
+    const b = real.slice();
+    b[8] = 1;
+    return fails(b, /format version 1; this qemu-lockstep reads version 2/);
   });
   await t.step("a damaged header", () => {
     const b = real.slice();
