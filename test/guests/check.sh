@@ -91,6 +91,9 @@ run x86_64-rep            'rep 8b010000' qemu-x86_64 $B/x86_64-rep
 run x86_64-dense-1000     'dense 1000 6ae789f4' qemu-x86_64 $B/x86_64-dense 1000
 run x86_64-xmm            'xmm 1000' qemu-x86_64 $B/x86_64-xmm 1000
 run x86_64-xmm-variant    'xmm 1000' qemu-x86_64 $B/x86_64-xmm-variant 1000
+run x86_64-cpuid          'cpuid 00000000' qemu-x86_64 -cpu qemu64 $B/x86_64-cpuid
+run x86_64-world-probe    'end' qemu-x86_64 $B/x86_64-world-probe
+run aarch64-world-probe   'end' qemu-aarch64 $B/aarch64-world-probe
 run sparc-hello           "$HELLO"   "${SPARC_KERNEL[@]}" -kernel $B/sparc-hello.elf
 run sparc-hello-variant   "$VARIANT" "${SPARC_KERNEL[@]}" -kernel $B/sparc-hello-variant.elf
 run sparc-bios            "$HELLO"   "${SPARC_BIOS[@]}" -bios $B/sparc-bios.bin
