@@ -25,6 +25,7 @@ import {
   type Status,
 } from "../mod.ts";
 import { err, out, writeOutputs } from "./_output.ts";
+import { worldProbes } from "./setup_qemus.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** Exit codes, like diff/cmp: 0 same, 1 different, 2 trouble, 3 no verdict. */
@@ -166,6 +167,7 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
       since: started,
       keepTemp: cmd.keepTemp,
       cacheDir: cmd.cacheDir,
+      worldProbes: worldProbes(),
       onProgress: live ? showProgress : undefined,
       onEvent: output.verbose
         ? (line: string) => err(`${live ? "\r\x1b[K" : ""}[lockstep] ${line}\n`)

@@ -23,6 +23,7 @@ import {
 } from "../mod.ts";
 import { basename, join } from "../deps/path.ts";
 import { err, out, printable, writeOutputs } from "./_output.ts";
+import { worldProbes } from "./setup_qemus.ts";
 
 /** Help for the subcommand. */
 export const SUITE_HELP = `Usage: qemu-lockstep suite [OPTIONS] <FILE>
@@ -173,6 +174,7 @@ export async function suiteMain(argv: readonly string[], signal: AbortSignal): P
     jobs: cmd.jobs,
     signal,
     cacheDir: cmd.cacheDir,
+    worldProbes: worldProbes(),
     onStart: (k) => {
       running.add(printable(k.name));
       if (!tty) err(`start ${printable(k.name)}\n`);

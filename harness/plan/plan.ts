@@ -15,6 +15,7 @@ import {
 import { type ArchPreset, findPreset, PRESETS } from "../core/arch_presets.ts";
 import { probeQemu, type QemuBinary, whichBinary } from "../qemu/binary.ts";
 import { compareFirmware } from "../qemu/firmware.ts";
+import type { WorldDifference } from "../verdict/verdict.ts";
 import { DEFAULTS, LIMITS } from "../core/defaults.ts";
 import { type Bound, BOUNDS, checkBound, describeBound } from "../core/bounds.ts";
 import { basename, resolve } from "../../deps/path.ts";
@@ -156,6 +157,12 @@ export interface RunPlan {
   readonly counters: boolean;
   /** Differences between the sides that are not TCG's doing, with the fix. */
   readonly warnings: readonly string[];
+  /**
+   * linux-user: how the worlds the two QEMUs give the guest differ (the
+   * auxiliary vector, the CPU), learnt by the session before the run with
+   * the world probe; absent when they are equal or were not learnt.
+   */
+  readonly world?: WorldDifference | undefined;
   readonly env: Record<string, string>;
   readonly cwd: string;
   readonly a: SidePlan;

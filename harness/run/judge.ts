@@ -16,7 +16,14 @@ import { syscallArgs, syscallName } from "../core/syscalls.ts";
 import { DEFAULTS } from "../core/defaults.ts";
 import { sideDump, type SideState } from "./side_state.ts";
 import { describeGuestEnd, endsDiffer, guestEnd } from "./guest_end.ts";
-import { type Divergence, eventView, type Status, type StoppedBy } from "../verdict/verdict.ts";
+import {
+  type Divergence,
+  eventView,
+  type Status,
+  type StoppedBy,
+  type WorldDifference,
+} from "../verdict/verdict.ts";
+import { worldDifferenceAt, type WorldRun } from "../verdict/world.ts";
 
 /** How a run ended, before naming and narrowing. */
 export interface Outcome {
@@ -289,6 +296,7 @@ export function compareOutcome(
   b: SideState,
   history: number,
   countersEqual = false,
+  world?: { readonly diff: WorldDifference; readonly run: Omit<WorldRun, "arch"> },
 ): Outcome {
   for (const s of [a, b]) {
     if (!s.dump!.complete) {
@@ -342,14 +350,18 @@ export function compareOutcome(
   const counter = ev && !countersEqual
     ? counterReadBefore(sideDump(a).blocks, r.insn, arch)
     : undefined;
-  const env = ev &&
+  // The two QEMUs' worlds (auxiliary vector, CPU) differ where the guest
+  // read them: any kind of difference may follow from that.
+  const env = (ev &&
     (environmentDifference(ev.a, ev.b, arch) ??
-      (counter && counterDifference(ev.a, ev.b, counter)));
+      (counter && counterDifference(ev.a, ev.b, counter)))) ||
+    (world &&
+      worldDifferenceAt(world.diff, sideDump(a), sideDump(b), r.insn, { ...world.run, arch }));
   const kinds = [ev?.a?.kind, ev?.b?.kind];
-  const kind = !ev
-    ? "pc"
-    : env
+  const kind = env
     ? "environment"
+    : !ev
+    ? "pc"
     : kinds.includes(EventKind.REGS)
     ? "regs"
     : kinds.some((k) => k === EventKind.LOAD || k === EventKind.STORE)

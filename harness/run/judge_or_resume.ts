@@ -22,7 +22,19 @@ export async function judgeOrResume(
   transients: Excursion[],
   opts: SessionOptions,
 ): Promise<Outcome | undefined> {
-  const r = compareOutcome(state.a, state.b, plan.history, plan.counters);
+  const r = compareOutcome(
+    state.a,
+    state.b,
+    plan.history,
+    plan.counters,
+    plan.world && {
+      diff: plan.world,
+      run: {
+        sameImage: plan.a.image === plan.b.image,
+        syscalls: plan.compare.includes("syscalls"),
+      },
+    },
+  );
   const meet = r.divergence?.kind === "pc" && plan.transientWindow > 0 &&
       transients.length < MAX_TRANSIENTS
     ? findReconvergence(

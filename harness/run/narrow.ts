@@ -92,7 +92,7 @@ export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promis
   if (!plan.narrow) return skip("--no-narrow");
   if (d.kind === "environment") {
     return skip(
-      "the difference comes from the environment (the host's answer to a system call, or its counter), not from an instruction",
+      "the difference comes from the environment (the host's answer to a system call, its counter, or the world its QEMU gives the guest), not from an instruction",
     );
   }
   for (const s of [plan.a, plan.b]) {

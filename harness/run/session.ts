@@ -15,6 +15,7 @@ import { sideArgv } from "../plan/command_line.ts";
 import type { RunPlan } from "../plan/plan.ts";
 import type { Role } from "../core/protocol.ts";
 import { SidePair } from "./side_pair.ts";
+import { withWorld } from "./world.ts";
 import { applyMessage, initialState, type SideState } from "./side_state.ts";
 import { nameDivergence, nameExcursions } from "../guest/symbols.ts";
 import { withDisassembly } from "../guest/disasm.ts";
@@ -62,6 +63,11 @@ export interface SessionOptions {
   readonly onProgress?: ((p: Progress) => void) | undefined;
   /** Called with a line of what the session is doing (for --verbose). */
   readonly onEvent?: ((line: string) => void) | undefined;
+  /**
+   * linux-user across QEMUs: the world probe guest for each arch that has
+   * one (test/guests/glibc/world_probe.c), run under both before the run.
+   */
+  readonly worldProbes?: Readonly<Record<string, string>> | undefined;
 }
 
 /** One pass over the guest: its outcome, and what the verdict needs of it. */
@@ -157,6 +163,9 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       }`,
     );
   }
+  // Across QEMUs: how the worlds they give the guest differ (world.ts).
+  plan = await withWorld(plan, opts);
+  if (plan.world) event(`worlds differ: ${plan.warnings.at(-1)}`);
   // Where the plugin cache went when the user would not look there.
   const notes = [...new Set([pluginA.note, pluginB.note])].filter((n) => n !== undefined);
   const plugins = { a: pluginA.path, b: pluginB.path, shim: shim?.path };
@@ -327,6 +336,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     tempDir: opts.keepTemp ? pass.dir : null,
     timeline: timeline.result(),
     ...(pass.processes.length > 0 ? { processes: pass.processes } : {}),
+    ...(plan.world ? { world: plan.world } : {}),
   }, plan);
 }
 

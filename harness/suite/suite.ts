@@ -49,6 +49,8 @@ export interface SuiteRunOptions {
   readonly jobs: number;
   readonly signal?: AbortSignal | undefined;
   readonly cacheDir?: string | undefined;
+  /** The world probe guest per arch (SessionOptions.worldProbes). */
+  readonly worldProbes?: Readonly<Record<string, string>> | undefined;
   readonly onStart?: ((c: SuiteCase) => void) | undefined;
   readonly onEnd?: ((r: CaseResult) => void) | undefined;
 }
@@ -75,6 +77,7 @@ async function runCase(c: SuiteCase, opts: SuiteRunOptions): Promise<CaseResult>
       timeoutSeconds: c.timeoutSeconds,
       cacheDir: c.cacheDir ?? opts.cacheDir,
       keepTemp: c.keepTemp,
+      worldProbes: opts.worldProbes,
     };
     let verdict: Verdict;
     if (c.against !== undefined) {

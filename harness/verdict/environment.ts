@@ -7,6 +7,7 @@
 import { type DumpBlock, type DumpEvent, EventKind } from "../core/protocol.ts";
 import { ENVIRONMENT_CALLS, syscallName } from "../core/syscalls.ts";
 import type { EnvironmentDifference } from "./verdict.ts";
+import { describeWorldEntries } from "./world.ts";
 import { join } from "../../deps/path.ts";
 
 /**
@@ -195,6 +196,15 @@ export function describeEnvironment(d: EnvironmentDifference, insn: number): str
 
 /** What differs, as a clause ("read (0) returned 3 on side a, 5 on side b"). */
 export function environmentDetail(d: EnvironmentDifference): string {
+  if (d.what === "auxv" || d.what === "cpu") {
+    const read = d.what === "auxv"
+      ? "the streams part before the guest's first system call, having read only its initial " +
+        "stack, whose auxiliary vector differs"
+      : `the guest asked its CPU (${d.call} at instruction ${d.insn}), which answers differently`;
+    return `the two QEMUs give the guest different worlds, and ${read}: ${
+      describeWorldEntries(d.entries ?? [])
+    }`;
+  }
   if (d.what === "counter") {
     return `a value differs (${d.a} on side a, ${d.b} on side b) after ${d.call} read the ` +
       `host's counter at instruction ${d.insn}`;

@@ -29,6 +29,8 @@ export type {
   TraceWindow,
   Verdict,
   WindowStep,
+  WorldDifference,
+  WorldEntry,
 } from "./verdict.ts";
 export { type BlockView, diffDumps, type DumpDiff, type SideDump } from "./dump_diff.ts";
 export { findReconvergence, type Reconvergence } from "./transient.ts";

@@ -129,14 +129,52 @@ export interface EnvironmentDifference {
    * (plugin API 4); "counter": a value computed after the guest read the
    * host's time-stamp counter at instruction `insn`.
    */
-  readonly what: "result" | "output" | "counter";
+  readonly what: "result" | "output" | "counter" | "auxv" | "cpu";
   readonly offset?: number;
   readonly insn?: number;
-  /** Each side's value: a result in decimal, else "0x…"; null where absent. */
+  /**
+   * Each side's value: a result in decimal, else "0x…"; null where absent.
+   * For "auxv" and "cpu", each side's values of the differing entries.
+   */
   readonly a: string | null;
   readonly b: string | null;
+  /**
+   * "auxv", "cpu": the entries of the two QEMUs' worlds that differ (the
+   * auxiliary vector's, the CPU's) where the guest read them.
+   */
+  readonly entries?: readonly WorldEntry[];
   /** Where the difference comes from, and what to do. */
   readonly hint: string;
+}
+
+/** An entry of the world a linux-user QEMU gives its guest, where two QEMUs differ. */
+export interface WorldEntry {
+  /** The auxiliary vector's; an x86 CPUID leaf's; an aarch64 ID register's. */
+  readonly what: "auxv" | "cpuid" | "idreg";
+  /** "AT_HWCAP2", "leaf 0x00000007 subleaf 0", "id_aa64isar0_el1". */
+  readonly name: string;
+  /** Each side's value as the probe printed it ("EAX EBX ECX EDX" for a leaf); null: absent. */
+  readonly a: string | null;
+  readonly b: string | null;
+}
+
+/**
+ * How the worlds two linux-user QEMUs give a guest differ, learnt before
+ * the run with the world probe (docs/environment.md, "Their worlds").
+ */
+export interface WorldDifference {
+  /** The -cpu each side runs with (null: its QEMU's default). */
+  readonly cpu: { readonly a: string | null; readonly b: string | null };
+  readonly entries: readonly WorldEntry[];
+  /**
+   * A -cpu model both QEMUs know under which the probe saw the CPUs answer
+   * the same on both (and as much of the vector as can be), or null.
+   */
+  readonly suggestion: string | null;
+  /** What still differs under the suggestion (or under every model: the vector's entries). */
+  readonly remaining: readonly WorldEntry[];
+  /** How many models both QEMUs know were tried. */
+  readonly tried: number;
 }
 
 /** An environment difference met before the divergence (see Divergence.environmentBefore). */
@@ -389,4 +427,9 @@ export interface Verdict {
    * program: which were compared, and why the others were not.
    */
   readonly processes?: readonly ProcessView[];
+  /**
+   * linux-user across QEMUs: how the worlds the two QEMUs give the guest
+   * differ (docs/environment.md, "Their worlds"); absent when equal or not learnt.
+   */
+  readonly world?: WorldDifference;
 }
