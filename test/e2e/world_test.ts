@@ -77,6 +77,34 @@ Deno.test("a guest that asks CPUID: the leaves that differ, and the suggested -c
   ok(!/CPUID/.test(warning), warning);
 });
 
+Deno.test("aarch64: the vector's HWCAPs and vDSO named; the suggested -cpu leaves the vDSO alone", async () => {
+  const run = (cpu: string) =>
+    runCli([
+      "--json",
+      "--extra=-cpu",
+      `--extra=${cpu}`,
+      "--qemu-b",
+      `${QEMU_10_2_DIR}qemu-aarch64`,
+      "aarch64",
+      g("aarch64-env"),
+    ]);
+  const r = await run("max");
+  equal(r.code, 3, r.stderr);
+  const d = r.json.divergence;
+  match(d.a.symbol, /^_dl_aux_init/);
+  equal(d.environment.what, "auxv");
+  deepEqual(names(d.environment), ["AT_HWCAP", "AT_HWCAP2", "AT_SYSINFO_EHDR"]);
+  ok(r.json.world.entries.some((e: { what: string }) => e.what === "idreg"));
+  const cpu = /--extra=-cpu --extra=(\S+) makes the CPUs answer the same/.exec(
+    d.environment.hint,
+  )![1]!;
+  // Under it the probe saw the CPUs equal: only what no -cpu changes is left.
+  const fixed = await run(cpu);
+  equal(fixed.code, 3, fixed.stderr);
+  deepEqual(names(fixed.json.divergence.environment), ["AT_SYSINFO_EHDR"]);
+  deepEqual(fixed.json.world.entries.map((e: { name: string }) => e.name), ["AT_SYSINFO_EHDR"]);
+});
+
 Deno.test("one QEMU on both sides: no world to compare, and the static program matches", async () => {
   const r = await runCli([
     "--json",
