@@ -8,7 +8,7 @@
  * one else). Comparing two sides' worlds, and finding a -cpu both QEMUs
  * know that makes them equal, is compareWorlds().
  */
-import { OwnedChild } from "../core/owned_child.ts";
+import { type ChildStatus, OwnedChild } from "../core/owned_child.ts";
 import { DEFAULTS } from "../core/defaults.ts";
 import { defaultCacheDir, openCacheDir } from "./plugin_cache.ts";
 import { cpuBits, parseWorld, type World, worldEntries } from "../verdict/world.ts";
@@ -74,6 +74,17 @@ async function readCached(path: string, uid: number): Promise<World | "refused" 
   }
 }
 
+/** How `child` ended, or undefined when it did not within DEFAULTS.probeSeconds (its owner stops it). */
+async function endsInTime(child: OwnedChild): Promise<ChildStatus | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => {
+    timer = setTimeout(() => r(undefined), DEFAULTS.probeSeconds * 1000);
+  });
+  const status = await Promise.race([child.status, late]);
+  clearTimeout(timer);
+  return status;
+}
+
 /**
  * Runs the probe under `side`'s QEMU: its output, REFUSED when the QEMU
  * ended it otherwise, undefined when it did not end in time (not cached).
@@ -84,13 +95,8 @@ async function runProbe(side: WorldSide, probe: string): Promise<string | undefi
     [...(side.cpu !== undefined ? ["-cpu", side.cpu] : []), probe],
     { clearEnv: true, env: { PATH: "/usr/bin:/bin" } },
   );
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((r) => {
-    timer = setTimeout(() => r("late"), DEFAULTS.probeSeconds * 1000);
-  });
-  const status = await Promise.race([child.status, late]);
-  clearTimeout(timer);
-  if (status === "late") return undefined;
+  const status = await endsInTime(child);
+  if (status === undefined) return undefined;
   const out = await child.stdout();
   return status.code === 0 && parseWorld(out) ? out : REFUSED;
 }
@@ -148,7 +154,7 @@ export async function cpuModels(qemu: string): Promise<string[]> {
     clearEnv: true,
     env: { PATH: "/usr/bin:/bin" },
   });
-  await child.status;
+  if ((await endsInTime(child)) === undefined) return [];
   const models: string[] = [];
   // The list under "Available CPUs:", up to the first blank line (x86
   // then lists its CPUID flags).
