@@ -195,7 +195,8 @@ async function twoAtATime<T, R>(items: readonly T[], f: (t: T) => Promise<R>): P
  * differ, every -cpu model both QEMUs list is probed on both: the
  * suggestion is one under which the whole world is equal, else one under
  * which the CPUs answer the same (the entries left are `remaining`); the
- * one whose CPU reports the most features among equals.
+ * one whose CPU reports the most features among equals. Two sides that run
+ * one QEMU binary (the same bytes) with two -cpu get one of those two.
  */
 export async function compareWorlds(
   a: WorldSide,
@@ -206,8 +207,12 @@ export async function compareWorlds(
   if (!wa || !wb) return undefined;
   const entries = worldEntries(wa, wb);
   if (entries.length === 0) return undefined;
-  const [ma, mb] = await Promise.all([cpuModels(a.qemu), cpuModels(b.qemu)]);
-  const common = ma.filter((m) => mb.includes(m));
+  // One QEMU with two -cpu: either side's choice makes the worlds equal.
+  const one = (await fileHash(a.qemu)) === (await fileHash(b.qemu));
+  const [ma, mb] = one
+    ? [[a.cpu, b.cpu].filter((c) => c !== undefined), []]
+    : await Promise.all([cpuModels(a.qemu), cpuModels(b.qemu)]);
+  const common = one ? ma : ma.filter((m) => mb.includes(m));
   const tried = await twoAtATime(common, async (cpu) => {
     const [x, y] = await Promise.all([
       probeWorld({ qemu: a.qemu, cpu }, req),

@@ -120,6 +120,27 @@ Deno.test("one QEMU on both sides: no world to compare, and the static program m
   deepEqual(r.json.warnings, []);
 });
 
+Deno.test("one QEMU with two -cpu: the vector's AT_HWCAP named, and one of the two suggested", async () => {
+  const r = await runCli([
+    "--json",
+    "--qemu",
+    q102,
+    "--extra-a=-cpu",
+    "--extra-a=max",
+    "--extra-b=-cpu",
+    "--extra-b=Skylake-Client",
+    "x86_64",
+    g("x86_64-env"),
+  ]);
+  equal(r.code, 3, r.stderr);
+  equal(r.json.divergence.environment.what, "auxv");
+  ok(names(r.json.divergence.environment).includes("AT_HWCAP"));
+  deepEqual(r.json.world.cpu, { a: "max", b: "Skylake-Client" });
+  ok(["max", "Skylake-Client"].includes(r.json.world.suggestion), r.json.world.suggestion);
+  deepEqual(r.json.world.remaining, []);
+  equal(r.json.world.tried, 2);
+});
+
 Deno.test("a planted difference across 7.2 and 10.2 is still TCG's (exit 1), the worlds warned of", async () => {
   const r = await runCli([
     ...cross("max", g("x86_64-hello")),
