@@ -13,10 +13,14 @@ import { DEFAULTS } from "../core/defaults.ts";
 import { defaultCacheDir, openCacheDir } from "./plugin_cache.ts";
 import { cpuBits, parseWorld, type World, worldEntries } from "../verdict/world.ts";
 import type { WorldDifference, WorldEntry } from "../verdict/verdict.ts";
+import { makeOwnedTempDir, sweepOnce } from "../core/owned_temp_dir.ts";
 import { join } from "../../deps/path.ts";
 
 /** Name prefix of the cached answers in the cache directory. */
 const PREFIX = "world-";
+
+/** Name prefix of the private directories a cached answer is written in. */
+const WRITE_PREFIX = ".world-";
 
 /** The cached answer of a QEMU that refused the probe (a -cpu it cannot run a 64-bit guest on). */
 const REFUSED = "refused\n";
@@ -135,17 +139,20 @@ export async function probeWorld(
   if (cached) return cached === "refused" ? undefined : cached;
   const out = await runProbe(side, req.probe);
   if (out === undefined) return undefined;
-  // A file of this process's own (created new, mode 0600), renamed over
-  // the name: whatever was there (a link, someone's file) is replaced,
-  // never written through.
-  const tmp = await Deno.makeTempFile({ dir: cacheDir, prefix: `.${PREFIX}` });
+  // Written in a private directory of this process's own, then renamed
+  // over the name: whatever was there (a link, someone's file) is
+  // replaced, never written through; what a process killed outright left
+  // is swept by a later one (owned_temp_dir.ts).
+  await sweepOnce(cacheDir, [WRITE_PREFIX]);
   try {
-    await Deno.writeTextFile(tmp, out);
+    await using work = await makeOwnedTempDir({ parent: cacheDir, prefix: WRITE_PREFIX });
+    const tmp = join(work.path, "world.txt");
+    await Deno.writeTextFile(tmp, out, { createNew: true, mode: 0o600 });
     await Deno.rename(tmp, path);
   } catch {
-    await Deno.remove(tmp).catch(() => {});
+    // Not cached: the next run probes again.
   }
-  return parseWorld(out);
+  return out === REFUSED ? undefined : parseWorld(out);
 }
 
 /** The -cpu models a QEMU lists (`-cpu help`), but `host` (KVM's) and versioned names. */

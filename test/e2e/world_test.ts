@@ -55,6 +55,8 @@ Deno.test("a static glibc program across 7.2 and 10.2 stops in its auxv walk: th
   // The answers were cached, as regular files of this user's.
   const cached = [...Deno.readDirSync(cache.path)].filter((e) => e.name.startsWith("world-"));
   ok(cached.length >= 2 && cached.every((e) => e.isFile));
+  // Written in private directories, none left behind.
+  deepEqual([...Deno.readDirSync(cache.path)].filter((e) => e.name.startsWith(".world-")), []);
 });
 
 Deno.test("a guest that asks CPUID: the leaves that differ, and the suggested -cpu makes both match", async () => {
