@@ -26,7 +26,7 @@ const WRITE_PREFIX = ".world-";
 const REFUSED = "refused\n";
 
 /** One side's QEMU and the -cpu it runs with (undefined: its default). */
-export interface WorldSide {
+export interface QemuCpu {
   readonly qemu: string;
   readonly cpu: string | undefined;
 }
@@ -93,7 +93,7 @@ async function endsInTime(child: OwnedChild): Promise<ChildStatus | undefined> {
  * Runs the probe under `side`'s QEMU: its output, REFUSED when the QEMU
  * ended it otherwise, undefined when it did not end in time (not cached).
  */
-async function runProbe(side: WorldSide, probe: string): Promise<string | undefined> {
+async function runProbe(side: QemuCpu, probe: string): Promise<string | undefined> {
   await using child = new OwnedChild(
     side.qemu,
     [...(side.cpu !== undefined ? ["-cpu", side.cpu] : []), probe],
@@ -114,7 +114,7 @@ const opened = new Map<string, Promise<string>>();
  * -cpu it does not know, a QEMU that fails).
  */
 export async function probeWorld(
-  side: WorldSide,
+  side: QemuCpu,
   req: WorldProbeRequest,
 ): Promise<World | undefined> {
   const dirName = req.cacheDir ?? defaultCacheDir().path;
@@ -206,8 +206,8 @@ async function twoAtATime<T, R>(items: readonly T[], f: (t: T) => Promise<R>): P
  * one QEMU binary (the same bytes) with two -cpu get one of those two.
  */
 export async function compareWorlds(
-  a: WorldSide,
-  b: WorldSide,
+  a: QemuCpu,
+  b: QemuCpu,
   req: WorldProbeRequest,
 ): Promise<WorldDifference | undefined> {
   const [wa, wb] = await Promise.all([probeWorld(a, req), probeWorld(b, req)]);

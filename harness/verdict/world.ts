@@ -6,7 +6,8 @@
  * probe runs before the run (harness/qemu/world_probe.ts); the rule is in
  * docs/environment.md ("Their worlds").
  */
-import { type DumpBlock, type DumpEvent, EventKind } from "../core/protocol.ts";
+import { type DumpBlock, EventKind } from "../core/protocol.ts";
+import type { SideDump } from "./dump_diff.ts";
 import type { EnvironmentDifference, WorldDifference, WorldEntry } from "./verdict.ts";
 
 /** What a QEMU gives a guest besides its program, for one -cpu. */
@@ -160,11 +161,8 @@ export function cpuReadBefore(
   return undefined;
 }
 
-/** What a side's dump says for the auxiliary vector rule. */
-export interface WorldSide {
-  readonly blocks: readonly DumpBlock[];
-  readonly events?: readonly DumpEvent[] | undefined;
-}
+/** What the rule reads of a side's dump: its blocks, and its events (system calls). */
+type DumpSide = Pick<SideDump, "blocks" | "events">;
 
 /** What else the rule needs to know of the run. */
 export interface WorldRun {
@@ -194,8 +192,8 @@ export interface WorldRun {
  */
 export function worldDifferenceAt(
   diff: WorldDifference,
-  a: WorldSide,
-  b: WorldSide,
+  a: DumpSide,
+  b: DumpSide,
   pos: number,
   run: WorldRun,
 ): EnvironmentDifference | undefined {
@@ -204,7 +202,7 @@ export function worldDifferenceAt(
   const read = cpu.length > 0
     ? cpuReadBefore(a.blocks, pos, run.arch) ?? cpuReadBefore(b.blocks, pos, run.arch)
     : undefined;
-  const early = (s: WorldSide) =>
+  const early = (s: DumpSide) =>
     s.blocks[0]?.i === 0 &&
     !(s.events ?? []).some((e) => e.kind === EventKind.SYSCALL && e.pos < pos);
   const vector = auxv.length > 0 && run.sameImage && run.syscalls && early(a) && early(b);
