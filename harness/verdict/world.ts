@@ -167,7 +167,7 @@ type DumpSide = Pick<SideDump, "blocks" | "events">;
 /** What else the rule needs to know of the run. */
 export interface WorldRun {
   readonly arch: string;
-  /** Both sides run the same image (the same bytes). */
+  /** Both sides run the same image file (no --image-b). */
   readonly sameImage: boolean;
   /** System calls are compared: the dumps hold every call as an event. */
   readonly syscalls: boolean;
