@@ -140,7 +140,12 @@ function divergenceSection(v: Verdict): string {
     mem: "A memory access of that instruction differs",
     syscall: "A system call of that instruction differs",
     regs: "The registers before that instruction differ",
-    environment: "The host answered that instruction's system call differently: not TCG",
+    environment: ({
+      counter: "A value computed from the host's time-stamp counter differs: not TCG",
+      auxv: "The two QEMUs give the guest different worlds (its auxiliary vector): not TCG",
+      cpu: "The two QEMUs give the guest different worlds (its CPU): not TCG",
+    } as Record<string, string>)[d.environment?.what ?? ""] ??
+      "The host answered that instruction's system call differently: not TCG",
   }[d.kind] ?? d.kind;
   const row = (role: "a" | "b") => {
     const x = d[role];

@@ -198,7 +198,9 @@ function divergenceLines(v: Verdict, c: ReturnType<typeof palette>): string[] {
           mem: "memory access",
           syscall: "system call",
           regs: "register state",
-          environment: d.environment?.what === "counter" ? "value" : "answer from the host",
+          environment: ["counter", "auxv", "cpu"].includes(d.environment?.what ?? "")
+            ? "value"
+            : "answer from the host",
         }[d.kind]
       } ${d.kind === "regs" ? "before" : "of"} that instruction:`,
     );

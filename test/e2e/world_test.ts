@@ -123,8 +123,9 @@ Deno.test("one QEMU on both sides: no world to compare, and the static program m
 });
 
 Deno.test("one QEMU with two -cpu: the vector's AT_HWCAP named, and one of the two suggested", async () => {
-  const r = await runCli([
-    "--json",
+  await using out = await tempDir();
+  const page = join(out.path, "verdict.html");
+  const args = [
     "--qemu",
     q102,
     "--extra-a=-cpu",
@@ -133,7 +134,8 @@ Deno.test("one QEMU with two -cpu: the vector's AT_HWCAP named, and one of the t
     "--extra-b=Skylake-Client",
     "x86_64",
     g("x86_64-env"),
-  ]);
+  ];
+  const r = await runCli(["--json", "--html", page, ...args]);
   equal(r.code, 3, r.stderr);
   equal(r.json.divergence.environment.what, "auxv");
   ok(names(r.json.divergence.environment).includes("AT_HWCAP"));
@@ -141,6 +143,12 @@ Deno.test("one QEMU with two -cpu: the vector's AT_HWCAP named, and one of the t
   ok(["max", "Skylake-Client"].includes(r.json.world.suggestion), r.json.world.suggestion);
   deepEqual(r.json.world.remaining, []);
   equal(r.json.world.tried, 2);
+  // The first difference is a store of the vector's value: a value, not the host's answer.
+  match(Deno.readTextFileSync(page), /different worlds \(its auxiliary vector\): not TCG/);
+  const text = await runCli(args);
+  equal(text.code, 3, text.stderr);
+  match(text.stderr, /first differing value of that instruction:/);
+  match(text.stderr, /not TCG: the two QEMUs give the guest different worlds/);
 });
 
 Deno.test("a planted difference across 7.2 and 10.2 is still TCG's (exit 1), the worlds warned of", async () => {
