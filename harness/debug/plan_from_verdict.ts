@@ -142,8 +142,19 @@ export async function optionsFromVerdict(v: Verdict): Promise<LockstepOptions> {
 }
 
 /**
+ * Whether side `role`'s plugin wrote the counters (counters=on in its
+ * `-plugin` value): what the guest read, which the re-runs must give again.
+ */
+function ranWithCounters(v: Verdict, role: Role): boolean {
+  const argv = v.sides[role].argv;
+  const spec = argv[argv.indexOf("-plugin") + 1] ?? "";
+  return spec.split(",").includes("counters=on");
+}
+
+/**
  * The verdict's run planned again (see the module comment); a SetupError
  * when the command lines planned now are not the ones the verdict ran.
+ * The counters are written as that run wrote them.
  */
 export async function planFromVerdict(v: Verdict): Promise<RunPlan> {
   const plan = await planRun(await optionsFromVerdict(v));
@@ -163,5 +174,12 @@ export async function planFromVerdict(v: Verdict): Promise<RunPlan> {
       );
     }
   }
-  return plan;
+  const counters = ranWithCounters(v, "a");
+  if (counters !== ranWithCounters(v, "b")) {
+    throw unlike(
+      "b",
+      `its plugin ${counters ? "did not write" : "wrote"} the counters, side a's did`,
+    );
+  }
+  return { ...plan, counters };
 }

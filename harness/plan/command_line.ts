@@ -137,7 +137,7 @@ export function sideArgv(r: SideArgvRequest): string[] {
     : pass.kind === "record"
     ? recordPluginArgs(plan, side, runDir, pass.rec)
     : pass.kind === "locate"
-    ? locatePluginArgs(side, runDir, pass.pc, pass.at)
+    ? locatePluginArgs(plan, side, runDir, pass.pc, pass.at)
     : narrowPluginArgs(plan, side, runDir, pass.from, pass.to, pass.fastCount ?? false);
   return withQemuArgs(plan, side, runDir, [
     ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, args)),

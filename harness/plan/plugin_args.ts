@@ -176,9 +176,12 @@ export function narrowPluginArgs(
  * The arguments of one side run alone to count the executions of the
  * instruction at `pc` (a run under gdb asks where it is with "where"); with
  * `at`, it stops at the first from position `at` on and says how many ran
- * before it (the locate pass, harness/debug/).
+ * before it (the locate pass, harness/debug/). The counters are written as
+ * the run wrote them (plan.counters): a guest whose path hangs on a value
+ * read takes the run's path only so.
  */
 export function locatePluginArgs(
+  plan: RunPlan,
   side: SidePlan,
   runDir: string,
   pc: bigint,
@@ -189,6 +192,7 @@ export function locatePluginArgs(
     `${K.CTL}=${join(runDir, CTL_SOCKET)}`,
     `${K.LOCATEPC}=0x${pc.toString(16)}`,
     ...(at ? [`${K.LOCATE}=${at}`] : []),
+    ...(plan.counters ? [`${K.COUNTERS}=on`] : []),
   ];
 }
 

@@ -1,6 +1,7 @@
 // Builds testdata/counter_reader.c for a test: x86_64 static with the host's
 // compiler, aarch64 dynamically linked with the cross compiler (run with
-// -L /usr/aarch64-linux-gnu), each also as its one-byte variant.
+// -L /usr/aarch64-linux-gnu), each also as its one-byte variant; and
+// testdata/counter_loop.c, whose path hangs on the value read.
 
 const SOURCE = new URL("./testdata/counter_reader.c", import.meta.url).pathname;
 
@@ -26,9 +27,14 @@ export interface CounterReaders {
   readonly aarch64?: string;
 }
 
-async function compile(cc: string, out: string, flags: readonly string[]): Promise<void> {
+async function compile(
+  cc: string,
+  out: string,
+  flags: readonly string[],
+  source = SOURCE,
+): Promise<void> {
   const r = await new Deno.Command(cc, {
-    args: ["-O2", "-Wall", "-Wl,--build-id=none", ...flags, "-o", out, SOURCE],
+    args: ["-O2", "-Wall", "-Wl,--build-id=none", ...flags, "-o", out, source],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -50,4 +56,16 @@ export async function buildCounterReaders(): Promise<CounterReaders> {
     x86_64Variant: `${dir}/counter-reader-variant`,
     ...(arm ? { aarch64: arm } : {}),
   };
+}
+
+/** testdata/counter_loop.c and its variant, built into a temporary directory the caller removes. */
+export async function buildCounterLoop(): Promise<
+  { readonly dir: string; readonly image: string; readonly variant: string }
+> {
+  const dir = await Deno.makeTempDir({ prefix: "lockstep-counter-loop-" });
+  const cc = Deno.env.get("CC") ?? "cc";
+  const source = new URL("./testdata/counter_loop.c", import.meta.url).pathname;
+  await compile(cc, `${dir}/counter-loop`, ["-static"], source);
+  await compile(cc, `${dir}/counter-loop-variant`, ["-static", "-DVARIANT"], source);
+  return { dir, image: `${dir}/counter-loop`, variant: `${dir}/counter-loop-variant` };
 }

@@ -2,7 +2,8 @@
 // scripts/setup.sh --tests installs): both QEMUs run again and stop at
 // the divergence, each debugger on its side's instruction, also when that
 // address ran thousands of times before. x86_64 linux-user on Debian's
-// QEMU 7.2 and on the 10.2 build, sparc32 system mode on 7.2; the CLI's
+// QEMU 7.2 and on the 10.2 build (also a guest whose path hangs on the
+// time-stamp counter), sparc32 system mode on 7.2; the CLI's
 // `gdb` command and --gdb-batch, and that nothing is left behind.
 import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
 import {
@@ -20,6 +21,7 @@ import { buildPlugins } from "../../harness/debug/plugins.ts";
 import { argvWithPlugin, gdbStubArgs } from "../../harness/plan/command_line.ts";
 import { OwnedChild } from "../../harness/core/owned_child.ts";
 import { alive, GUESTS, ROOT, runCli, tempDir } from "./_cli.ts";
+import { buildCounterLoop } from "./_counter_reader.ts";
 import { deepEqual, equal, match, notEqual, ok } from "../../deps/assert.ts";
 
 const g = (name: string) => GUESTS + name;
@@ -101,6 +103,43 @@ for (const [version, qemu] of [["7.2", QEMU_72], ["10.2", QEMU_102]] as const) {
     equal(after.sides.a.where.next, d.narrow!.insn! + 1);
   });
 }
+
+Deno.test("a guest whose path hangs on the counter it read stops where the run went, on QEMU 10.2", async () => {
+  const g = await buildCounterLoop();
+  try {
+    await using dir = await tempDir();
+    const v = await diverge(["--qemu", QEMU_102, "x86_64", g.image, "--image-b", g.variant]);
+    const d = v.divergence!;
+    // The run's plugins wrote the counter (plugin API 5): the re-runs must too.
+    const plan = await planFromVerdict(v);
+    ok(plan.counters);
+    const cacheDir = `${dir.path}/cache`;
+    for (const when of ["before", "after"] as const) {
+      const target = debugTarget(v, when);
+      // Narrowing names the load of `variant`, 1 on side a, 2 on side b.
+      equal(target.what, "narrowed");
+      await using session = await DebugSession.open({
+        plan,
+        target,
+        timeoutSeconds: 120,
+        cacheDir,
+      });
+      const regs = d.narrow!.regs!.map((r) => r.name);
+      const out = await session.batch(
+        await script(dir.path, `counter-${when}`, ["p/x $pc", ...regs.map((r) => `p/x $${r}`)]),
+      );
+      for (const role of ["a", "b"] as const) {
+        const t = target[role];
+        const p = printed(out[role].output);
+        equal(session.sides[role].where.next, t.insn + (when === "after" ? 1 : 0));
+        if (when === "before") equal(p[0], `0x${t.pc.toString(16)}`, out[role].output);
+        else deepEqual(p.slice(1), d.narrow!.regs!.map((r) => r[role]));
+      }
+    }
+  } finally {
+    await Deno.remove(g.dir, { recursive: true });
+  }
+});
 
 /**
  * The loop guest (common/loop.c): `_start` and `guest_main` run 12

@@ -38,6 +38,17 @@ Deno.test("a linux-user re-run under gdb: the plan's arguments, the locate plugi
   });
   ok(locate.some((x) => x.endsWith(",locatepc=0x10,locate=4242")));
   ok(!locate.includes("-g"));
+  // A run whose plugins wrote the counters: both re-runs write them too.
+  for (const at of [undefined, 7]) {
+    const counted = sideArgv({
+      plan: { ...plan, counters: true },
+      side: plan.a,
+      runDir: "/run",
+      plugin,
+      pass: { kind: "locate", pc: 0x10n, ...(at ? { at } : {}) },
+    });
+    ok(counted[counted.indexOf("-plugin") + 1]!.split(",").includes("counters=on"));
+  }
 });
 
 Deno.test("a system-mode re-run waits for its debugger before the first instruction", () => {
