@@ -32,6 +32,8 @@ export interface LocateRequest {
   readonly target: DebugTarget;
   readonly signal: AbortSignal;
   readonly onEvent?: ((line: string) => void) | undefined;
+  /** Where the reaper is built (the plugins' cache; the default when undefined). */
+  readonly cacheDir?: string | undefined;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function locate(req: LocateRequest): Promise<Record<Role, Located>>
       }),
     onEvent: req.onEvent,
     label: "locate ",
+    cacheDir: req.cacheDir,
   });
   const problem: Partial<Record<Role, string>> = {};
   const wake = () => pair.notify();

@@ -113,7 +113,14 @@ export class DebugSession implements AsyncDisposable {
     try {
       const plugins = await buildPlugins(plan, req.cacheDir);
       const started = performance.now();
-      const located = await locate({ plan, plugins, target, signal, onEvent: req.onEvent });
+      const located = await locate({
+        plan,
+        plugins,
+        target,
+        signal,
+        onEvent: req.onEvent,
+        cacheDir: req.cacheDir,
+      });
       for (const role of ["a", "b"] as const) {
         const t = target[role];
         if (located[role].at !== t.insn) {
@@ -141,6 +148,7 @@ export class DebugSession implements AsyncDisposable {
           }),
         onEvent: req.onEvent,
         label: "gdb ",
+        cacheDir: req.cacheDir,
       });
       const p = pump = new Pump(pair);
       const onAbort = () => {

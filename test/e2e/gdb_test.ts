@@ -136,6 +136,8 @@ Deno.test("a guest whose path hangs on the counter it read stops where the run w
         else deepEqual(p.slice(1), d.narrow!.regs!.map((r) => r[role]));
       }
     }
+    // Each QEMU ran under the reaper built in the cache the session was given.
+    ok([...Deno.readDirSync(cacheDir)].some((e) => e.name.startsWith("reaper-")));
   } finally {
     await Deno.remove(g.dir, { recursive: true });
   }
