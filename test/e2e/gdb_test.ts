@@ -3,7 +3,8 @@
 // the divergence, each debugger on its side's instruction, also when that
 // address ran thousands of times before. x86_64 linux-user on Debian's
 // QEMU 7.2 and on the 10.2 build (also a guest whose path hangs on the
-// time-stamp counter), sparc32 system mode on 7.2; the CLI's
+// time-stamp counter), sparc32 system mode on 7.2, x86_64 system mode (a
+// Debian kernel) on 10.2; the CLI's
 // `gdb` command and --gdb-batch, and that nothing is left behind.
 import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
 import {
@@ -235,6 +236,37 @@ Deno.test("sparc32 system mode on QEMU 7.2: the divergence, and a run gdb's own 
       deepEqual(regs(ours), regs(theirs));
     },
   );
+});
+
+Deno.test("x86_64 system mode on QEMU 10.2: the kernel's command line, stopped where its registers part", async () => {
+  await using dir = await tempDir();
+  const cmdline = "console=ttyS0 panic=-1";
+  const v = await diverge([
+    ...["--qemu", `${QEMU_10_2_DIR}qemu-system-x86_64`, "--compare", "pc"],
+    ...["x86_64", g("vmlinuz"), "--extra=-append", "--extra-a", cmdline],
+    ...["--extra-b", `${cmdline} lockstep=1`],
+  ]);
+  const d = v.divergence!;
+  // Narrowing names a load in real mode (the setup code reading the
+  // command line): gdb's $pc is the offset in $cs, the verdict's the
+  // linear address.
+  const linear = "p/x $cs * 16 + $pc";
+  const before = await stopAndRun(v, "before", dir.path, [linear]);
+  equal(before.target.what, "narrowed");
+  for (const role of ["a", "b"] as const) {
+    const t = before.target[role];
+    equal(printed(before[role])[0], `0x${t.pc.toString(16)}`, before[role]);
+    equal(before.sides[role].where.next, t.insn);
+    equal(t.insn, d.narrow!.insn);
+  }
+  const regs = d.narrow!.regs!;
+  ok(regs.length > 0);
+  const after = await stopAndRun(v, "after", dir.path, regs.map((r) => `p/x $${r.name}`));
+  // Just after it, the registers narrowing named read as it said: apart.
+  deepEqual(printed(after.a), regs.map((r) => r.a));
+  deepEqual(printed(after.b), regs.map((r) => r.b));
+  notEqual(printed(after.a), printed(after.b));
+  equal(after.sides.b.where.next, d.narrow!.insn! + 1);
 });
 
 /** Reads `child`'s stderr until `until` matches what came; returns it all. */
