@@ -118,6 +118,10 @@ Options:
                              the gdb command lines (docs/debugging.md)
       --gdb-batch <FILE>     with --gdb: run this gdb script on both sides and
                              print the two outputs side by side
+      --log-at-divergence <ITEMS>
+                             after a divergence, run both sides again with
+                             QEMU's -d ITEMS (e.g. op,out_asm) for the blocks
+                             around it; the logs go into the verdict
       --plugin-header <PATH> build the plugin against this qemu-plugin.h
       --cache-dir <DIR>      where built plugins are cached
       --json                 print the verdict as JSON on stdout

@@ -13,6 +13,7 @@ import {
   type DebugSide,
   debugTarget,
   GDB,
+  logAtDivergence,
   parseVerdict,
   planFromVerdict,
   type RunPlan,
@@ -33,15 +34,17 @@ export interface GdbRequest {
 }
 
 /**
- * Takes --gdb, --gdb=WHEN and --gdb-batch out of a run's argv (before any
- * `--`): the rest goes to the run's parser.
+ * Takes --gdb, --gdb=WHEN, --gdb-batch and --log-at-divergence (`log`, its
+ * QEMU -d items) out of a run's argv (before any `--`): the rest goes to
+ * the run's parser.
  */
 export function takeGdbOptions(
   argv: readonly string[],
-): { readonly argv: string[]; readonly gdb: GdbRequest | undefined } {
+): { readonly argv: string[]; readonly gdb: GdbRequest | undefined; readonly log?: string } {
   const rest: string[] = [];
   let when: StopWhen | undefined;
   let batch: string | undefined;
+  let log: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") {
@@ -55,12 +58,53 @@ export function takeGdbOptions(
     } else if (a === "--gdb-batch" || a.startsWith("--gdb-batch=")) {
       batch = a === "--gdb-batch" ? argv[++i] : a.slice("--gdb-batch=".length);
       if (!batch) throw new UsageError("Missing the gdb script after --gdb-batch");
+    } else if (a === "--log-at-divergence" || a.startsWith("--log-at-divergence=")) {
+      log = a === "--log-at-divergence" ? argv[++i] : a.slice("--log-at-divergence=".length);
+      if (!log) throw new UsageError("Missing QEMU's log items after --log-at-divergence");
     } else {
       rest.push(a);
     }
   }
   if (batch !== undefined && when === undefined) when = "before";
-  return { argv: rest, gdb: when === undefined ? undefined : { when, batch } };
+  return {
+    argv: rest,
+    gdb: when === undefined ? undefined : { when, batch },
+    ...(log === undefined ? {} : { log }),
+  };
+}
+
+/**
+ * --log-at-divergence after a run: the verdict with QEMU's logs of both
+ * sides at its divergence (`divergenceLogs`), or as it was when there is
+ * none to take (`ok` false when they could not be taken: exit code 2).
+ */
+export async function logsAfterRun(
+  verdict: Verdict,
+  plan: RunPlan,
+  items: string,
+  opts: DebugOptions,
+  signal: AbortSignal,
+): Promise<{ readonly verdict: Verdict; readonly ok: boolean }> {
+  if (verdict.status !== "diverged") {
+    err(`note: --log-at-divergence: the run did not diverge (${verdict.status})\n`);
+    return { verdict, ok: true };
+  }
+  try {
+    const logs = await logAtDivergence({
+      plan,
+      verdict,
+      items,
+      timeoutSeconds: opts.timeoutSeconds ?? debugBudget(verdict.wallSeconds),
+      cacheDir: opts.cacheDir,
+      signal,
+      onEvent: opts.verbose ? (line) => err(`[lockstep] ${line}\n`) : undefined,
+    });
+    return { verdict: { ...verdict, divergenceLogs: logs }, ok: true };
+  } catch (e) {
+    if (!(e instanceof SetupError) || signal.aborted) throw e;
+    err(`error: --log-at-divergence: ${e.message}\n  hint: ${e.hint}\n`);
+    return { verdict, ok: false };
+  }
 }
 
 function whenOf(value: string): StopWhen {

@@ -5,7 +5,15 @@
  * the divergence with what differs highlighted, a timeline of the run, and
  * the run's facts.
  */
-import type { EventView, NarrowReport, RegDiff, SideResult, Timeline, Verdict } from "../mod.ts";
+import type {
+  DivergenceLogs,
+  EventView,
+  NarrowReport,
+  RegDiff,
+  SideResult,
+  Timeline,
+  Verdict,
+} from "../mod.ts";
 import { alignHistory, type Cell, type Row } from "./_history.ts";
 
 const ESCAPES: Record<string, string> = {
@@ -345,6 +353,21 @@ function factsSection(v: Verdict): string {
   }</dl>${sideFacts("a", v.sides.a)}${sideFacts("b", v.sides.b)}</section>`;
 }
 
+/** QEMU's logs at the divergence (--log-at-divergence), side by side, each folded. */
+function logsSection(logs: DivergenceLogs): string {
+  const side = (role: "a" | "b") => {
+    const l = logs[role];
+    return `<details class="side-${role}" id="log-${role}" open><summary>side ${role}: before ` +
+      `#${num(l.insn)} at ${hex(l.pc)}; blocks ${hex(l.from)}–${hex(l.to)}${
+        l.truncated ? " (cut)" : ""
+      }</summary><pre>${e(l.text)}</pre></details>`;
+  };
+  return `<section id="logs"><h2>QEMU's log at the divergence (-d ${e(logs.items)})</h2>` +
+    `<div style="display:grid;grid-template-columns:1fr 1fr;gap:1em;overflow-x:auto">${side("a")}${
+      side("b")
+    }</div></section>`;
+}
+
 /** The verdict as one self-contained HTML page. */
 export function renderHtml(v: Verdict): string {
   const word = v.status.toUpperCase();
@@ -362,6 +385,7 @@ ${notesBlock(v)}
 ${v.divergence ? divergenceSection(v) : ""}
 ${v.divergence?.narrow ? narrowSection(v.divergence.narrow) : ""}
 ${v.divergence ? streamsSection(v) : ""}
+${v.divergenceLogs ? logsSection(v.divergenceLogs) : ""}
 ${timelineSection(v)}
 ${factsSection(v)}
 </body></html>

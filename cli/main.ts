@@ -9,7 +9,7 @@ import { HELP, parseCommandLine, UsageError } from "./args.ts";
 import { suiteMain } from "./suite.ts";
 import { doctorMain } from "./doctor.ts";
 import { recordMain } from "./record.ts";
-import { debugAfterRun, gdbMain, takeGdbOptions } from "./gdb.ts";
+import { debugAfterRun, gdbMain, logsAfterRun, takeGdbOptions } from "./gdb.ts";
 import { renderJson, renderProgress, renderText } from "./render.ts";
 import { renderHtml } from "./html.ts";
 import {
@@ -123,7 +123,7 @@ export function main(argv: readonly string[]): Promise<number> {
 
 async function runOne(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const started = performance.now();
-  const { argv: rest, gdb } = takeGdbOptions(argv);
+  const { argv: rest, gdb, log } = takeGdbOptions(argv);
   const cmd = parseCommandLine(rest);
   if (cmd.kind === "help") {
     await out(HELP);
@@ -173,11 +173,20 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
         ? (line: string) => err(`${live ? "\r\x1b[K" : ""}[lockstep] ${line}\n`)
         : undefined,
     };
-    const verdict = trace
-      ? await runAgainst(plan, trace, session)
-      : await runLockstep(plan, session);
+    const run = trace ? await runAgainst(plan, trace, session) : await runLockstep(plan, session);
     clearInterval(ticker);
     if (live) err("\r\x1b[K");
+    const debugOptions = {
+      timeoutSeconds: cmd.timeoutSeconds,
+      cacheDir: cmd.cacheDir,
+      verbose: output.verbose,
+      json: output.json,
+    };
+    // QEMU's logs at the divergence go into the verdict, before it is shown.
+    const logged = log === undefined
+      ? { verdict: run, ok: true }
+      : await logsAfterRun(run, plan, log, debugOptions, signal);
+    const verdict = logged.verdict;
     const json = renderJson(verdict);
     if (output.json) await out(json + "\n");
     else {
@@ -202,20 +211,9 @@ async function runOne(argv: readonly string[], signal: AbortSignal): Promise<num
       keep: cmd.bisect,
       signal,
     });
-    if (!gdb) return code;
-    return await debugAfterRun(
-      verdict,
-      plan,
-      gdb,
-      {
-        timeoutSeconds: cmd.timeoutSeconds,
-        cacheDir: cmd.cacheDir,
-        verbose: output.verbose,
-        json: output.json,
-      },
-      code,
-      signal,
-    );
+    const withLogs = logged.ok ? code : EXIT_CODES.error;
+    if (!gdb) return withLogs;
+    return await debugAfterRun(verdict, plan, gdb, debugOptions, withLogs, signal);
   } finally {
     clearInterval(ticker);
     if (live) err("\r\x1b[K");

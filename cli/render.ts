@@ -5,10 +5,20 @@
  * histories side by side (or one after the other where two columns do not
  * fit), then the run's numbers.
  */
-import type { EventView, NarrowReport, Progress, RegDiff, TraceWindow, Verdict } from "../mod.ts";
+import type {
+  DivergenceLogs,
+  EventView,
+  NarrowReport,
+  Progress,
+  RegDiff,
+  TraceWindow,
+  Verdict,
+} from "../mod.ts";
 import { DEFAULTS } from "../mod.ts";
 import { type Paint, palette } from "../deps/fmt.ts";
 import { alignHistory, type Cell, type Row } from "./_history.ts";
+import { printable } from "./_output.ts";
+import { sideBySide as twoColumns } from "./gdb.ts";
 
 /** The verdict as one JSON document (addresses as "0x…" strings). */
 export function renderJson(verdict: Verdict): string {
@@ -380,7 +390,27 @@ export function renderText(verdict: Verdict, opts: TextOptions = {}): string {
     out.push(c.dim(`  registers compared: ${verdict.registers.join(" ")}`));
   }
   if (verdict.tempDir) out.push(c.dim(`  kept: ${verdict.tempDir}`));
+  if (verdict.divergenceLogs) out.push("", ...logLines(verdict.divergenceLogs, opts.width));
   return out.join("\n") + "\n";
+}
+
+/** QEMU's logs at the divergence (--log-at-divergence), side by side. */
+function logLines(logs: DivergenceLogs, width: number | undefined): string[] {
+  const head = (role: "a" | "b") => {
+    const l = logs[role];
+    return `side ${role}: before #${number(l.insn)} at ${hex(l.pc)}, blocks ${hex(l.from)}..${
+      hex(l.to)
+    }${l.truncated ? " (cut)" : ""}`;
+  };
+  const text = (role: "a" | "b") =>
+    logs[role].text.replace(/\n$/, "").split("\n").map((l) =>
+      printable(l.replaceAll("\t", "    "))
+    );
+  return [
+    `  QEMU's log at the divergence (-d ${logs.items}):`,
+    ...twoColumns([head("a"), ...text("a")], [head("b"), ...text("b")], width ?? 160)
+      .replace(/\n$/, "").split("\n"),
+  ];
 }
 
 /** One progress line (no newline), for a terminal. */

@@ -5,7 +5,7 @@
  * breakpoint there, passed over that many times, then stops gdb on the
  * target itself, however often its address ran before.
  */
-import { sideArgv } from "../plan/command_line.ts";
+import { type QemuLog, sideArgv, sideLogPath } from "../plan/command_line.ts";
 import type { RunPlan } from "../plan/plan.ts";
 import type { Role } from "../core/protocol.ts";
 import { SidePair } from "../run/side_pair.ts";
@@ -23,6 +23,8 @@ export interface Located {
   readonly at: number;
   /** Executions of that address before it. */
   readonly hits: number;
+  /** With LocateRequest.qemuLog: the side's log file as it was when QEMU stopped. */
+  readonly log?: string;
 }
 
 /** What locate() needs. */
@@ -34,6 +36,8 @@ export interface LocateRequest {
   readonly onEvent?: ((line: string) => void) | undefined;
   /** Where the reaper is built (the plugins' cache; the default when undefined). */
   readonly cacheDir?: string | undefined;
+  /** What each side's QEMU logs on the way (its -d, -dfilter), read back into Located.log. */
+  readonly qemuLog?: Readonly<Record<Role, QemuLog>>;
 }
 
 /**
@@ -60,6 +64,7 @@ export async function locate(req: LocateRequest): Promise<Record<Role, Located>>
         runDir: dir,
         plugin: { path: req.plugins[side.role], shim: req.plugins.shim },
         pass: { kind: "locate", pc: target[side.role].pc, at: target[side.role].insn },
+        ...(req.qemuLog ? { qemuLog: req.qemuLog[side.role] } : {}),
       }),
     onEvent: req.onEvent,
     label: "locate ",
@@ -103,6 +108,10 @@ export async function locate(req: LocateRequest): Promise<Record<Role, Located>>
         `Side ${r}'s re-run did not retrace the verdict's run: ${why}`,
         NOT_RETRACED,
       );
+    }
+    if (req.qemuLog) {
+      const log = await Deno.readTextFile(sideLogPath(pair.dir, req.plan[r])).catch(() => "");
+      found[r] = { ...found[r]!, log };
     }
   }
   return found as Record<Role, Located>;

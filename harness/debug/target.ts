@@ -35,8 +35,16 @@ export interface DebugTarget {
 
 const NO_TARGET = "stop at a divergence: pass the verdict of a run that diverged";
 
-/** Where to stop both sides for `verdict`; throws DebugError when it names nowhere. */
-export function debugTarget(verdict: Verdict, when: StopWhen): DebugTarget {
+/**
+ * Where to stop both sides for `verdict`; throws DebugError when it names
+ * nowhere. `narrowed: false`: at the divergence even where narrowing named
+ * an instruction.
+ */
+export function debugTarget(
+  verdict: Verdict,
+  when: StopWhen,
+  opts: { readonly narrowed?: boolean } = {},
+): DebugTarget {
   const d = verdict.divergence;
   if (verdict.status !== "diverged" || !d) {
     throw new DebugError(
@@ -49,7 +57,7 @@ export function debugTarget(verdict: Verdict, when: StopWhen): DebugTarget {
   }
   const shiftB = (d.insnB ?? d.insn) - d.insn;
   const n = d.narrow;
-  if (n?.status === "done" && n.insn !== undefined && n.a && n.b) {
+  if ((opts.narrowed ?? true) && n?.status === "done" && n.insn !== undefined && n.a && n.b) {
     const side = (role: Role, s: NonNullable<typeof n.a>, shift: number): SideTarget => ({
       insn: n.insn! + shift,
       pc: s.pc,

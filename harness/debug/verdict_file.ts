@@ -81,5 +81,9 @@ export function parseVerdict(text: string): Verdict {
       }
     });
   }
+  if (isObject(raw.divergenceLogs)) {
+    const logs = raw.divergenceLogs;
+    for (const r of ["a", "b"]) revive(logs[r], ["pc", "from", "to"], `divergenceLogs.${r}`);
+  }
   return raw as unknown as Verdict;
 }

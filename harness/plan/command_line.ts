@@ -125,6 +125,42 @@ export interface SideArgvRequest {
    * linux-user: -g).
    */
   readonly gdbStub?: string;
+  /** QEMU's own log (-d) of the blocks in an address range, into the side's log file. */
+  readonly qemuLog?: QemuLog;
+}
+
+/** What QEMU logs (`-d ITEMS -dfilter FROM..TO`) and of which blocks. */
+export interface QemuLog {
+  /** QEMU's -d items, comma-separated ("op,out_asm"). */
+  readonly items: string;
+  /** The first and last address of the blocks logged (a block is logged by its start). */
+  readonly from: bigint;
+  readonly to: bigint;
+}
+
+/** The side's log file: the plugin's `-D`, where QEMU's -d output goes too. */
+export function sideLogPath(runDir: string, side: SidePlan): string {
+  return join(runDir, `qemu-${side.role}.log`);
+}
+
+/**
+ * `-d` with the items QEMU already logs on this side (the plan's
+ * `plugin,nochain`, the user's own) and `log`'s, and its -dfilter: last
+ * among QEMU's options, as QEMU takes the last -d.
+ */
+function qemuLogArgs(side: SidePlan, log: QemuLog): string[] {
+  const all = [...side.head, ...side.tail];
+  const items = new Set<string>();
+  all.forEach((x, i) => {
+    if (x === "-d" && all[i + 1] !== undefined) all[i + 1]!.split(",").forEach((d) => items.add(d));
+  });
+  log.items.split(",").forEach((d) => items.add(d));
+  return [
+    "-d",
+    [...items].filter((d) => d !== "").join(","),
+    "-dfilter",
+    `0x${log.from.toString(16)}..0x${log.to.toString(16)}`,
+  ];
 }
 
 /** The full argv of one side, its plugin started for `pass`. */
@@ -139,10 +175,17 @@ export function sideArgv(r: SideArgvRequest): string[] {
     : pass.kind === "locate"
     ? locatePluginArgs(plan, side, runDir, pass.pc, pass.at)
     : narrowPluginArgs(plan, side, runDir, pass.from, pass.to, pass.fastCount ?? false);
-  return withQemuArgs(plan, side, runDir, [
-    ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, args)),
-    ...(r.gdbStub === undefined ? [] : gdbStubArgs(plan.mode, r.gdbStub)),
-  ], r.plugin.shim);
+  return withQemuArgs(
+    plan,
+    side,
+    runDir,
+    [
+      ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, args)),
+      ...(r.gdbStub === undefined ? [] : gdbStubArgs(plan.mode, r.gdbStub)),
+    ],
+    r.plugin.shim,
+    r.qemuLog ? qemuLogArgs(side, r.qemuLog) : [],
+  );
 }
 
 /**
@@ -155,7 +198,7 @@ export function gdbStubArgs(mode: "system" | "user", path: string): string[] {
 
 /** `-plugin` and its log file, or nothing for no plugin (`spec` null). */
 function pluginArgv(side: SidePlan, runDir: string, spec: string | null): string[] {
-  return spec === null ? [] : ["-plugin", spec, "-D", join(runDir, `qemu-${side.role}.log`)];
+  return spec === null ? [] : ["-plugin", spec, "-D", sideLogPath(runDir, side)];
 }
 
 /**
@@ -184,13 +227,17 @@ export function commandWithoutPlugin(plan: RunPlan, side: SidePlan): string[] {
   return [side.command, ...side.head, ...side.tail];
 }
 
-/** One side's argv with `plugin` (QEMU options) between the plan's head and tail. */
+/**
+ * One side's argv with `plugin` (QEMU options) between the plan's head and
+ * tail, and `last` after the tail (still before a linux-user guest).
+ */
 function withQemuArgs(
   plan: RunPlan,
   side: SidePlan,
   runDir: string,
   plugin: readonly string[],
   shim: string | undefined,
+  last: readonly string[] = [],
 ): string[] {
   if (plan.mode === "user") {
     return [
@@ -202,11 +249,12 @@ function withQemuArgs(
       ...side.head,
       ...plugin,
       ...side.tail,
+      ...last,
       // After the user's own -L: QEMU takes the last (the root links to it).
       ...(plan.fixedDevices ? ["-L", join(runDir, DEVICE_ROOT)] : []),
       `/proc/self/fd/3/${plan.guestName}`,
       ...plan.guestArgs,
     ];
   }
-  return [...side.head, ...plugin, ...side.tail];
+  return [...side.head, ...plugin, ...side.tail, ...last];
 }

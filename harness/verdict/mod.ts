@@ -12,6 +12,7 @@
 export type {
   DisassemblerInfo,
   Divergence,
+  DivergenceLogs,
   EnvironmentDifference,
   EventView,
   Excursion,
@@ -20,6 +21,7 @@ export type {
   NamedInsn,
   NarrowReport,
   RegDiff,
+  SideLog,
   SideResult,
   Status,
   StepView,

@@ -432,4 +432,26 @@ export interface Verdict {
    * differ (docs/environment.md, "Their worlds"); absent when equal or not learnt.
    */
   readonly world?: WorldDifference;
+  /** QEMU's own log of the blocks around the divergence, per side (--log-at-divergence). */
+  readonly divergenceLogs?: DivergenceLogs;
+}
+
+/** QEMU's `-d` log of one side, re-run to just before its divergent instruction. */
+export interface SideLog {
+  /** The instruction it stopped before: its position and address. */
+  readonly insn: number;
+  readonly pc: bigint;
+  /** The -dfilter range: blocks starting from `from` to `to` were logged. */
+  readonly from: bigint;
+  readonly to: bigint;
+  /** What QEMU wrote, cut after 256 KiB (`truncated`). */
+  readonly text: string;
+  readonly truncated: boolean;
+}
+
+/** Both sides' QEMU logs at the divergence, and the -d items asked for. */
+export interface DivergenceLogs {
+  readonly items: string;
+  readonly a: SideLog;
+  readonly b: SideLog;
 }

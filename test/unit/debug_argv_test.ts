@@ -51,6 +51,37 @@ Deno.test("a linux-user re-run under gdb: the plan's arguments, the locate plugi
   }
 });
 
+Deno.test("QEMU's log at the divergence: -d with what the side logs already, -dfilter, last", () => {
+  const qemuLog = { items: "op,out_asm", from: 0x40024bn, to: 0x40031cn };
+  const user = fakePlan({ mode: "user" });
+  const argv = sideArgv({
+    plan: user,
+    side: { ...user.a, tail: ["-d", "page"] },
+    runDir: "/run",
+    plugin,
+    pass: { kind: "locate", pc: 0x40029cn, at: 3362 },
+    qemuLog,
+  });
+  const guest = argv.indexOf("/proc/self/fd/3/hello");
+  // QEMU takes the last -d: this one, before the guest program.
+  deepEqual(argv.slice(guest - 4, guest), [
+    "-d",
+    "plugin,nochain,page,op,out_asm",
+    "-dfilter",
+    "0x40024b..0x40031c",
+  ]);
+  const system = fakePlan({ mode: "system" });
+  const sys = sideArgv({
+    plan: system,
+    side: system.b,
+    runDir: "/run",
+    plugin,
+    pass: { kind: "locate", pc: 0x40029cn, at: 3362 },
+    qemuLog,
+  });
+  deepEqual(sys.slice(-4), ["-d", "plugin,nochain,op,out_asm", "-dfilter", "0x40024b..0x40031c"]);
+});
+
 Deno.test("a system-mode re-run waits for its debugger before the first instruction", () => {
   deepEqual(gdbStubArgs("system", "/run/gdb-b.sock"), [
     "-gdb",

@@ -1,6 +1,6 @@
-// The CLI's part of debugging a divergence (cli/gdb.ts): --gdb and
-// --gdb-batch taken out of a run's arguments, and two gdb outputs side by
-// side.
+// The CLI's part of debugging a divergence (cli/gdb.ts): --gdb,
+// --gdb-batch and --log-at-divergence taken out of a run's arguments, and
+// two gdb outputs side by side.
 import { sideBySide, takeGdbOptions } from "../../cli/gdb.ts";
 import { deepEqual, equal, throws } from "../../deps/assert.ts";
 
@@ -27,6 +27,23 @@ Deno.test("--gdb, --gdb=after and --gdb-batch are taken out of a run's arguments
   throws(() => takeGdbOptions(["--gdb-batch"]), {
     name: "UsageError",
     message: /Missing the gdb script/,
+  });
+});
+
+Deno.test("--log-at-divergence ITEMS is taken out of a run's arguments, with or without --gdb", () => {
+  deepEqual(takeGdbOptions(["--log-at-divergence", "op,out_asm", "x86_64", "g"]), {
+    argv: ["x86_64", "g"],
+    gdb: undefined,
+    log: "op,out_asm",
+  });
+  deepEqual(takeGdbOptions(["--gdb", "--log-at-divergence=in_asm", "a", "b"]), {
+    argv: ["a", "b"],
+    gdb: { when: "before", batch: undefined },
+    log: "in_asm",
+  });
+  throws(() => takeGdbOptions(["a", "--log-at-divergence"]), {
+    name: "UsageError",
+    message: /Missing QEMU's log items/,
   });
 });
 
