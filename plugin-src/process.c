@@ -23,6 +23,7 @@
  */
 #include "lockstep.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -161,6 +162,23 @@ static void after_fork_parent(void)
 }
 
 /*
+ * This QEMU's pid as the host's /proc numbers it: in a PID namespace of
+ * its side's own (plugin-src/reaper.c) getpid() gives the namespace's
+ * number, while the harness looks in the host's /proc.
+ */
+static pid_t host_pid(void)
+{
+    char buf[32];
+    ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+
+    if (n > 0) {
+        buf[n] = '\0';
+        return (pid_t)strtol(buf, NULL, 10);
+    }
+    return (pid_t)syscall(SYS_getpid);
+}
+
+/*
  * In the child, after a fork (on the thread that forked, the only one):
  * drop the parent's connections, stop at no mark, and report on a
  * connection of its own.
@@ -174,7 +192,7 @@ static void after_fork_child(void)
              process.children + 1);
     process.children = 0;
     process.forked = true;
-    process.pid = (pid_t)syscall(SYS_getpid);
+    process.pid = host_pid();
     peer_forget();
     record_forget();
     stream.next_mark = UINT64_MAX;
@@ -183,7 +201,7 @@ static void after_fork_child(void)
 
 void process_install(const qemu_info_t *info)
 {
-    process.pid = (pid_t)syscall(SYS_getpid);
+    process.pid = host_pid();
     if (info->system_emulation) {
         return;
     }

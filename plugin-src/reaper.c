@@ -6,7 +6,7 @@
  * (harness/core/owned_child.ts), so that every process the guest makes
  * ends with the side and is reaped, whatever the guest does.
  *
- *   reaper PROGRAM [ARG...]
+ *   reaper [--pid-namespace] PROGRAM [ARG...]
  *
  * In linux-user a guest's fork is a fork of the whole QEMU, and an execve
  * of a host-arch program runs it natively: a shell pipeline leaves QEMUs
@@ -28,6 +28,18 @@
  * terminal reaches the whole tree, as it reaches the harness, which then
  * ends the run; the reaper itself ignores SIGINT, SIGHUP and SIGQUIT.
  *
+ * With --pid-namespace (linux-user), the tree lives in a PID namespace of
+ * its own: the reaper's child is the namespace's process 1, a small init
+ * that starts PROGRAM (process 2), reaps what is orphaned there, passes
+ * SIGTERM on, and when PROGRAM ends sends its wait status to the reaper
+ * through a pipe and exits, which ends the namespace. Two sides' trees
+ * then number their processes alike: a guest's fork returns the same pid
+ * on both. (Not PROGRAM as process 1: a namespace's process 1 cannot be
+ * killed by its own signal, and QEMU ends a guest killed by a signal that
+ * way.) Without the privilege (not root) it tries a user namespace too,
+ * mapping the user to itself; when neither can be made, the tree runs in
+ * the reaper's namespace, as without the option.
+ *
  * The tree is found in /proc: a process belongs to it when its chain of
  * parents reaches the reaper. Keep it free of glib: it is small on purpose.
  */
@@ -36,6 +48,8 @@
 #endif
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,10 +70,11 @@
 
 /* What the reaper knows of the tree; one thread, no locks. */
 static struct {
-    pid_t program;      /* PROGRAM's pid */
+    pid_t program;      /* PROGRAM's pid (with a namespace: its init's) */
     bool ended;         /* PROGRAM was reaped... */
     int status;         /* ...with this wait status */
-} tree;
+    int status_fd;      /* with a namespace: where init says PROGRAM's */
+} tree = { .status_fd = -1 };
 
 static pid_t pids[MAX_PROCS];
 static pid_t parents[MAX_PROCS];
@@ -185,6 +200,88 @@ static void exit_like(int status)
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
+/* Writes `text` to the file at `path` (a /proc/self map); false on error. */
+static bool write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t len = (ssize_t)strlen(text);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = write(fd, text, len) == len;
+    close(fd);
+    return ok;
+}
+
+/*
+ * A PID namespace for the reaper's next child: as root, or in a user
+ * namespace that maps the user to itself. False when neither can be had.
+ */
+static bool new_pid_namespace(void)
+{
+    char map[64];
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+
+    if (unshare(CLONE_NEWPID) == 0) {
+        return true;
+    }
+    if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0) {
+        return false;
+    }
+    snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+    if (!write_file("/proc/self/uid_map", map)) {
+        return false;
+    }
+    /* Before gid_map, an unprivileged user must give up setgroups. */
+    write_file("/proc/self/setgroups", "deny");
+    snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+    return write_file("/proc/self/gid_map", map);
+}
+
+/*
+ * Process 1 of the namespace: starts PROGRAM, reaps every process that
+ * ends in the namespace, passes SIGTERM on; when PROGRAM ends, writes its
+ * wait status to `status_fd` and exits (which kills what is left).
+ */
+static void init_main(char **argv, const sigset_t *set, const sigset_t *old,
+                      int status_fd)
+{
+    pid_t program = fork();
+
+    if (program < 0) {
+        fprintf(stderr, "reaper: cannot fork: %s\n", strerror(errno));
+        _exit(127);
+    }
+    if (program == 0) {
+        close(status_fd);
+        sigprocmask(SIG_SETMASK, old, NULL);
+        execvp(argv[0], argv);
+        fprintf(stderr, "reaper: cannot run %s: %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    for (;;) {
+        int sig = sigwaitinfo(set, NULL);
+        int status;
+        pid_t pid;
+
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid == program) {
+                if (write(status_fd, &status, sizeof(status)) < 0) {
+                    _exit(127);
+                }
+                _exit(0);
+            }
+        }
+        if (sig == SIGTERM) {
+            kill(program, SIGTERM);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const int handled[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
@@ -192,9 +289,15 @@ int main(int argc, char **argv)
     sigset_t set, old;
     pid_t parent = getppid();
     struct timespec wait_for = { PARENT_CHECK_SECONDS, 0 };
+    bool namespace = argc > 1 && strcmp(argv[1], "--pid-namespace") == 0;
+    int status_pipe[2] = { -1, -1 };
 
+    if (namespace) {
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: reaper PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: reaper [--pid-namespace] PROGRAM [ARG...]\n");
         return 2;
     }
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
@@ -206,10 +309,20 @@ int main(int argc, char **argv)
         sigaddset(&set, handled[i]);
     }
     sigprocmask(SIG_BLOCK, &set, &old);
+    namespace = namespace && pipe2(status_pipe, O_CLOEXEC) == 0 &&
+                new_pid_namespace();
     tree.program = fork();
     if (tree.program < 0) {
         fprintf(stderr, "reaper: cannot fork: %s\n", strerror(errno));
         return 127;
+    }
+    if (tree.program == 0 && namespace) {
+        close(status_pipe[0]);
+        init_main(argv + 1, &set, &old, status_pipe[1]);
+    }
+    if (namespace) {
+        close(status_pipe[1]);
+        tree.status_fd = status_pipe[0];
     }
     if (tree.program == 0) {
         sigprocmask(SIG_SETMASK, &old, NULL);
@@ -234,5 +347,12 @@ int main(int argc, char **argv)
         }
     }
     end_tree();
+    if (tree.ended && tree.status_fd >= 0) {
+        /* Init exited: PROGRAM's status is what it wrote, if anything. */
+        int status;
+
+        tree.status = read(tree.status_fd, &status, sizeof(status)) ==
+                      sizeof(status) ? status : W_EXITCODE(0, SIGKILL);
+    }
     exit_like(tree.ended ? tree.status : W_EXITCODE(0, SIGKILL));
 }

@@ -29,6 +29,12 @@ export interface ChildOptions {
    * it and owns a process tree, which ends with it (see the module comment).
    */
   readonly reaper?: string | undefined;
+  /**
+   * Under the reaper: the tree in a PID namespace of its own, so that two
+   * trees number their processes alike (falls back to none when the
+   * system allows none).
+   */
+  readonly pidNamespace?: boolean;
 }
 
 /**
@@ -54,7 +60,9 @@ export class OwnedChild implements AsyncDisposable {
   constructor(cmd: string, args: readonly string[], opts: ChildOptions = {}) {
     this.argv = [cmd, ...args];
     this.#reaped = opts.reaper !== undefined;
-    const argv = opts.reaper ? [opts.reaper, cmd, ...args] : [cmd, ...args];
+    const argv = opts.reaper
+      ? [opts.reaper, ...(opts.pidNamespace ? ["--pid-namespace"] : []), cmd, ...args]
+      : [cmd, ...args];
     this.#process = new Deno.Command(argv[0]!, {
       args: argv.slice(1),
       ...(opts.cwd ? { cwd: opts.cwd } : {}),

@@ -241,6 +241,8 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
         env: plan.env,
         clearEnv: true,
         reaper: this.#reaper,
+        // A guest's fork returns the same pid on both sides (docs/environment.md).
+        pidNamespace: plan.mode === "user",
       });
     } catch (e) {
       throw fromOsError(`Cannot start side ${p.role}'s QEMU`, e, QemuSetupError);
