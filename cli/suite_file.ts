@@ -1,7 +1,8 @@
 /**
  * Reading a suite file: JSON of the form
  * {"cases": [{"name", "arch", "image", "args"?, "expect"?, "timeout"?,
- * "against"?}]}, validated with errors that name the case and the field.
+ * "against"?, "note"?}]}, validated with errors that name the case and the
+ * field. A note is for the file's readers (why the case is as it is).
  * `args` are this command line's own options; `against` a trace the case
  * compares one QEMU with (as --against); relative paths are relative to
  * the file.
@@ -76,7 +77,9 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
     }
     const o = c as Record<string, unknown>;
     for (const key of Object.keys(o)) {
-      if (!["name", "arch", "image", "args", "expect", "timeout", "against"].includes(key)) {
+      if (
+        !["name", "arch", "image", "args", "expect", "timeout", "against", "note"].includes(key)
+      ) {
         throw bad(`${where}: unknown field "${key}"`);
       }
     }
@@ -104,6 +107,9 @@ export async function readSuite(path: string): Promise<SuiteCase[]> {
       } catch (e) {
         throw bad(`${where}: field "timeout": ${(e as Error).message}`);
       }
+    }
+    if (o.note !== undefined && typeof o.note !== "string") {
+      throw bad(`${where}: field "note" must be a string`);
     }
     if (o.against !== undefined && (typeof o.against !== "string" || o.against === "")) {
       throw bad(`${where}: field "against" must be the path of a trace`);

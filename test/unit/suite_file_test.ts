@@ -58,6 +58,11 @@ Deno.test("a bad suite file is refused naming the case and the field", async (t)
       /case 1 \("h"\): field "args" has --against; use the field "against"/,
     ],
     [
+      "note not a string",
+      { cases: [x86("n", { note: ["why"] })] },
+      /case 1 \("n"\): field "note" must be a string/,
+    ],
+    [
       "duplicate name",
       { cases: [x86("f"), x86("f")] },
       /case 2 \("f"\): the name "f" is used twice/,
