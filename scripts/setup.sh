@@ -9,16 +9,17 @@
 #                                   Debian's QEMU 7.2 system emulators, cross
 #                                   compilers, Chromium (the test of the HTML
 #                                   verdict), every guest, the benchmark
-#                                   kernel, trixie's QEMU 10.0 and QEMU 10.2.2;
-#                                   the first time on a machine it builds the
-#                                   latter (20 minutes or more on 2 cores)
+#                                   kernel, trixie's QEMU 10.0, QEMU 10.2.2
+#                                   and programs of QEMU's own tests/tcg;
+#                                   the first time on a machine it builds
+#                                   QEMU 10.2.2 (20 minutes or more on 2 cores)
 #
 # Safe to run again, either way round: every step is idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '2,15s/^# \{0,1\}//p' "$0"
+    sed -n '2,16s/^# \{0,1\}//p' "$0"
 }
 tests=0
 case "${1:-}" in
@@ -103,6 +104,13 @@ fi
 # on a machine builds the latter (20 minutes on 2 cores); later ones reuse it.
 bash scripts/trixie-qemu.sh
 bash scripts/build-qemu.sh
+# QEMU's own tests/tcg, from the source QEMU 10.2.2 is built from: the test
+# corpus (test/corpus.json) runs programs built from them, x86_64 with the
+# host's gcc, aarch64 with the cross compiler (static, its libc6-dev-arm64-cross).
+bash scripts/tcg-tests.sh
+if [ -d .cache/qemu-tcg-tests/tests/tcg ]; then
+    make -s -C test/guests tcg
+fi
 
 echo "setup: done in $(human_secs $((SECONDS - started))) ($("$deno" --version | head -1));" \
     "run it as $deno" >&2
