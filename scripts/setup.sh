@@ -47,6 +47,8 @@ if [ "$tests" = 1 ]; then
         gcc-sparc64-linux-gnu gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
         libc6-dev-arm64-cross
         libxml2-utils debootstrap debian-archive-keyring chromium gdb-multiarch
+        # Debian programs the corpus runs as installed (test/corpus.json)
+        python3 perl git xz-utils
     )
 fi
 missing=()
