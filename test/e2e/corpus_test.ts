@@ -4,7 +4,8 @@
 // The real CLI runs the suite file as a user would, from the checkout's top
 // (the programs read files of the repo), several times over: every case
 // must match every time, each guest must have done its job, and the ones
-// that fork must name their processes.
+// that fork must name their processes. The forking cases need the PID
+// namespaces the run gives each side (root or user namespaces).
 import { readSuite } from "../../cli/suite_file.ts";
 import { ROOT, runCli } from "./_cli.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
@@ -51,6 +52,9 @@ Deno.test(`the corpus matches itself on QEMU 7.2 and 10.2, ${RUNS} runs of every
         deepEqual([b.exitCode, b.signal], [a.exitCode, a.signal], c.name);
         ok(v.insns > 5000, `${c.name}: ${v.insns} instructions`);
         if (FORKS.some((f) => c.name.startsWith(f))) {
+          // With the defaults: the fork's result is compared too (a PID
+          // namespace a side makes it the same).
+          ok(v.compared.includes("syscalls"), `${c.name}: ${v.compared}`);
           deepEqual(v.processes.map((p: { path: string }) => p.path), ["1", "1.1"], c.name);
           const [first, child] = v.processes;
           equal(first.compared, true);
