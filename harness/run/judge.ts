@@ -74,8 +74,17 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
       if (mayRefuse(other) && waited < DEFAULTS.refusalGraceSeconds * 1000) return undefined;
       return refusedRun(role, refused(other) ? "on both sides" : `for side ${role}`, s.pair.exit!);
     }
-    // Ended by itself without a word from the plugin: it crashed or was killed.
-    if (s.pair.exit && !s.end && !s.dump && !s.limit) return died(role, s.pair.exit, s.insns);
+    if (s.pair.exit && !s.end && !s.dump && !s.limit) {
+      // Its guest asked to execute a program: one of the host's arch ran
+      // natively, and the plugin went with the exec. Wait for the other
+      // side to end too, to say what both did.
+      if (s.pair.lastExec) {
+        if (!other.pair.exit && cx.now - (s.pair.exitedAt ?? 0) < EXEC_GRACE_MS) return undefined;
+        return executedAway(s, other);
+      }
+      // Ended by itself without a word from the plugin: it crashed or was killed.
+      return died(role, s.pair.exit, s.insns);
+    }
     if (s.pair.exit && s.dump && !other.dump && other.pair.exit) {
       return {
         status: "inconclusive",
@@ -217,6 +226,40 @@ function refusedRun(role: Role, who: string, exit: ChildStatus): Outcome {
     stoppedBy: null,
     message: `QEMU ${who} refused to run the guest (${describeExit(exit)}, no instruction ran)`,
     blame: role,
+  };
+}
+
+/** How long the other side may take to end after one side's guest executed a native program. */
+const EXEC_GRACE_MS = 5000;
+
+/**
+ * A side whose guest's first process executed a program and whose QEMU
+ * then ended without its plugin's end: the program ran natively (one of
+ * the host's arch), outside QEMU and any comparison. Nothing after the
+ * exec is compared, and the fast pass compared nothing after its last
+ * checkpoint: no verdict, but the reason, not a crash.
+ */
+function executedAway(s: SideState, other: SideState): Outcome {
+  const what = (x: SideState) =>
+    x.pair.lastExec!.path === null ? "a program (plugin API 4 names it)" : x.pair.lastExec!.path;
+  const role = s.pair.plan.role;
+  const otherRole = other.pair.plan.role;
+  const both = other.pair.exit && !other.end && other.pair.lastExec;
+  const upTo = Math.min(s.insns, other.insns);
+  const head = both && what(s) === what(other)
+    ? `Both guests' first processes executed ${what(s)}`
+    : both
+    ? `Side ${role}'s guest executed ${what(s)}, side ${otherRole}'s ${what(other)}`
+    : `Side ${role}'s guest executed ${what(s)}`;
+  return {
+    status: "inconclusive",
+    stoppedBy: "guest-exit",
+    message: `${head}, which ran natively, outside QEMU and the plugin (a program of the host's ` +
+      `arch): what it did is not compared, and ${
+        upTo === 0
+          ? "no checkpoint came before the exec: nothing was compared"
+          : `the streams were compared up to instruction ${upTo} only (the last both reported)`
+      }`,
   };
 }
 

@@ -55,6 +55,12 @@ export interface PairSide {
   exit?: ChildStatus;
   /** The control connection was read to its end. */
   closed: boolean;
+  /**
+   * The last program the guest's first process asked to execute (its file
+   * when the plugin could read it, plugin API 4): one of the host's arch
+   * runs natively, and the plugin is gone with the exec.
+   */
+  lastExec?: { readonly path: string | null };
 }
 
 /** A message from one side. */
@@ -314,6 +320,7 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const s = this.sides[role];
     if (msg.t === "closed") s.closed = true;
     if (msg.t === "exec" || msg.t === "closed") this.#hearProcess(role, "1", msg);
+    if (msg.t === "exec") s.lastExec = { path: msg.path };
     if (msg.t === "exec") return undefined;
     if (msg.t === "regs") {
       // Each plugin waits for the answer before its guest starts.

@@ -148,6 +148,27 @@ for (const [version, qemu] of QEMUS) {
     );
   });
 
+  Deno.test(`a guest that executes a native program on QEMU ${version}: said so, not a crash`, async () => {
+    await using tmp = await tempDir();
+    const r = await run(
+      [...qemu, "x86_64", "/bin/sh", "--", "-c", "exec /usr/bin/sha256sum /dev/null"],
+      tmp.path,
+    );
+    equal(r.code, 3, r.json?.message ?? r.stderr);
+    equal(r.json.status, "inconclusive");
+    equal(r.json.stoppedBy, "guest-exit");
+    const what = version === "10.2"
+      ? "/usr/bin/sha256sum"
+      : "a program \\(plugin API 4 names it\\)";
+    match(
+      r.json.message,
+      new RegExp(`^Both guests' first processes executed ${what}, which ran natively`),
+    );
+    // The program's own output, on both sides: it ran.
+    for (const side of ["a", "b"]) match(r.json.sides[side].output, /^e3b0c442.*\/dev\/null\n$/);
+    deepEqual(await leftovers(r.json, tmp.path), []);
+  });
+
   Deno.test(`a bash pipeline ends on QEMU ${version}: every process named, nothing left`, async () => {
     await using tmp = await tempDir();
     const r = await run(
