@@ -218,6 +218,8 @@ static bool write_file(const char *path, const char *text)
 /*
  * A PID namespace for the reaper's next child: as root, or in a user
  * namespace that maps the user to itself. False when neither can be had.
+ * Once unshare() succeeded the next child is a namespace's process 1,
+ * whatever else fails: the maps are written as well as they can be.
  */
 static bool new_pid_namespace(void)
 {
@@ -232,13 +234,12 @@ static bool new_pid_namespace(void)
         return false;
     }
     snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-    if (!write_file("/proc/self/uid_map", map)) {
-        return false;
-    }
+    write_file("/proc/self/uid_map", map);
     /* Before gid_map, an unprivileged user must give up setgroups. */
     write_file("/proc/self/setgroups", "deny");
     snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-    return write_file("/proc/self/gid_map", map);
+    write_file("/proc/self/gid_map", map);
+    return true;
 }
 
 /*
