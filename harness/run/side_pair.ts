@@ -320,7 +320,9 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const s = this.sides[role];
     if (msg.t === "closed") s.closed = true;
     if (msg.t === "exec" || msg.t === "closed") this.#hearProcess(role, "1", msg);
+    // A word after an exec report: that exec failed, the guest went on.
     if (msg.t === "exec") s.lastExec = { path: msg.path };
+    else if (msg.t !== "closed") delete s.lastExec;
     if (msg.t === "exec") return undefined;
     if (msg.t === "regs") {
       // Each plugin waits for the answer before its guest starts.
