@@ -354,6 +354,11 @@ export async function runCase(
     if (e === "timeout") kill();
     else result = e;
   } finally {
+    if (!exited) kill();
+    await exit;
+    // What the plugin wrote before it ended is read to its end first: a
+    // close under the readers would lose it (seen in CI, under load).
+    await withTimeout(Promise.all(readers), 2000);
     for (const x of [ctl, peer, ctlListener, peerListener]) {
       try {
         x?.close();
@@ -361,8 +366,6 @@ export async function runCase(
         // already closed
       }
     }
-    if (!exited) kill();
-    await exit;
     await Promise.all(readers);
   }
   const stderr = await Deno.readTextFile(errPath).catch(() => "");
