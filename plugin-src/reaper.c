@@ -242,6 +242,15 @@ static bool new_pid_namespace(void)
     return true;
 }
 
+/* In a forked child: PROGRAM (argv) with the signal mask `old`; never returns. */
+static void run_program(char **argv, const sigset_t *old)
+{
+    sigprocmask(SIG_SETMASK, old, NULL);
+    execvp(argv[0], argv);
+    fprintf(stderr, "reaper: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
 /*
  * Process 1 of the namespace: starts PROGRAM, reaps every process that
  * ends in the namespace, passes SIGTERM on; when PROGRAM ends, writes its
@@ -257,12 +266,7 @@ static void init_main(char **argv, const sigset_t *set, const sigset_t *old,
         _exit(127);
     }
     if (program == 0) {
-        close(status_fd);
-        sigprocmask(SIG_SETMASK, old, NULL);
-        execvp(argv[0], argv);
-        fprintf(stderr, "reaper: cannot run %s: %s\n", argv[0],
-                strerror(errno));
-        _exit(127);
+        run_program(argv, old);     /* status_fd is close-on-exec */
     }
     for (;;) {
         int sig = sigwaitinfo(set, NULL);
@@ -326,11 +330,7 @@ int main(int argc, char **argv)
         tree.status_fd = status_pipe[0];
     }
     if (tree.program == 0) {
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        execvp(argv[1], argv + 1);
-        fprintf(stderr, "reaper: cannot run %s: %s\n", argv[1],
-                strerror(errno));
-        _exit(127);
+        run_program(argv + 1, &old);
     }
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &wait_for);
