@@ -100,6 +100,17 @@ static const ArgSpec args[] = {
     { LS_ARG_ADDRS, ARG_BOOL, &options.addrs },
     /* Write the same value after every read of the time-stamp counter. */
     { LS_ARG_COUNTERS, ARG_BOOL, &options.counters },
+    /*
+     * The peer runs the same guest live: a forked child pairs with the
+     * peer's child of the same path (process.c). Not against a trace.
+     */
+    { LS_ARG_CHILDREN, ARG_BOOL, &options.children },
+    /*
+     * This QEMU's process in the guest's tree when not the guest's first:
+     * the plugin itself starts a QEMU for a program a child executes
+     * (process.c), and says so.
+     */
+    { LS_ARG_PROC, ARG_STRING, &options.proc },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 
@@ -207,6 +218,8 @@ bool parse_args(int argc, char **argv)
         options.regs = options.mem = options.sys = false;
     }
     options.fastcount |= options.fast;
+    /* Narrowing and recording run one QEMU, alone: no peer's children. */
+    options.children &= !runs_alone() && !options.record;
     if (!options.role || !options.ctl_path ||
         (!options.peer_path && !runs_alone())) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");

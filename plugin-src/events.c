@@ -43,6 +43,9 @@ void add_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
 {
     Event *e;
 
+    if (G_UNLIKELY(process.ended)) {
+        return;     /* past an exec that failed (process.c): uncompared */
+    }
     if (options.record && kind != LS_EV_REGS) {
         record_event(pos, kind, a, size, v);   /* the trace keeps each */
     }
@@ -188,7 +191,7 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
     const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
     uint64_t fold = 0;
 
-    if (options.sys) {
+    if (options.sys && !process.ended) {
         if (options.addrs) {
             unsigned n = syscall_arg_count(num);
 
@@ -212,7 +215,7 @@ void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
     uint64_t pos;
 
     env_syscall_end();
-    if (!options.sys) {
+    if (!options.sys || process.ended) {
         return;
     }
     pos = syscall_pos();

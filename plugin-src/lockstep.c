@@ -28,8 +28,8 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
     g_autofree char *msg = NULL;
 
-    if (process.forked) {
-        return;     /* a forked child compares nothing (process.c) */
+    if (process.forked && !process.paired) {
+        return;     /* a child that compares nothing (process.c) */
     }
     if (vcpu_index == 0) {
         if (fast_counts_inline()) {
@@ -204,10 +204,14 @@ void guest_end(void)
     uint64_t tail;
     bool quit;
 
+    if (process.ended) {
+        return;     /* at an exec (process.c): the end was said there */
+    }
+    process.ended = true;
     peer_exiting();
     comparison.exiting = true;
     tail = fast_counts_inline() ? fast_exit() : retire_last();
-    if (process.forked) {
+    if (process.forked && !process.paired) {
         report_end(tail);   /* on its own connection: see process.c */
         return;
     }
@@ -247,7 +251,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         return -1;
     }
     report_open(ctl_fd);
-    process_install(info);
+    process_install(info, argc, argv);
     report_hello(info);
     /* 2: x86-64 (REX prefixes), 1: i386. */
     options.x86 = g_str_equal(info->target_name, "x86_64") ? 2

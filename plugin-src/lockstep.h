@@ -175,6 +175,8 @@ typedef struct {
     int x86;                /* x86 guest: 2 x86-64, 1 i386, 0 other */
     bool addrs;             /* off: the sides place the guest differently */
     bool counters;          /* equalise time-stamp counter reads (API 5) */
+    bool children;          /* forked children compare with the peer's */
+    const char *proc;       /* proc=: its path in the tree, if not "1" */
 } Options;
 extern Options options;
 
@@ -322,7 +324,10 @@ static inline bool runs_alone(void)
 typedef struct {
     char path[PROC_PATH_MAX];   /* "1": the guest; "1.2": its second child */
     uint32_t children;          /* forked so far */
-    bool forked;                /* a forked child: compares nothing */
+    bool forked;                /* not the guest's first process... */
+    bool paired;                /* ...compared with the peer's of its path */
+    bool ended;                 /* its stream ended: an exit, or an exec */
+    uint64_t forked_at;         /* the position of the fork that made it */
     pid_t pid;                  /* this QEMU's (getpid() is the guest's) */
 } Process;
 extern Process process;
@@ -396,6 +401,7 @@ void at_mark(const TbInfo *tb, uint32_t first, uint64_t start, uint64_t h0)
     __attribute__((cold));
 bool sync_fast_mark(uint64_t at, uint64_t pc_hash);
 void sync_end(uint64_t tail);
+void sync_fork_child(void);
 
 /* peer.c */
 int ctl_connect(const char *path);
@@ -407,6 +413,7 @@ void peer_exiting(void);
 bool quit_here(void);
 void wait_for_quit(void);
 void peer_forget(void);
+bool peer_pair_child(const char *path);
 
 /* report.c */
 void report_open(int fd);
@@ -427,7 +434,11 @@ void report_release(void);
 void report_reopen(int fd);
 
 /* process.c */
-void process_install(const qemu_info_t *info);
+void process_install(const qemu_info_t *info, int argc, char **argv);
+
+/* reexec.c */
+void reexec_install(const qemu_info_t *info, int argc, char **argv);
+bool reexec(const char *path, char *const *argv, char *const *envp);
 void vcpu_syscall_all(qemu_plugin_id_t id, unsigned int vcpu_index,
                       int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
                       uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7,

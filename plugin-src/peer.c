@@ -141,11 +141,24 @@ static int accept_peer(const char *path)
     return fd;
 }
 
+/*
+ * The peer's socket for this QEMU's process: the guest's first is
+ * peer=, every other one's is named by its path next to it (process.c).
+ */
+static char *peer_socket(const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(options.peer_path);
+
+    return g_str_equal(path, "1") ? g_strdup(options.peer_path)
+                                  : g_strdup_printf("%s/peer-%s.sock", dir, path);
+}
+
 /* Connect to the peer: listen=on waits for it, otherwise connect. */
 int peer_connect(void)
 {
-    sock.peer_fd = options.listen ? accept_peer(options.peer_path)
-                                  : connect_to(options.peer_path);
+    g_autofree char *name = peer_socket(process.path);
+
+    sock.peer_fd = options.listen ? accept_peer(name) : connect_to(name);
     return sock.peer_fd;
 }
 
@@ -439,6 +452,32 @@ void peer_forget(void)
  * threads only, and on another thread crashes QEMU (a forked child's
  * SIGCHLD, SIGTERM). It inherits a full mask from its start.
  */
+/*
+ * A forked child compares with the peer's child of the same path
+ * (process.c), over a socket of its own named by the path, next to the
+ * parent's, read by a reader thread of its own (no thread survives a
+ * fork). The peer's checkpoints up to the fork are the parent's concern:
+ * the child starts knowing them as its own. False when the peer's child
+ * did not come (the sides forked differently, or the run ends).
+ */
+bool peer_pair_child(const char *path)
+{
+    g_autofree char *name = peer_socket(path);
+
+    sock.peer_fd = options.listen ? accept_peer(name) : connect_to(name);
+    if (sock.peer_fd < 0) {
+        return false;
+    }
+    peer_news.ckpt_count = comparison.ckpt_count;
+    memcpy(peer_news.ckpt_hash, comparison.ckpt_hash,
+           sizeof(peer_news.ckpt_hash));
+    peer_news.ended = peer_news.stopped = peer_news.lost = false;
+    peer_news.epoch = comparison.epoch;
+    g_clear_pointer(&commands.regs_choice, g_free);
+    memset(&commands, 0, sizeof(commands));
+    return peer_start_reader();
+}
+
 bool peer_start_reader(void)
 {
     pthread_t thread;

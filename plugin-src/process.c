@@ -11,18 +11,25 @@
  * stream and the peer's news, so that the child gets them whole, not half
  * written by the reader thread (which the child does not have). In the
  * child, the inherited connections are closed (the parent's stay open: a
- * close in the child only drops the child's reference), the stream never
- * reaches a mark again, and the child reports on a control connection of
- * its own: a hello with its path in the tree, the programs its guest
- * executes, and its end. It compares nothing: the verdict lists it among
- * the processes not compared.
+ * close in the child only drops the child's reference) and the child
+ * reports on a control connection of its own: a hello with its path in the
+ * tree, the programs its guest executes, and its end. With children=on it
+ * pairs with the peer's child of its path (peer.c), with a reader thread
+ * of its own, and is compared as the guest is, its count going on from the
+ * fork; otherwise it never reaches a mark and compares nothing.
+ *
+ * An exec that will succeed ends the process's stream there, as an exit
+ * does; from plugin API 4 a program of the guest's arch then runs under
+ * QEMU and the plugin again (reexec.c), as the process's next generation.
  *
  * Paths: the guest's first process is "1"; the second child that "1.3"
- * forks is "1.3.2". Every process numbers its children in the order it
- * forks them, on both sides alike.
+ * forks is "1.3.2"; the program "1.3" executes under QEMU again is
+ * "1.3@1". Every process numbers its children in the order it forks
+ * them, on both sides alike.
  */
 #include "lockstep.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -32,8 +39,8 @@
 
 /* The longest path or argument string the plugin reads from the guest. */
 #define GUEST_STRING_MAX 4096
-/* The most arguments an exec report lists. */
-#define EXEC_ARGS_MAX 64
+/* The most arguments (or environment strings) an exec may have here. */
+#define EXEC_ARGS_MAX 4096
 
 Process process = { .path = "1" };
 
@@ -80,46 +87,100 @@ static char *guest_string(uint64_t vaddr)
     return NULL;
 }
 
-/* The guest pointer at vaddr, or 0 if it cannot be read. */
-static uint64_t guest_pointer(uint64_t vaddr)
+/* The guest pointer at vaddr into *out; false if it cannot be read. */
+static bool guest_pointer(uint64_t vaddr, uint64_t *out)
 {
     g_autoptr(GByteArray) buf = g_byte_array_new();
-    uint64_t v = 0;
 
     if (!compat_read_memory(vaddr, buf, exec_target->ptr_size) ||
         buf->len < exec_target->ptr_size) {
-        return 0;
+        return false;
     }
+    *out = 0;
     for (unsigned i = 0; i < exec_target->ptr_size; i++) {
         unsigned k = exec_target->big_endian ? i
                                              : exec_target->ptr_size - 1 - i;
-        v = v << 8 | buf->data[k];
+        *out = *out << 8 | buf->data[k];
     }
-    return v;
+    return true;
 }
 
 /*
- * The guest asks to execute a program: say which, before the exec (a
- * program of the host's arch then runs natively, outside QEMU and any
- * plugin, and this plugin is gone). Its file and arguments need plugin
- * API 4 to be read; before that the report names neither.
+ * The NULL-ended array of guest strings at vaddr (argv, envp), or NULL if
+ * it cannot be read (before plugin API 4) or holds more than EXEC_ARGS_MAX.
  */
-static void exec_report(uint64_t path_addr, uint64_t argv_addr)
+static GPtrArray *guest_strings(uint64_t vaddr)
 {
-    g_autofree char *path = guest_string(path_addr);
-    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *list = g_ptr_array_new_with_free_func(g_free);
 
-    for (unsigned i = 0; argv_addr && i < EXEC_ARGS_MAX; i++) {
-        uint64_t p = guest_pointer(argv_addr + i * exec_target->ptr_size);
-        char *arg = p ? guest_string(p) : NULL;
+    for (unsigned i = 0; vaddr && i < EXEC_ARGS_MAX; i++) {
+        uint64_t p;
+        char *str;
 
-        if (!arg) {
+        if (!guest_pointer(vaddr + i * exec_target->ptr_size, &p)) {
             break;
         }
-        g_ptr_array_add(argv, arg);
+        if (!p) {
+            g_ptr_array_add(list, NULL);
+            return list;
+        }
+        str = guest_string(p);
+        if (!str) {
+            break;
+        }
+        g_ptr_array_add(list, str);
     }
-    g_ptr_array_add(argv, NULL);
-    report_exec(path, path ? (const char *const *)argv->pdata : NULL);
+    g_ptr_array_free(list, true);
+    return NULL;
+}
+
+/*
+ * This process's stream ends at an exec that will succeed: what runs next
+ * is another program (under QEMU again, see reexec.c, or natively), or,
+ * failing, a guest that goes on uncompared. From plugin API 4 the file is
+ * known, and a file that is not there or not executable leaves the stream
+ * running (a PATH search tries several); before that, every exec ends it.
+ */
+static void exec_ends(int dirfd, const char *path, int flags)
+{
+    if (process.ended || (process.forked && !process.paired)) {
+        return;
+    }
+    if (path && *path &&
+        faccessat(dirfd, path, X_OK, flags & AT_SYMLINK_NOFOLLOW) != 0) {
+        return;
+    }
+    guest_end();
+    /*
+     * Should the exec fail (below API 4 every attempt ends the stream),
+     * the guest goes on uncompared: no mark, no event (events.c), and it
+     * exits with its own status whatever the orchestrator says.
+     */
+    stream.next_mark = UINT64_MAX;
+}
+
+/*
+ * The guest asks to execute a program: say which, before the exec (its
+ * file and arguments need plugin API 4 to be read; before that the report
+ * names neither), end the process's stream there, and run the program
+ * under QEMU and the plugin again where that can be (reexec.c).
+ */
+static void exec_begins(int dirfd, uint64_t path_addr, uint64_t argv_addr,
+                        uint64_t envp_addr, int flags)
+{
+    g_autofree char *path = guest_string(path_addr);
+    g_autoptr(GPtrArray) argv = guest_strings(argv_addr);
+    g_autoptr(GPtrArray) envp = NULL;
+
+    report_exec(path, path && argv ? (const char *const *)argv->pdata : NULL);
+    exec_ends(dirfd, path, flags);
+    if (!process.ended || !options.children || dirfd != AT_FDCWD || !argv) {
+        return;
+    }
+    envp = guest_strings(envp_addr);
+    if (envp) {
+        reexec(path, (char *const *)argv->pdata, (char *const *)envp->pdata);
+    }
 }
 
 /* A guest system call starts (from vcpu_syscall's wrapper below). */
@@ -129,9 +190,9 @@ static void process_syscall(int64_t num, const uint64_t *args)
         return;
     }
     if (num == exec_target->execve) {
-        exec_report(args[0], args[1]);
+        exec_begins(AT_FDCWD, args[0], args[1], args[2], 0);
     } else if (num == exec_target->execveat) {
-        exec_report(args[1], args[2]);
+        exec_begins((int)args[0], args[1], args[2], args[3], (int)args[4]);
     }
 }
 
@@ -142,8 +203,9 @@ void vcpu_syscall_all(qemu_plugin_id_t id, unsigned int vcpu_index,
 {
     const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
 
-    process_syscall(num, args);
+    /* The call is its instruction's event, before an exec ends the stream. */
     vcpu_syscall(id, vcpu_index, num, a1, a2, a3, a4, a5, a6, a7, a8);
+    process_syscall(num, args);
 }
 
 /* Before every fork: the control stream and the peer's news, held whole. */
@@ -180,28 +242,50 @@ static pid_t host_pid(void)
 
 /*
  * In the child, after a fork (on the thread that forked, the only one):
- * drop the parent's connections, stop at no mark, and report on a
- * connection of its own.
+ * drop the parent's connections and report on a connection of its own.
+ * With children=on it compares with the peer's child of its path, which
+ * it waits for; otherwise (or when that does not come) it stops at no
+ * mark and compares nothing.
  */
 static void after_fork_child(void)
 {
     size_t len = strlen(process.path);
+    int ctl_fd;
 
     pthread_mutex_unlock(&peer_news.lock);
     snprintf(process.path + len, sizeof(process.path) - len, ".%u",
              process.children + 1);
     process.children = 0;
     process.forked = true;
+    /* The fork's own instruction: the parent's stream up to it is shared. */
+    process.forked_at = fast_counts_inline() ? fast_syscall_pos()
+                        : stream.pending ? pending_base() + stream.pending->n - 1
+                        : stream.icount;
+    process.paired = false;
     process.pid = host_pid();
     peer_forget();
     record_forget();
-    stream.next_mark = UINT64_MAX;
-    report_reopen(ctl_connect(options.ctl_path));
+    ctl_fd = ctl_connect(options.ctl_path);
+    if (options.children && ctl_fd >= 0 && !comparison.exiting) {
+        sync_fork_child();
+        process.paired = peer_pair_child(process.path);
+    }
+    if (!process.paired) {
+        stream.next_mark = UINT64_MAX;
+    }
+    report_reopen(ctl_fd);
 }
 
-void process_install(const qemu_info_t *info)
+void process_install(const qemu_info_t *info, int argc, char **argv)
 {
     process.pid = host_pid();
+    process.paired = !runs_alone();
+    if (options.proc) {
+        /* A program a process executed (reexec.c): a process of its own. */
+        g_strlcpy(process.path, options.proc, sizeof(process.path));
+        process.forked = true;
+    }
+    reexec_install(info, argc, argv);
     if (info->system_emulation) {
         return;
     }

@@ -78,7 +78,9 @@
     X(DETAIL, "detail") \
     X(FASTCOUNT, "fastcount") \
     X(ADDRS, "addrs") \
-    X(COUNTERS, "counters")
+    X(COUNTERS, "counters") \
+    X(CHILDREN, "children") \
+    X(PROC, "proc")
 
 /*
  * The record stream (record=PATH, record.c): frames of a one-byte kind,

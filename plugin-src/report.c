@@ -130,6 +130,8 @@ static void hello_fields(void)
             json_bool(options.mem && options.memvalues &&
                       COMPAT_HAS_MEM_VALUES));
     json_str(ctl, process.path);
+    fprintf(ctl, ",\"paired\":%s,\"at\":%" PRIu64, json_bool(process.paired),
+            process.forked_at);
 }
 
 void report_hello(const qemu_info_t *info)

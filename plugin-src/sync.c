@@ -464,6 +464,16 @@ void sync_end(uint64_t tail)
 }
 
 /*
+ * A forked child pairs with the peer's (process.c): what the parent took
+ * before the fork counts as compared, the rest is the child's own.
+ */
+void sync_fork_child(void)
+{
+    comparison.compared = comparison.ckpt_count;
+    comparison.last_good = comparison.compared * options.interval;
+}
+
+/*
  * The fast pass's inline flavour (fast.c) is exactly at physical position
  * `at`, one of its marks, where the instructions' sum is pc_hash: take the
  * checkpoint, stop at the limit, and wait while too far ahead of the peer.

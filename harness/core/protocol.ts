@@ -152,6 +152,10 @@ export type PluginMessage =
      * second child (linux-user); absent means "1".
      */
     proc?: string;
+    /** A forked child: it compares with the peer's child of its path (children=on). */
+    paired?: boolean;
+    /** A forked child: the position of the fork that made it (its stream up to there is its parent's). */
+    at?: number;
   }
   /** The guest executes a program (path and argv null where the plugin could not read them). */
   | { t: "exec"; path: string | null; argv: string[] | null }

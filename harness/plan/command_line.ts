@@ -10,6 +10,7 @@ import {
   locatePluginArgs,
   lockstepPluginArgs,
   narrowPluginArgs,
+  PLUGIN_ARGS,
   pluginSpec,
   type RecordParams,
   recordPluginArgs,
@@ -91,10 +92,16 @@ const OPEN_SIDE_DIR_PRELOAD = 'exec 3<"$1" && LD_PRELOAD="$2" && LOCKSTEP_DEVICE
 
 /** What the plugin of one side is started to do. */
 export type PluginPass =
-  /** The detail pass (block rings, events, dumps); `fastCount` counts as the fast pass does. */
-  | { readonly kind: "lockstep"; readonly fastCount?: boolean }
-  /** The fast pass: inline counts and checkpoints only. */
-  | { readonly kind: "fast" }
+  /**
+   * The detail pass (block rings, events, dumps); `fastCount` counts as the
+   * fast pass does; `children`: see below.
+   */
+  | { readonly kind: "lockstep"; readonly fastCount?: boolean; readonly children?: boolean }
+  /**
+   * The fast pass: inline counts and checkpoints only. `children`: the peer
+   * is the other side's QEMU (not a trace): forked children pair up too.
+   */
+  | { readonly kind: "fast"; readonly children?: boolean }
   /** Recording a golden trace. */
   | { readonly kind: "record"; readonly rec: RecordParams }
   /** Alone, reporting every step of [from, to] (narrowing). */
@@ -175,12 +182,15 @@ export function sideArgv(r: SideArgvRequest): string[] {
     : pass.kind === "locate"
     ? locatePluginArgs(plan, side, runDir, pass.pc, pass.at)
     : narrowPluginArgs(plan, side, runDir, pass.from, pass.to, pass.fastCount ?? false);
+  const children = (pass.kind === "lockstep" || pass.kind === "fast") && pass.children &&
+    plan.mode === "user";
+  const all = [...args, ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : [])];
   return withQemuArgs(
     plan,
     side,
     runDir,
     [
-      ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, args)),
+      ...pluginArgv(side, runDir, pluginSpec(r.plugin.path, all)),
       ...(r.gdbStub === undefined ? [] : gdbStubArgs(plan.mode, r.gdbStub)),
     ],
     r.plugin.shim,

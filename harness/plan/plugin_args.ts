@@ -33,6 +33,9 @@ export const PLUGIN_ARGS = {
   FASTCOUNT: "fastcount",
   ADDRS: "addrs",
   COUNTERS: "counters",
+  CHILDREN: "children",
+  /** Set by the plugin itself, when it runs a program a child executes (plugin-src/process.c). */
+  PROC: "proc",
 } as const;
 
 const K = PLUGIN_ARGS;

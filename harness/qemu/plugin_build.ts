@@ -30,6 +30,7 @@ export const PLUGIN_UNITS = {
     "fast.c",
     "record.c",
     "process.c",
+    "reexec.c",
     "syscalls.c",
     "death.c",
   ],

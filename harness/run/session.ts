@@ -13,7 +13,7 @@ import { continuationPlan, fastApart, goesOn, reconcile } from "./reconcile.ts";
 import { buildPlanPlugins } from "../plan/plugins.ts";
 import { sideArgv } from "../plan/command_line.ts";
 import type { RunPlan } from "../plan/plan.ts";
-import type { Role } from "../core/protocol.ts";
+import { QUIT_COMMAND, type Role } from "../core/protocol.ts";
 import { SidePair } from "./side_pair.ts";
 import { withWorld } from "./world.ts";
 import { applyMessage, initialState, type SideState } from "./side_state.ts";
@@ -22,6 +22,7 @@ import { withDisassembly } from "../guest/disasm.ts";
 import { TimelineRecorder } from "../verdict/timeline.ts";
 import { RunWatch } from "./run_watch.ts";
 import { processesNotCompared, processViews } from "./process_tree.ts";
+import { ChildPairs, type NamedProcess } from "./child_pairs.ts";
 import type {
   Divergence,
   Excursion,
@@ -104,12 +105,14 @@ async function runPass(
         side,
         runDir: dir,
         plugin: { path: plugins[side.role], shim: plugins.shim },
-        pass: { kind: kind === "fast" ? "fast" : "lockstep" },
+        // Forked children pair up with the other side's (linux-user).
+        pass: { kind: kind === "fast" ? "fast" : "lockstep", children: true },
       }),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: kind === "fast" ? "fast " : "",
     cacheDir: opts.cacheDir,
+    processes: true,
   });
   const state: Record<Role, SideState> = {
     a: initialState(pair.sides.a),
@@ -127,7 +130,7 @@ async function runPass(
     },
     dir: pair.dir,
     seconds: (performance.now() - started) / 1000,
-    processes: processViews(pair.processes, [plan.guestName, ...plan.guestArgs]),
+    processes: processViews(pair.processes, [plan.guestName, ...plan.guestArgs], true),
   };
 }
 
@@ -273,7 +276,13 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       : []),
   ];
   let divergence = outcome.divergence;
-  if (divergence) {
+  if (divergence?.process) {
+    // Narrowing re-runs the guest's first process only.
+    divergence = {
+      ...divergence,
+      narrow: { status: "skipped", why: "it re-runs the guest's first process only" },
+    };
+  } else if (divergence) {
     divergence = ownCounts(
       await narrowDivergence(divergence, {
         plan: judgedPlan,
@@ -355,13 +364,30 @@ async function supervise(
   using watch = new RunWatch(pair, opts);
   const cx = watch.cx;
   const transients: Excursion[] = [];
+  const children = new ChildPairs();
+  const named = (path: string): NamedProcess => ({
+    path,
+    command: processViews(pair.processes, [plan.guestName, ...plan.guestArgs], true)
+      .find((v) => v.path === path)?.command ?? null,
+  });
   let settled: Outcome | undefined;
   for (;;) {
-    const outcome = settled ?? decide(state, cx);
-    if (outcome) return { ...outcome, transients };
+    const outcome = settled ??
+      (cx.aborted || cx.timedOut ? undefined : children.outcome(plan.history, named)) ??
+      decide(state, cx);
+    // The guest matched: its children's last reports may still be in flight.
+    if (outcome && (outcome.status !== "match" || children.settled())) {
+      return { ...outcome, transients };
+    }
     const next = await pair.next();
     if (!next) continue;
     const { role, msg } = next;
+    if (next.proc) {
+      children.hear(role, next.proc.path, msg, next.proc.side);
+      for (const s of children.takeLimits()) await pair.sendProcess(s, QUIT_COMMAND);
+      watch.heard(false, { a: state.a.insns, b: state.b.insns });
+      continue;
+    }
     if (msg.t === "hello" || msg.t === "regs" || msg.t === "closed") {
       watch.heard(false, { a: state.a.insns, b: state.b.insns });
       continue;

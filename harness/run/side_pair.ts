@@ -67,6 +67,11 @@ export interface PairSide {
 export interface SideMessage {
   readonly role: Role;
   readonly msg: ControlMessage;
+  /**
+   * A forked child's (with `processes`): its path in the tree, and the
+   * side as that process is (its plugin's hello, its connection's end).
+   */
+  readonly proc?: { readonly path: string; readonly side: PairSide };
 }
 
 /** How to start a pair (or the sides `roles` names). */
@@ -95,6 +100,12 @@ export interface PairOptions<R extends Role = Role> {
   readonly label?: string;
   /** Where the reaper each QEMU runs under is built (the plugins' cache). */
   readonly cacheDir?: string | undefined;
+  /**
+   * The caller compares forked children (children=on): next() returns
+   * their messages too, each with its `proc`. Otherwise they are only
+   * listed (`processes`).
+   */
+  readonly processes?: boolean;
 }
 
 /** The longest path a Unix socket can have (sun_path, less its final NUL). */
@@ -176,7 +187,10 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
   readonly #waker = new Waker();
   readonly #roleOf = new Map<number, R>();
   /** The connections of forked guest processes (not "1"): their side and path. */
-  readonly #processOf = new Map<number, { readonly role: R; readonly path: string }>();
+  readonly #processOf = new Map<
+    number,
+    { readonly role: R; readonly path: string; readonly side: PairSide }
+  >();
   readonly #opts: PairOptions<R>;
   readonly #roles: readonly R[];
   /** The reaper each QEMU runs under (plugin-src/reaper.c), once built. */
@@ -293,9 +307,14 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const [id, msg] = next;
     const child = this.#processOf.get(id);
     if (child) {
-      // A forked process compares nothing: its reports are the tree's.
       this.#hearProcess(child.role, child.path, msg);
-      return undefined;
+      if (msg.t === "closed") {
+        // Its process is gone, or runs another program natively.
+        child.side.closed = true;
+        child.side.exit = child.side.exitStatus = { code: null, signal: null };
+      }
+      if (!this.#opts.processes) return undefined;
+      return { role: child.role, msg, proc: { path: child.path, side: child.side } };
     }
     if (msg.t === "hello") {
       const role = msg.role as R;
@@ -304,8 +323,18 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
       const path = helloPath(msg);
       this.#hearProcess(role, path, msg);
       if (path !== "1") {
-        this.#processOf.set(id, { role, path });
-        return undefined;
+        // A forked child: a side of its own, its QEMU in its parent's tree.
+        const side: PairSide = {
+          plan: s.plan,
+          argv: s.argv,
+          child: s.child,
+          conn: id,
+          hello: msg,
+          closed: false,
+        };
+        this.#processOf.set(id, { role, path, side });
+        if (!this.#opts.processes) return undefined;
+        return { role, msg, proc: { path, side } };
       }
       this.#roleOf.set(id, role);
       s.conn = id;
@@ -353,6 +382,11 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     if (!s.exitStatus || !s.exitSeen) return;
     const helloRead = s.conn !== undefined;
     if (helloRead ? s.closed : !this.#ctl.saidHello(s.plan.role)) s.exit = s.exitStatus;
+  }
+
+  /** Sends a command line to a forked child's plugin (nothing once it is gone). */
+  async sendProcess(side: PairSide, line: string): Promise<void> {
+    if (side.conn !== undefined) await this.#ctl.send(side.conn, line);
   }
 
   /** Sends a command line to one side's plugin (nothing once it is gone). */

@@ -211,6 +211,13 @@ export interface Divergence {
    */
   readonly environmentBefore?: EnvironmentBefore;
   /**
+   * The guest's forked child the difference is in (linux-user), absent in
+   * the guest's first process: its path in the process tree ("1.2") and
+   * what it ran (see `Verdict.processes`). Its instructions count from the
+   * guest's start, through the forks that made it.
+   */
+  readonly process?: { readonly path: string; readonly command: readonly string[] | null };
+  /**
    * The registers that differ at `insn` (before it runs), with both
    * values; known from narrowing (absent when it did not run).
    */

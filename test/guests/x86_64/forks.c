@@ -1,14 +1,19 @@
 /* The forking guest (x86_64 linux-user, raw system calls): forks argv[1]
  * children (default 2) one after another; child N computes a checksum,
  * prints "child N: <checksum>" and exits with N; the parent waits for each
- * (wait4 on its pid) and prints "parent: child N exited N". Under QEMU
+ * (wait4 on its pid) and prints "parent: child N exited N". With argv[2],
+ * child 2 executes that program instead, with the argument 2 (given the
+ * guest's own path, it forks two children of its own). Under QEMU
  * linux-user every fork is a fork of the whole QEMU: the tests check that a
  * lockstep run of it ends, right, with nothing left. The -variant build
- * differs in child 2's checksum only: a difference inside process "1.2". */
+ * differs in one byte of data only, which makes child 2 loop once more: the
+ * same code at the same addresses, and a difference in control flow inside
+ * process "1.2" alone. */
 #include "guest.h"
 
 #define SYS_fork 57
 #define SYS_wait4 61
+#define SYS_execve 59
 #define SYS_exit_group 231
 
 static long syscall4(long nr, long a, long b, long c, long d)
@@ -41,18 +46,26 @@ static void put_dec(unsigned long v)
     arch_write(buf + i, sizeof buf - (unsigned long)i);
 }
 
+/*
+ * Extra rounds of each child's loop; volatile, so that the code reads it
+ * and is the same in both builds.
+ */
+static const volatile unsigned long extra_rounds[4] = {
+#ifdef VARIANT
+    0, 0, 1, 0
+#else
+    0, 0, 0, 0
+#endif
+};
+
 /* Some work for child n, so that its stream is more than a few calls. */
 static uint32_t checksum(unsigned long n)
 {
     uint32_t h = 2166136261u;
-    for (unsigned long i = 0; i < 20000 + n; i++) {
-#ifdef VARIANT
-        if (n == 2)
-            h = (h ^ (uint32_t)(i + 1)) * 16777619u;
-        else
-#endif
-            h = (h ^ (uint32_t)i) * 16777619u;
-    }
+    unsigned long rounds = 20000 + n + extra_rounds[n & 3];
+
+    for (unsigned long i = 0; i < rounds; i++)
+        h = (h ^ (uint32_t)i) * 16777619u;
     return h;
 }
 
@@ -67,6 +80,14 @@ int guest_main(int argc, char **argv)
         if (pid < 0) {
             put_str("fork failed\n");
             return 1;
+        }
+        if (pid == 0 && argc > 2 && n == 2) {
+            char *args[] = { argv[2], "2", 0 };
+            char *env[] = { 0 };
+
+            syscall4(SYS_execve, (long)argv[2], (long)args, (long)env, 0);
+            put_str("execve failed\n");
+            syscall4(SYS_exit_group, 127, 0, 0, 0);
         }
         if (pid == 0) {
             put_str("child ");
