@@ -104,6 +104,9 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
       };
     }
     if (a.end && b.end && a.end.insns === b.end.insns && a.end.hash === b.end.hash) {
+      // Their streams ended at an exec, and the program ran natively.
+      if (a.pair.lastExec) return executedAway(a, b);
+      if (b.pair.lastExec) return executedAway(b, a);
       return bothEnded(a, b, a.end.insns + a.origin);
     }
     return {
@@ -244,7 +247,7 @@ function executedAway(s: SideState, other: SideState): Outcome {
     x.pair.lastExec!.path === null ? "a program (plugin API 4 names it)" : x.pair.lastExec!.path;
   const role = s.pair.plan.role;
   const otherRole = other.pair.plan.role;
-  const both = other.pair.exit && !other.end && other.pair.lastExec;
+  const both = other.pair.exit && other.pair.lastExec;
   const upTo = Math.min(s.insns, other.insns);
   const head = both && what(s) === what(other)
     ? `Both guests' first processes executed ${what(s)}`

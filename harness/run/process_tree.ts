@@ -92,14 +92,23 @@ export function processViews(
   const busy = paths.length > 1 ||
     [...trees.a.values(), ...trees.b.values()].some((p) => p.execs.length > 0);
   if (!busy) return [];
+  const again = (path: string) =>
+    trees.a.has(nextGeneration(path)) || trees.b.has(nextGeneration(path));
   const commandOf = (path: string): readonly string[] | null => {
+    // What it became, unless that runs under QEMU again as a process of its own.
     for (const r of ["a", "b"] as const) {
       const exec = trees[r].get(path)?.execs.at(-1);
-      if (exec) return exec.argv ?? (exec.path !== null ? [exec.path] : null);
+      if (exec && !again(path)) return exec.argv ?? (exec.path !== null ? [exec.path] : null);
     }
+    return startedAs(path);
+  };
+  const startedAs = (path: string): readonly string[] | null => {
     // A program executed under QEMU again: what the generation before it executed.
     const before = previousGeneration(path);
-    if (before !== undefined) return commandOf(before);
+    if (before !== undefined) {
+      const exec = trees.a.get(before)?.execs.at(-1) ?? trees.b.get(before)?.execs.at(-1);
+      return exec?.argv ?? (exec?.path ? [exec.path] : startedAs(before));
+    }
     const parent = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : undefined;
     return parent === undefined ? command : commandOf(parent);
   };
@@ -107,11 +116,10 @@ export function processViews(
     const a = trees.a.get(path);
     const b = trees.b.get(path);
     const exec = a?.execs.at(-1) ?? b?.execs.at(-1);
-    const again = nextGeneration(path);
     const ran = exec &&
       `it executed ${exec.path ?? "a program (plugin API 4 names it)"}, ${
-        trees.a.has(again) || trees.b.has(again)
-          ? `which runs under QEMU again as ${again}`
+        again(path)
+          ? `which runs under QEMU again as ${nextGeneration(path)}`
           : "which runs natively, outside QEMU"
       }`;
     const compared = path === "1" || (a?.paired === true && b?.paired === true);
@@ -170,7 +178,9 @@ export function nextGeneration(path: string): string {
  * those compared until they executed a program natively (undefined: none).
  */
 export function processesNotCompared(views: readonly ProcessView[]): string | undefined {
-  const left = views.filter((v) => !v.compared || v.why !== null);
+  // Compared until an exec whose program runs under QEMU again: compared on.
+  const goesOn = (v: ProcessView) => views.some((w) => w.path === nextGeneration(v.path));
+  const left = views.filter((v) => !v.compared || (v.why !== null && !goesOn(v)));
   if (left.length === 0) return undefined;
   const named = left.slice(0, 8).map((v) =>
     `${v.path}${v.command ? ` (${v.command.join(" ").slice(0, 60)})` : ""}`

@@ -26,7 +26,13 @@ import { shellQuote } from "../core/shell_quote.ts";
 import { join } from "../../deps/path.ts";
 import { makeTmpdirOwned, type OwnedTempDir, tmpdir } from "../core/owned_temp_dir.ts";
 import { buildPlugin } from "../qemu/plugin_build.ts";
-import { hearProcess, helloPath, type ProcessTrees, processTrees } from "./process_tree.ts";
+import {
+  hearProcess,
+  helloPath,
+  nextGeneration,
+  type ProcessTrees,
+  processTrees,
+} from "./process_tree.ts";
 
 /** A plugin's "hello". */
 export type Hello = Extract<PluginMessage, { t: "hello" }>;
@@ -323,6 +329,9 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
       const path = helloPath(msg);
       this.#hearProcess(role, path, msg);
       if (path !== "1") {
+        // The guest's first process executed a program that runs under
+        // QEMU again, not natively: its end at the exec is no longer the end.
+        if (path === nextGeneration("1")) delete s.lastExec;
         // A forked child: a side of its own, its QEMU in its parent's tree.
         const side: PairSide = {
           plan: s.plan,
@@ -349,9 +358,10 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const s = this.sides[role];
     if (msg.t === "closed") s.closed = true;
     if (msg.t === "exec" || msg.t === "closed") this.#hearProcess(role, "1", msg);
-    // A word after an exec report: that exec failed, the guest went on.
+    // A word after an exec report but the end the exec made: that exec
+    // failed, the guest went on.
     if (msg.t === "exec") s.lastExec = { path: msg.path };
-    else if (msg.t !== "closed") delete s.lastExec;
+    else if (msg.t !== "closed" && msg.t !== "end") delete s.lastExec;
     if (msg.t === "exec") return undefined;
     if (msg.t === "regs") {
       // Each plugin waits for the answer before its guest starts.
