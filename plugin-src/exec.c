@@ -158,7 +158,9 @@ void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata)
 
     vcpu_tb_exec(vcpu_index, udata);
     base = pending_base();
-    *narrowing.on = base + tb->n > options.narrow.from &&
+    /* Narrowing steps through the guest's first process: a forked child
+     * (its stream the parent's up to the fork) reports no step. */
+    *narrowing.on = !process.forked && base + tb->n > options.narrow.from &&
                     base <= options.narrow.to;
 }
 
