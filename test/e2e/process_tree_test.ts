@@ -322,6 +322,31 @@ for (const [version, qemu] of QEMUS) {
   });
 }
 
+Deno.test("narrowing a difference in the first process past its forks: the children report no step", async () => {
+  // The parent differs after its last child; narrowing re-runs process 1,
+  // whose forked children count on from their forks, through the range.
+  // They reported their steps on connections the narrowing pass does not
+  // read, and the re-runs hung until their 60 s were up.
+  await using tmp = await tempDir();
+  const r = await run(
+    [
+      ...QEMUS[1]![1],
+      "--compare",
+      "pc",
+      "x86_64",
+      FORKS,
+      "--image-b",
+      `${GUESTS}x86_64-forks-parent-variant`,
+    ],
+    tmp.path,
+  );
+  equal(r.code, 1, r.json?.message ?? r.stderr);
+  equal(r.json.divergence.process, undefined);
+  deepEqual(paths(r.json), ["1", "1.1", "1.2"]);
+  equal(r.json.divergence.narrow.status, "done", JSON.stringify(r.json.divergence.narrow));
+  deepEqual(await leftovers(r.json, tmp.path), []);
+});
+
 Deno.test("an owned child's output ends with it, though a process it left holds the pipe", async (t) => {
   // The shell prints its background child's pid and exits; `sleep` keeps
   // the shell's stdout open.

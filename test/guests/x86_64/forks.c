@@ -8,7 +8,9 @@
  * lockstep run of it ends, right, with nothing left. The -variant build
  * differs in one byte of data only, which makes child 2 loop once more: the
  * same code at the same addresses, and a difference in control flow inside
- * process "1.2" alone. */
+ * process "1.2" alone. The -parent-variant build loops once more in the
+ * parent's own work after its last child: a difference in process "1",
+ * past every fork. */
 #include "guest.h"
 
 #define SYS_fork 57
@@ -57,6 +59,15 @@ static const volatile unsigned long extra_rounds[4] = {
     0, 0, 0, 0
 #endif
 };
+
+/* The parent's rounds after its last child; volatile, as above. */
+static const volatile unsigned long parent_extra =
+#ifdef PARENT_VARIANT
+    1;
+#else
+    0;
+#endif
+static volatile uint32_t parent_sink;
 
 /* Some work for child n, so that its stream is more than a few calls. */
 static uint32_t checksum(unsigned long n)
@@ -107,5 +118,7 @@ int guest_main(int argc, char **argv)
         put_dec((unsigned long)((status >> 8) & 0xff));
         put_str("\n");
     }
+    for (unsigned long i = 0; i < 5000 + parent_extra; i++)
+        parent_sink = parent_sink * 31 + (uint32_t)i;
     return 0;
 }
