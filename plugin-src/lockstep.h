@@ -432,6 +432,7 @@ void report_exec(const char *path, const char *const *argv);
 void report_hold(void);
 void report_release(void);
 void report_reopen(int fd);
+void report_handler(int64_t sig, bool known, uint64_t pc);
 
 /* process.c */
 void process_install(const qemu_info_t *info, int argc, char **argv);

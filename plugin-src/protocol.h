@@ -33,6 +33,7 @@
     X(AT, "at") \
     X(APART, "apart") \
     X(EXEC, "exec") \
+    X(HANDLER, "handler") \
     X(ERROR, "error")
 
 /* Commands the harness writes to the plugin: one text line, words split by

@@ -169,6 +169,18 @@ void report_exec(const char *path, const char *const *argv)
     end_flush();
 }
 
+void report_handler(int64_t sig, bool known, uint64_t pc)
+{
+    begin(LS_MSG_HANDLER);
+    fprintf(ctl, ",\"sig\":%" PRId64 ",\"pc\":", sig);
+    if (known) {
+        fprintf(ctl, "\"0x%" PRIx64 "\"", pc);
+    } else {
+        fputs("null", ctl);
+    }
+    end_flush();
+}
+
 /*
  * Around a fork: hold the stream (no message half written in it, whatever
  * the reader thread does), and let it go in the parent...

@@ -24,6 +24,7 @@ export const MESSAGES = {
   AT: "at",
   APART: "apart",
   EXEC: "exec",
+  HANDLER: "handler",
   ERROR: "error",
 } as const;
 
@@ -159,6 +160,12 @@ export type PluginMessage =
   }
   /** The guest executes a program (path and argv null where the plugin could not read them). */
   | { t: "exec"; path: string | null; argv: string[] | null }
+  /**
+   * The guest installed a handler for a signal that comes at a moment (a
+   * child's end, a timer), not at an instruction: its address ("0x…"),
+   * null where the plugin cannot read it (before plugin API 4).
+   */
+  | { t: "handler"; sig: number; pc: string | null }
   | { t: "regs"; regs: RegInfo[] }
   | { t: "step"; step: Step }
   | ({ t: "progress" | "peer-lost" | "narrowed" } & Counts)

@@ -10,6 +10,7 @@ import {
   counterReadBefore,
   describeEnvironment,
   environmentDifference,
+  signalDifference,
 } from "../verdict/environment.ts";
 import { type DumpEvent, EventKind, type Role } from "../core/protocol.ts";
 import { syscallArgs, syscallName } from "../core/syscalls.ts";
@@ -402,7 +403,9 @@ export function compareOutcome(
     (environmentDifference(ev.a, ev.b, arch) ??
       (counter && counterDifference(ev.a, ev.b, counter)))) ||
     (world &&
-      worldDifferenceAt(world.diff, sideDump(a), sideDump(b), r.insn, { ...world.run, arch }));
+      worldDifferenceAt(world.diff, sideDump(a), sideDump(b), r.insn, { ...world.run, arch })) ||
+    // A signal handler that ran here on one side: the signal came at a moment.
+    signalDifference([a.pair, b.pair], [r.a?.pc ?? null, r.b?.pc ?? null], arch);
   const kinds = [ev?.a?.kind, ev?.b?.kind];
   const kind = env
     ? "environment"

@@ -67,6 +67,13 @@ export interface PairSide {
    * runs natively, and the plugin is gone with the exec.
    */
   lastExec?: { readonly path: string | null };
+  /**
+   * Handlers its process installed for signals that come at a moment, not
+   * at an instruction (pc null: the plugin could not read where, API < 4).
+   */
+  handlers?: { readonly sig: number; readonly pc: bigint | null }[];
+  /** Children its process forked, as far as their hellos came. */
+  forks?: number;
 }
 
 /** A message from one side. */
@@ -311,6 +318,13 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const next = await this.#ctl.next(this.#waker.next());
     if (!next) return undefined;
     const [id, msg] = next;
+    if (msg.t === "handler") {
+      const side = this.#processOf.get(id)?.side ?? this.sides[this.#roleOf.get(id) as R];
+      if (side) {
+        (side.handlers ??= []).push({ sig: msg.sig, pc: msg.pc === null ? null : BigInt(msg.pc) });
+      }
+      return undefined;
+    }
     const child = this.#processOf.get(id);
     if (child) {
       this.#hearProcess(child.role, child.path, msg);
@@ -328,6 +342,14 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
       if (!s) return undefined;
       const path = helloPath(msg);
       this.#hearProcess(role, path, msg);
+      if (/\.\d+$/.test(path)) {
+        // A forked child: its parent may now get a child's SIGCHLD.
+        const parent = path.slice(0, path.lastIndexOf("."));
+        const of = parent === "1"
+          ? s
+          : [...this.#processOf.values()].find((p) => p.role === role && p.path === parent)?.side;
+        if (of) of.forks = (of.forks ?? 0) + 1;
+      }
       if (path !== "1") {
         // The guest's first process executed a program that runs under
         // QEMU again, not natively: its end at the exec is no longer the end.

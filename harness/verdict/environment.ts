@@ -194,8 +194,95 @@ export function describeEnvironment(d: EnvironmentDifference, insn: number): str
   return `The environment differs at instruction ${insn}: ${environmentDetail(d)}`;
 }
 
+/** Linux's signal numbers (all but sparc's), for the verdict's words. */
+const SIGNALS: Readonly<Record<number, string>> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  6: "SIGABRT",
+  10: "SIGUSR1",
+  12: "SIGUSR2",
+  14: "SIGALRM",
+  15: "SIGTERM",
+  17: "SIGCHLD",
+  18: "SIGCONT",
+  20: "SIGTSTP",
+  21: "SIGTTIN",
+  22: "SIGTTOU",
+  23: "SIGURG",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+  26: "SIGVTALRM",
+  27: "SIGPROF",
+  28: "SIGWINCH",
+  29: "SIGIO",
+  30: "SIGPWR",
+};
+
+/** A signal's name on `arch` ("signal N" where not known). */
+export function signalName(sig: number, arch: string): string {
+  if (arch.startsWith("sparc")) return sig === 20 ? "SIGCHLD" : `signal ${sig}`;
+  return SIGNALS[sig] ?? `signal ${sig}`;
+}
+
+/** One side of a process, as far as its signals go (see PairSide). */
+export interface SignalSide {
+  /** Handlers its process installed for signals that come at a moment. */
+  readonly handlers?: readonly { readonly sig: number; readonly pc: bigint | null }[];
+  /** Children it forked (a child's end sends SIGCHLD). */
+  readonly forks?: number;
+}
+
+/**
+ * Where the streams part at `pcs` (each side's next address, null at its
+ * end): whether that is a handler of a signal that comes at a moment, not
+ * at an instruction (a child's end, a timer), running on one side only.
+ * Its address known (plugin API 4 reads it), the handler is named when one
+ * side is at it, and nothing is said otherwise; unknown (before API 4), a
+ * process that may get such a signal (SIGCHLD once it forked; any other it
+ * handles) may be there, and the verdict says so rather than blame TCG.
+ */
+export function signalDifference(
+  sides: readonly [SignalSide, SignalSide],
+  pcs: readonly [bigint | null, bigint | null],
+  arch: string,
+): EnvironmentDifference | undefined {
+  const hex = (pc: bigint | null) => pc === null ? null : `0x${pc.toString(16)}`;
+  const sigchld = arch.startsWith("sparc") ? 20 : 17;
+  const all = sides.flatMap((s) => s.handlers ?? []);
+  const at = all.find((h) => h.pc !== null && pcs.includes(h.pc));
+  const forked = sides.some((s) => (s.forks ?? 0) > 0);
+  const maybe = at ? undefined : all.find((h) => h.pc === null && (h.sig !== sigchld || forked));
+  const h = at ?? maybe;
+  if (!h) return undefined;
+  const name = signalName(h.sig, arch);
+  const when = h.sig === sigchld ? "when a child ends" : "at a moment of the host's";
+  return {
+    call: name,
+    number: h.sig,
+    what: "signal",
+    a: hex(pcs[0]),
+    b: hex(pcs[1]),
+    ...(at ? { handler: hex(at.pc)! } : {}),
+    hint: at
+      ? `${name} comes ${when}, not at an instruction: each side's guest took it at another ` +
+        "instruction. Not TCG's doing; a guest that waits for its children (or blocks the signal) " +
+        "takes it at the same place"
+      : `${name} comes ${when}, not at an instruction, and the guest handles it; plugin API 4 ` +
+        "(QEMU 9.1 or later) reads where its handler is and tells a handler from a difference of " +
+        "TCG's",
+  };
+}
+
 /** What differs, as a clause ("read (0) returned 3 on side a, 5 on side b"). */
 export function environmentDetail(d: EnvironmentDifference): string {
+  if (d.what === "signal") {
+    const sides = `side a at ${d.a ?? "its end"}, side b at ${d.b ?? "its end"}`;
+    return d.handler === undefined
+      ? `the streams part (${sides}) in a process that handles ${d.call}, whose handler may run ` +
+        "there on one side only"
+      : `${d.call}'s handler (${d.handler}) runs there on one side only (${sides})`;
+  }
   if (d.what === "auxv" || d.what === "cpu") {
     const read = d.what === "auxv"
       ? "the streams part before the guest's first system call, having read only its initial " +

@@ -127,9 +127,11 @@ export interface EnvironmentDifference {
   /**
    * What differs: the call's result, or the bytes it wrote at `offset`
    * (plugin API 4); "counter": a value computed after the guest read the
-   * host's time-stamp counter at instruction `insn`.
+   * host's time-stamp counter at instruction `insn`; "signal": a handler
+   * of a signal that comes at a moment (`call` names it, `number` is its
+   * number) runs there on one side (`a`, `b`: each side's address then).
    */
-  readonly what: "result" | "output" | "counter" | "auxv" | "cpu";
+  readonly what: "result" | "output" | "counter" | "auxv" | "cpu" | "signal";
   readonly offset?: number;
   readonly insn?: number;
   /**
@@ -143,6 +145,8 @@ export interface EnvironmentDifference {
    * auxiliary vector's, the CPU's) where the guest read them.
    */
   readonly entries?: readonly WorldEntry[];
+  /** "signal": the handler's address ("0x…"), when the plugin could read it (API 4). */
+  readonly handler?: string;
   /** Where the difference comes from, and what to do. */
   readonly hint: string;
 }

@@ -5,7 +5,9 @@ import {
   counterDifference,
   counterReadBefore,
   describeEnvironment,
+  environmentDetail,
   environmentDifference,
+  signalDifference,
 } from "../../harness/verdict/environment.ts";
 import { type DumpBlock, type DumpEvent, EventKind } from "../../harness/core/protocol.ts";
 import { syscallNumber } from "../../harness/core/syscalls.ts";
@@ -249,4 +251,43 @@ Deno.test("the verdict's sentence says the call, both sides' values and where", 
         "side b) after rdtsc read the host's counter at instruction 40",
     );
   });
+});
+
+Deno.test("a signal's handler on one side: named where known, said as possible where not", () => {
+  const H = 0x4001b0n;
+  const known = { handlers: [{ sig: 17, pc: H }], forks: 1 };
+  // One side at the handler: the signal's, the handler named.
+  const at = signalDifference([known, known], [0x400281n, H], "x86_64")!;
+  equal(at.what, "signal");
+  equal(at.call, "SIGCHLD");
+  equal(at.handler, "0x4001b0");
+  equal(
+    environmentDetail(at),
+    "SIGCHLD's handler (0x4001b0) runs there on one side only (side a " +
+      "at 0x400281, side b at 0x4001b0)",
+  );
+  // Neither side at it: TCG's, as far as signals go.
+  equal(signalDifference([known, known], [0x400281n, 0x400285n], "x86_64"), undefined);
+  // Where unknown (API < 4): SIGCHLD counts once the process forked.
+  const unknown = { handlers: [{ sig: 17, pc: null }] };
+  equal(signalDifference([unknown, unknown], [0x400295n, 0x400295n], "x86_64"), undefined);
+  const maybe = signalDifference(
+    [{ ...unknown, forks: 1 }, unknown],
+    [0x400295n, 0x400295n],
+    "x86_64",
+  )!;
+  equal(maybe.handler, undefined);
+  match(environmentDetail(maybe), /handles SIGCHLD, whose handler may run there on one side only$/);
+  // Another signal of the moment counts without a fork; sparc numbers its own.
+  equal(
+    signalDifference([{ handlers: [{ sig: 14, pc: null }] }, {}], [1n, 2n], "x86_64")?.call,
+    "SIGALRM",
+  );
+  equal(
+    signalDifference([{ handlers: [{ sig: 20, pc: null }], forks: 1 }, {}], [1n, 2n], "sparc")
+      ?.call,
+    "SIGCHLD",
+  );
+  // No handler at all: nothing to say.
+  equal(signalDifference([{}, {}], [1n, 2n], "x86_64"), undefined);
 });
