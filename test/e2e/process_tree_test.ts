@@ -296,15 +296,13 @@ for (const [version, qemu] of QEMUS) {
 
   Deno.test(`a bash pipeline ends on QEMU ${version}: every process named, nothing left`, async () => {
     await using tmp = await tempDir();
-    const r = await run(
-      [...qemu, "--compare", "pc", "x86_64", "/bin/bash", "--", "-c", PIPELINE],
-      tmp.path,
-    );
-    // A child's SIGCHLD reaches bash, and the pipe's bytes reach wc, at
-    // points that depend on timing (docs/limits.md): both are verdicts.
+    const r = await run([...qemu, "x86_64", "/bin/bash", "--", "-c", PIPELINE], tmp.path);
+    // A child's SIGCHLD reaches bash, the pipe's bytes reach wc, and the
+    // children's pids come, at points that depend on timing
+    // (docs/limits.md): the environment's, never a divergence.
     ok(
       (r.code === 0 && r.json.status === "match") ||
-        (r.code === 1 && r.json.status === "diverged"),
+        (r.code === 3 && r.json.status === "inconclusive"),
       r.json?.message ?? r.stderr,
     );
     ok(r.seconds < 60, `took ${r.seconds.toFixed(1)} s`);
