@@ -62,6 +62,11 @@ export const DEFAULTS = {
    * so that both are named, not whichever exit was seen first.
    */
   refusalGraceSeconds: 1,
+  /**
+   * Seconds the other side has to end too, once one side's guest executed a
+   * program that ran natively, so that the verdict says what both did.
+   */
+  execGraceSeconds: 5,
   /** Seconds a QEMU may stay stopped (SIGSTOP, a debugger) before the run gives up on it. */
   stoppedSeconds: 5,
   /** Seconds in which no side retires an instruction before the run is called stalled. */

@@ -80,7 +80,9 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
       // natively, and the plugin went with the exec. Wait for the other
       // side to end too, to say what both did.
       if (s.pair.lastExec) {
-        if (!other.pair.exit && cx.now - (s.pair.exitedAt ?? 0) < EXEC_GRACE_MS) return undefined;
+        if (
+          !other.pair.exit && cx.now - (s.pair.exitedAt ?? 0) < DEFAULTS.execGraceSeconds * 1000
+        ) return undefined;
         return executedAway(s, other);
       }
       // Ended by itself without a word from the plugin: it crashed or was killed.
@@ -232,9 +234,6 @@ function refusedRun(role: Role, who: string, exit: ChildStatus): Outcome {
     blame: role,
   };
 }
-
-/** How long the other side may take to end after one side's guest executed a native program. */
-const EXEC_GRACE_MS = 5000;
 
 /**
  * A side whose guest's first process executed a program and whose QEMU
