@@ -282,7 +282,10 @@ function ownStatus(c: Case): number {
 
 /** Whether a case's script sends a line that is a quit. */
 function sendsQuit(c: Case): boolean {
-  const bytes = c.script.flatMap((a) => "ctl" in a ? a.ctl : []);
+  // A resync the host sends (when a dump came) ends the line the script
+  // left unfinished: a "quit" after one may then be a line of its own.
+  const newline = "\n".charCodeAt(0);
+  const bytes = c.script.flatMap((a) => "ctl" in a ? a.ctl : "resync" in a ? [newline] : []);
   return new TextDecoder().decode(new Uint8Array(bytes)).split("\n").some((l) =>
     l.split(" ")[0] === "quit"
   );
