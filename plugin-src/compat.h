@@ -26,6 +26,8 @@
 #define COMPAT_HAS_REGS (QEMU_PLUGIN_VERSION >= 2)
 /* The values loads and stores move (API 4, QEMU 9.2). */
 #define COMPAT_HAS_MEM_VALUES (QEMU_PLUGIN_VERSION >= 4)
+/* qemu_plugin_read_memory_vaddr (else guest_mem.c, in linux-user). */
+#define COMPAT_HAS_READ_MEMORY (QEMU_PLUGIN_VERSION >= 4)
 /* Writing registers (API 5, QEMU 10.1): counters=on needs it. */
 #define COMPAT_HAS_WRITE_REGS (QEMU_PLUGIN_VERSION >= 5)
 /*

@@ -97,6 +97,7 @@ static TbInfo *tb_info_new(struct qemu_plugin_tb *tb)
         info->rep_last = x86_rep_string(&info->insns[n - 1], is64);
     }
     info->end = n ? info->last + info->insns[n - 1].size : info->pc;
+    guest_mem_check(info);
     return info;
 }
 
@@ -251,6 +252,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         return -1;
     }
     report_open(ctl_fd);
+    guest_mem_install(info);
     process_install(info, argc, argv);
     report_hello(info);
     /* 2: x86-64 (REX prefixes), 1: i386. */

@@ -437,6 +437,11 @@ void report_handler(int64_t sig, bool known, uint64_t pc);
 /* process.c */
 void process_install(const qemu_info_t *info, int argc, char **argv);
 
+/* guest_mem.c */
+void guest_mem_install(const qemu_info_t *info);
+void guest_mem_check(const TbInfo *tb);
+bool guest_mem_read(uint64_t vaddr, GByteArray *buf, size_t len);
+
 /* reexec.c */
 void reexec_install(const qemu_info_t *info, int argc, char **argv);
 bool reexec(const char *path, char *const *argv, char *const *envp);

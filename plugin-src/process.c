@@ -72,7 +72,7 @@ static const ExecCalls exec_calls[] = {
 /* This target's, or NULL (system mode, or a target not listed). */
 static const ExecCalls *exec_target;
 
-/* A NUL-terminated string of the guest at vaddr (API 4 on), or NULL. */
+/* A NUL-terminated string of the guest at vaddr (guest_mem.c), or NULL. */
 static char *guest_string(uint64_t vaddr)
 {
     g_autoptr(GByteArray) buf = g_byte_array_new();
@@ -80,7 +80,7 @@ static char *guest_string(uint64_t vaddr)
 
     while (vaddr && s->len < GUEST_STRING_MAX) {
         g_byte_array_set_size(buf, 0);
-        if (!compat_read_memory(vaddr + s->len, buf, 1)) {
+        if (!guest_mem_read(vaddr + s->len, buf, 1)) {
             break;
         }
         if (buf->data[0] == 0) {
@@ -97,7 +97,7 @@ static bool guest_pointer(uint64_t vaddr, uint64_t *out)
 {
     g_autoptr(GByteArray) buf = g_byte_array_new();
 
-    if (!compat_read_memory(vaddr, buf, exec_target->ptr_size) ||
+    if (!guest_mem_read(vaddr, buf, exec_target->ptr_size) ||
         buf->len < exec_target->ptr_size) {
         return false;
     }

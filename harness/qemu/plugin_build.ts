@@ -31,6 +31,7 @@ export const PLUGIN_UNITS = {
     "record.c",
     "process.c",
     "reexec.c",
+    "guest_mem.c",
     "syscalls.c",
     "death.c",
   ],

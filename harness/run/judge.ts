@@ -4,7 +4,7 @@
  * Plain functions of the sides' state; the session acts on the answers.
  */
 import type { ChildStatus } from "../core/owned_child.ts";
-import { diffDumps } from "../verdict/dump_diff.ts";
+import { addressesBetween, diffDumps } from "../verdict/dump_diff.ts";
 import {
   counterDifference,
   counterReadBefore,
@@ -404,7 +404,10 @@ export function compareOutcome(
     (world &&
       worldDifferenceAt(world.diff, sideDump(a), sideDump(b), r.insn, { ...world.run, arch })) ||
     // A signal handler that ran here on one side: the signal came at a moment.
-    signalDifference([a.pair, b.pair], [r.a?.pc ?? null, r.b?.pc ?? null], arch);
+    signalDifference([a.pair, b.pair], [r.a?.pc ?? null, r.b?.pc ?? null], arch, [
+      ...addressesBetween(sideDump(a), r.insn + 1, r.insn + 1),
+      ...addressesBetween(sideDump(b), r.insn + 1, r.insn + 1),
+    ]);
   const kinds = [ev?.a?.kind, ev?.b?.kind];
   const kind = env
     ? "environment"

@@ -234,8 +234,8 @@ export interface SignalSide {
 }
 
 /**
- * Where the streams part at `pcs` (each side's next address, null at its
- * end): whether that is a handler of a signal that comes at a moment, not
+ * Where the streams part at `pcs` (each side's address, null at its end;
+ * `next`: each side's next one): whether that is a handler of a signal that comes at a moment, not
  * at an instruction (a child's end, a timer), running on one side only.
  * Its address known (plugin API 4 reads it), the handler is named when one
  * side is at it, and nothing is said otherwise; unknown (before API 4), a
@@ -246,11 +246,15 @@ export function signalDifference(
   sides: readonly [SignalSide, SignalSide],
   pcs: readonly [bigint | null, bigint | null],
   arch: string,
+  next: readonly (bigint | undefined)[] = [],
 ): EnvironmentDifference | undefined {
   const hex = (pc: bigint | null) => pc === null ? null : `0x${pc.toString(16)}`;
   const sigchld = arch.startsWith("sparc") ? 20 : 17;
   const all = sides.flatMap((s) => s.handlers ?? []);
-  const at = all.find((h) => h.pc !== null && pcs.includes(h.pc));
+  // `next`: each side's instruction after it. Where the first difference is
+  // the signal frame QEMU writes (stores of the last instruction before the
+  // handler, QEMU 7.2), the handler is the next instruction on that side.
+  const at = all.find((h) => h.pc !== null && (pcs.includes(h.pc) || next.includes(h.pc)));
   const forked = sides.some((s) => (s.forks ?? 0) > 0);
   const maybe = at ? undefined : all.find((h) => h.pc === null && (h.sig !== sigchld || forked));
   const h = at ?? maybe;
@@ -281,7 +285,10 @@ export function environmentDetail(d: EnvironmentDifference): string {
     return d.handler === undefined
       ? `the streams part (${sides}) in a process that handles ${d.call}, whose handler may run ` +
         "there on one side only"
-      : `${d.call}'s handler (${d.handler}) runs there on one side only (${sides})`;
+      : [d.a, d.b].includes(d.handler ?? null)
+      ? `${d.call}'s handler (${d.handler}) runs there on one side only (${sides})`
+      : `${d.call}'s handler (${d.handler}) runs right after it on one side only, whose signal ` +
+        `frame QEMU writes there (${sides})`;
   }
   if (d.what === "auxv" || d.what === "cpu") {
     const read = d.what === "auxv"

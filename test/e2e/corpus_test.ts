@@ -57,21 +57,17 @@ Deno.test(`the corpus matches itself on QEMU 7.2 and 10.2, ${RUNS} runs of every
           // --compare pc, as its note says why.
           const syscalls = !c.name.startsWith("sh -c");
           equal(v.compared.includes("syscalls"), syscalls, `${c.name}: ${v.compared}`);
-          // The child is compared with its pair up to its exec. From plugin
-          // API 4 (10.2) sha256sum runs under QEMU again as 1.1@1, compared;
-          // before, natively, and said.
-          const api4 = c.name.endsWith("QEMU 10.2");
+          // The child is compared with its pair, and the sha256sum it
+          // executes runs under QEMU again as 1.1@1, compared too.
           deepEqual(
             v.processes.map((p: { path: string }) => p.path),
-            api4 ? ["1", "1.1", "1.1@1"] : ["1", "1.1"],
+            ["1", "1.1", "1.1@1"],
             c.name,
           );
           ok(v.processes.every((p: { compared: boolean }) => p.compared), c.name);
           match(
             v.processes[1].why,
-            api4
-              ? /^compared until it executed \/usr\/bin\/sha256sum, which runs under QEMU again as 1\.1@1$/
-              : /^compared until it executed a program \(plugin API 4 names it\), which runs natively/,
+            /^compared until it executed \/usr\/bin\/sha256sum, which runs under QEMU again as 1\.1@1$/,
             c.name,
           );
           match(a.output, /^[0-9a-f]{64} {2}README\.md\n/);

@@ -266,6 +266,12 @@ Deno.test("a signal's handler on one side: named where known, said as possible w
     "SIGCHLD's handler (0x4001b0) runs there on one side only (side a " +
       "at 0x400281, side b at 0x4001b0)",
   );
+  // The next instruction is the handler on one side (QEMU 7.2's signal frame's stores first).
+  const next = signalDifference([known, known], [0x400295n, 0x400295n], "x86_64", [0x400281n, H])!;
+  match(
+    environmentDetail(next),
+    /^SIGCHLD's handler \(0x4001b0\) runs right after it on one side only/,
+  );
   // Neither side at it: TCG's, as far as signals go.
   equal(signalDifference([known, known], [0x400281n, 0x400285n], "x86_64"), undefined);
   // Where unknown (API < 4): SIGCHLD counts once the process forked.
