@@ -284,6 +284,11 @@ Deno.test("a signal's handler on one side: named where known, said as possible w
   )!;
   equal(maybe.handler, undefined);
   match(environmentDetail(maybe), /handles SIGCHLD, whose handler may run there on one side only$/);
+  // A SIGINT handler waits for a kill nobody sends in a run: nothing said.
+  equal(
+    signalDifference([{ handlers: [{ sig: 2, pc: null }], forks: 1 }, {}], [1n, 2n], "x86_64"),
+    undefined,
+  );
   // Another signal of the moment counts without a fork; sparc numbers its own.
   equal(
     signalDifference([{ handlers: [{ sig: 14, pc: null }] }, {}], [1n, 2n], "x86_64")?.call,
