@@ -106,6 +106,13 @@ static const ArgSpec args[] = {
      */
     { LS_ARG_CHILDREN, ARG_BOOL, &options.children },
     /*
+     * System calls not compared (sys=off): their results are still noted
+     * as events outside the hash, so that a divergence that follows a
+     * call that returned something else on each side is named as that
+     * (the verdict's environment), not as TCG's. Live lockstep only.
+     */
+    { LS_ARG_SYSNOTE, ARG_BOOL, &options.sysnote },
+    /*
      * This QEMU's process in the guest's tree when not the guest's first:
      * the plugin itself starts a QEMU for a program a child executes
      * (process.c), and says so.
@@ -220,6 +227,8 @@ bool parse_args(int argc, char **argv)
     options.fastcount |= options.fast;
     /* Narrowing and recording run one QEMU, alone: no peer's children. */
     options.children &= !runs_alone() && !options.record;
+    options.sysnote &= !options.sys && !options.fast && !runs_alone() &&
+                       !options.record;
     if (!options.role || !options.ctl_path ||
         (!options.peer_path && !runs_alone())) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");

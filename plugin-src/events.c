@@ -31,7 +31,8 @@ EventLog events;
  */
 void events_alloc(void)
 {
-    if (options.mem || options.sys || (options.regs && !options.narrow.on)) {
+    if (options.mem || options.sys || options.sysnote ||
+        (options.regs && !options.narrow.on)) {
         /* The fast pass reads back no further than the running block. */
         events.mask = options.fast ? FAST_EVENTS - 1 : stream.ring_mask >> 1;
         events.ring = g_new0(Event, events.mask + 1);
@@ -51,6 +52,9 @@ void add_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
     }
     if (pos == events.last_pos && events.count &&
         events.at_pos >= EV_PER_INSN) {
+        if (kind == LS_EV_SYSNOTE) {
+            return;     /* a note folds into nothing */
+        }
         /* Fold it into the instruction's last event, and that afresh into
          * the hash (from the event before it). */
         uint64_t before = events.count >= 2
@@ -72,7 +76,10 @@ void add_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
     e->a = a;
     e->size = size;
     e->v = v;
-    events.hash = events.hash * HASH_MUL + event_term(e);
+    /* A note is dumped, never hashed: checkpoints agree whatever it says. */
+    if (kind != LS_EV_SYSNOTE) {
+        events.hash = events.hash * HASH_MUL + event_term(e);
+    }
     e->after = events.hash;
 }
 
@@ -111,7 +118,8 @@ void events_rebase(uint64_t origin)
         if (e->pos >= origin && e->kind == LS_EV_REGS) {
             e->kind = LS_EV_NONE;
         }
-        if (e->pos >= origin && e->kind != LS_EV_NONE) {
+        if (e->pos >= origin && e->kind != LS_EV_NONE &&
+            e->kind != LS_EV_SYSNOTE) {
             eh = eh * HASH_MUL + event_term(e);
         }
         e->after = e->pos >= origin ? eh : 0;
@@ -215,7 +223,15 @@ void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
     uint64_t pos;
 
     env_syscall_end();
-    if (!options.sys || process.ended) {
+    if (process.ended) {
+        return;
+    }
+    if (!options.sys) {
+        if (options.sysnote) {
+            add_event(syscall_pos(), LS_EV_SYSNOTE, num, 0,
+                      options.addrs || !env_is_address(num) ? (uint64_t)ret
+                                                            : 0);
+        }
         return;
     }
     pos = syscall_pos();

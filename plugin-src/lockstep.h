@@ -176,6 +176,7 @@ typedef struct {
     bool addrs;             /* off: the sides place the guest differently */
     bool counters;          /* equalise time-stamp counter reads (API 5) */
     bool children;          /* forked children compare with the peer's */
+    bool sysnote;           /* note system call results, not compared */
     const char *proc;       /* proc=: its path in the tree, if not "1" */
 } Options;
 extern Options options;

@@ -52,7 +52,8 @@
     X(SYSCALL, 3) \
     X(SYSRET, 4) \
     X(REGS, 5) \
-    X(SYSOUT, 6)
+    X(SYSOUT, 6) \
+    X(SYSNOTE, 7)
 
 /* Plugin arguments, key=value (keys as the harness writes them). */
 #define LS_ARGS(X) \
@@ -81,6 +82,7 @@
     X(ADDRS, "addrs") \
     X(COUNTERS, "counters") \
     X(CHILDREN, "children") \
+    X(SYSNOTE, "sysnote") \
     X(PROC, "proc")
 
 /*

@@ -57,6 +57,11 @@ export const EventKind = {
    * value = the bytes, in the target's byte order read as a host integer.
    */
   SYSOUT: 6,
+  /**
+   * A system call's result noted where system calls are not compared
+   * (sysnote=on): never in the checkpoints' hash; read as a SYSRET.
+   */
+  SYSNOTE: 7,
 } as const;
 
 /**
@@ -223,7 +228,8 @@ export function parseMessage(line: string): PluginMessage {
         t: "ev",
         event: {
           pos: Number(raw.p),
-          kind: Number(raw.k),
+          // A noted result is a result (what differs is the environment's).
+          kind: Number(raw.k) === EventKind.SYSNOTE ? EventKind.SYSRET : Number(raw.k),
           a: BigInt(String(raw.a)),
           size: Number(raw.s),
           v: BigInt(String(raw.v)),

@@ -184,7 +184,15 @@ export function sideArgv(r: SideArgvRequest): string[] {
     : narrowPluginArgs(plan, side, runDir, pass.from, pass.to, pass.fastCount ?? false);
   const children = (pass.kind === "lockstep" || pass.kind === "fast") && pass.children &&
     plan.mode === "user";
-  const all = [...args, ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : [])];
+  // A live lockstep run that does not compare system calls notes their
+  // results, to name a divergence that follows one (plugin-src/args.c).
+  const notes = pass.kind === "lockstep" && pass.children && plan.mode === "user" &&
+    !plan.compare.includes("syscalls");
+  const all = [
+    ...args,
+    ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : []),
+    ...(notes ? [`${PLUGIN_ARGS.SYSNOTE}=on`] : []),
+  ];
   return withQemuArgs(
     plan,
     side,

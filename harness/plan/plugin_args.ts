@@ -34,6 +34,7 @@ export const PLUGIN_ARGS = {
   ADDRS: "addrs",
   COUNTERS: "counters",
   CHILDREN: "children",
+  SYSNOTE: "sysnote",
   /** Set by the plugin itself, when it runs a program a child executes (plugin-src/process.c). */
   PROC: "proc",
 } as const;
