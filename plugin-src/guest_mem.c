@@ -12,8 +12,8 @@
  * That guest_base is 0 is checked, never assumed: the bytes of the first
  * blocks QEMU translates, as it gives them to the plugin, must be at their
  * addresses (the first before any read); one that is not turns this off
- * for good. The file is opened
- * for each read: a forked child's /proc/self is its own.
+ * for good. The file is opened for each read: a forked child's /proc/self
+ * is its own.
  */
 #include "lockstep.h"
 

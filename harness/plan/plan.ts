@@ -414,6 +414,14 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
   ): SidePlan => {
     const all = [...extra, ...own];
     if (mode === "system") {
+      const cpus = smpCpus(all);
+      if (cpus > 1) {
+        throw new SetupError(
+          `-smp asks for ${cpus} vCPUs for side ${role}: lockstep compares one vCPU (docs/limits.md ` +
+            "says what several under icount would need)",
+          "run the guest with -smp 1",
+        );
+      }
       const defaults = SYSTEM_DEFAULTS.filter((d) => !sets(all, d[0]!)).flat();
       return {
         role,
@@ -495,4 +503,28 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     a,
     b,
   };
+}
+
+/**
+ * The vCPUs an -smp argument asks for (the last one counts, as in QEMU):
+ * "2", "cpus=2,…", or the product of sockets, dies, clusters, cores and
+ * threads; `maxcpus` counts too (hot-plugged vCPUs). 1 without -smp.
+ */
+export function smpCpus(args: readonly string[]): number {
+  const at = args.lastIndexOf("-smp");
+  const value = at >= 0 ? args[at + 1] : undefined;
+  if (value === undefined) return 1;
+  const fields = value.split(",");
+  const named = new Map<string, number>();
+  let first: number | undefined;
+  for (const [i, f] of fields.entries()) {
+    const eq = f.indexOf("=");
+    if (eq < 0 && i === 0) first = Number(f);
+    else if (eq > 0) named.set(f.slice(0, eq), Number(f.slice(eq + 1)));
+  }
+  const topology = ["sockets", "dies", "clusters", "cores", "threads"]
+    .map((k) => named.get(k) ?? 1)
+    .reduce((x, y) => x * y, 1);
+  const counts = [first ?? named.get("cpus") ?? topology, named.get("maxcpus") ?? 1];
+  return Math.max(...counts.map((n) => Number.isFinite(n) ? n : 1));
 }
