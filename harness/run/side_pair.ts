@@ -69,7 +69,7 @@ export interface PairSide {
   lastExec?: { readonly path: string | null };
   /**
    * Handlers its process installed for signals that come at a moment, not
-   * at an instruction (pc null: the plugin could not read where, API < 4).
+   * at an instruction (pc null: the plugin could not read guest memory).
    */
   handlers?: { readonly sig: number; readonly pc: bigint | null }[];
   /** Children its process forked, as far as their hellos came. */
