@@ -52,7 +52,7 @@ void add_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
     }
     if (pos == events.last_pos && events.count &&
         events.at_pos >= EV_PER_INSN) {
-        if (kind == LS_EV_SYSNOTE) {
+        if (kind == LS_EV_SYSNOTE || kind == LS_EV_SYSNOTE_CALL) {
             return;     /* a note folds into nothing */
         }
         /* Fold it into the instruction's last event, and that afresh into
@@ -77,7 +77,7 @@ void add_event(uint64_t pos, LsEventKind kind, uint64_t a, uint32_t size,
     e->size = size;
     e->v = v;
     /* A note is dumped, never hashed: checkpoints agree whatever it says. */
-    if (kind != LS_EV_SYSNOTE) {
+    if (kind != LS_EV_SYSNOTE && kind != LS_EV_SYSNOTE_CALL) {
         events.hash = events.hash * HASH_MUL + event_term(e);
     }
     e->after = events.hash;
@@ -119,7 +119,7 @@ void events_rebase(uint64_t origin)
             e->kind = LS_EV_NONE;
         }
         if (e->pos >= origin && e->kind != LS_EV_NONE &&
-            e->kind != LS_EV_SYSNOTE) {
+            e->kind != LS_EV_SYSNOTE && e->kind != LS_EV_SYSNOTE_CALL) {
             eh = eh * HASH_MUL + event_term(e);
         }
         e->after = e->pos >= origin ? eh : 0;
@@ -199,7 +199,7 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
     const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
     uint64_t fold = 0;
 
-    if (options.sys && !process.ended) {
+    if ((options.sys || options.sysnote) && !process.ended) {
         if (options.addrs) {
             unsigned n = syscall_arg_count(num);
 
@@ -207,7 +207,9 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
                 fold ^= mix(args[i] + i);
             }
         }
-        add_event(syscall_pos(), LS_EV_SYSCALL, num, 0, fold);
+        add_event(syscall_pos(),
+                  options.sys ? LS_EV_SYSCALL : LS_EV_SYSNOTE_CALL, num, 0,
+                  fold);
     }
     env_syscall_start(num, args);
 }

@@ -53,7 +53,8 @@
     X(SYSRET, 4) \
     X(REGS, 5) \
     X(SYSOUT, 6) \
-    X(SYSNOTE, 7)
+    X(SYSNOTE, 7) \
+    X(SYSNOTE_CALL, 8)
 
 /* Plugin arguments, key=value (keys as the harness writes them). */
 #define LS_ARGS(X) \

@@ -59,9 +59,12 @@ export const EventKind = {
   SYSOUT: 6,
   /**
    * A system call's result noted where system calls are not compared
-   * (sysnote=on): never in the checkpoints' hash; read as a SYSRET.
+   * (sysnote=on): never in the checkpoints' hash, never a difference of
+   * its own; it tells what a divergence after it follows from.
    */
   SYSNOTE: 7,
+  /** The call itself, noted likewise: its number, a fold of its arguments. */
+  SYSNOTE_CALL: 8,
 } as const;
 
 /**
@@ -228,8 +231,7 @@ export function parseMessage(line: string): PluginMessage {
         t: "ev",
         event: {
           pos: Number(raw.p),
-          // A noted result is a result (what differs is the environment's).
-          kind: Number(raw.k) === EventKind.SYSNOTE ? EventKind.SYSRET : Number(raw.k),
+          kind: Number(raw.k),
           a: BigInt(String(raw.a)),
           size: Number(raw.s),
           v: BigInt(String(raw.v)),

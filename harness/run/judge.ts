@@ -4,12 +4,13 @@
  * Plain functions of the sides' state; the session acts on the answers.
  */
 import type { ChildStatus } from "../core/owned_child.ts";
-import { addressesBetween, diffDumps } from "../verdict/dump_diff.ts";
+import { addressesBetween, diffDumps, notedDifference } from "../verdict/dump_diff.ts";
 import {
   counterDifference,
   counterReadBefore,
   describeEnvironment,
   environmentDifference,
+  notedEnvironment,
   signalDifference,
 } from "../verdict/environment.ts";
 import { type DumpEvent, EventKind, type Role } from "../core/protocol.ts";
@@ -403,6 +404,11 @@ export function compareOutcome(
       (counter && counterDifference(ev.a, ev.b, counter)))) ||
     (world &&
       worldDifferenceAt(world.diff, sideDump(a), sideDump(b), r.insn, { ...world.run, arch })) ||
+    // What a call the comparison does not see returned before the streams part.
+    (() => {
+      const n = notedDifference(sideDump(a), sideDump(b), r.insn);
+      return n && notedEnvironment(n.a, n.b, arch);
+    })() ||
     // A signal handler that ran here on one side: the signal came at a moment.
     signalDifference([a.pair, b.pair], [r.a?.pc ?? null, r.b?.pc ?? null], arch, [
       ...addressesBetween(sideDump(a), r.insn + 1, r.insn + 1),

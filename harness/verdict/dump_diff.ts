@@ -166,7 +166,7 @@ export function diffDumps(a: SideDump, b: SideDump, history: number): DumpDiff {
     fb.first + fb.insns.length,
     pc.found ? pc.insn + 1 : Infinity,
   );
-  const ev = firstEventDifference(a.events ?? [], b.events ?? [], start, end);
+  const ev = firstEventDifference(compared(a.events), compared(b.events), start, end);
   // At the first differing address the events differ too: that is a "pc" divergence.
   if (!ev || (pc.found && pc.insn <= ev.pos)) return pc;
   const ia = fa.insns[ev.pos - fa.first];
@@ -179,6 +179,43 @@ export function diffDumps(a: SideDump, b: SideDump, history: number): DumpDiff {
     history: { a: historyOf(a, ia, history), b: historyOf(b, ib, history) },
     events: { a: ev.a, b: ev.b },
   };
+}
+
+/** Whether an event is a note (sysnote=on): never a difference of its own. */
+function isNote(e: DumpEvent): boolean {
+  return e.kind === EventKind.SYSNOTE || e.kind === EventKind.SYSNOTE_CALL;
+}
+
+/** The events that are compared: all but the notes. */
+function compared(events: readonly DumpEvent[] | undefined): DumpEvent[] {
+  return (events ?? []).filter((e) => !isNote(e));
+}
+
+/**
+ * Where the streams part at `before`, what the notes (system calls not
+ * compared, sysnote=on) say came first: the first noted result that
+ * differs between the sides after the same call (number and arguments
+ * alike), as each side's result event; undefined when the notes agree up
+ * to there, or a call differs first (the guest's own doing).
+ */
+export function notedDifference(
+  a: SideDump,
+  b: SideDump,
+  before: number,
+): { readonly a: DumpEvent; readonly b: DumpEvent } | undefined {
+  const start = Math.max(a.good, b.good);
+  const notes = (d: SideDump) =>
+    (d.events ?? []).filter((e) => isNote(e) && e.pos >= start && e.pos <= before);
+  const na = notes(a);
+  const nb = notes(b);
+  for (let i = 0; i < Math.min(na.length, nb.length); i++) {
+    const x = na[i]!;
+    const y = nb[i]!;
+    if (x.kind === y.kind && x.a === y.a && x.v === y.v) continue;
+    const results = x.kind === EventKind.SYSNOTE && y.kind === EventKind.SYSNOTE && x.a === y.a;
+    return results ? { a: x, b: y } : undefined;
+  }
+  return undefined;
 }
 
 function compareAddresses(

@@ -286,6 +286,21 @@ export function signalDifference(
   };
 }
 
+/**
+ * A noted result that differs (see notedDifference()): the environment's
+ * answer to a call the guest made alike, at instruction `insn`, before the
+ * streams part; as a result difference.
+ */
+export function notedEnvironment(
+  x: DumpEvent,
+  y: DumpEvent,
+  arch: string,
+): EnvironmentDifference | undefined {
+  const asResult = (e: DumpEvent): DumpEvent => ({ ...e, kind: EventKind.SYSRET });
+  const d = environmentDifference(asResult(x), asResult(y), arch);
+  return d && { ...d, insn: x.pos };
+}
+
 /** What differs, as a clause ("read (0) returned 3 on side a, 5 on side b"). */
 export function environmentDetail(d: EnvironmentDifference): string {
   if (d.what === "signal") {
@@ -314,6 +329,6 @@ export function environmentDetail(d: EnvironmentDifference): string {
   const call = `${d.call} (${d.number})`;
   const sides = `${d.a ?? "nothing"} on side a, ${d.b ?? "nothing"} on side b`;
   return d.what === "result"
-    ? `${call} returned ${sides}`
+    ? `${call}${d.insn !== undefined ? ` at instruction ${d.insn}` : ""} returned ${sides}`
     : `${call} wrote ${sides} (at byte ${d.offset} of what it wrote)`;
 }
