@@ -510,12 +510,19 @@ export async function recordTraffic(
     };
     const seen = { a: new Set<string>(), b: new Set<string>() };
     const deadline = Date.now() + 60_000;
+    // One next() at a time: one left behind by the race with the clock
+    // would take a message (a "diverged" seen lost under load in CI).
+    let pending: ReturnType<typeof pair.next> | undefined;
     while (Date.now() < deadline) {
       const ended = (["a", "b"] as const).every((r) =>
         seen[r].has("dumped") || seen[r].has("end") || seen[r].has("closed")
       );
       if (ended) break;
-      const next = await Promise.race([pair.next(), sleep(1000).then(() => undefined)]);
+      pending ??= pair.next();
+      const got = await Promise.race([pending, sleep(1000).then(() => "tick" as const)]);
+      if (got === "tick") continue;
+      pending = undefined;
+      const next = got;
       if (!next) continue;
       seen[next.role].add(next.msg.t);
       if (next.msg.t === "regs") {
