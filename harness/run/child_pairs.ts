@@ -10,7 +10,7 @@
  * process named. Children stay uncompared (listed only) when the peer's
  * child did not come.
  */
-import { compareOutcome, type Outcome } from "./judge.ts";
+import { compareOutcome, type Outcome, peerLost, streamsApart } from "./judge.ts";
 import { applyMessage, initialState, type SideState } from "./side_state.ts";
 import type { PairSide } from "./side_pair.ts";
 import type { ControlMessage } from "./control_socket.ts";
@@ -112,27 +112,12 @@ function pairOutcome(a: SideState, b: SideState, history: number): Outcome | und
   for (const s of [a, b]) {
     const role = s.pair.plan.role;
     if (s.error) return { status: "error", stoppedBy: null, message: `Side ${role}: ${s.error}` };
-    if (s.apart) {
-      return {
-        status: "diverged",
-        stoppedBy: "divergence",
-        message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
-        apart: s.apart,
-      };
-    }
+    if (s.apart) return streamsApart(s.apart);
   }
   if (a.dump?.done && b.dump?.done) return compareOutcome(a, b, history);
   for (const [s, other] of [[a, b], [b, a]] as const) {
     const gone = s.pair.closed && !s.end && !s.limit;
-    if (gone && s.dump?.done && other.pair.closed && !other.dump) {
-      return {
-        status: "inconclusive",
-        stoppedBy: "peer-lost",
-        message:
-          `Side ${s.pair.plan.role} reported a divergence but side ${other.pair.plan.role} ` +
-          "ended without its part",
-      };
-    }
+    if (gone && s.dump?.done && other.pair.closed && !other.dump) return peerLost(s, other);
     if (gone && !s.dump && other.end) {
       return {
         status: "inconclusive",

@@ -89,14 +89,7 @@ export function decide(st: Record<"a" | "b", SideState>, cx: DecideContext): Out
       // Ended by itself without a word from the plugin: it crashed or was killed.
       return died(role, s.pair.exit, s.insns);
     }
-    if (s.pair.exit && s.dump && !other.dump && other.pair.exit) {
-      return {
-        status: "inconclusive",
-        stoppedBy: "peer-lost",
-        message:
-          `Side ${s.pair.plan.role} reported a divergence but side ${other.pair.plan.role} ended without its part`,
-      };
-    }
+    if (s.pair.exit && s.dump && !other.dump && other.pair.exit) return peerLost(s, other);
   }
   if (a.pair.exit && b.pair.exit) {
     if (a.end?.insns === 0 && b.end?.insns === 0) {
@@ -195,17 +188,30 @@ function beforeTheEnd(sides: readonly SideState[], cx: DecideContext): Outcome |
     };
   }
   for (const s of sides) {
-    if (s.apart) {
-      return {
-        status: "diverged",
-        stoppedBy: "divergence",
-        message: `The streams part between instructions ${s.apart.good} and ${s.apart.bad}`,
-        apart: s.apart,
-      };
-    }
+    if (s.apart) return streamsApart(s.apart);
   }
   if (cx.stalled) return { status: "inconclusive", stoppedBy: "stalled", message: cx.stalled };
   return undefined;
+}
+
+/** The fast pass saw the streams part (the detail pass names where). */
+export function streamsApart(apart: NonNullable<SideState["apart"]>): Outcome {
+  return {
+    status: "diverged",
+    stoppedBy: "divergence",
+    message: `The streams part between instructions ${apart.good} and ${apart.bad}`,
+    apart,
+  };
+}
+
+/** Side `s` dumped its part of a divergence; `other` ended without its own. */
+export function peerLost(s: SideState, other: SideState): Outcome {
+  return {
+    status: "inconclusive",
+    stoppedBy: "peer-lost",
+    message: `Side ${s.pair.plan.role} reported a divergence but side ${other.pair.plan.role} ` +
+      "ended without its part",
+  };
 }
 
 function limitReached(at: number): Outcome {
