@@ -12,22 +12,12 @@
  * parent's own work after its last child: a difference in process "1",
  * past every fork. */
 #include "guest.h"
+#include "syscall.h"
 
 #define SYS_fork 57
 #define SYS_wait4 61
 #define SYS_execve 59
 #define SYS_exit_group 231
-
-static long syscall4(long nr, long a, long b, long c, long d)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
 
 static unsigned long parse_dec(const char *s)
 {

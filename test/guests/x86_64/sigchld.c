@@ -6,6 +6,7 @@
  * and prints how many times the handler ran (once, on both sides). The
  * verdict must name the signal, never blame TCG. */
 #include "guest.h"
+#include "syscall.h"
 
 #define SYS_rt_sigaction 13
 #define SYS_rt_sigreturn 15
@@ -14,17 +15,6 @@
 #define SYS_exit_group 231
 #define SIGCHLD 17
 #define SA_RESTORER 0x04000000
-
-static long syscall4(long nr, long a, long b, long c, long d)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
 
 /* The kernel's struct sigaction on x86_64. */
 struct kernel_sigaction {
