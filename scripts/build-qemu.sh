@@ -86,12 +86,7 @@ reuse() {
 reuse && exit 0
 
 # The build follows Debian 12's archive (bookworm-backports for meson).
-os=$(. /etc/os-release && echo "${ID:-}-${VERSION_CODENAME:-}")
-if [ "$os" != debian-bookworm ]; then
-    echo "setup: $what: skipped: building it needs Debian 12 (bookworm), this is $os;" \
-        "$link will be missing" >&2
-    exit 0
-fi
+bookworm_only "$what" "building it" "$link"
 
 mkdir -p "$cache"
 cache_lock "$cache" "$what"
@@ -100,14 +95,7 @@ reuse && exit 0
 
 log=$cache/$version-$key.log
 : >"$log"
-tmp=$(mktemp -d "$cache/.tmp.$version-$key.XXXXXX")
-# On any exit the work directory goes; the cached directory only ever appears
-# by the final rename, so an interrupted build leaves nothing half-installed.
-# A killed set-up's leftovers are removed by the next lock holder.
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+work_dir "$cache/.tmp.$version-$key.XXXXXX"
 started=$SECONDS
 echo "setup: $what: not cached; building it once for this machine" \
     "(10–20 min on 2 cores), log in $log" >&2
@@ -127,30 +115,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         --no-install-recommends "${missing[@]}"
 fi
 
-# A private apt state: a sources list of our own (bookworm + backports for
-# meson, sid's sources for QEMU) and lists in the work directory, so the
-# system's sources and lists stay as they are. The archive is the one the
-# system already uses for bookworm.
-# shellcheck disable=SC2016 # $(...) here is apt's own placeholder syntax
-mirror=$(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' \
-    | awk '$2 == "bookworm" && $3 == "deb" { print $1; exit }')
-if [ -z "$mirror" ]; then
-    echo "setup: $what: apt's sources name no Debian bookworm archive to take the source from" >&2
-    exit 1
-fi
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-mkdir -p "$tmp/apt/lists/partial" "$tmp/src"
-cat >"$tmp/apt/sources.list" <<EOF
-deb [signed-by=$keyring] $mirror bookworm main
-deb [signed-by=$keyring] $mirror bookworm-backports main
-deb-src [signed-by=$keyring] $mirror sid main
+# A private apt state (qemu-cache.sh): bookworm and its backports for
+# meson, sid's sources for QEMU.
+private_apt "$what" "$tmp" <<'EOF'
+deb [signed-by=KEYRING] MIRROR bookworm main
+deb [signed-by=KEYRING] MIRROR bookworm-backports main
+deb-src [signed-by=KEYRING] MIRROR sid main
 EOF
-# Downloads run as us: apt's _apt user cannot enter a private cache directory.
-apt_private=(
-    -o "Dir::Etc::sourcelist=$tmp/apt/sources.list" -o Dir::Etc::sourceparts=-
-    -o "Dir::State::Lists=$tmp/apt/lists" -o Dir::Cache::pkgcache=
-    -o Dir::Cache::srcpkgcache= -o "APT::Sandbox::User=$(id -un)"
-)
+mkdir -p "$tmp/src"
 step "setup: $what: reading Debian's package lists (bookworm, bookworm-backports, sid sources)" \
     "$log" apt-get "${apt_private[@]}" update
 meson_ok() {

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Helpers for the set-up steps that keep large QEMUs in the user's cache,
 # outside the checkout, so that every checkout and clean clone on a machine
-# shares one copy. Sourced by scripts/build-qemu.sh and scripts/trixie-qemu.sh.
+# shares one copy. Sourced by scripts/build-qemu.sh, scripts/trixie-qemu.sh
+# and scripts/tcg-tests.sh.
 #
 # Layout, under ${XDG_CACHE_HOME:-$HOME/.cache}/qemu-lockstep/qemu/:
 #   NAME-KEY/        one finished QEMU; appears in one rename, so it is whole
@@ -80,6 +81,57 @@ step() {
         "$(human_secs $((SECONDS - start)))" "$rc" "$log" >&2
     tail -n 40 "$log" | sed 's/^/    /' >&2
     return "$rc"
+}
+
+# bookworm_only WHAT DOING LINK: goes on only on Debian 12 (bookworm), whose
+# archive the steps take their packages and sources from; elsewhere says
+# what is skipped and ends the calling script with success.
+bookworm_only() {
+    local what=$1 doing=$2 link=$3 os
+    os=$(. /etc/os-release && echo "${ID:-}-${VERSION_CODENAME:-}")
+    if [ "$os" != debian-bookworm ]; then
+        echo "setup: $what: skipped: $doing needs Debian 12 (bookworm), this is $os;" \
+            "$link will be missing" >&2
+        exit 0
+    fi
+}
+
+# work_dir TEMPLATE: makes the lock holder's work directory (mktemp -d
+# TEMPLATE) as $tmp, removed on any exit of the calling script: what it
+# makes appears in the cache only by a final rename, so an interrupted
+# step leaves nothing half-made. A killed set-up's leftovers are removed by
+# the next lock holder (cache_lock).
+work_dir() {
+    tmp=$(mktemp -d "$1") || exit 1
+    trap 'rm -rf "$tmp"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+}
+
+# private_apt WHAT DIR: a private apt state in DIR/apt: the sources list
+# read from stdin (MIRROR in it is replaced by the archive the system
+# already uses for bookworm, KEYRING by Debian's keyring), lists kept
+# there, downloads run as us (apt's _apt user cannot enter a private cache
+# directory). The system's sources and lists stay as they are. Sets the
+# array apt_private, the options to give apt-get.
+private_apt() {
+    local what=$1 dir=$2 mirror
+    # shellcheck disable=SC2016 # $(...) here is apt's own placeholder syntax
+    mirror=$(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' \
+        | awk '$2 == "bookworm" && $3 == "deb" { print $1; exit }')
+    if [ -z "$mirror" ]; then
+        echo "setup: $what: apt's sources name no Debian bookworm archive to take the source from" >&2
+        exit 1
+    fi
+    mkdir -p "$dir/apt/lists/partial"
+    sed -e "s|MIRROR|$mirror|g" \
+        -e "s|KEYRING|/usr/share/keyrings/debian-archive-keyring.gpg|g" >"$dir/apt/sources.list"
+    apt_private=(
+        -o "Dir::Etc::sourcelist=$dir/apt/sources.list" -o Dir::Etc::sourceparts=-
+        -o "Dir::State::Lists=$dir/apt/lists" -o Dir::Cache::pkgcache=
+        -o Dir::Cache::srcpkgcache= -o "APT::Sandbox::User=$(id -un)"
+    )
 }
 
 # Runs a command as root, through sudo when we are not root.

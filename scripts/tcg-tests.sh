@@ -43,12 +43,7 @@ reuse && exit 0
 
 # The source comes through the bookworm archive the system uses, as
 # build-qemu.sh's does.
-os=$(. /etc/os-release && echo "${ID:-}-${VERSION_CODENAME:-}")
-if [ "$os" != debian-bookworm ]; then
-    echo "setup: $what: skipped: fetching it needs Debian 12 (bookworm), this is $os;" \
-        "$link will be missing" >&2
-    exit 0
-fi
+bookworm_only "$what" "fetching it" "$link"
 
 mkdir -p "$cache"
 cache_lock "$cache" "$what"
@@ -56,32 +51,12 @@ reuse && exit 0
 
 log=$cache/tcg-tests-$version-$key.log
 : >"$log"
-tmp=$(mktemp -d "$cache/.tmp.tcg-tests-$version-$key.XXXXXX")
-# The cached directory appears only by the final rename: an interrupted run
-# leaves nothing half-made.
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+work_dir "$cache/.tmp.tcg-tests-$version-$key.XXXXXX"
 started=$SECONDS
 
-# A private apt state, as in build-qemu.sh: only sid's source index, in the
-# work directory; the system's sources and lists stay as they are.
-# shellcheck disable=SC2016 # $(...) here is apt's own placeholder syntax
-mirror=$(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' \
-    | awk '$2 == "bookworm" && $3 == "deb" { print $1; exit }')
-if [ -z "$mirror" ]; then
-    echo "setup: $what: apt's sources name no Debian bookworm archive to take the source from" >&2
-    exit 1
-fi
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-mkdir -p "$tmp/apt/lists/partial" "$tmp/src" "$tmp/out"
-echo "deb-src [signed-by=$keyring] $mirror sid main" >"$tmp/apt/sources.list"
-apt_private=(
-    -o "Dir::Etc::sourcelist=$tmp/apt/sources.list" -o Dir::Etc::sourceparts=-
-    -o "Dir::State::Lists=$tmp/apt/lists" -o Dir::Cache::pkgcache=
-    -o Dir::Cache::srcpkgcache= -o "APT::Sandbox::User=$(id -un)"
-)
+# A private apt state (qemu-cache.sh): only sid's source index.
+private_apt "$what" "$tmp" <<<'deb-src [signed-by=KEYRING] MIRROR sid main'
+mkdir -p "$tmp/src" "$tmp/out"
 step "setup: $what: reading Debian sid's source index" "$log" \
     apt-get "${apt_private[@]}" update
 step "setup: $what: downloading the source package qemu=$source_version" "$log" \
