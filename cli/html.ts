@@ -148,32 +148,49 @@ function divergenceSection(v: Verdict): string {
     mem: "A memory access of that instruction differs",
     syscall: "A system call of that instruction differs",
     regs: "The registers before that instruction differ",
+    interleaving:
+      "Another vCPU runs that instruction on each side: they took turns at another point",
     environment: ({
       counter: "A value computed from the host's time-stamp counter differs: not TCG",
+      device: "A value read from a device differs, with several vCPUs: most likely not TCG",
       auxv: "The two QEMUs give the guest different worlds (its auxiliary vector): not TCG",
       cpu: "The two QEMUs give the guest different worlds (its CPU): not TCG",
     } as Record<string, string>)[d.environment?.what ?? ""] ??
       "The host answered that instruction's system call differently: not TCG",
   }[d.kind] ?? d.kind;
+  // Several vCPUs: a column names the one that ran it, and its own count.
+  const vcpus = d.a?.vcpu !== undefined || d.b?.vcpu !== undefined;
+  const vcpuCell = (x: typeof d.a, o: typeof d.a) =>
+    vcpus
+      ? td(
+        "mono",
+        x?.vcpu === undefined
+          ? ""
+          : `${x.vcpu}${x.vcpuInsn === undefined ? "" : ` (#${num(x.vcpuInsn)})`}`,
+        o?.vcpu !== x?.vcpu,
+      )
+      : "";
   const row = (role: "a" | "b") => {
     const x = d[role];
     const o = d[role === "a" ? "b" : "a"];
     if (!x) {
       return `<tr id="at-${role}"><th class="side-${role}">side ${role}</th>` +
-        `<td colspan="5">(stream ended)</td></tr>`;
+        `<td colspan="${vcpus ? 6 : 5}">(stream ended)</td></tr>`;
     }
     return `<tr id="at-${role}"><th class="side-${role}">side ${role}</th>${
       td("pc", hex(x.pc), o?.pc !== x.pc)
     }${td("mono", x.symbol ? `<${x.symbol}>` : "")}${
       td("bytes", spaced(x.bytes), o?.bytes !== x.bytes)
-    }${td("dis", x.disas ?? "", (o?.disas ?? "") !== (x.disas ?? ""))}${
-      td("pc", hex(x.blockPc))
+    }${td("dis", x.disas ?? "", (o?.disas ?? "") !== (x.disas ?? ""))}${td("pc", hex(x.blockPc))}${
+      vcpuCell(x, o)
     }</tr>`;
   };
   return `<section id="divergence"><h2>First differing instruction: #${num(d.insn)}${
     d.insnB !== undefined && d.insnB !== d.insn ? ` (side b's #${num(d.insnB)})` : ""
   }</h2><p>${e(what)}.</p><table class="at"><tr><th></th><th>address</th><th>symbol</th>` +
-    `<th>bytes</th><th>disassembly</th><th>block</th></tr>${row("a")}${row("b")}</table>${
+    `<th>bytes</th><th>disassembly</th><th>block</th>${vcpus ? "<th>vCPU</th>" : ""}</tr>${
+      row("a")
+    }${row("b")}</table>${
       d.events ? `<h3>First differing event</h3>${eventsTable(d.events)}` : ""
     }${
       d.regs && d.regs.length

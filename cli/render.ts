@@ -196,6 +196,11 @@ function divergenceLines(v: Verdict, c: ReturnType<typeof palette>): string[] {
           spacedBytes(at.bytes),
           ...(anyDisas ? [at.disas ?? ""] : []),
           `(block ${hex(at.blockPc)})`,
+          ...(at.vcpu === undefined ? [] : [
+            `vCPU ${at.vcpu}${
+              at.vcpuInsn === undefined ? "" : `, its instruction #${number(at.vcpuInsn)}`
+            }`,
+          ]),
         ]
         : [`  side ${role}: (stream ended)`];
     })),
@@ -208,7 +213,8 @@ function divergenceLines(v: Verdict, c: ReturnType<typeof palette>): string[] {
           mem: "memory access",
           syscall: "system call",
           regs: "register state",
-          environment: ["counter", "auxv", "cpu"].includes(d.environment?.what ?? "")
+          interleaving: "event",
+          environment: ["counter", "device", "auxv", "cpu"].includes(d.environment?.what ?? "")
             ? "value"
             : "answer from the host",
         }[d.kind]

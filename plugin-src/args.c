@@ -26,6 +26,8 @@ Options options = {
     .regs_every = DEFAULT_REGS_EVERY,
     .chunk = DEFAULT_CHUNK,
     .addrs = true,
+    .vcpus = 1,
+    .vcpuid = "none",
 };
 
 typedef enum {
@@ -118,6 +120,12 @@ static const ArgSpec args[] = {
      * (process.c), and says so.
      */
     { LS_ARG_PROC, ARG_STRING, &options.proc },
+    /*
+     * System mode: the vCPUs that run, in turn, as one stream, and how to
+     * tell which one runs a block: apic, index or none (vcpus.c).
+     */
+    { LS_ARG_VCPUS, ARG_U64, &options.vcpus, 1 },
+    { LS_ARG_VCPUID, ARG_STRING, &options.vcpuid },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 

@@ -71,7 +71,8 @@ void retire(uint64_t next_pc)
     if (G_UNLIKELY(end <= first)) {
         return;
     }
-    ring_append(RING_MAKE_KEY(tb->id, first, end));
+    ring_append(RING_MAKE_KEY(tb->id, first, end) |
+                RING_VCPU_KEY(stream.vcpu));
     stream.blocks++;
     stream.icount = start + end - first;
     stream.hash = G_LIKELY(end == tb->n && !first)
@@ -94,12 +95,13 @@ void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
     const TbInfo *tb = udata;
     const TbInfo *p = stream.pending;
 
+    vcpus_fold();
     if (G_LIKELY(p && *stream.last_insns == stream.expect &&
                  p->pc != stream.last_pc)) {
         uint64_t start = stream.icount;
         uint64_t h0 = stream.hash;
 
-        ring_append(p->key);
+        ring_append(p->key | RING_VCPU_KEY(stream.vcpu));
         stream.blocks++;
         stream.icount = start + p->n;
         stream.hash = h0 * p->pow + p->hash;
@@ -109,6 +111,9 @@ void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
         }
     } else if (p) {
         retire(tb->pc);
+    }
+    if (G_UNLIKELY(vcpus.n > 1)) {
+        vcpus_block(vcpu_index);
     }
     stream.pending = tb;
     /* One-instruction blocks have no inline bump: they count as whole. */
@@ -155,13 +160,18 @@ void vcpu_tb_exec_narrow(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
     uint64_t base;
+    bool on;
 
     vcpu_tb_exec(vcpu_index, udata);
     base = pending_base();
     /* Narrowing steps through the guest's first process: a forked child
      * (its stream the parent's up to the fork) reports no step. */
-    *narrowing.on = !process.forked && base + tb->n > options.narrow.from &&
-                    base <= options.narrow.to;
+    on = !process.forked && base + tb->n > options.narrow.from &&
+         base <= options.narrow.to;
+    *narrowing.on = on;
+    if (G_UNLIKELY(vcpus.n > 1)) {
+        vcpus_store(&narrowing.on_counter, on);
+    }
 }
 
 /*

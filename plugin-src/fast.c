@@ -336,6 +336,7 @@ static void fast_every(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
 
+    vcpus_fold();
     if (G_UNLIKELY(vcpu0->countdown <= threshold(tb))) {
         fast_every_call(tb);
         return;
@@ -343,9 +344,23 @@ static void fast_every(unsigned int vcpu_index, void *udata)
     count_block(tb);
 }
 
+/*
+ * Whether the translated code counts blocks (from API 3): not with several
+ * vCPUs, whose inline stores would land in any vCPU's entry (vcpus.c);
+ * there fast_every() counts, and only the adds on last instructions stay
+ * inline, folded into vCPU 0's entry.
+ */
+static bool counts_in_code(void)
+{
+    return COMPAT_HAS_COND_CB && vcpus.n == 1;
+}
+
 void fast_install(void)
 {
     board = compat_scoreboard_new(sizeof(FastVcpu));
+#if QEMU_PLUGIN_VERSION >= 2
+    vcpus_fold_add(board, offsetof(FastVcpu, countdown));
+#endif
 }
 
 /* vCPU 0 exists: its entry does too. */
@@ -368,12 +383,20 @@ void fast_tb_trans(struct qemu_plugin_tb *qtb, const TbInfo *tb)
     if (tb->n == 0) {
         return;
     }
-    compat_tb_cb_if(qtb, COMPAT_HAS_COND_CB ? fast_block : fast_every,
-                    regs_snapshots() ? QEMU_PLUGIN_CB_R_REGS
-                                     : QEMU_PLUGIN_CB_NO_REGS,
-                    COMPAT_COND_LE, entry(offsetof(FastVcpu, countdown)),
-                    threshold(tb), (void *)tb);
-    if (COMPAT_HAS_COND_CB) {
+    if (counts_in_code()) {
+        compat_tb_cb_if(qtb, fast_block,
+                        regs_snapshots() ? QEMU_PLUGIN_CB_R_REGS
+                                         : QEMU_PLUGIN_CB_NO_REGS,
+                        COMPAT_COND_LE, entry(offsetof(FastVcpu, countdown)),
+                        threshold(tb), (void *)tb);
+    } else {
+        qemu_plugin_register_vcpu_tb_exec_cb(qtb, fast_every,
+                                             regs_snapshots()
+                                                 ? QEMU_PLUGIN_CB_R_REGS
+                                                 : QEMU_PLUGIN_CB_NO_REGS,
+                                             (void *)tb);
+    }
+    if (counts_in_code()) {
         compat_tb_inline(qtb, true, entry(offsetof(FastVcpu, open)), tb->id);
         compat_tb_inline(qtb, false, entry(offsetof(FastVcpu, countdown)),
                          1 - ((uint64_t)tb->n << BLOCK_BITS) - CLOSED);

@@ -23,7 +23,11 @@ TbTable tb_table = {
 /* The inline counter on every block's last instruction (stream.last_insns). */
 static CompatCounter last_insns;
 
-/* A second vCPU would interleave two streams into one: refuse it. */
+/*
+ * vCPU 0 sets the stream up. More vCPUs run as one stream with it in
+ * system mode, when vcpus= says so (vcpus.c); any other would interleave
+ * streams the plugin cannot tell apart: refuse it.
+ */
 static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
     g_autofree char *msg = NULL;
@@ -31,7 +35,11 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
     if (process.forked && !process.paired) {
         return;     /* a child that compares nothing (process.c) */
     }
-    if (vcpu_index == 0) {
+    if (!vcpus_started(vcpu_index)) {
+        /* below: refused */
+    } else if (vcpu_index > 0) {
+        return;
+    } else {
         if (fast_counts_inline()) {
             fast_vcpu_init();
         }
@@ -47,9 +55,12 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
         }
         return;
     }
-    msg = g_strdup_printf("vCPU %u started: lockstep supports one vCPU only "
-                          "(use -smp 1 and a single-threaded guest)",
-                          vcpu_index);
+    msg = vcpus.n > 1
+          ? g_strdup_printf("vCPU %u started: the run was planned for %u",
+                            vcpu_index, vcpus.n)
+          : g_strdup_printf("vCPU %u started: lockstep compares one vCPU in "
+                            "linux-user (a single-threaded guest)",
+                            vcpu_index);
     report_error(msg);
     wait_for_quit();
 }
@@ -116,6 +127,7 @@ static const TbInfo *tb_info_share(TbInfo *info, struct qemu_plugin_tb *tb)
         g_free(info);
     } else {
         info->id = tb_table.by_id->len;
+        g_assert(info->id <= RING_ID_MAX);
         info->key = RING_MAKE_KEY(info->id, 0, info->n);
         g_ptr_array_add(tb_table.by_id, info);
         g_hash_table_add(tb_table.set, info);
@@ -211,6 +223,7 @@ void guest_end(void)
     process.ended = true;
     peer_exiting();
     comparison.exiting = true;
+    vcpus_fold();
     tail = fast_counts_inline() ? fast_exit() : retire_last();
     if (process.forked && !process.paired) {
         report_end(tail);   /* on its own connection: see process.c */
@@ -258,6 +271,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     /* 2: x86-64 (REX prefixes), 1: i386. */
     options.x86 = g_str_equal(info->target_name, "x86_64") ? 2
                   : g_str_equal(info->target_name, "i386") ? 1 : 0;
+    if (!vcpus_install(info)) {
+        return -1;
+    }
     if (!runs_alone() && peer_connect() < 0) {
         return -1;
     }
@@ -270,6 +286,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     /* Their vCPU 0 entries exist from vcpu_init on (see there). */
     compat_counter_init(&last_insns);
     compat_counter_init(&narrowing.on_counter);
+#if QEMU_PLUGIN_VERSION >= 2
+    vcpus_fold_add(last_insns.score, 0);
+#endif
     if (fast_counts_inline()) {
         fast_install();
     }

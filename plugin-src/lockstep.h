@@ -178,6 +178,8 @@ typedef struct {
     bool children;          /* forked children compare with the peer's */
     bool sysnote;           /* note system call results, not compared */
     const char *proc;       /* proc=: its path in the tree, if not "1" */
+    uint64_t vcpus;         /* system mode: vCPUs, one stream (vcpus.c) */
+    const char *vcpuid;     /* how to tell the running one (vcpus.c) */
 } Options;
 extern Options options;
 
@@ -198,6 +200,7 @@ typedef struct {
     uint64_t entries;       /* ring entries written */
     uint64_t *ring;         /* retired blocks, see RING_ID() */
     uint64_t ring_mask;     /* ring size - 1; the size covers the window */
+    uint32_t vcpu;          /* the vCPU running pending (vcpus.c), else 0 */
 } Stream;
 extern Stream stream;
 
@@ -340,6 +343,49 @@ typedef struct {
     GPtrArray *by_id;
 } TbTable;
 extern TbTable tb_table;
+
+/*
+ * Several vCPUs in system mode, one stream (vcpus.c): how many, how the
+ * running one is told, and the instructions each has retired.
+ */
+#define VCPUS_MAX 15
+#define VCPU_UNKNOWN 15         /* the running vCPU cannot be told */
+#define VCPUS_SLOTS 16
+typedef enum {
+    VCPU_ID_NONE,
+    VCPU_ID_INDEX,
+    VCPU_ID_APIC,
+} VcpuIdSource;
+typedef struct {
+    unsigned n;
+    VcpuIdSource source;
+    uint8_t apic_to_index[256];
+    uint64_t insns[VCPUS_SLOTS];    /* up to `since`, by vCPU */
+    uint64_t since;                 /* stream.icount at the last switch */
+} Vcpus;
+extern Vcpus vcpus;
+
+bool vcpus_install(const qemu_info_t *info);
+bool vcpus_started(unsigned int index);
+void vcpus_fold_add(CompatScoreboard *board, size_t offset);
+void vcpus_fold_slow(void);
+void vcpus_store(CompatCounter *c, uint64_t value);
+void vcpus_block(unsigned int vcpu_index);
+void vcpus_counts_at(uint64_t pos, uint64_t *out);
+
+/* Before C reads an inline counter: see vcpus.c. */
+static inline void vcpus_fold(void)
+{
+    if (G_UNLIKELY(vcpus.n > 1)) {
+        vcpus_fold_slow();
+    }
+}
+
+/* Whether blocks say which vCPU ran them. */
+static inline bool vcpus_named(void)
+{
+    return vcpus.n > 1 && vcpus.source != VCPU_ID_NONE;
+}
 
 /* exec.c: the hot path (the per-block callbacks) and the block ring. */
 void vcpu_tb_exec(unsigned int vcpu_index, void *udata);

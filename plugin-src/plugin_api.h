@@ -238,6 +238,21 @@ int qemu_plugin_read_register(struct qemu_plugin_register *handle,
  */
 int qemu_plugin_write_register(struct qemu_plugin_register *handle,
                                GByteArray *buf);
+
+/*
+ * From 10.1, system mode: len bytes of physical memory as the running vCPU
+ * sees it, into data (resized).
+ */
+enum qemu_plugin_hwaddr_operation_result {
+    QEMU_PLUGIN_HWADDR_OPERATION_OK,
+    QEMU_PLUGIN_HWADDR_OPERATION_ERROR,
+    QEMU_PLUGIN_HWADDR_OPERATION_DEVICE_ERROR,
+    QEMU_PLUGIN_HWADDR_OPERATION_ACCESS_DENIED,
+    QEMU_PLUGIN_HWADDR_OPERATION_INVALID_ADDRESS,
+    QEMU_PLUGIN_HWADDR_OPERATION_INVALID_ADDRESS_SPACE,
+};
+enum qemu_plugin_hwaddr_operation_result
+qemu_plugin_read_memory_hwaddr(uint64_t addr, GByteArray *data, size_t len);
 #endif
 
 /* A string the caller frees: the disassembly QEMU has for the insn. */

@@ -84,7 +84,9 @@
     X(COUNTERS, "counters") \
     X(CHILDREN, "children") \
     X(SYSNOTE, "sysnote") \
-    X(PROC, "proc")
+    X(PROC, "proc") \
+    X(VCPUS, "vcpus") \
+    X(VCPUID, "vcpuid")
 
 /*
  * The record stream (record=PATH, record.c): frames of a one-byte kind,

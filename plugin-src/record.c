@@ -475,6 +475,7 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     const TbInfo *tb = udata;
     const TbInfo *p = stream.pending;
 
+    vcpus_fold();
     if (G_UNLIKELY(!ran_whole(p) || stream.icount + p->n >= stream.next_mark)) {
         exec_record_slow(tb);
         return;

@@ -278,6 +278,17 @@ void report_apart(uint64_t good, uint64_t bad)
 }
 
 /*
+ * `"cpu":K,` for a block or step on vCPU K, when blocks say which vCPU
+ * ran them (vcpus.c); nothing when unknown.
+ */
+static void json_vcpu(uint32_t vcpu)
+{
+    if (vcpus_named() && vcpu < vcpus.n) {
+        fprintf(ctl, "\"cpu\":%u,", vcpu);
+    }
+}
+
+/*
  * narrow=: one instruction, before it runs, and the registers regs.c
  * found changed since the last step, by index in the agreed list.
  */
@@ -286,8 +297,10 @@ void report_step(uint64_t pos, const Insn *insn, const char *disas)
     bool any = false;
 
     begin(LS_MSG_STEP);
-    fprintf(ctl, ",\"p\":%" PRIu64 ",\"pc\":\"0x%" PRIx64 "\",\"b\":\"",
+    fprintf(ctl, ",\"p\":%" PRIu64 ",\"pc\":\"0x%" PRIx64 "\",",
             pos, insn->vaddr);
+    json_vcpu(stream.vcpu);
+    fputs("\"b\":\"", ctl);
     json_hex(ctl, insn->bytes, MIN(insn->size, sizeof(insn->bytes)));
     fputs("\",\"d\":", ctl);
     json_str(ctl, disas);
@@ -347,8 +360,10 @@ static void dump_block(uint64_t start, uint64_t v)
     uint32_t first = RING_FIRST(v), end = RING_END(v);
 
     begin(LS_MSG_BLOCK);
-    fprintf(ctl, ",\"i\":%" PRIu64 ",\"pc\":\"0x%" PRIx64 "\",\"sz\":\"",
+    fprintf(ctl, ",\"i\":%" PRIu64 ",\"pc\":\"0x%" PRIx64 "\",",
             start, tb->insns[first].vaddr);
+    json_vcpu(RING_VCPU(v));
+    fputs("\"sz\":\"", ctl);
     for (uint32_t i = first; i < end; i++) {
         fputc("0123456789abcdef"[tb->insns[i].size & 15], ctl);
     }
@@ -422,6 +437,17 @@ void report_dump(uint64_t good, uint64_t bad)
     fprintf(ctl, ",\"good\":%" PRIu64 ",\"bad\":%" PRIu64 ",\"insns\":%"
             PRIu64 ",\"origin\":%" PRIu64 ",\"complete\":%s", good, bad,
             stream.icount, comparison.origin, json_bool(complete));
+    if (vcpus_named() && start <= stream.icount) {
+        /* Each vCPU's own count where the dump starts. */
+        uint64_t counts[VCPUS_SLOTS];
+
+        vcpus_counts_at(start, counts);
+        fputs(",\"vcpuInsns\":[", ctl);
+        for (unsigned k = 0; k < vcpus.n; k++) {
+            fprintf(ctl, "%s%" PRIu64, k ? "," : "", counts[k]);
+        }
+        fputc(']', ctl);
+    }
     end_line("}\n");
     from = start;
     for (; j < stream.entries && extra < DUMP_EXTRA; j++, r = 0) {

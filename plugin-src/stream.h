@@ -59,7 +59,8 @@ static inline uint64_t event_term(const Event *e)
 }
 
 /*
- * A block ring entry, one 64-bit word: the block's TbInfo id (bits 0-31),
+ * A block ring entry, one 64-bit word: the block's TbInfo id (bits 0-27),
+ * the vCPU that ran it (bits 28-31: stream.vcpu),
  * which of its instructions retired, [first, end) (end in bits 32-41, so a
  * block has at most 1023 instructions: QEMU stops at 512; first in bit 42),
  * and how many times in a row it ran so (bits 43-63). A block that runs
@@ -68,7 +69,10 @@ static inline uint64_t event_term(const Event *e)
  */
 #define RING_MAKE_KEY(id, first, end) \
     ((uint64_t)(id) | (uint64_t)(end) << 32 | (uint64_t)(first) << 42)
-#define RING_ID(v) ((uint32_t)(v))
+#define RING_ID_MAX ((1u << 28) - 1)
+#define RING_ID(v) ((uint32_t)(v) & RING_ID_MAX)
+#define RING_VCPU(v) ((uint32_t)(v) >> 28 & 0xf)
+#define RING_VCPU_KEY(vcpu) ((uint64_t)(vcpu) << 28)
 #define RING_END(v) ((uint32_t)((v) >> 32) & 0x3ff)
 #define RING_FIRST(v) ((uint32_t)((v) >> 42) & 1)
 #define RING_COUNT(v) (RING_END(v) - RING_FIRST(v))

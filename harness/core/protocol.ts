@@ -108,6 +108,8 @@ export interface DumpBlock {
   readonly sizes: readonly number[];
   /** The retired instructions' bytes, hex, concatenated. */
   readonly bytes: string;
+  /** The vCPU that ran it, where several run as one stream and the plugin can tell (vcpus=). */
+  readonly cpu?: number;
 }
 
 /** An event of the instruction at stream index `pos` (see EventKind). */
@@ -136,6 +138,8 @@ export interface Step {
   readonly disas: string;
   /** Registers that changed since the previous step (all at the first), by index in the agreed list: hex bytes, target order. */
   readonly regs: ReadonlyMap<number, string>;
+  /** The vCPU it runs on, where several run as one stream and the plugin can tell (vcpus=). */
+  readonly cpu?: number;
 }
 
 /** Counts a plugin reports with most messages. */
@@ -201,6 +205,8 @@ export type PluginMessage =
     origin: number;
     /** False when its rings no longer reached back to where the streams last agreed. */
     complete: boolean;
+    /** Several vCPUs (vcpus=): the instructions each had run where the dump's first block starts. */
+    vcpuInsns?: number[];
   }
   | { t: "blk"; block: DumpBlock }
   | { t: "ev"; event: DumpEvent }
@@ -224,6 +230,7 @@ export function parseMessage(line: string): PluginMessage {
           pc: BigInt(String(raw.pc)),
           sizes: Array.from(String(raw.sz), (c) => parseInt(c, 16)),
           bytes: String(raw.b),
+          ...(raw.cpu === undefined ? {} : { cpu: Number(raw.cpu) }),
         },
       };
     case MESSAGES.EVENT:
@@ -251,6 +258,7 @@ export function parseMessage(line: string): PluginMessage {
           bytes: String(raw.b),
           disas: String(raw.d ?? "").trim().replace(/\s+/g, " "),
           regs: new Map(Object.entries(r).map(([k, v]) => [Number(k), v])),
+          ...(raw.cpu === undefined ? {} : { cpu: Number(raw.cpu) }),
         },
       };
     }

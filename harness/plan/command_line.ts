@@ -190,6 +190,9 @@ export function sideArgv(r: SideArgvRequest): string[] {
     !plan.compare.includes("syscalls");
   const all = [
     ...args,
+    ...(side.vcpus
+      ? [`${PLUGIN_ARGS.VCPUS}=${side.vcpus.count}`, `${PLUGIN_ARGS.VCPUID}=${side.vcpus.id}`]
+      : []),
     ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : []),
     ...(notes ? [`${PLUGIN_ARGS.SYSNOTE}=on`] : []),
   ];

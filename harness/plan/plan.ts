@@ -105,6 +105,31 @@ export interface SidePlan {
   readonly head: readonly string[];
   /** Arguments after it (extra args, image options, guest). */
   readonly tail: readonly string[];
+  /**
+   * System mode: the vCPUs -smp asks for, which run in turn as one stream
+   * (plugin-src/vcpus.c), and how the plugin tells which one runs a block.
+   */
+  readonly vcpus?: { readonly count: number; readonly id: VcpuId };
+}
+
+/**
+ * How the plugin tells the running vCPU: `apic` (x86 from QEMU 10.1: its
+ * local APIC's ID), `index` (the callbacks' own vCPU index, right before
+ * 10.0), `none` (QEMU 10.0, or other targets from 10.0 on: the index
+ * QEMU gives is the translating vCPU's).
+ */
+export type VcpuId = "apic" | "index" | "none";
+
+/** The most vCPUs the plugin takes (plugin-src/lockstep.h, VCPUS_MAX). */
+export const MAX_VCPUS = 15;
+
+/** How QEMU `version` lets the plugin tell the running vCPU of `preset`'s guests. */
+export function vcpuIdFor(preset: ArchPreset, version: string): VcpuId {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  const v = m ? Number(m[1]) * 100 + Number(m[2]) : 0;
+  if (v < 1000) return "index";
+  const x86 = preset.name === "x86_64" || preset.name === "i386";
+  return x86 && v >= 1001 ? "apic" : "none";
 }
 
 /** Both sides and what they share. */
@@ -415,11 +440,10 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     const all = [...extra, ...own];
     if (mode === "system") {
       const cpus = smpCpus(all);
-      if (cpus > 1) {
+      if (cpus > MAX_VCPUS) {
         throw new SetupError(
-          `-smp asks for ${cpus} vCPUs for side ${role}: lockstep compares one vCPU (docs/limits.md ` +
-            "says what several under icount would need)",
-          "run the guest with -smp 1",
+          `-smp asks for ${cpus} vCPUs for side ${role}: lockstep takes at most ${MAX_VCPUS}`,
+          `run the guest with -smp ${MAX_VCPUS} or fewer`,
         );
       }
       const defaults = SYSTEM_DEFAULTS.filter((d) => !sets(all, d[0]!)).flat();
@@ -430,6 +454,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
         command: qemu.path,
         head: [...preset.machine, ...defaults, ...common],
         tail: [...all, opts.bios ? "-bios" : "-kernel", image],
+        ...(cpus > 1 ? { vcpus: { count: cpus, id: vcpuIdFor(preset, qemu.version) } } : {}),
       };
     }
     // linux-user: no address randomisation (setarch -R), the same argv[0]

@@ -37,6 +37,8 @@ export const PLUGIN_ARGS = {
   SYSNOTE: "sysnote",
   /** Set by the plugin itself, when it runs a program a child executes (plugin-src/process.c). */
   PROC: "proc",
+  VCPUS: "vcpus",
+  VCPUID: "vcpuid",
 } as const;
 
 const K = PLUGIN_ARGS;

@@ -34,6 +34,7 @@ export const PLUGIN_UNITS = {
     "guest_mem.c",
     "syscalls.c",
     "death.c",
+    "vcpus.c",
   ],
   count: ["count.c"],
   /** Not a plugin: preloaded into linux-user QEMUs (see plugin-src/env_shim.c). */

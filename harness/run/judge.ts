@@ -9,6 +9,8 @@ import {
   counterDifference,
   counterReadBefore,
   describeEnvironment,
+  deviceDifference,
+  deviceReadBefore,
   environmentDifference,
   notedEnvironment,
   signalDifference,
@@ -397,7 +399,16 @@ export function compareOutcome(
       };
     }
   }
-  const where = (x: typeof r.a) => x ? `0x${x.pc.toString(16)}` : "its end";
+  const where = (x: typeof r.a) =>
+    x
+      ? `0x${x.pc.toString(16)}${
+        x.vcpu === undefined
+          ? ""
+          : ` (vCPU ${x.vcpu}${x.vcpuInsn === undefined ? "" : `, its instruction ${x.vcpuInsn}`})`
+      }`
+      : "its end";
+  // Several vCPUs as one stream: another vCPU runs there on one side.
+  const interleaving = r.a?.vcpu !== undefined && r.b?.vcpu !== undefined && r.a.vcpu !== r.b.vcpu;
   const ev = r.events;
   const arch = a.pair.hello?.target ?? b.pair.hello?.target ?? "";
   const counter = ev && !countersEqual
@@ -405,9 +416,15 @@ export function compareOutcome(
     : undefined;
   // The two QEMUs' worlds (auxiliary vector, CPU) differ where the guest
   // read them: any kind of difference may follow from that.
+  // A device's answer excuses a difference only when both QEMUs were given
+  // the same machine: a changed command line reaches the guest through one.
+  const sameMachine = [...a.pair.plan.head, ...a.pair.plan.tail].join("\0") ===
+    [...b.pair.plan.head, ...b.pair.plan.tail].join("\0");
+  const device = ev && sameMachine ? deviceReadBefore(sideDump(a).blocks, r.insn, arch) : undefined;
   const env = (ev &&
     (environmentDifference(ev.a, ev.b, arch) ??
-      (counter && counterDifference(ev.a, ev.b, counter)))) ||
+      (counter && counterDifference(ev.a, ev.b, counter)) ??
+      (device && deviceDifference(ev.a, ev.b, device)))) ||
     (world &&
       worldDifferenceAt(world.diff, sideDump(a), sideDump(b), r.insn, { ...world.run, arch })) ||
     // What a call the comparison does not see returned before the streams part.
@@ -423,6 +440,8 @@ export function compareOutcome(
   const kinds = [ev?.a?.kind, ev?.b?.kind];
   const kind = env
     ? "environment"
+    : interleaving
+    ? "interleaving"
     : !ev
     ? "pc"
     : kinds.includes(EventKind.REGS)
@@ -436,14 +455,20 @@ export function compareOutcome(
     mem: " (a memory access differs)",
     syscall: ` (a system call differs${allArgs(ev?.a, ev?.b, arch)})`,
     environment: "",
+    interleaving: " (the vCPUs take turns at another point)",
   }[kind];
   return {
     // The environment's doing (a system call's answer, the host's counter)
     // is not TCG's: no verdict on it.
-    status: env ? "inconclusive" : "diverged",
+    status: env || interleaving ? "inconclusive" : "diverged",
     stoppedBy: "divergence",
     message: env
       ? describeEnvironment(env, r.insn + a.origin)
+      : interleaving
+      ? `The vCPUs took turns at another point at instruction ${r.insn + a.origin}: side a ran ` +
+        `${where(r.a)} there, side b ${where(r.b)}, and every instruction before agreed. ` +
+        "QEMU's round-robin TCG can move its switch points with host timing (docs/limits.md): " +
+        "no verdict on TCG"
       : `Diverged at instruction ${r.insn + a.origin}${
         a.origin !== b.origin ? ` (side b's ${r.insn + b.origin})` : ""
       }${what}: side a at ${where(r.a)}, side b at ${where(r.b)}`,

@@ -35,6 +35,8 @@ export interface SideState {
     blocks: DumpBlock[];
     events: DumpEvent[];
     done: boolean;
+    /** Several vCPUs: the instructions each had run at the first block. */
+    vcpuInsns?: readonly number[];
   };
   error?: string;
   /** The fast pass: the streams part between these logical positions. */
@@ -73,6 +75,7 @@ export function applyMessage(s: SideState, msg: PluginMessage): void {
         insns: msg.insns,
         origin: msg.origin,
         complete: msg.complete,
+        ...(msg.vcpuInsns ? { vcpuInsns: msg.vcpuInsns } : {}),
         blocks: [],
         events: [],
         done: false,
@@ -108,5 +111,6 @@ export function sideDump(s: SideState): SideDump {
     blocks: s.dump!.blocks,
     events: s.dump!.events,
     ended: s.end !== undefined,
+    ...(s.dump!.vcpuInsns ? { vcpuInsns: s.dump!.vcpuInsns } : {}),
   };
 }

@@ -21,6 +21,11 @@ export interface SideDump {
   readonly ended: boolean;
   /** Its events in the dumped range, in order (empty unless compared). */
   readonly events?: readonly DumpEvent[];
+  /**
+   * Several vCPUs as one stream (system mode, -smp): the instructions
+   * each had run where the first dumped block starts, by vCPU index.
+   */
+  readonly vcpuInsns?: readonly number[];
 }
 
 /** One instruction of a block, for display. */
@@ -34,6 +39,8 @@ export interface BlockView {
   readonly index: number;
   readonly pc: bigint;
   readonly insns: readonly InsnView[];
+  /** The vCPU that ran it (several vCPUs, where the plugin can tell). */
+  readonly vcpu?: number;
 }
 
 /** Where one side was at the divergence. */
@@ -44,6 +51,10 @@ export interface SideAt {
   readonly bytes: string;
   /** Start of the block holding it. */
   readonly blockPc: bigint;
+  /** Several vCPUs: the one that ran it... */
+  readonly vcpu?: number;
+  /** ...and its index among that vCPU's own instructions (from 0), where the dump says. */
+  readonly vcpuInsn?: number;
 }
 
 /** The comparator's answer. */
@@ -70,11 +81,18 @@ interface Flat {
   readonly pc: bigint;
   readonly bytes: string;
   readonly block: number;
+  /** Several vCPUs: the one that ran it, and its index in that vCPU's own count. */
+  readonly cpu?: number;
+  readonly own?: number;
 }
 
-function flatten(blocks: readonly DumpBlock[]): { first: number; insns: Flat[] } {
+function flatten(
+  blocks: readonly DumpBlock[],
+  vcpuInsns?: readonly number[],
+): { first: number; insns: Flat[] } {
   const insns: Flat[] = [];
   const first = blocks[0]?.i ?? 0;
+  const own = vcpuInsns ? [...vcpuInsns] : undefined;
   blocks.forEach((blk, bi) => {
     // Blocks are contiguous in the stream; a gap would be a plugin bug.
     if (blk.i !== first + insns.length) {
@@ -85,7 +103,16 @@ function flatten(blocks: readonly DumpBlock[]): { first: number; insns: Flat[] }
     let pc = blk.pc;
     let off = 0;
     for (const size of blk.sizes) {
-      insns.push({ pc, bytes: blk.bytes.slice(off, off + 2 * size), block: bi });
+      const bytes = blk.bytes.slice(off, off + 2 * size);
+      const cpu = blk.cpu;
+      const n = cpu !== undefined && own && own[cpu] !== undefined ? own[cpu]++ : undefined;
+      insns.push({
+        pc,
+        bytes,
+        block: bi,
+        ...(cpu === undefined ? {} : { cpu }),
+        ...(n === undefined ? {} : { own: n }),
+      });
       pc += BigInt(size);
       off += 2 * size;
     }
@@ -102,7 +129,7 @@ function view(blk: DumpBlock): BlockView {
     pc += BigInt(size);
     off += 2 * size;
   }
-  return { index: blk.i, pc: blk.pc, insns };
+  return { index: blk.i, pc: blk.pc, insns, ...(blk.cpu === undefined ? {} : { vcpu: blk.cpu }) };
 }
 
 function historyOf(dump: SideDump, flat: Flat | undefined, depth: number): BlockView[] {
@@ -138,7 +165,14 @@ type Flattened = ReturnType<typeof flatten>;
 
 /** Where a side was, given its flattened instruction there. */
 function sideAt(f: Flat | undefined, dump: SideDump): SideAt | undefined {
-  return f ? { pc: f.pc, bytes: f.bytes, blockPc: dump.blocks[f.block]!.pc } : undefined;
+  if (!f) return undefined;
+  return {
+    pc: f.pc,
+    bytes: f.bytes,
+    blockPc: dump.blocks[f.block]!.pc,
+    ...(f.cpu === undefined ? {} : { vcpu: f.cpu }),
+    ...(f.own === undefined ? {} : { vcpuInsn: f.own }),
+  };
 }
 
 /**
@@ -157,8 +191,8 @@ function startOf(a: SideDump, b: SideDump, fa: Flattened, fb: Flattened): number
  * `history` is how many blocks of context to return for each side.
  */
 export function diffDumps(a: SideDump, b: SideDump, history: number): DumpDiff {
-  const fa = flatten(a.blocks);
-  const fb = flatten(b.blocks);
+  const fa = flatten(a.blocks, a.vcpuInsns);
+  const fb = flatten(b.blocks, b.vcpuInsns);
   const start = startOf(a, b, fa, fb);
   const pc = compareAddresses(a, b, fa, fb, start, history);
   const end = Math.min(
@@ -232,7 +266,9 @@ function compareAddresses(
     const ia = i < endA ? fa.insns[i - fa.first] : undefined;
     const ib = i < endB ? fb.insns[i - fb.first] : undefined;
     if (ia && ib) {
-      if (ia.pc === ib.pc) continue;
+      // Several vCPUs: the same address run by another vCPU is a
+      // difference too (the sides switched vCPUs elsewhere).
+      if (ia.pc === ib.pc && ia.cpu === ib.cpu) continue;
     } else if (!ia && !ib) {
       return { found: false, reason: `both streams agree up to instruction ${i}` };
     } else if ((!ia && !a.ended) || (!ib && !b.ended)) {
@@ -262,7 +298,7 @@ export interface FlatDump {
 
 /** A dump as FlatDump. */
 export function flattenDump(dump: SideDump): FlatDump {
-  const f = flatten(dump.blocks);
+  const f = flatten(dump.blocks, dump.vcpuInsns);
   return {
     at: (pos) => sideAt(f.insns[pos - f.first], dump),
     history: (pos, depth) => historyOf(dump, f.insns[pos - f.first], depth),

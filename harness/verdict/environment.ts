@@ -154,6 +154,75 @@ export function counterReadBefore(
   return found;
 }
 
+/** Whether `hex` (an instruction's bytes) is an x86 port read: in, ins (any prefixes). */
+function x86PortRead(hex: string): boolean {
+  let i = 0;
+  while (
+    i < hex.length &&
+    ["66", "67", "f2", "f3", "2e", "3e", "26", "36", "64", "65"].includes(hex.slice(i, i + 2))
+  ) {
+    i += 2;
+  }
+  return ["e4", "e5", "ec", "ed", "6c", "6d"].includes(hex.slice(i, i + 2));
+}
+
+/**
+ * Several vCPUs in system mode (the dump names them): the last x86 port
+ * read (`in`, `ins`) at or before `pos` of a side's dumped blocks. Under
+ * icount a device's clock is the virtual clock, which QEMU's round-robin
+ * can move between runs when an application processor starts
+ * (docs/limits.md): a value read from a device may differ with every
+ * instruction alike. The caller asks only when both QEMUs were given the
+ * same machine.
+ */
+export function deviceReadBefore(
+  blocks: readonly DumpBlock[],
+  pos: number,
+  arch: string,
+): { insn: number; pc: bigint; name: string } | undefined {
+  if ((arch !== "x86_64" && arch !== "i386") || !blocks.some((b) => b.cpu !== undefined)) {
+    return undefined;
+  }
+  let found: { insn: number; pc: bigint; name: string } | undefined;
+  for (const blk of blocks) {
+    let pc = blk.pc;
+    let off = 0;
+    blk.sizes.forEach((size, k) => {
+      if (blk.i + k <= pos && x86PortRead(blk.bytes.slice(off, off + 2 * size))) {
+        found = { insn: blk.i + k, pc, name: "in" };
+      }
+      pc += BigInt(size);
+      off += 2 * size;
+    });
+  }
+  return found;
+}
+
+/**
+ * A value that differs after a port read (deviceReadBefore()): most likely
+ * the device's answer, from a virtual clock that moved, not TCG's doing.
+ */
+export function deviceDifference(
+  x: DumpEvent | undefined,
+  y: DumpEvent | undefined,
+  read: { insn: number; pc: bigint; name: string },
+): EnvironmentDifference | undefined {
+  if (!x || !y || x.kind !== y.kind || x.a !== y.a || x.size !== y.size) return undefined;
+  if (!COMPUTED.includes(x.kind)) return undefined;
+  return {
+    call: read.name,
+    what: "device",
+    insn: read.insn,
+    a: `0x${x.v.toString(16)}`,
+    b: `0x${y.v.toString(16)}`,
+    hint: `the guest read a device port (in at instruction ${read.insn}, ` +
+      `0x${read.pc.toString(16)}) after the streams last agreed, and with several vCPUs QEMU's ` +
+      `virtual clock, which devices count time by, can differ between runs (docs/limits.md): a ` +
+      `value computed from it differs. Most likely not TCG's doing; if the value cannot come ` +
+      `from the device, look at the instruction named`,
+  };
+}
+
 /** The events whose value the guest computes, which a counter read may feed. */
 const COMPUTED: readonly number[] = [
   EventKind.LOAD,
@@ -321,6 +390,10 @@ export function environmentDetail(d: EnvironmentDifference): string {
     return `the two QEMUs give the guest different worlds, and ${read}: ${
       describeWorldEntries(d.entries ?? [])
     }`;
+  }
+  if (d.what === "device") {
+    return `a value differs (${d.a} on side a, ${d.b} on side b) after the guest read a device ` +
+      `port at instruction ${d.insn}, with several vCPUs`;
   }
   if (d.what === "counter") {
     return `a value differs (${d.a} on side a, ${d.b} on side b) after ${d.call} read the ` +

@@ -127,11 +127,12 @@ export interface EnvironmentDifference {
   /**
    * What differs: the call's result, or the bytes it wrote at `offset`
    * (plugin API 4); "counter": a value computed after the guest read the
-   * host's time-stamp counter at instruction `insn`; "signal": a handler
+   * host's time-stamp counter at instruction `insn`; "device": the same
+   * after a port read at `insn` with several vCPUs; "signal": a handler
    * of a signal that comes at a moment (`call` names it, `number` is its
    * number) runs there on one side (`a`, `b`: each side's address then).
    */
-  readonly what: "result" | "output" | "counter" | "auxv" | "cpu" | "signal";
+  readonly what: "result" | "output" | "counter" | "device" | "auxv" | "cpu" | "signal";
   readonly offset?: number;
   readonly insn?: number;
   /**
@@ -201,9 +202,11 @@ export interface Divergence {
    * What differs first: "pc" the instruction's address; "regs" the
    * registers at a snapshot before it; "mem" a memory access it made;
    * "syscall" a system call it made; "environment" the host's answer to a
-   * system call it made (the run is then inconclusive: not TCG's doing).
+   * system call it made (the run is then inconclusive: not TCG's doing);
+   * "interleaving" (several vCPUs) another vCPU runs it on one side: the
+   * two switched between vCPUs at different points.
    */
-  readonly kind: "pc" | "regs" | "mem" | "syscall" | "environment";
+  readonly kind: "pc" | "regs" | "mem" | "syscall" | "environment" | "interleaving";
   /** For every kind but "pc": each side's differing event (null: none there). */
   readonly events?: { readonly a: EventView | null; readonly b: EventView | null };
   /** For "environment": the call, both values and a hint. */

@@ -128,3 +128,23 @@ Deno.test("comparator: an event that differs before the addresses do is the dive
   }, 2);
   equal(same.found, false);
 });
+
+Deno.test("comparator, several vCPUs as one stream: another vCPU at the same address differs", () => {
+  // Side a switches from vCPU 0 to vCPU 1 after 4 instructions, side b
+  // after 6; both run the same addresses (vCPUs idling in one loop).
+  const on = (b: DumpBlock, cpu: number): DumpBlock => ({ ...b, cpu });
+  const a = side([on(blk(0, 0x100, 4), 0), on(blk(4, 0x100, 4), 1)], { vcpuInsns: [10, 3] });
+  const b = side([on(blk(0, 0x100, 4), 0), on(blk(4, 0x100, 2), 0), on(blk(6, 0x108, 2), 1)], {
+    vcpuInsns: [10, 3],
+  });
+  const r = diffDumps(a, b, 8);
+  ok(r.found);
+  equal(r.insn, 4);
+  equal(r.a?.pc, r.b?.pc);
+  // Each side names the vCPU that ran it and its place in that vCPU's own count.
+  deepEqual([r.a?.vcpu, r.a?.vcpuInsn], [1, 3]);
+  deepEqual([r.b?.vcpu, r.b?.vcpuInsn], [0, 14]);
+  deepEqual(r.history.a.map((v) => v.vcpu), [0, 1]);
+  // The same addresses on the same vCPUs are no difference.
+  equal(diffDumps(a, side(a.blocks, { vcpuInsns: [10, 3] }), 8).found, false);
+});

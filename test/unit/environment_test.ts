@@ -5,6 +5,8 @@ import {
   counterDifference,
   counterReadBefore,
   describeEnvironment,
+  deviceDifference,
+  deviceReadBefore,
   environmentDetail,
   environmentDifference,
   signalDifference,
@@ -301,4 +303,42 @@ Deno.test("a signal's handler on one side: named where known, said as possible w
   );
   // No handler at all: nothing to say.
   equal(signalDifference([{}, {}], [1n, 2n], "x86_64"), undefined);
+});
+
+Deno.test("several vCPUs: a value after an x86 port read is the device's, only where vCPUs are named", () => {
+  // 0x1000: nop; in eax,dx; 66 in ax,dx (prefixed); in al,0x61. Then mov al,[eax] (no read).
+  const blk = (cpu?: number): DumpBlock[] => [{
+    i: 0,
+    pc: 0x1000n,
+    sizes: [1, 1, 2, 2, 2],
+    bytes: "90" + "ed" + "66ed" + "e461" + "8a00",
+    ...(cpu === undefined ? {} : { cpu }),
+  }];
+  equal(deviceReadBefore(blk(0), 0, "x86_64"), undefined);
+  deepEqual(deviceReadBefore(blk(0), 1, "x86_64"), { insn: 1, pc: 0x1001n, name: "in" });
+  deepEqual(deviceReadBefore(blk(0), 2, "x86_64"), { insn: 2, pc: 0x1002n, name: "in" });
+  deepEqual(deviceReadBefore(blk(1), 9, "i386"), { insn: 3, pc: 0x1004n, name: "in" });
+  // One vCPU (no vCPU named): device reads repeat under icount, nothing is excused.
+  equal(deviceReadBefore(blk(), 9, "x86_64"), undefined);
+  equal(deviceReadBefore(blk(0), 9, "aarch64"), undefined);
+  const store = (v: bigint): DumpEvent => ({
+    pos: 5,
+    kind: EventKind.STORE,
+    a: 0xe8c74n,
+    size: 4,
+    v,
+  });
+  const d = deviceDifference(store(0x13a65n), store(0x13a64n), {
+    insn: 3,
+    pc: 0x1004n,
+    name: "in",
+  });
+  equal(d?.what, "device");
+  deepEqual([d?.a, d?.b, d?.insn], ["0x13a65", "0x13a64", 3]);
+  match(describeEnvironment(d!, 5), /after the guest read a device port at instruction 3/);
+  // A store to another address is no such value.
+  equal(
+    deviceDifference(store(1n), { ...store(1n), a: 0x10n }, { insn: 3, pc: 0x1004n, name: "in" }),
+    undefined,
+  );
 });
