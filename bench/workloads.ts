@@ -21,6 +21,7 @@ export const WORKLOAD_NAMES = [
   "python",
   "gzip",
   "kernel",
+  "kernel-smp2",
   "sparc",
 ] as const;
 
@@ -126,6 +127,18 @@ export function workloads(quick: boolean, dir: string): Workload[] {
           qemu: qemu("qemu-system-x86_64"),
           extra: ["-append", "console=ttyS0 panic=-1"],
           maxInsns: stop,
+        },
+      },
+      // Two vCPUs in turn, one stream (plugin-src/vcpus.c): the second
+      // comes up at about 4.7 G instructions, so only the whole boot shows it.
+      {
+        name: "kernel-smp2",
+        qemu: version,
+        options: {
+          arch: "x86_64",
+          image: `${guests}vmlinuz`,
+          qemu: qemu("qemu-system-x86_64"),
+          extra: ["-smp", "2", "-append", "console=ttyS0 panic=-1"],
         },
       },
       {
