@@ -28,6 +28,7 @@ Options options = {
     .addrs = true,
     .vcpus = 1,
     .vcpuid = "none",
+    .quantum = 1u << 16,
 };
 
 typedef enum {
@@ -126,6 +127,12 @@ static const ArgSpec args[] = {
      */
     { LS_ARG_VCPUS, ARG_U64, &options.vcpus, 1 },
     { LS_ARG_VCPUID, ARG_STRING, &options.vcpuid },
+    /*
+     * linux-user: guest threads run one at a time, side b in side a's
+     * order (threads.c), switching after `quantum` instructions.
+     */
+    { LS_ARG_THREADS, ARG_BOOL, &options.threads },
+    { LS_ARG_QUANTUM, ARG_U64, &options.quantum, 1 },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 
@@ -237,6 +244,8 @@ bool parse_args(int argc, char **argv)
     options.children &= !runs_alone() && !options.record;
     options.sysnote &= !options.sys && !options.fast && !runs_alone() &&
                        !options.record;
+    /* A trace has no place for the threads' order (threads.c). */
+    options.threads &= !options.record;
     if (!options.role || !options.ctl_path ||
         (!options.peer_path && !runs_alone())) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");

@@ -154,6 +154,9 @@ static uint64_t insn_pos(const Insn *insn)
 void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
               uint64_t vaddr, void *udata)
 {
+    if (G_UNLIKELY(!threads_counted())) {
+        return;     /* a thread the stream does not count (threads.c) */
+    }
     uint64_t pos = insn_pos(udata);
     LsEventKind kind = qemu_plugin_mem_is_store(info) ? LS_EV_STORE
                                                       : LS_EV_LOAD;
@@ -186,7 +189,17 @@ void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
  * differently) the arguments, which may be pointers, are left out.
  */
 /* The position of the running block's last instruction, which made a call. */
-static uint64_t syscall_pos(void)
+/* The position of the instruction that runs next (between blocks). */
+uint64_t next_position(void)
+{
+    if (fast_counts_inline()) {
+        return fast_syscall_pos() + 1;
+    }
+    return stream.pending ? pending_base() + stream.pending->n
+                          : stream.icount;
+}
+
+uint64_t syscall_pos(void)
 {
     return fast_counts_inline() ? fast_syscall_pos()
                                 : pending_base() + stream.pending->n - 1;
@@ -230,13 +243,15 @@ void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
     }
     if (!options.sys) {
         if (options.sysnote) {
-            add_event(syscall_pos(), LS_EV_SYSNOTE, num, 0,
+            add_event(threads.on ? threads_call_pos() : syscall_pos(),
+                      LS_EV_SYSNOTE, num, 0,
                       options.addrs || !env_is_address(num) ? (uint64_t)ret
                                                             : 0);
         }
         return;
     }
-    pos = syscall_pos();
+    /* With threads, another may have run during the call (threads.c). */
+    pos = threads.on ? threads_call_pos() : syscall_pos();
     add_event(pos, LS_EV_SYSRET, num, 0,
               options.addrs || !env_is_address(num) ? (uint64_t)ret : 0);
     env_outputs(pos, num, ret);

@@ -90,9 +90,8 @@ void retire(uint64_t next_pc)
  * the pending block ran whole and did not start by repeating the last
  * instruction, is retire() in a few instructions; anything else goes there.
  */
-void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
+static inline void retire_pending(const TbInfo *tb)
 {
-    const TbInfo *tb = udata;
     const TbInfo *p = stream.pending;
 
     vcpus_fold();
@@ -111,6 +110,25 @@ void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
         }
     } else if (p) {
         retire(tb->pc);
+    }
+}
+
+void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+
+    if (G_UNLIKELY(!threads_counted())) {
+        return;     /* a thread not yet numbered, or all run free */
+    }
+    retire_pending(tb);
+    if (G_UNLIKELY(threads.many)) {
+        /* Guest threads: this one may wait for its turn here, while the
+         * others run (threads.c); the last block of those is pending. */
+        stream.pending = NULL;
+        if (!threads_block(tb, stream.icount)) {
+            return;
+        }
+        retire_pending(tb);
     }
     if (G_UNLIKELY(vcpus.n > 1)) {
         vcpus_block(vcpu_index);

@@ -336,6 +336,11 @@ static void fast_every(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
 
+    /* Guest threads: this one may wait for its turn here (threads.c). */
+    if (G_UNLIKELY(threads.many) &&
+        (!threads_counted() || !threads_block(tb, position()))) {
+        return;
+    }
     vcpus_fold();
     if (G_UNLIKELY(vcpu0->countdown <= threshold(tb))) {
         fast_every_call(tb);

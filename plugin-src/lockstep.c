@@ -30,16 +30,22 @@ static CompatCounter last_insns;
  */
 static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
+    static bool setup_done;
     g_autofree char *msg = NULL;
 
     if (process.forked && !process.paired) {
         return;     /* a child that compares nothing (process.c) */
+    }
+    if (threads.on && setup_done) {
+        threads_vcpu_init(vcpu_index);  /* a guest thread (threads.c) */
+        return;
     }
     if (!vcpus_started(vcpu_index)) {
         /* below: refused */
     } else if (vcpu_index > 0) {
         return;
     } else {
+        setup_done = true;
         if (fast_counts_inline()) {
             fast_vcpu_init();
         }
@@ -53,6 +59,7 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
         if (options.regs) {
             regs_handshake();
         }
+        threads_vcpu_init(vcpu_index);
         return;
     }
     msg = vcpus.n > 1
@@ -245,6 +252,27 @@ void guest_end(void)
     sync_end(tail);
 }
 
+/* A system call's return: its events, then the threads' turn (threads.c). */
+static void syscall_ret_all(qemu_plugin_id_t id, unsigned int vcpu_index,
+                            int64_t num, int64_t ret)
+{
+    bool tracked;
+
+    if (!threads.on) {
+        vcpu_syscall_ret(id, vcpu_index, num, ret);
+        return;
+    }
+    /* Guest threads (threads.c): the call is back; its result is an event
+     * once this thread's turn comes, in the order the turns go. */
+    threads_call_back();
+    env_syscall_end();
+    tracked = threads_call_tracked();
+    threads_syscall_ret(num, ret);
+    if (tracked && threads_counted()) {
+        vcpu_syscall_ret(id, vcpu_index, num, ret);
+    }
+}
+
 static void plugin_exit(qemu_plugin_id_t id, void *p)
 {
     guest_end();
@@ -271,7 +299,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     /* 2: x86-64 (REX prefixes), 1: i386. */
     options.x86 = g_str_equal(info->target_name, "x86_64") ? 2
                   : g_str_equal(info->target_name, "i386") ? 1 : 0;
-    if (!vcpus_install(info)) {
+    if (!vcpus_install(info) || !threads_install(info)) {
         return -1;
     }
     if (!runs_alone() && peer_connect() < 0) {
@@ -308,7 +336,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         syscalls_init(info);
         death_init(true);
         qemu_plugin_register_vcpu_syscall_cb(id, vcpu_syscall_all);
-        qemu_plugin_register_vcpu_syscall_ret_cb(id, vcpu_syscall_ret);
+        qemu_plugin_register_vcpu_syscall_ret_cb(id, syscall_ret_all);
     }
     qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
     qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);

@@ -122,12 +122,13 @@ struct NarrowInsn {
 };
 
 /* Messages between the two plugins: fixed size, host byte order. */
-enum { MSG_CKPT = 1, MSG_END, MSG_LIMIT, MSG_STOP };
+enum { MSG_CKPT = 1, MSG_END, MSG_LIMIT, MSG_STOP, MSG_SCHED };
 typedef struct {
     uint32_t type;
     uint32_t epoch;     /* comparisons restarted so far (see rebase()) */
-    uint64_t a;         /* CKPT: count; END/LIMIT: position; STOP: good */
-    uint64_t b;         /* CKPT/END/LIMIT: hash; STOP: bad */
+    uint64_t a;         /* CKPT: count; END/LIMIT: position; STOP: good;
+                         * SCHED: position */
+    uint64_t b;         /* CKPT/END/LIMIT: hash; STOP: bad; SCHED: thread */
 } PeerMsg;
 
 /* An event: a memory access or system call of the instruction at `pos`. */
@@ -180,6 +181,8 @@ typedef struct {
     const char *proc;       /* proc=: its path in the tree, if not "1" */
     uint64_t vcpus;         /* system mode: vCPUs, one stream (vcpus.c) */
     const char *vcpuid;     /* how to tell the running one (vcpus.c) */
+    bool threads;           /* linux-user: threads one at a time (threads.c) */
+    uint64_t quantum;       /* threads=on: instructions before another runs */
 } Options;
 extern Options options;
 
@@ -355,6 +358,7 @@ typedef enum {
     VCPU_ID_NONE,
     VCPU_ID_INDEX,
     VCPU_ID_APIC,
+    VCPU_ID_THREAD,         /* linux-user threads: their number (threads.c) */
 } VcpuIdSource;
 typedef struct {
     unsigned n;
@@ -362,6 +366,7 @@ typedef struct {
     uint8_t apic_to_index[256];
     uint64_t insns[VCPUS_SLOTS];    /* up to `since`, by vCPU */
     uint64_t since;                 /* stream.icount at the last switch */
+    bool frozen;                    /* threads run free: fold no more */
 } Vcpus;
 extern Vcpus vcpus;
 
@@ -370,6 +375,7 @@ bool vcpus_started(unsigned int index);
 void vcpus_fold_add(CompatScoreboard *board, size_t offset);
 void vcpus_fold_slow(void);
 void vcpus_store(CompatCounter *c, uint64_t value);
+void vcpus_discard(unsigned int vcpu);
 void vcpus_block(unsigned int vcpu_index);
 void vcpus_counts_at(uint64_t pos, uint64_t *out);
 
@@ -385,6 +391,50 @@ static inline void vcpus_fold(void)
 static inline bool vcpus_named(void)
 {
     return vcpus.n > 1 && vcpus.source != VCPU_ID_NONE;
+}
+
+/* threads.c: guest threads in linux-user, one at a time. */
+typedef struct {
+    bool on;
+    bool many;              /* a second thread was made: one at a time */
+    bool free;              /* all run as QEMU pleases: the stream stopped */
+    uint64_t quantum;
+    int peer_waits;         /* threads waiting in sync.c, peer.c */
+} Threads;
+extern Threads threads;
+bool threads_install(const qemu_info_t *info);
+void threads_vcpu_init(unsigned int vcpu_index);
+unsigned threads_current(void);
+bool threads_block_slow(const TbInfo *tb, uint64_t pos);
+bool threads_syscall_enter(unsigned int vcpu_index, int64_t num,
+                           const uint64_t *args);
+void threads_syscall_decide(int64_t num);
+bool threads_call_tracked(void);
+/* A thread waits for the peer or the orchestrator (+1), or no more (-1). */
+static inline void threads_peer_wait(int d)
+{
+    __atomic_add_fetch(&threads.peer_waits, d, __ATOMIC_SEQ_CST);
+}
+void threads_call_back(void);
+uint64_t threads_call_pos(void);
+void threads_syscall_ret(int64_t num, int64_t ret);
+extern __thread int threads_me;
+
+/* This host thread runs guest code the stream counts (threads=on). */
+static inline bool threads_counted(void)
+{
+    return !threads.many || (threads_me >= 0 && !threads.free);
+}
+void threads_peer_record(uint64_t pos, uint64_t next);
+void threads_release(const char *why);
+
+/*
+ * At a block's start at `pos`: whether to count it (false once the
+ * threads run free); may wait for this thread's turn.
+ */
+static inline bool threads_block(const TbInfo *tb, uint64_t pos)
+{
+    return !threads.many || threads_block_slow(tb, pos);
 }
 
 /* exec.c: the hot path (the per-block callbacks) and the block ring. */
@@ -429,6 +479,8 @@ void vcpu_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num,
                   uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 void vcpu_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_idx,
                       int64_t num, int64_t ret);
+uint64_t syscall_pos(void);
+uint64_t next_position(void);
 
 /* regs.c */
 void regs_handshake(void);
@@ -480,6 +532,8 @@ void report_hold(void);
 void report_release(void);
 void report_reopen(int fd);
 void report_handler(int64_t sig, bool known, uint64_t pc);
+void report_thread(unsigned n, int64_t tid);
+void report_unfollowed(const char *why);
 
 /* process.c */
 void process_install(const qemu_info_t *info, int argc, char **argv);

@@ -214,7 +214,9 @@ void wait_for_quit(void)
 {
     pthread_mutex_lock(&peer_news.lock);
     while (!quit_here()) {
+        threads_peer_wait(1);
         pthread_cond_wait(&peer_news.cond, &peer_news.lock);
+        threads_peer_wait(-1);
     }
     pthread_mutex_unlock(&peer_news.lock);
 }
@@ -401,6 +403,10 @@ static void read_peer(struct pollfd *pfd, Partial *in)
     }
     pthread_cond_broadcast(&peer_news.cond);
     pthread_mutex_unlock(&peer_news.lock);
+    /* Outside peer_news.lock: threads.c sends while it holds its own. */
+    if (m.type == MSG_SCHED) {
+        threads_peer_record(m.a, m.b);
+    }
 }
 
 /*

@@ -226,6 +226,8 @@ typedef struct {
 typedef struct _GArray GArray;
 typedef struct _GByteArray GByteArray;
 GArray *qemu_plugin_get_registers(void);
+/* From 9.0: how many vCPUs have started (the highest index + 1). */
+int qemu_plugin_num_vcpus(void);
 int qemu_plugin_read_register(struct qemu_plugin_register *handle,
                               GByteArray *buf);
 #endif

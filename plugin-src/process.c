@@ -244,7 +244,14 @@ void vcpu_syscall_all(qemu_plugin_id_t id, unsigned int vcpu_index,
     const uint64_t args[6] = { a1, a2, a3, a4, a5, a6 };
 
     /* The call is its instruction's event, before an exec ends the stream. */
-    vcpu_syscall(id, vcpu_index, num, a1, a2, a3, a4, a5, a6, a7, a8);
+    /* A new thread's first call, and any once the threads run free, is
+     * no event of the stream (threads.c). */
+    if (threads_syscall_enter(vcpu_index, num, args)) {
+        vcpu_syscall(id, vcpu_index, num, a1, a2, a3, a4, a5, a6, a7, a8);
+        threads_syscall_decide(num);
+    } else {
+        env_syscall_start(num, args);
+    }
     process_syscall(num, args);
 }
 

@@ -34,6 +34,8 @@
     X(APART, "apart") \
     X(EXEC, "exec") \
     X(HANDLER, "handler") \
+    X(THREAD, "thread") \
+    X(UNFOLLOWED, "unfollowed") \
     X(ERROR, "error")
 
 /* Commands the harness writes to the plugin: one text line, words split by
@@ -86,7 +88,9 @@
     X(SYSNOTE, "sysnote") \
     X(PROC, "proc") \
     X(VCPUS, "vcpus") \
-    X(VCPUID, "vcpuid")
+    X(VCPUID, "vcpuid") \
+    X(THREADS, "threads") \
+    X(QUANTUM, "quantum")
 
 /*
  * The record stream (record=PATH, record.c): frames of a one-byte kind,

@@ -169,6 +169,23 @@ void report_exec(const char *path, const char *const *argv)
     end_flush();
 }
 
+/* threads=on: thread n (creation order) started, with its tid. */
+void report_thread(unsigned n, int64_t tid)
+{
+    begin(LS_MSG_THREAD);
+    fprintf(ctl, ",\"n\":%u,\"tid\":%" PRId64, n, tid);
+    end_flush();
+}
+
+/* threads=on: the threads run free from here on, and why (plain text). */
+void report_unfollowed(const char *why)
+{
+    begin(LS_MSG_UNFOLLOWED);
+    fputs(",\"why\":", ctl);
+    json_str(ctl, why);
+    end_flush();
+}
+
 void report_handler(int64_t sig, bool known, uint64_t pc)
 {
     begin(LS_MSG_HANDLER);

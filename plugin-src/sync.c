@@ -261,7 +261,9 @@ static bool stop_finish(void)
         g_clear_pointer(&why, g_free);
         pthread_mutex_lock(&peer_news.lock);
         while (!commands.resync && !quit_here()) {
+            threads_peer_wait(1);
             pthread_cond_wait(&peer_news.cond, &peer_news.lock);
+            threads_peer_wait(-1);
         }
         if (!commands.resync) {
             pthread_mutex_unlock(&peer_news.lock);
@@ -305,7 +307,9 @@ static int settle(uint64_t pos, uint64_t hash, bool can_run)
     pthread_mutex_lock(&peer_news.lock);
     while ((n = read_news(pos, true, hash)).kind == NEWS_NONE &&
            !quit_here()) {
-        pthread_cond_wait(&peer_news.cond, &peer_news.lock);
+        threads_peer_wait(1);
+            pthread_cond_wait(&peer_news.cond, &peer_news.lock);
+            threads_peer_wait(-1);
     }
     pthread_mutex_unlock(&peer_news.lock);
     if (n.kind == NEWS_NONE) {
@@ -366,7 +370,9 @@ static bool wait_for_peer(uint64_t at)
             pthread_mutex_unlock(&peer_news.lock);
             return true;
         }
-        pthread_cond_wait(&peer_news.cond, &peer_news.lock);
+        threads_peer_wait(1);
+            pthread_cond_wait(&peer_news.cond, &peer_news.lock);
+            threads_peer_wait(-1);
     }
 }
 

@@ -130,11 +130,16 @@ void vcpus_fold_add(CompatScoreboard *board, size_t offset)
 void vcpus_fold_slow(void)
 {
 #if QEMU_PLUGIN_VERSION >= 2
+    unsigned n = MIN(vcpus.n, (unsigned)qemu_plugin_num_vcpus());
+
+    if (vcpus.frozen) {
+        return;
+    }
     for (unsigned f = 0; f < n_folds; f++) {
         uint64_t *to = (uint64_t *)((char *)compat_scoreboard_find(
                                         folds[f].board, 0) + folds[f].offset);
 
-        for (unsigned k = 1; k < vcpus.n; k++) {
+        for (unsigned k = 1; k < n; k++) {
             uint64_t *from = (uint64_t *)((char *)compat_scoreboard_find(
                                               folds[f].board, k) +
                                           folds[f].offset);
@@ -145,10 +150,26 @@ void vcpus_fold_slow(void)
 #endif
 }
 
+/* Forget what vCPU `vcpu`'s inline operations added so far. */
+void vcpus_discard(unsigned int vcpu)
+{
+#if QEMU_PLUGIN_VERSION >= 2
+    if (vcpu == 0 || vcpu >= (unsigned)qemu_plugin_num_vcpus()) {
+        return;
+    }
+    for (unsigned f = 0; f < n_folds; f++) {
+        *(uint64_t *)((char *)compat_scoreboard_find(folds[f].board, vcpu) +
+                      folds[f].offset) = 0;
+    }
+#endif
+}
+
 void vcpus_store(CompatCounter *c, uint64_t value)
 {
 #if QEMU_PLUGIN_VERSION >= 2
-    for (unsigned k = 0; k < vcpus.n; k++) {
+    unsigned n = MIN(vcpus.n, (unsigned)qemu_plugin_num_vcpus());
+
+    for (unsigned k = 0; k < n; k++) {
         *(uint64_t *)qemu_plugin_scoreboard_find(c->score, k) = value;
     }
 #else
@@ -165,6 +186,8 @@ static unsigned running(unsigned int vcpu_index)
     switch (vcpus.source) {
     case VCPU_ID_INDEX:
         return vcpu_index < vcpus.n ? vcpu_index : VCPU_UNKNOWN;
+    case VCPU_ID_THREAD:
+        return threads_current();
 #if QEMU_PLUGIN_VERSION >= 5
     case VCPU_ID_APIC: {
         int id = apic_id();

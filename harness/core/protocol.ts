@@ -25,6 +25,8 @@ export const MESSAGES = {
   APART: "apart",
   EXEC: "exec",
   HANDLER: "handler",
+  THREAD: "thread",
+  UNFOLLOWED: "unfollowed",
   ERROR: "error",
 } as const;
 
@@ -178,6 +180,10 @@ export type PluginMessage =
    * null where the plugin cannot read it (before plugin API 4).
    */
   | { t: "handler"; sig: number; pc: string | null }
+  /** threads=on: the guest's thread `n` (by creation order) started, with its thread id. */
+  | { t: "thread"; n: number; tid: number }
+  /** threads=on: the threads run free from here on (the comparison cannot follow them), and why. */
+  | { t: "unfollowed"; why: string }
   | { t: "regs"; regs: RegInfo[] }
   | { t: "step"; step: Step }
   | ({ t: "progress" | "peer-lost" | "narrowed" } & Counts)

@@ -193,6 +193,10 @@ export function sideArgv(r: SideArgvRequest): string[] {
     ...(side.vcpus
       ? [`${PLUGIN_ARGS.VCPUS}=${side.vcpus.count}`, `${PLUGIN_ARGS.VCPUID}=${side.vcpus.id}`]
       : []),
+    // Guest threads one at a time, side b in side a's order (plugin-src/threads.c).
+    ...(plan.mode === "user" && pass.kind !== "record" && pass.kind !== "locate"
+      ? [`${PLUGIN_ARGS.THREADS}=on`]
+      : []),
     ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : []),
     ...(notes ? [`${PLUGIN_ARGS.SYSNOTE}=on`] : []),
   ];

@@ -39,6 +39,8 @@ export const PLUGIN_ARGS = {
   PROC: "proc",
   VCPUS: "vcpus",
   VCPUID: "vcpuid",
+  THREADS: "threads",
+  QUANTUM: "quantum",
 } as const;
 
 const K = PLUGIN_ARGS;

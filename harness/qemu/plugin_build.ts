@@ -35,6 +35,7 @@ export const PLUGIN_UNITS = {
     "syscalls.c",
     "death.c",
     "vcpus.c",
+    "threads.c",
   ],
   count: ["count.c"],
   /** Not a plugin: preloaded into linux-user QEMUs (see plugin-src/env_shim.c). */

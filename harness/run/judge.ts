@@ -175,6 +175,16 @@ function beforeTheEnd(sides: readonly SideState[], cx: DecideContext): Outcome |
       return { status: "error", stoppedBy: null, message: `Side ${s.pair.plan.role}: ${s.error}` };
     }
   }
+  for (const s of sides) {
+    if (s.pair.unfollowed) {
+      return {
+        status: "inconclusive",
+        stoppedBy: "stalled",
+        message: `Side ${s.pair.plan.role}'s guest threads could not be kept in step: ` +
+          `${s.pair.unfollowed} (docs/limits.md)`,
+      };
+    }
+  }
   if (cx.aborted) {
     return {
       status: "inconclusive",
@@ -399,12 +409,22 @@ export function compareOutcome(
       };
     }
   }
-  const where = (x: typeof r.a) =>
+  // linux-user: a "vCPU" is a guest thread (numbered by creation order).
+  const user = a.pair.plan.command !== a.pair.plan.qemu.path;
+  const tidOf = (x: typeof r.a, s: SideState) =>
+    user && x?.vcpu !== undefined ? s.pair.threads?.get(x.vcpu) : undefined;
+  const named = (x: typeof r.a, s: SideState) => {
+    const tid = tidOf(x, s);
+    return x ? { ...x, ...(tid === undefined ? {} : { tid }), symbol: null } : null;
+  };
+  const whereOn = (x: typeof r.a, s: SideState) =>
     x
       ? `0x${x.pc.toString(16)}${
         x.vcpu === undefined
           ? ""
-          : ` (vCPU ${x.vcpu}${x.vcpuInsn === undefined ? "" : `, its instruction ${x.vcpuInsn}`})`
+          : ` (${user ? "thread" : "vCPU"} ${x.vcpu}${
+            tidOf(x, s) === undefined ? "" : `, tid ${tidOf(x, s)}`
+          }${x.vcpuInsn === undefined ? "" : `, its instruction ${x.vcpuInsn}`})`
       }`
       : "its end";
   // Several vCPUs as one stream: another vCPU runs there on one side.
@@ -466,12 +486,14 @@ export function compareOutcome(
       ? describeEnvironment(env, r.insn + a.origin)
       : interleaving
       ? `The vCPUs took turns at another point at instruction ${r.insn + a.origin}: side a ran ` +
-        `${where(r.a)} there, side b ${where(r.b)}, and every instruction before agreed. ` +
+        `${whereOn(r.a, a)} there, side b ${
+          whereOn(r.b, b)
+        }, and every instruction before agreed. ` +
         "QEMU's round-robin TCG can move its switch points with host timing (docs/limits.md): " +
         "no verdict on TCG"
       : `Diverged at instruction ${r.insn + a.origin}${
         a.origin !== b.origin ? ` (side b's ${r.insn + b.origin})` : ""
-      }${what}: side a at ${where(r.a)}, side b at ${where(r.b)}`,
+      }${what}: side a at ${whereOn(r.a, a)}, side b at ${whereOn(r.b, b)}`,
     divergence: {
       insn: r.insn,
       kind,
@@ -484,8 +506,8 @@ export function compareOutcome(
         }
         : {}),
       ...(env ? { environment: env } : {}),
-      a: r.a ? { ...r.a, symbol: null } : null,
-      b: r.b ? { ...r.b, symbol: null } : null,
+      a: named(r.a, a),
+      b: named(r.b, b),
       history: {
         a: r.history.a.map((v) => ({ ...v, symbol: null })),
         b: r.history.b.map((v) => ({ ...v, symbol: null })),

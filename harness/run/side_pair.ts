@@ -72,6 +72,10 @@ export interface PairSide {
    * at an instruction (pc null: the plugin could not read guest memory).
    */
   handlers?: { readonly sig: number; readonly pc: bigint | null }[];
+  /** Guest threads (linux-user, threads=on): thread id by number (creation order). */
+  threads?: Map<number, number>;
+  /** Why its threads run free from some point on (threads=on): the comparison cannot follow. */
+  unfollowed?: string;
   /** Children its process forked, as far as their hellos came. */
   forks?: number;
 }
@@ -318,10 +322,14 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const next = await this.#ctl.next(this.#waker.next());
     if (!next) return undefined;
     const [id, msg] = next;
-    if (msg.t === "handler") {
+    if (msg.t === "handler" || msg.t === "thread" || msg.t === "unfollowed") {
       const side = this.#processOf.get(id)?.side ?? this.sides[this.#roleOf.get(id) as R];
-      if (side) {
+      if (side && msg.t === "handler") {
         (side.handlers ??= []).push({ sig: msg.sig, pc: msg.pc === null ? null : BigInt(msg.pc) });
+      } else if (side && msg.t === "thread") {
+        (side.threads ??= new Map()).set(msg.n, msg.tid);
+      } else if (side && msg.t === "unfollowed") {
+        side.unfollowed ??= msg.why;
       }
       return undefined;
     }

@@ -44,6 +44,8 @@ export interface SideResult {
 
 /** An instruction of the verdict, named from its image's symbols where it can be. */
 export type NamedInsn = SideAt & {
+  /** linux-user threads: the guest thread id of the thread that ran it (`vcpu` is its number). */
+  readonly tid?: number;
   /** "function+0xoff" from the side's image, or null outside its symbols. */
   readonly symbol: string | null;
   /** Its disassembly (objdump's, see `Verdict.disassembler`); absent where there is none. */

@@ -65,7 +65,7 @@ Deno.test("plugin arguments follow what is compared and what both QEMUs can do",
         plugin: { path: "/p.so" },
         pass: pass as { kind: "lockstep" },
       });
-      ok(argv[argv.indexOf("-plugin") + 1]!.endsWith(",counters=on"), pass.kind);
+      ok(argv[argv.indexOf("-plugin") + 1]!.split(",").includes("counters=on"), pass.kind);
     }
     ok(!lockstepPluginArgs(fakePlan({ apis: [5, 5] }), plan.a, "/run").includes("counters=on"));
   });

@@ -1,0 +1,78 @@
+// Guest threads in linux-user (plugin-src/threads.c): one runs at a time,
+// side b in side a's order, so a pthread program compares as one stream.
+// test/guests/glibc/threads.c, static glibc, four worker threads, on the
+// QEMU a TCG developer builds (10.2).
+import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
+import { GUESTS, runCli } from "./_cli.ts";
+import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
+
+const QEMU = `${QEMU_10_2_DIR}qemu-x86_64`;
+const THREADS = `${GUESTS}x86_64-threads`;
+const MODES = ["mutex", "condvar", "futex", "race"] as const;
+
+Deno.test("mutex, condition variables, a futex queue and a data race match themselves on QEMU 10.2, 10 runs each", async () => {
+  for (const mode of MODES) {
+    const verdicts = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const r = await runCli(
+        ["--json", "--timeout", "120", "--qemu", QEMU, "x86_64", THREADS, "--", mode],
+        { timeoutMs: 180_000 },
+      );
+      verdicts.add(`${r.json?.status}: ${r.json?.message}`);
+      equal(r.code, 0, `${mode}, run ${i}: ${r.json?.message ?? r.stderr}`);
+      equal(r.json.sides.a.output, r.json.sides.b.output);
+      match(r.json.sides.a.output, new RegExp(`^${mode}: `));
+    }
+    // The same verdict every run (the lengths vary with the threads' order).
+    deepEqual(
+      [...new Set([...verdicts].map((v) => v.split(":")[0]))],
+      ["match"],
+      [
+        ...verdicts,
+      ].join("\n"),
+    );
+  }
+});
+
+Deno.test("a difference planted in the third worker thread is found in that thread", async () => {
+  for (const mode of MODES) {
+    const r = await runCli(
+      [
+        "--json",
+        "--timeout",
+        "120",
+        "--qemu",
+        QEMU,
+        "x86_64",
+        THREADS,
+        "--image-b",
+        `${GUESTS}x86_64-threads-variant`,
+        "--",
+        mode,
+      ],
+      { timeoutMs: 180_000 },
+    );
+    equal(r.code, 1, `${mode}: ${r.json?.message ?? r.stderr}`);
+    equal(r.json.status, "diverged");
+    const d = r.json.divergence;
+    // Threads number by creation order: the main thread 0, worker 2 is 3.
+    for (const role of ["a", "b"] as const) {
+      equal(d[role].vcpu, 3, `${mode}: ${r.json.message}`);
+      ok(typeof d[role].tid === "number" && d[role].tid > 0);
+    }
+    match(r.json.message, /\(thread 3, tid \d+, its instruction \d+\)/);
+  }
+});
+
+Deno.test("a fork while threads live ends the run inconclusive, naming why, with nothing left behind", async () => {
+  const r = await runCli(
+    ["--json", "--timeout", "120", "--qemu", QEMU, "x86_64", THREADS, "--", "fork"],
+    { timeoutMs: 180_000 },
+  );
+  equal(r.code, 3, r.stderr);
+  equal(r.json.status, "inconclusive");
+  match(
+    r.json.message,
+    /threads could not be kept in step: a thread forked while other threads lived/,
+  );
+});
