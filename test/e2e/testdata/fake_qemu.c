@@ -403,6 +403,19 @@ GArray *qemu_plugin_get_registers(void)
     return copy;
 }
 
+/* A linux-user host: no physical memory to read. */
+enum qemu_plugin_hwaddr_operation_result
+qemu_plugin_read_memory_hwaddr(uint64_t addr, GByteArray *data, size_t len)
+{
+    return QEMU_PLUGIN_HWADDR_OPERATION_INVALID_ADDRESS_SPACE;
+}
+
+/* One vCPU, started before any block runs. */
+int qemu_plugin_num_vcpus(void)
+{
+    return 1;
+}
+
 int qemu_plugin_read_register(struct qemu_plugin_register *handle,
                               GByteArray *buf)
 {
