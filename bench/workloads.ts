@@ -3,8 +3,9 @@
  * test/guests (three instructions a block, and ten), real programs as
  * Debian ships them (dynamically linked: a compiler pass, an interpreter,
  * a compressor on a file made here, the same bytes every time), the Debian
- * kernel's boot and the sparc32 guest under OpenBIOS; each on every QEMU
- * version set-up provides.
+ * kernel's boot (with one vCPU and with two), a pthread program and the
+ * sparc32 guest under OpenBIOS; each on every QEMU version set-up
+ * provides (the threads from plugin API 2 on).
  */
 import { QEMUS } from "./run.ts";
 import type { Workload } from "./measure.ts";
@@ -22,6 +23,7 @@ export const WORKLOAD_NAMES = [
   "gzip",
   "kernel",
   "kernel-smp2",
+  "threads",
   "sparc",
 ] as const;
 
@@ -152,6 +154,9 @@ export function workloads(quick: boolean, dir: string): Workload[] {
         },
       },
     );
+    // Four pthread workers on a queue with condition variables, one at a
+    // time (plugin-src/threads.c): plugin API 2 on, so not on 7.2.
+    if (version !== "7.2") list.push(user("threads", `${guests}x86_64-threads`, ["condvar"]));
   }
   return list;
 }

@@ -65,8 +65,10 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
     msg = vcpus.n > 1
           ? g_strdup_printf("vCPU %u started: the run was planned for %u",
                             vcpu_index, vcpus.n)
-          : g_strdup_printf("vCPU %u started: lockstep compares one vCPU in "
-                            "linux-user (a single-threaded guest)",
+          : g_strdup_printf("vCPU %u started: lockstep follows guest threads "
+                            "only with plugin API 2 or later (QEMU 9.0) and "
+                            "an x86_64 or aarch64 guest, not in a recording "
+                            "or the gdb hand-off",
                             vcpu_index);
     report_error(msg);
     wait_for_quit();

@@ -123,7 +123,11 @@ static struct {
 
 bool threads_install(const qemu_info_t *info)
 {
-    if (!options.threads || info->system_emulation) {
+    /*
+     * Before API 2 inline operations add to one variable for all vCPUs,
+     * which a new thread's uncompared first blocks would add to as well.
+     */
+    if (!options.threads || info->system_emulation || !COMPAT_HAS_REGS) {
         return true;
     }
     if (g_str_equal(info->target_name, "x86_64")) {

@@ -76,3 +76,20 @@ Deno.test("a fork while threads live ends the run inconclusive, naming why, with
     /threads could not be kept in step: a thread forked while other threads lived/,
   );
 });
+
+Deno.test("on QEMU 7.2 (plugin API 1) a second thread stops the run with an error naming what it needs", async () => {
+  const r = await runCli([
+    "--json",
+    "--qemu",
+    "/usr/bin/qemu-x86_64",
+    "x86_64",
+    THREADS,
+    "--",
+    "mutex",
+  ], {
+    timeoutMs: 120_000,
+  });
+  equal(r.code, 2, r.stderr);
+  equal(r.json.status, "error");
+  match(r.json.message, /vCPU \d started: lockstep follows guest threads only with plugin API 2/);
+});
