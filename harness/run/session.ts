@@ -282,6 +282,12 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       ...divergence,
       narrow: { status: "skipped", why: "it re-runs the guest's first process only" },
     };
+  } else if (divergence?.kind === "interleaving") {
+    // Another vCPU on each side: their registers are two vCPUs' apart.
+    divergence = {
+      ...divergence,
+      narrow: { status: "skipped", why: "another vCPU runs there on each side" },
+    };
   } else if (divergence) {
     divergence = ownCounts(
       await narrowDivergence(divergence, {

@@ -54,8 +54,23 @@ async function smpRun(args: string[], before = 0, timeoutMs = 600_000): Promise<
   return r;
 }
 
-Deno.test("the Debian kernel with -smp 2 matches itself on QEMU 10.2, both vCPUs up, to its end", async () => {
-  const r = await smpRun(["--json", ...KERNEL, "--extra=-append", `--extra=${CMDLINE}`]);
+Deno.test("the Debian kernel with -smp 2 on QEMU 10.2: a match to its end, both vCPUs up, or QEMU's own turns named", async () => {
+  // Where Linux starts CPU 1 QEMU's turns may differ between two runs
+  // (docs/limits.md), the more so on a loaded machine: then the verdict
+  // must say so (inconclusive, another vCPU on each side), never diverged.
+  const r = await runCli(["--json", ...KERNEL, "--extra=-append", `--extra=${CMDLINE}`], {
+    timeoutMs: 900_000,
+  });
+  if (qemusOwn(r)) {
+    equal(r.code, 3, r.json?.message ?? r.stderr);
+    console.log(`QEMU's own difference: ${r.json.message}`);
+    const d = r.json.divergence;
+    if (d.kind === "interleaving") {
+      ok(d.a.vcpu !== d.b.vcpu);
+      equal(d.narrow.status, "skipped");
+    }
+    return;
+  }
   equal(r.code, 0, r.json?.message ?? r.stderr);
   equal(r.json.status, "match");
   equal(r.json.stoppedBy, "guest-exit");
