@@ -140,9 +140,6 @@ bool threads_install(const qemu_info_t *info)
     }
     threads.on = true;
     threads.quantum = options.quantum;
-
-    vcpus.n = VCPUS_MAX;
-    vcpus.source = VCPU_ID_THREAD;
     return true;
 }
 
