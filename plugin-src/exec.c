@@ -94,7 +94,6 @@ static inline void retire_pending(const TbInfo *tb)
 {
     const TbInfo *p = stream.pending;
 
-    vcpus_fold();
     if (G_LIKELY(p && *stream.last_insns == stream.expect &&
                  p->pc != stream.last_pc)) {
         uint64_t start = stream.icount;
@@ -113,26 +112,42 @@ static inline void retire_pending(const TbInfo *tb)
     }
 }
 
-void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
+/*
+ * vcpu_tb_exec() with several vCPUs or guest threads: fold the others'
+ * inline adds (vcpus.c) before reading them; a thread may wait for its
+ * turn (threads.c) while the others run, whose last block is pending
+ * then. Apart, so that the one-vCPU case saves no register.
+ */
+static void __attribute__((noinline))
+vcpu_tb_exec_many(unsigned int vcpu_index, const TbInfo *tb)
 {
-    const TbInfo *tb = udata;
-
-    if (G_UNLIKELY(!threads_counted())) {
+    if (!threads_counted()) {
         return;     /* a thread not yet numbered, or all run free */
     }
+    vcpus_fold();
     retire_pending(tb);
-    if (G_UNLIKELY(threads.many)) {
-        /* Guest threads: this one may wait for its turn here, while the
-         * others run (threads.c); the last block of those is pending. */
+    if (threads.many) {
         stream.pending = NULL;
         if (!threads_block(tb, stream.icount)) {
             return;
         }
+        vcpus_fold();
         retire_pending(tb);
     }
+    vcpus_block(vcpu_index);
+    stream.pending = tb;
+    stream.expect = *stream.last_insns + (tb->n > 1);
+}
+
+void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *tb = udata;
+
     if (G_UNLIKELY(vcpus.n > 1)) {
-        vcpus_block(vcpu_index);
+        vcpu_tb_exec_many(vcpu_index, tb);
+        return;
     }
+    retire_pending(tb);
     stream.pending = tb;
     /* One-instruction blocks have no inline bump: they count as whole. */
     stream.expect = *stream.last_insns + (tb->n > 1);

@@ -266,6 +266,9 @@ static void decide_at_call(bool returned)
     Thread *h = &th.t[th.holder];
     bool away;
 
+    if (!th.deciding) {
+        return;
+    }
     returned |= h->state == T_RUNNABLE;
     /* Asleep in the kernel within its call: not on a lock of ours on the
      * way back (in_call is cleared first thing there, without a lock). A
@@ -277,7 +280,7 @@ static void decide_at_call(bool returned)
                                                    __ATOMIC_SEQ_CST) &&
                                    sleeping(th.holder));
 
-    if (!th.deciding || !away) {
+    if (!away) {
         return;
     }
     if (follows()) {
