@@ -111,7 +111,6 @@ static struct {
     const SysTable *table;
     void (*enter)(void);
     void (*leave)(void);
-    uint64_t args[6];       /* of the call in progress, for its buffers */
     GByteArray *buf;
 } env;
 
@@ -140,13 +139,19 @@ static const EnvCall *env_call(int64_t num)
     return NULL;
 }
 
+/*
+ * The arguments of this thread's call in progress, for its buffers: per
+ * thread, as guest threads' calls overlap (threads.c).
+ */
+static __thread uint64_t call_args[6];
+
 void env_syscall_start(int64_t num, const uint64_t *args)
 {
     if (!env.table || num == env.table->exit ||
         num == env.table->exit_group) {
         return;
     }
-    memcpy(env.args, args, sizeof(env.args));
+    memcpy(call_args, args, sizeof(call_args));
     if (env.enter) {
         env.enter();
     }
@@ -188,8 +193,8 @@ void env_outputs(uint64_t pos, int64_t num, int64_t ret)
         size_t len = o->len == OUT_BY_RESULT ? (size_t)ret : (size_t)o->len;
 
         len = MIN(len, OUT_MAX);
-        if (o->arg < 0 || !env.args[o->arg] || !len ||
-            !compat_read_memory(env.args[o->arg], env.buf, len)) {
+        if (o->arg < 0 || !call_args[o->arg] || !len ||
+            !compat_read_memory(call_args[o->arg], env.buf, len)) {
             continue;
         }
         for (size_t i = 0; i < len; i += 8) {

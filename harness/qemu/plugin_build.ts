@@ -244,12 +244,14 @@ async function build(req: PluginBuildRequest): Promise<BuiltPlugin> {
   const libs = name === "env_shim" || program
     ? []
     : glib.out.trim().split(/\s+/).filter((f) => f.startsWith("-l") || f.startsWith("-L"));
+  // Every source and header in plugin-src/, by name: any edit rebuilds.
+  // One file open at a time: a low limit on open files (ulimit -n) must
+  // meet the sentence that names it, not this read (reliability_test.ts).
+  const contents: (string | Uint8Array)[] = [];
+  for (const f of sources) contents.push(f, await Deno.readFile(new URL(f, PLUGIN_SRC)));
   const key = await sha256([
     name,
-    // Every source and header in plugin-src/, by name: any edit rebuilds.
-    ...(await Promise.all(
-      sources.flatMap((f) => [f, Deno.readFile(new URL(f, PLUGIN_SRC))]),
-    )),
+    ...contents,
     header.origin === "own" ? "" : await Deno.readFile(header.file),
     ccVersion.out,
     cc,
