@@ -397,8 +397,11 @@ static void started(int k, unsigned vcpu)
 static void number_me(unsigned int vcpu_index)
 {
     int64_t tid = host_tid();
+    double start = now();
 
     for (;;) {
+        struct timespec ts;
+
         for (unsigned k = 0; k < th.n; k++) {
             if (th.t[k].tid == tid && !th.t[k].started) {
                 started((int)k, vcpu_index);
@@ -410,7 +413,14 @@ static void number_me(unsigned int vcpu_index)
         if (threads.free) {
             return;
         }
-        pthread_cond_wait(&th.cond, &th.lock);
+        if (now() - start > FOLLOW_SECONDS) {
+            free_all("a thread started whose clone lockstep did not see "
+                     "make a thread");
+            return;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&th.cond, &th.lock, &ts);
     }
 }
 
