@@ -319,6 +319,20 @@ static void decide_at_call(bool returned)
     }
 }
 
+/* Wait on th.cond, th.lock held, at most POLL_NS: then look again. */
+static void poll_wait(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += POLL_NS;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&th.cond, &th.lock, &ts);
+}
+
 /* Monotonic seconds. */
 static double now(void)
 {
@@ -339,8 +353,6 @@ static void wait_turn(bool in_block)
 
     th.t[me].parked_in_block = in_block;
     while (!threads.free && th.holder != me) {
-        struct timespec ts;
-
         if (th.deciding) {
             decide_at_call(false);
             if (th.holder == me || threads.free) {
@@ -364,13 +376,7 @@ static void wait_turn(bool in_block)
                      "call did not return here: side b cannot follow");
             break;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += POLL_NS;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&th.cond, &th.lock, &ts);
+        poll_wait();
     }
     th.t[me].parked_in_block = false;
 }
@@ -485,20 +491,13 @@ bool threads_block_slow(const TbInfo *tb, uint64_t pos)
 
             /* Side a decided here: wait for it. */
             while (!threads.free && rec_none()) {
-                struct timespec ts;
 
                 if (now() - start > FOLLOW_SECONDS) {
                     free_all("side b waited for side a's next thread "
                              "too long: side b cannot follow");
                     break;
                 }
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += POLL_NS;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                pthread_cond_timedwait(&th.cond, &th.lock, &ts);
+                poll_wait();
             }
             if (threads.free) {
                 run = false;
@@ -693,19 +692,12 @@ void threads_syscall_ret(int64_t num, int64_t ret)
     th.t[me].state = T_RUNNABLE;
     /* Its call is back: side a goes on; side b waits for side a's word. */
     while (th.deciding && th.holder == me && !threads.free) {
-        struct timespec ts;
 
         decide_at_call(true);
         if (!th.deciding) {
             break;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += POLL_NS;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&th.cond, &th.lock, &ts);
+        poll_wait();
     }
     if (th.holder != me) {
         wait_turn(false);

@@ -207,20 +207,17 @@ export function deviceDifference(
   y: DumpEvent | undefined,
   read: { insn: number; pc: bigint; name: string },
 ): EnvironmentDifference | undefined {
-  if (!x || !y || x.kind !== y.kind || x.a !== y.a || x.size !== y.size) return undefined;
-  if (!COMPUTED.includes(x.kind)) return undefined;
-  return {
-    call: read.name,
-    what: "device",
-    insn: read.insn,
-    a: `0x${x.v.toString(16)}`,
-    b: `0x${y.v.toString(16)}`,
-    hint: `the guest read a device port (in at instruction ${read.insn}, ` +
+  return readDifference(
+    x,
+    y,
+    read,
+    "device",
+    `the guest read a device port (in at instruction ${read.insn}, ` +
       `0x${read.pc.toString(16)}) after the streams last agreed, and with several vCPUs QEMU's ` +
       `virtual clock, which devices count time by, can differ between runs (docs/limits.md): a ` +
       `value computed from it differs. Most likely not TCG's doing; if the value cannot come ` +
       `from the device, look at the instruction named`,
-  };
+  );
 }
 
 /** The events whose value the guest computes, which a counter read may feed. */
@@ -242,19 +239,40 @@ export function counterDifference(
   y: DumpEvent | undefined,
   read: { insn: number; pc: bigint; name: string },
 ): EnvironmentDifference | undefined {
-  if (!x || !y || x.kind !== y.kind || x.a !== y.a || x.size !== y.size) return undefined;
-  if (!COMPUTED.includes(x.kind)) return undefined;
-  return {
-    call: read.name,
-    what: "counter",
-    insn: read.insn,
-    a: `0x${x.v.toString(16)}`,
-    b: `0x${y.v.toString(16)}`,
-    hint: `the guest read the host's time-stamp counter (${read.name} at instruction ` +
+  return readDifference(
+    x,
+    y,
+    read,
+    "counter",
+    `the guest read the host's time-stamp counter (${read.name} at instruction ` +
       `${read.insn}, 0x${read.pc.toString(16)}) after the streams last agreed, and linux-user ` +
       `gives each side its host's counter: a value computed from it differs. Most likely not ` +
       `TCG's doing; if the value cannot come from the counter, look at the instruction named ` +
       `(docs/environment.md)`,
+  );
+}
+
+/**
+ * The same value (a load's or store's, the registers, a call's arguments)
+ * differing after an instruction `read` that the environment answers: the
+ * difference as `what`, with `hint`.
+ */
+function readDifference(
+  x: DumpEvent | undefined,
+  y: DumpEvent | undefined,
+  read: { insn: number; pc: bigint; name: string },
+  what: "counter" | "device",
+  hint: string,
+): EnvironmentDifference | undefined {
+  if (!x || !y || x.kind !== y.kind || x.a !== y.a || x.size !== y.size) return undefined;
+  if (!COMPUTED.includes(x.kind)) return undefined;
+  return {
+    call: read.name,
+    what,
+    insn: read.insn,
+    a: `0x${x.v.toString(16)}`,
+    b: `0x${y.v.toString(16)}`,
+    hint,
   };
 }
 
