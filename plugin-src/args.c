@@ -133,6 +133,15 @@ static const ArgSpec args[] = {
      */
     { LS_ARG_THREADS, ARG_BOOL, &options.threads },
     { LS_ARG_QUANTUM, ARG_U64, &options.quantum, 1 },
+    /*
+     * The threads' order: decisions to follow first (schedin=, a file of
+     * position and thread pairs), where to write the ones this side makes
+     * itself (schedout=), and whether the peer is a live QEMU that shares
+     * them (schedpeer=on: side a sends its own, side b follows them).
+     */
+    { LS_ARG_SCHEDIN, ARG_STRING, &options.schedin },
+    { LS_ARG_SCHEDOUT, ARG_STRING, &options.schedout },
+    { LS_ARG_SCHEDPEER, ARG_BOOL, &options.schedpeer },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);
 
@@ -246,6 +255,8 @@ bool parse_args(int argc, char **argv)
                        !options.record;
     /* A trace has no place for the threads' order (threads.c). */
     options.threads &= !options.record;
+    /* Alone there is no live peer to share the order with. */
+    options.schedpeer &= !runs_alone() && !options.record;
     if (!options.role || !options.ctl_path ||
         (!options.peer_path && !runs_alone())) {
         fprintf(stderr, "lockstep: role=, peer= and ctl= are required\n");

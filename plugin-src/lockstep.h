@@ -183,6 +183,9 @@ typedef struct {
     const char *vcpuid;     /* how to tell the running one (vcpus.c) */
     bool threads;           /* linux-user: threads one at a time (threads.c) */
     uint64_t quantum;       /* threads=on: instructions before another runs */
+    const char *schedin;    /* threads=on: decisions to follow first */
+    const char *schedout;   /* threads=on: where this side's own go */
+    bool schedpeer;         /* threads=on: side a's decisions go to side b */
 } Options;
 extern Options options;
 
@@ -427,6 +430,7 @@ static inline bool threads_counted(void)
 }
 void threads_peer_record(uint64_t pos, uint64_t next);
 void threads_release(const char *why);
+void threads_forget(void);
 
 /*
  * At a block's start at `pos`: whether to count it (false once the

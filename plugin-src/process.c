@@ -312,6 +312,7 @@ static void after_fork_child(void)
     process.pid = host_pid();
     peer_forget();
     record_forget();
+    threads_forget();
     ctl_fd = ctl_connect(options.ctl_path);
     if (options.children && ctl_fd >= 0 && !comparison.exiting) {
         sync_fork_child();

@@ -90,7 +90,10 @@
     X(VCPUS, "vcpus") \
     X(VCPUID, "vcpuid") \
     X(THREADS, "threads") \
-    X(QUANTUM, "quantum")
+    X(QUANTUM, "quantum") \
+    X(SCHEDIN, "schedin") \
+    X(SCHEDOUT, "schedout") \
+    X(SCHEDPEER, "schedpeer")
 
 /*
  * The record stream (record=PATH, record.c): frames of a one-byte kind,

@@ -134,7 +134,17 @@ export interface SideArgvRequest {
   readonly gdbStub?: string;
   /** QEMU's own log (-d) of the blocks in an address range, into the side's log file. */
   readonly qemuLog?: QemuLog;
+  /**
+   * linux-user guest threads (plugin-src/threads.c): a file of decisions
+   * to follow first (`replay`), and the file the side that decides writes
+   * its own to (`write`, side a in a live pair; the lone side otherwise).
+   */
+  readonly schedule?: { readonly replay?: string; readonly write?: string };
 }
+
+/** The run directory's file of the threads' order a side wrote, or was given to follow. */
+export const SCHEDULE_OUT = "schedule";
+export const SCHEDULE_IN = "schedule-in";
 
 /** What QEMU logs (`-d ITEMS -dfilter FROM..TO`) and of which blocks. */
 export interface QemuLog {
@@ -188,15 +198,19 @@ export function sideArgv(r: SideArgvRequest): string[] {
   // results, to name a divergence that follows one (plugin-src/args.c).
   const notes = pass.kind === "lockstep" && pass.children && plan.mode === "user" &&
     !plan.compare.includes("syscalls");
+  const threads = plan.mode === "user" && pass.kind !== "record" && pass.kind !== "locate";
+  // The peer is the other side's QEMU: side a sends its threads' order to side b.
+  const livePeer = (pass.kind === "lockstep" || pass.kind === "fast") && pass.children === true;
   const all = [
     ...args,
     ...(side.vcpus
       ? [`${PLUGIN_ARGS.VCPUS}=${side.vcpus.count}`, `${PLUGIN_ARGS.VCPUID}=${side.vcpus.id}`]
       : []),
     // Guest threads one at a time, side b in side a's order (plugin-src/threads.c).
-    ...(plan.mode === "user" && pass.kind !== "record" && pass.kind !== "locate"
-      ? [`${PLUGIN_ARGS.THREADS}=on`]
-      : []),
+    ...(threads ? [`${PLUGIN_ARGS.THREADS}=on`] : []),
+    ...(threads && livePeer ? [`${PLUGIN_ARGS.SCHEDPEER}=on`] : []),
+    ...(threads && r.schedule?.replay ? [`${PLUGIN_ARGS.SCHEDIN}=${r.schedule.replay}`] : []),
+    ...(threads && r.schedule?.write ? [`${PLUGIN_ARGS.SCHEDOUT}=${r.schedule.write}`] : []),
     ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : []),
     ...(notes ? [`${PLUGIN_ARGS.SYSNOTE}=on`] : []),
   ];

@@ -41,6 +41,9 @@ export const PLUGIN_ARGS = {
   VCPUID: "vcpuid",
   THREADS: "threads",
   QUANTUM: "quantum",
+  SCHEDIN: "schedin",
+  SCHEDOUT: "schedout",
+  SCHEDPEER: "schedpeer",
 } as const;
 
 const K = PLUGIN_ARGS;

@@ -13,6 +13,7 @@ import { sideArgv } from "../plan/command_line.ts";
 import type { RunPlan } from "../plan/plan.ts";
 import type { Role, Step } from "../core/protocol.ts";
 import { regValue } from "../plan/registers.ts";
+import { placeSchedule, type Schedule, scheduleFiles } from "./schedule.ts";
 import { SidePair } from "./side_pair.ts";
 import { sideDump, type SideState } from "./side_state.ts";
 import type { Divergence, NarrowReport, RegDiff, StepView } from "../verdict/verdict.ts";
@@ -35,6 +36,8 @@ export interface NarrowRequest {
   };
   readonly timeoutSeconds: number;
   readonly signal?: AbortSignal | undefined;
+  /** The guest threads' order of the run narrowed (schedule.ts): both sides follow it. */
+  readonly schedule?: Schedule | undefined;
   readonly onEvent?: ((line: string) => void) | undefined;
   /** The plugins' cache, where the reaper is built too. */
   readonly cacheDir?: string | undefined;
@@ -69,6 +72,8 @@ export interface NarrowContext {
   readonly signal: AbortSignal | undefined;
   readonly onEvent: ((line: string) => void) | undefined;
   readonly cacheDir?: string | undefined;
+  /** The guest threads' order of the run narrowed (schedule.ts). */
+  readonly schedule?: Schedule | undefined;
 }
 
 /**
@@ -130,6 +135,7 @@ export async function narrowDivergence(d: Divergence, cx: NarrowContext): Promis
     signal: cx.signal,
     onEvent: cx.onEvent,
     cacheDir: cx.cacheDir,
+    schedule: cx.schedule,
   });
   return {
     ...d,
@@ -145,6 +151,7 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
   const { plan, from, to } = req;
   await using pair = await SidePair.open({
     plan,
+    prepare: (dir) => placeSchedule(dir, req.schedule),
     args: (side, dir) => {
       const o = req.origins[side.role];
       return sideArgv({
@@ -153,6 +160,7 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
         runDir: dir,
         plugin: { path: req.plugins[side.role], shim: req.plugins.shim },
         pass: { kind: "narrow", from: from + o, to: to + o },
+        schedule: scheduleFiles(dir, side.role, undefined, req.schedule),
       });
     },
     onEvent: req.onEvent,

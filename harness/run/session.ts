@@ -21,6 +21,13 @@ import { nameDivergence, nameExcursions } from "../guest/symbols.ts";
 import { withDisassembly } from "../guest/disasm.ts";
 import { TimelineRecorder } from "../verdict/timeline.ts";
 import { RunWatch } from "./run_watch.ts";
+import {
+  decisions,
+  placeSchedule,
+  readSchedule,
+  type Schedule,
+  scheduleFiles,
+} from "./schedule.ts";
 import { processesNotCompared, processViews } from "./process_tree.ts";
 import { ChildPairs, type NamedProcess } from "./child_pairs.ts";
 import type {
@@ -81,6 +88,8 @@ interface Pass {
   readonly seconds: number;
   /** The guests' processes, paired (empty when neither forked nor executed a program). */
   readonly processes: ProcessView[];
+  /** The order its guest threads ran in, to replay (schedule.ts); none single-threaded. */
+  readonly schedule: Schedule | undefined;
 }
 
 /**
@@ -95,10 +104,14 @@ async function runPass(
   opts: SessionOptions,
   runStarted: number,
   timeline: TimelineRecorder,
+  replay?: Schedule,
 ): Promise<Pass> {
   const started = performance.now();
   await using pair = await SidePair.open({
     plan,
+    // A re-run follows the threads' order of the run before it; side a
+    // writes the order it decides on.
+    prepare: (dir) => placeSchedule(dir, replay),
     args: (side, dir) =>
       sideArgv({
         plan,
@@ -107,6 +120,7 @@ async function runPass(
         plugin: { path: plugins[side.role], shim: plugins.shim },
         // Forked children pair up with the other side's (linux-user).
         pass: { kind: kind === "fast" ? "fast" : "lockstep", children: true },
+        schedule: scheduleFiles(dir, side.role, "a", replay),
       }),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
@@ -131,6 +145,7 @@ async function runPass(
     dir: pair.dir,
     seconds: (performance.now() - started) / 1000,
     processes: processViews(pair.processes, [plan.guestName, ...plan.guestArgs], true),
+    schedule: await readSchedule(pair.dir, replay),
   };
 }
 
@@ -208,7 +223,11 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
       event(`fast pass: ${why}; the detail pass names the instruction`);
     }
   }
-  pass ??= await runPass(plan, "detail", plugins, opts, started, timeline);
+  const order = fastRun?.schedule;
+  if (order && pass === undefined) {
+    event(`detail pass: following the fast pass's threads' order (${decisions(order)} decisions)`);
+  }
+  pass ??= await runPass(plan, "detail", plugins, opts, started, timeline, order);
   // The detail pass stopped at the environment's difference before where
   // the fast pass saw the streams part: it goes on to there (reconcile.ts).
   const apart = pass !== fastRun ? fastApart(fastPass) : undefined;
@@ -220,7 +239,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         `going on to instruction ${apart.bad}, comparing what the fast pass compares`,
     );
     judgedPlan = continuationPlan(plan, apart);
-    next = await runPass(judgedPlan, "detail", plugins, opts, started, timeline);
+    next = await runPass(judgedPlan, "detail", plugins, opts, started, timeline, pass.schedule);
   }
   const reconciled = reconcile(pass.outcome, next?.outcome, apart);
   if (reconciled.confirmed !== undefined) {
@@ -303,6 +322,7 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
         signal: opts.signal,
         onEvent: opts.onEvent,
         cacheDir: opts.cacheDir,
+        schedule: pass.schedule,
       }),
       state,
     );

@@ -10,10 +10,14 @@
  *            purpose, whose result depends on the threads' order
  *   fork     the mutex workload, and worker 0 forks a child midway, which
  *            exits at once
+ *   sleep    a short sleep every 64 steps, a call that blocks or returns
+ *            first as the host's timing has it, and an unprotected value
+ *            that records the order the threads ran in
  *
  * With -DVARIANT the third thread the program makes (worker 2) adds one
  * more at its 1000th step (a value in its data; the code is the same): a
- * difference in one thread.
+ * difference in one thread. In "sleep" it also takes another path there:
+ * a difference in control flow, which the fast pass sees.
  */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WORKERS 4
@@ -115,6 +120,17 @@ static void *worker(void *arg)
         } else if (!strcmp(mode, "race")) {
             racy = racy + 1 + PLANT(w, i);
             racy_cells[(racy * 7 + w) % 64] += w;
+        } else if (!strcmp(mode, "sleep")) {
+            if (i % 64 == 0) {
+                struct timespec ts = { 0, 10000 };
+                nanosleep(&ts, NULL);
+            }
+            racy = racy * 3 + w;
+            if (PLANT(w, i)) {
+                for (unsigned k = 0; k < 64; k++) {
+                    racy_cells[k] += k;
+                }
+            }
         } else if (!strcmp(mode, "condvar")) {
             pthread_mutex_lock(&lock);
             if (w % 2 == 0) {
