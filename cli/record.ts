@@ -36,6 +36,7 @@ export function renderRecord(r: RecordResult): string {
     `  ${r.checkpoints} checkpoints every ${h.interval.toLocaleString("en-US")} instructions, ${
       s.jumps.toLocaleString("en-US")
     } jumps in ${r.chunks} chunks` +
+    (r.decisions > 0 ? `, the guest threads' order (${r.decisions} decisions)` : "") +
     (h.detail
       ? `, register snapshots every ${h.detail.toLocaleString("en-US")} instructions`
       : ", no register snapshots"),

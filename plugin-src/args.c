@@ -253,8 +253,6 @@ bool parse_args(int argc, char **argv)
     options.children &= !runs_alone() && !options.record;
     options.sysnote &= !options.sys && !options.fast && !runs_alone() &&
                        !options.record;
-    /* A trace has no place for the threads' order (threads.c). */
-    options.threads &= !options.record;
     /* Alone there is no live peer to share the order with. */
     options.schedpeer &= !runs_alone() && !options.record;
     if (!options.role || !options.ctl_path ||

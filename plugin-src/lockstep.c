@@ -67,8 +67,8 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
                             vcpu_index, vcpus.n)
           : g_strdup_printf("vCPU %u started: lockstep follows guest threads "
                             "only with plugin API 2 or later (QEMU 9.0) and "
-                            "an x86_64 or aarch64 guest, not in a recording "
-                            "or the gdb hand-off",
+                            "an x86_64 or aarch64 guest, not in the gdb "
+                            "hand-off",
                             vcpu_index);
     report_error(msg);
     wait_for_quit();

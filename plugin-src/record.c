@@ -470,11 +470,53 @@ static void __attribute__((noinline)) exec_record_slow(const TbInfo *tb)
  * Anything else is a call at the end (a tail call): the common case saves
  * no register and touches no stack.
  */
+/*
+ * exec_record_slow() with guest threads (threads.c): the block before is
+ * retired by the thread that ran it, then this one may wait for its turn
+ * while others run. A block another thread reached is a jump of the one
+ * stream, at the same position wherever the same order is followed.
+ */
+static void __attribute__((noinline)) exec_record_threads(const TbInfo *tb)
+{
+    const TbInfo *p = stream.pending;
+    uint64_t before;
+
+    if (!threads_counted()) {
+        return;     /* a thread not yet numbered, or all run free */
+    }
+    vcpus_fold();
+    if (p && stream.icount + p->n >= comparison.limit) {
+        record_flush();
+    }
+    retire_before(tb);
+    stream.pending = NULL;
+    before = stream.icount;
+    if (!threads_block(tb, stream.icount)) {
+        return;
+    }
+    vcpus_fold();
+    if (stream.pending) {
+        /* The last block of the thread that ran meanwhile. */
+        if (stream.icount + stream.pending->n >= comparison.limit) {
+            record_flush();
+        }
+        retire_before(tb);
+    }
+    make_pending(tb);
+    if (stream.icount != before || !p || is_jump(tb, p)) {
+        record_at(stream.icount, tb);
+    }
+}
+
 void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
     const TbInfo *p = stream.pending;
 
+    if (G_UNLIKELY(threads.many)) {
+        exec_record_threads(tb);
+        return;
+    }
     vcpus_fold();
     if (G_UNLIKELY(!ran_whole(p) || stream.icount + p->n >= stream.next_mark)) {
         exec_record_slow(tb);

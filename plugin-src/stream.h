@@ -217,7 +217,8 @@ static inline void make_pending(const TbInfo *tb)
  * block ran whole and did not start by repeating the last instruction,
  * takes a few instructions; anything else is retire()'s.
  */
-static inline void exec_block_fast(const TbInfo *tb)
+/* The first half: retire the pending block, tb being the next one run. */
+static inline void retire_before(const TbInfo *tb)
 {
     const TbInfo *p = stream.pending;
 
@@ -232,6 +233,11 @@ static inline void exec_block_fast(const TbInfo *tb)
     } else if (p) {
         retire(tb->pc);
     }
+}
+
+static inline void exec_block_fast(const TbInfo *tb)
+{
+    retire_before(tb);
     make_pending(tb);
 }
 

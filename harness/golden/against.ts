@@ -115,7 +115,8 @@ export async function runAgainst(
     plan,
     trace,
     "fast",
-    (dir) => sideArgv({ plan, side: plan.b, runDir: dir, plugin, pass: { kind: "fast" } }),
+    (dir, schedule) =>
+      sideArgv({ plan, side: plan.b, runDir: dir, plugin, pass: { kind: "fast" }, schedule }),
     part,
     { ...opts, limitHash },
   );

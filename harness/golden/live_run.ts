@@ -20,6 +20,8 @@ import type { Trace } from "../trace/reader.ts";
 import { type PeerPart, TracePeer } from "./trace_peer.ts";
 import type { SideResult } from "../verdict/verdict.ts";
 import { join } from "../../deps/path.ts";
+import type { ScheduleFiles } from "../plan/command_line.ts";
+import { decisionsSchedule, placeSchedule, scheduleFiles } from "../run/schedule.ts";
 
 /** The live side's plugin, and the environment shim it preloads (linux-user). */
 export interface LivePlugins {
@@ -36,12 +38,16 @@ export interface LiveRun {
   readonly seconds: number;
 }
 
-/** Runs the live side of `plan` alone, against the harness in side A's place. */
+/**
+ * Runs the live side of `plan` alone, against the harness in side A's
+ * place. `args` is given the run directory and the files of the trace's
+ * guest threads' order, which the live side follows (linux-user).
+ */
 export async function runLive(
   plan: RunPlan,
   trace: Trace,
   kind: string,
-  args: (dir: string) => string[],
+  args: (dir: string, schedule: ScheduleFiles) => string[],
   part: PeerPart | undefined,
   opts: SessionOptions & {
     record?: StreamDiffer;
@@ -54,17 +60,19 @@ export async function runLive(
   await using owned = new AsyncDisposableStack();
   let peer: TracePeer | undefined;
   let stream: RecordStream | undefined;
+  const order = decisionsSchedule(trace.decisions);
   await using pair = await SidePair.open({
     plan,
     roles: ["b"],
-    args: (_side, dir) => args(dir),
+    args: (_side, dir) => args(dir, scheduleFiles(dir, "b", undefined, order)),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: `${kind} `,
     cacheDir: opts.cacheDir,
-    prepare: (dir) => {
+    prepare: async (dir) => {
       if (part) peer = owned.use(new TracePeer(join(dir, PEER_SOCKET), part));
       if (opts.record) stream = owned.use(new RecordStream(join(dir, REC_SOCKET), opts.record));
+      await placeSchedule(dir, order);
     },
     chooseRegs: traceRegisters(trace),
   });

@@ -7,7 +7,7 @@
 
 import { found, type LivePlugins, type LiveRun, runLive } from "./live_run.ts";
 import { sideArgv } from "../plan/command_line.ts";
-import { flattenDump } from "../verdict/dump_diff.ts";
+import { flattenDump, whereRan } from "../verdict/dump_diff.ts";
 import type { Outcome } from "../run/judge.ts";
 import type { RunPlan } from "../plan/plan.ts";
 import { type DumpEvent, EventKind, type Step } from "../core/protocol.ts";
@@ -66,8 +66,15 @@ export async function nameDifference(
     recPlan,
     trace,
     "record",
-    (dir) =>
-      sideArgv({ plan: recPlan, side: plan.b, runDir: dir, plugin, pass: { kind: "record", rec } }),
+    (dir, schedule) =>
+      sideArgv({
+        plan: recPlan,
+        side: plan.b,
+        runDir: dir,
+        plugin,
+        pass: { kind: "record", rec },
+        schedule,
+      }),
     { kind: "echo" },
     { ...opts, record: comparer },
   );
@@ -139,28 +146,36 @@ async function liveAround(
     plan,
     trace,
     "dump",
-    (dir) =>
+    (dir, schedule) =>
       sideArgv({
         plan,
         side: plan.b,
         runDir: dir,
         plugin,
         pass: { kind: "lockstep", fastCount: true },
+        schedule,
       }),
-    { kind: "stop", good, bad: pos },
+    // One past pos: the block that starts at pos retires (and is dumped) too.
+    { kind: "stop", good, bad: pos + 1 },
     { ...opts, done: (s) => (s.dump?.done ? found : undefined) },
   );
   if (!run.state.dump?.done) return undefined;
   const flat = flattenDump(sideDump(run.state));
   const at = (p: number): NamedInsn | null => {
     const f = flat.at(p);
-    return f ? { pc: f.pc, bytes: f.bytes, blockPc: f.blockPc, symbol: null } : null;
+    if (!f) return null;
+    // linux-user threads: the one that ran it, as a live pair names it.
+    const tid = f.vcpu === undefined ? undefined : run.state.pair.threads?.get(f.vcpu);
+    return { ...f, ...(tid === undefined ? {} : { tid }), symbol: null };
   };
   return {
     at,
     history: (p) => flat.history(p, plan.history).map((b) => ({ ...b, symbol: null })),
   };
 }
+
+/** What a stream's "vCPU" is: a guest thread in linux-user. */
+const unitOf = (plan: RunPlan) => (plan.mode === "user" ? "thread" : "vCPU");
 
 /** A control-flow difference, named as a live pair names it. */
 function jumpDivergence(
@@ -190,14 +205,24 @@ function jumpDivergence(
   // Where it ran on straight: the instruction after the one both ran.
   else if (prev) tracePc = prev.pc + BigInt(prev.bytes.length / 2);
   const traceEnded = p >= trace.summary.end.insns;
+  // The trace ran the same thread there, as far as it ran in the same
+  // order: unless the order changes thread right there.
+  const thread = liveAt?.vcpu !== undefined &&
+      !trace.decisions.some((d) => Math.abs(Number(d.pos) - p) <= 1)
+    ? {
+      vcpu: liveAt.vcpu,
+      ...(liveAt.vcpuInsn === undefined ? {} : { vcpuInsn: liveAt.vcpuInsn }),
+    }
+    : {};
   const a: NamedInsn | null = traceEnded || tracePc === undefined ? null : {
     pc: tracePc,
     bytes: sameImage && liveAt?.pc === tracePc ? liveAt.bytes : "",
     blockPc: tracePc,
     symbol: null,
+    ...thread,
   };
   const b = liveAt;
-  const where = (x: NamedInsn | null) => (x ? `0x${x.pc.toString(16)}` : "its end");
+  const where = (x: NamedInsn | null) => whereRan(x, unitOf(plan), x?.tid);
   const historyB = view?.history(p) ?? [];
   // Side A ran the same instructions up to p (their bytes are the live
   // side's when the image is the same), then its own.
@@ -303,7 +328,8 @@ async function detailDivergence(
   const p = diff.pos;
   const sameImage = plan.a.image === plan.b.image;
   const b = view?.at(p) ?? null;
-  const a = b && { ...b, bytes: sameImage ? b.bytes : "" };
+  // The trace ran what the live side ran up to here (its host's tids are its own).
+  const a = b && (({ tid: _tid, ...rest }) => ({ ...rest, bytes: sameImage ? b.bytes : "" }))(b);
   const history = {
     a: (view?.history(p) ?? []).map((blk) => ({
       ...blk,
@@ -336,8 +362,8 @@ async function detailDivergence(
         status: "diverged",
         stoppedBy: "divergence",
         message: `Diverged at instruction ${p} (a system call differs): side a at ${
-          a ? `0x${a.pc.toString(16)}` : "?"
-        }, side b at ${b ? `0x${b.pc.toString(16)}` : "?"}`,
+          a ? whereRan(a, unitOf(plan)) : "?"
+        }, side b at ${b ? whereRan(b, unitOf(plan), b.tid) : "?"}`,
       },
       divergence: { insn: p, kind: "syscall", events, a, b, history },
     };
@@ -380,13 +406,14 @@ async function stepLive(
     plan,
     trace,
     "narrow",
-    (dir) =>
+    (dir, schedule) =>
       sideArgv({
         plan,
         side: plan.b,
         runDir: dir,
         plugin,
         pass: { kind: "narrow", from, to, fastCount: true },
+        schedule,
       }),
     undefined,
     {

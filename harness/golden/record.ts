@@ -6,6 +6,7 @@
  * file as it comes. The trace is in its place only when the run ended as
  * it should (the guest's end, or --max-insns) and everything was written.
  */
+import { readSchedule, scheduleDecisions, scheduleFiles } from "../run/schedule.ts";
 import { createHash } from "node:crypto";
 import { buildPlugin } from "../qemu/plugin_build.ts";
 import { sideArgv } from "../plan/command_line.ts";
@@ -48,6 +49,8 @@ export interface RecordResult {
   readonly summary: TraceSummary | null;
   readonly chunks: number;
   readonly checkpoints: number;
+  /** The guest threads' order the trace keeps: decisions (0 with one thread). */
+  readonly decisions: number;
   readonly seconds: number;
   /** The last lines QEMU wrote to stderr. */
   readonly stderrTail: string;
@@ -151,6 +154,8 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
         runDir: dir,
         plugin: { path: plugin.path, shim },
         pass: { kind: "record", rec },
+        // It decides the guest threads' order; the trace keeps it.
+        schedule: scheduleFiles(dir, s.role, s.role, undefined),
       }),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
@@ -208,6 +213,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     summary: null,
     chunks: 0,
     checkpoints: 0,
+    decisions: 0,
     seconds,
     stderrTail,
     notRecorded,
@@ -239,7 +245,8 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   };
   header ??= makeHeader(pair.sides.a.argv, pair.regChoice?.names ?? []);
   const chunks = writer.chunks;
-  const size = await writer.finish(header, peer!.checkpoints, summary);
+  const decisions = scheduleDecisions(await readSchedule(pair.dir, undefined));
+  const size = await writer.finish(header, peer!.checkpoints, decisions, summary);
   return {
     status: "recorded",
     message: `Recorded ${end.pos} instructions (${
@@ -251,6 +258,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     summary,
     chunks,
     checkpoints: peer!.checkpoints.length,
+    decisions: decisions.length,
     seconds,
     stderrTail,
     notRecorded,

@@ -139,7 +139,13 @@ export interface SideArgvRequest {
    * to follow first (`replay`), and the file the side that decides writes
    * its own to (`write`, side a in a live pair; the lone side otherwise).
    */
-  readonly schedule?: { readonly replay?: string; readonly write?: string };
+  readonly schedule?: ScheduleFiles | undefined;
+}
+
+/** A side's files of the guest threads' order (SideArgvRequest's `schedule`). */
+export interface ScheduleFiles {
+  readonly replay?: string;
+  readonly write?: string;
 }
 
 /** The run directory's file of the threads' order a side wrote, or was given to follow. */
@@ -198,7 +204,7 @@ export function sideArgv(r: SideArgvRequest): string[] {
   // results, to name a divergence that follows one (plugin-src/args.c).
   const notes = pass.kind === "lockstep" && pass.children && plan.mode === "user" &&
     !plan.compare.includes("syscalls");
-  const threads = plan.mode === "user" && pass.kind !== "record" && pass.kind !== "locate";
+  const threads = plan.mode === "user" && pass.kind !== "locate";
   // The peer is the other side's QEMU: side a sends its threads' order to side b.
   const livePeer = (pass.kind === "lockstep" || pass.kind === "fast") && pass.children === true;
   const all = [

@@ -4,7 +4,7 @@
  * Plain functions of the sides' state; the session acts on the answers.
  */
 import type { ChildStatus } from "../core/owned_child.ts";
-import { addressesBetween, diffDumps, notedDifference } from "../verdict/dump_diff.ts";
+import { addressesBetween, diffDumps, notedDifference, whereRan } from "../verdict/dump_diff.ts";
 import {
   counterDifference,
   counterReadBefore,
@@ -418,15 +418,7 @@ export function compareOutcome(
     return x ? { ...x, ...(tid === undefined ? {} : { tid }), symbol: null } : null;
   };
   const whereOn = (x: typeof r.a, s: SideState) =>
-    x
-      ? `0x${x.pc.toString(16)}${
-        x.vcpu === undefined
-          ? ""
-          : ` (${user ? "thread" : "vCPU"} ${x.vcpu}${
-            tidOf(x, s) === undefined ? "" : `, tid ${tidOf(x, s)}`
-          }${x.vcpuInsn === undefined ? "" : `, its instruction ${x.vcpuInsn}`})`
-      }`
-      : "its end";
+    whereRan(x, user ? "thread" : "vCPU", tidOf(x, s));
   // Several vCPUs as one stream: another vCPU runs there on one side.
   const interleaving = r.a?.vcpu !== undefined && r.b?.vcpu !== undefined && r.a.vcpu !== r.b.vcpu;
   const ev = r.events;

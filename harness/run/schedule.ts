@@ -7,8 +7,9 @@
  * host's timing again. Single-threaded guests write nothing.
  */
 import { join } from "../../deps/path.ts";
-import { SCHEDULE_IN, SCHEDULE_OUT } from "../plan/command_line.ts";
+import { SCHEDULE_IN, SCHEDULE_OUT, type ScheduleFiles } from "../plan/command_line.ts";
 import type { Role } from "../core/protocol.ts";
+import type { Decision } from "../trace/format.ts";
 
 /** Bytes of one decision. */
 export const DECISION_BYTES = 16;
@@ -63,9 +64,35 @@ export function scheduleFiles(
   role: Role,
   decides: Role | undefined,
   s: Schedule | undefined,
-): { replay?: string; write?: string } {
+): ScheduleFiles {
   return {
     ...(s && s.bytes.length > 0 ? { replay: join(dir, SCHEDULE_IN) } : {}),
     ...(role === decides ? { write: join(dir, SCHEDULE_OUT) } : {}),
   };
+}
+
+/** The plugin writes in the host's byte order. */
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A schedule's decisions, as a trace keeps them. */
+export function scheduleDecisions(s: Schedule | undefined): Decision[] {
+  if (!s) return [];
+  const v = new DataView(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength);
+  const out: Decision[] = [];
+  for (let o = 0; o + DECISION_BYTES <= s.bytes.length; o += DECISION_BYTES) {
+    out.push({ pos: v.getBigUint64(o, LITTLE), thread: v.getBigUint64(o + 8, LITTLE) });
+  }
+  return out;
+}
+
+/** A trace's decisions as a schedule to follow (undefined: none). */
+export function decisionsSchedule(ds: readonly Decision[]): Schedule | undefined {
+  if (ds.length === 0) return undefined;
+  const bytes = new Uint8Array(ds.length * DECISION_BYTES);
+  const v = new DataView(bytes.buffer);
+  ds.forEach((d, i) => {
+    v.setBigUint64(i * DECISION_BYTES, d.pos, LITTLE);
+    v.setBigUint64(i * DECISION_BYTES + 8, d.thread, LITTLE);
+  });
+  return { bytes };
 }

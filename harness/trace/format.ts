@@ -1,5 +1,5 @@
 /**
- * The golden trace's file format (docs/trace-format.md), version 2: the
+ * The golden trace's file format (docs/trace-format.md), version 3: the
  * layout, its fixed-size parts and their checks. Pure: bytes in, bytes
  * out; writer.ts and reader.ts do the file work. Every integer
  * is little-endian whatever the host, and every byte of the file is
@@ -11,8 +11,10 @@
  *   header  JSON (TraceHeader): what was run, where, what is compared
  *   chunks  per chunk, its jumps then its detail records, each deflate-raw
  *   trailer deflate-raw of: u32 chunk count and a ChunkEntry each, u32
- *           checkpoint count and a u64 hash each, u32 length and the
- *           summary JSON (TraceSummary)
+ *           checkpoint count and a u64 hash each, u32 decision count and
+ *           a u64 position and a u64 thread each (the guest threads'
+ *           order; from version 3), u32 length and the summary JSON
+ *           (TraceSummary)
  *   footer  u64 trailer offset, u32 its length, u32 its raw length, u32
  *           its CRC-32, u32 CRC-32 of these 20 bytes, "QLSTREND"
  */
@@ -27,7 +29,13 @@ export const TRACE_END_MAGIC = "QLSTREND";
  * argument hash covers the arguments it takes (version 1 hashed six
  * registers, so its calls would differ from every newer recording).
  */
-export const TRACE_VERSION = 2;
+export const TRACE_VERSION = 3;
+/**
+ * The versions this code reads: 3 adds the guest threads' order to the
+ * trailer; a version 2 trace is a single-threaded recording, read as one
+ * with no decisions.
+ */
+export const READ_VERSIONS: readonly number[] = [2, 3];
 export const PREFIX_SIZE = 20;
 export const FOOTER_SIZE = 32;
 /** One ChunkEntry in the trailer. */
@@ -133,7 +141,19 @@ export interface Trailer {
   readonly chunks: readonly ChunkEntry[];
   /** Hash at each checkpoint: checkpoint k (from 1) at position k × interval. */
   readonly checkpoints: readonly bigint[];
+  /**
+   * linux-user guest threads: the recording's order, each decision a
+   * position and the thread that runs from there (plugin-src/threads.c).
+   * Empty single-threaded.
+   */
+  readonly decisions: readonly Decision[];
   readonly summary: TraceSummary;
+}
+
+/** One decision of the threads' order. */
+export interface Decision {
+  readonly pos: bigint;
+  readonly thread: bigint;
 }
 
 /** The footer: where the trailer is. */
@@ -182,7 +202,10 @@ export function encodePrefix(header: TraceHeader): Uint8Array {
 }
 
 /** Reads the fixed prefix: the header's length and CRC; throws TraceError. */
-export function decodePrefix(bytes: Uint8Array, what: string): { headerLen: number; crc: number } {
+export function decodePrefix(
+  bytes: Uint8Array,
+  what: string,
+): { version: number; headerLen: number; crc: number } {
   if (bytes.length >= 8 && !sameText(bytes.subarray(0, 8), TRACE_MAGIC)) {
     throw new TraceError(
       `${what} is not a trace: it does not start with ${TRACE_MAGIC}`,
@@ -192,15 +215,17 @@ export function decodePrefix(bytes: Uint8Array, what: string): { headerLen: numb
   if (bytes.length < PREFIX_SIZE) throw new TraceError(`${what} is not a trace: it is too short`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = v.getUint32(8, true);
-  if (version !== TRACE_VERSION) {
+  if (!READ_VERSIONS.includes(version)) {
     throw new TraceError(
-      `${what} is a trace of format version ${version}; this qemu-lockstep reads version ${TRACE_VERSION}`,
+      `${what} is a trace of format version ${version}; this qemu-lockstep reads versions ${
+        READ_VERSIONS.join(" and ")
+      }`,
       "record it again with this version, or use the qemu-lockstep that wrote it",
     );
   }
   const headerLen = v.getUint32(12, true);
   if (headerLen > MAX_JSON) throw new TraceError(`${what} is damaged: its header length is absurd`);
-  return { headerLen, crc: v.getUint32(16, true) };
+  return { version, headerLen, crc: v.getUint32(16, true) };
 }
 
 /** Checks and parses the header (prefix: the first 16 bytes). */
@@ -258,7 +283,7 @@ export function decodeFooter(bytes: Uint8Array, size: number, what: string): Foo
 export function encodeTrailer(t: Trailer): Uint8Array {
   const summary = enc.encode(JSON.stringify(t.summary));
   const size = 4 + t.chunks.length * CHUNK_ENTRY_SIZE + 4 + t.checkpoints.length * 8 + 4 +
-    summary.length;
+    t.decisions.length * 16 + 4 + summary.length;
   const out = new Uint8Array(size);
   const v = new DataView(out.buffer);
   let o = 0;
@@ -292,14 +317,22 @@ export function encodeTrailer(t: Trailer): Uint8Array {
     v.setBigUint64(o, h, true);
     o += 8;
   }
+  v.setUint32(o, t.decisions.length, true);
+  o += 4;
+  for (const d of t.decisions) {
+    v.setBigUint64(o, d.pos, true);
+    v.setBigUint64(o + 8, d.thread, true);
+    o += 16;
+  }
   v.setUint32(o, summary.length, true);
   out.set(summary, o + 4);
   return out;
 }
 
 /**
- * Parses the decompressed trailer of a trace whose data ends at
- * `dataEnd`; every chunk must lie between the header and there, in order.
+ * Parses the decompressed trailer of a trace of format `version` whose
+ * data ends at `dataEnd`; every chunk must lie between the header and
+ * there, in order.
  */
 export function decodeTrailer(
   raw: Uint8Array,
@@ -307,6 +340,7 @@ export function decodeTrailer(
   dataStart: number,
   dataEnd: number,
   what: string,
+  version: number,
 ): Trailer {
   const bad = (why: string) => new TraceError(`${what} is damaged: ${why}`);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -368,6 +402,18 @@ export function decodeTrailer(
   if (k * 8 > raw.length - o) throw bad("its index counts more checkpoints than it holds");
   const checkpoints: bigint[] = [];
   for (let i = 0; i < k; i++) checkpoints.push(u64());
+  const decisions: Decision[] = [];
+  if (version >= 3) {
+    const m = u32();
+    if (m * 16 > raw.length - o) throw bad("its index counts more decisions than it holds");
+    let last = 0n;
+    for (let i = 0; i < m; i++) {
+      const d = { pos: u64(), thread: u64() };
+      if (d.pos < last || d.thread >= 64n) throw bad(`its threads' decision ${i} is out of order`);
+      last = d.pos;
+      decisions.push(d);
+    }
+  }
   const len = u32();
   need(len);
   if (o + len !== raw.length) throw bad("its index has bytes left over");
@@ -379,7 +425,7 @@ export function decodeTrailer(
   if (last && last.index * header.chunk >= Math.max(1, summary.end.insns)) {
     throw bad("a chunk lies past the end of the recorded stream");
   }
-  return { chunks, checkpoints, summary };
+  return { chunks, checkpoints, decisions, summary };
 }
 
 function safe(x: bigint, what: string): number {

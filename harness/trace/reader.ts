@@ -8,6 +8,7 @@
 import {
   type ChunkEntry,
   crc32,
+  type Decision,
   decodeFooter,
   decodeHeader,
   decodePrefix,
@@ -92,6 +93,8 @@ export interface Trace {
   readonly summary: TraceSummary;
   /** Hash at each checkpoint: checkpoint k (from 1) at position k × interval. */
   readonly checkpoints: readonly bigint[];
+  /** The guest threads' order the recording took (empty single-threaded). */
+  readonly decisions: readonly Decision[];
   readonly chunks: readonly ChunkEntry[];
   readonly source: TraceSource;
 }
@@ -138,7 +141,7 @@ export async function openTrace(source: TraceSource, name: string): Promise<Trac
     throw new TraceError(`${what} is truncated: it has only ${source.size} bytes`);
   }
   const prefix = await source.read(0, PREFIX_SIZE);
-  const { headerLen, crc } = decodePrefix(prefix, what);
+  const { version, headerLen, crc } = decodePrefix(prefix, what);
   const dataStart = PREFIX_SIZE + headerLen;
   if (dataStart + FOOTER_SIZE > source.size) {
     throw new TraceError(`${what} is truncated: it ends inside its header`);
@@ -157,7 +160,7 @@ export async function openTrace(source: TraceSource, name: string): Promise<Trac
     throw new TraceError(`${what} is damaged: its index does not match its checksum`);
   }
   const raw = await inflate(packed, footer.trailerRaw, `${what}'s index`);
-  const t = decodeTrailer(raw, header, dataStart, footer.trailerAt, what);
+  const t = decodeTrailer(raw, header, dataStart, footer.trailerAt, what, version);
   return { name, bytes: source.size, header, ...t, source };
 }
 

@@ -10,6 +10,7 @@
 import {
   type ChunkEntry,
   crc32,
+  type Decision,
   encodeFooter,
   encodePrefix,
   encodeTrailer,
@@ -192,11 +193,12 @@ export class TraceWriter implements AsyncDisposable {
   async finish(
     header: TraceHeader,
     checkpoints: readonly bigint[],
+    decisions: readonly Decision[],
     summary: TraceSummary,
   ): Promise<number> {
     await this.header(header);
     await this.endChunk();
-    const raw = encodeTrailer({ chunks: this.#chunks, checkpoints, summary });
+    const raw = encodeTrailer({ chunks: this.#chunks, checkpoints, decisions, summary });
     const trailer = await deflate(raw);
     const trailerAt = this.#at;
     await this.#write(trailer);

@@ -326,3 +326,21 @@ export function lastSnapshotBefore(dump: SideDump, pos: number): number | undefi
 export function dumpStart(dump: SideDump): number {
   return dump.blocks[0]?.i ?? dump.good;
 }
+
+/**
+ * Where a side was, for a verdict's message: "0x401820 (thread 3, tid 7,
+ * its instruction 248)", the vCPU or guest thread (`unit`) where known;
+ * "its end" for none.
+ */
+export function whereRan(
+  x: SideAt | null | undefined,
+  unit: "thread" | "vCPU",
+  tid?: number,
+): string {
+  if (!x) return "its end";
+  const pc = `0x${x.pc.toString(16)}`;
+  if (x.vcpu === undefined) return pc;
+  return `${pc} (${unit} ${x.vcpu}${tid === undefined ? "" : `, tid ${tid}`}${
+    x.vcpuInsn === undefined ? "" : `, its instruction ${x.vcpuInsn}`
+  })`;
+}

@@ -3,7 +3,8 @@
 // test/guests/glibc/threads.c, static glibc, four worker threads, on the
 // QEMU a TCG developer builds (10.2).
 import { QEMU_10_2_DIR } from "../../cli/setup_qemus.ts";
-import { GUESTS, runCli } from "./_cli.ts";
+import { GUESTS, runCli, tempDir } from "./_cli.ts";
+import { readTrace } from "../../mod.ts";
 import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 
 const QEMU = `${QEMU_10_2_DIR}qemu-x86_64`;
@@ -105,6 +106,61 @@ Deno.test("the detail pass runs the threads in the fast pass's order, whatever t
     gaps.add(gap);
   }
   equal(gaps.size, 1, `gaps ${[...gaps].join(", ")}`);
+});
+
+Deno.test("a threaded guest's trace keeps its threads' order: it matches itself every run, and the variant is found where the live pair finds it", async () => {
+  await using dir = await tempDir();
+  const trace = `${dir.path}/sleep.trace`;
+  const rec = await runCli(
+    [
+      "record",
+      "--json",
+      "--compare",
+      "pc",
+      "--qemu",
+      QEMU,
+      "-o",
+      trace,
+      "x86_64",
+      THREADS,
+      "--",
+      "sleep",
+    ],
+    { timeoutMs: 180_000 },
+  );
+  equal(rec.code, 0, rec.stderr);
+  const recorded = await readTrace(trace);
+  ok(recorded.decisions.length > 100, `${recorded.decisions.length} decisions`);
+  // The live side follows the recorded order: the same stream every run
+  // (without it, "sleep" ran in another order and differed).
+  for (let i = 0; i < 5; i++) {
+    const r = await runCli(
+      ["--json", "--qemu", QEMU, "x86_64", THREADS, "--against", trace, "--", "sleep"],
+      { timeoutMs: 180_000 },
+    );
+    equal(r.code, 0, `run ${i}: ${r.json?.message ?? r.stderr}`);
+    equal(r.json.sides.b.output, recorded.summary.output.text);
+  }
+  const variant = ["--image-b", `${GUESTS}x86_64-threads-variant`, "--", "sleep"];
+  const t = await runCli(
+    ["--json", "--qemu", QEMU, "x86_64", THREADS, "--against", trace, ...variant],
+    { timeoutMs: 180_000 },
+  );
+  const pair = await runCli(
+    ["--json", "--compare", "pc", "--qemu", QEMU, "x86_64", THREADS, ...variant],
+    { timeoutMs: 180_000 },
+  );
+  equal(t.code, 1, t.json?.message ?? t.stderr);
+  equal(pair.code, 1, pair.json?.message ?? pair.stderr);
+  // Where in the one stream depends on the order each run took; the
+  // thread, its own instruction and the addresses do not.
+  for (const role of ["a", "b"] as const) {
+    const [x, y] = [t.json.divergence[role], pair.json.divergence[role]];
+    equal(x.vcpu, 3, t.json.message);
+    equal(x.vcpuInsn, y.vcpuInsn, `${t.json.message} / ${pair.json.message}`);
+    equal(x.pc, y.pc);
+  }
+  match(t.json.message, /side b at 0x[0-9a-f]+ \(thread 3, tid \d+, its instruction \d+\)/);
 });
 
 Deno.test("a fork while threads live ends the run inconclusive, naming why, with nothing left behind", async () => {

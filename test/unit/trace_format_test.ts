@@ -77,6 +77,37 @@ Deno.test("jumps round trip through the encoding: loops, alternating runs, new a
   equal(bytes.length < jumps.length, true);
 });
 
+/** A guest threads' order: thread 1 from 10, thread 0 from 25, on at a quantum point (70). */
+const order = [
+  { pos: 10n, thread: 1n },
+  { pos: 25n, thread: 0n },
+  { pos: 70n, thread: 0n },
+];
+
+Deno.test("a version 2 trace (before the threads' order) reads as one with no decisions", async () => {
+  const t = await openTrace(await traceFile(`${TESTDATA}hello-7.2.trace`), "hello-7.2.trace");
+  equal(t.header.format, 2);
+  deepEqual(t.decisions, []);
+});
+
+Deno.test("a trace whose threads' order goes back is a TraceError", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lockstep-test-" });
+  try {
+    const path = `${dir}/t.trace`;
+    {
+      await using w = await TraceWriter.create(path);
+      await w.finish(header, [1n, 2n, 3n], [order[1]!, order[0]!], summary(3500));
+    }
+    await rejects(
+      async () => await openTrace(await traceFile(path), path),
+      TraceError,
+      "its threads' decision 1 is out of order",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a trace is written under a temporary name, read back whole, and chunks decode alone", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lockstep-test-" });
   try {
@@ -95,13 +126,14 @@ Deno.test("a trace is written under a temporary name, read back whole, and chunk
       }
       // Nothing at `path` until the trace is whole.
       await rejects(() => Deno.stat(path), Deno.errors.NotFound);
-      await w.finish(header, [1n, 2n, 3n], summary(3500));
+      await w.finish(header, [1n, 2n, 3n], order, summary(3500));
     }
     deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["t.trace"]);
     const t = await openTrace(await traceFile(path), path);
     deepEqual(t.header, header);
     deepEqual(t.summary, summary(3500));
     deepEqual(t.checkpoints, [1n, 2n, 3n]);
+    deepEqual(t.decisions, order);
     equal(t.chunks.length, 2);
     const raw = await readChunk(t, t.chunks[1]!);
     deepEqual([...decodeJumps(raw.start, raw.jumpBytes, raw.jumps, "t")], chunks[1]!.jumps);
@@ -157,13 +189,13 @@ Deno.test("a file that is not a whole trace is a TraceError that says what is wr
   );
   await t.step("a newer format", () => {
     const b = real.slice();
-    b[8] = 3;
-    return fails(b, /format version 3; this qemu-lockstep reads version 2/);
+    b[8] = 4;
+    return fails(b, /format version 4; this qemu-lockstep reads versions 2 and 3/);
   });
   await t.step("an older format (system calls hashed otherwise)", () => {
     const b = real.slice();
     b[8] = 1;
-    return fails(b, /format version 1; this qemu-lockstep reads version 2/);
+    return fails(b, /format version 1; this qemu-lockstep reads versions 2 and 3/);
   });
   await t.step("a damaged header", () => {
     const b = real.slice();
