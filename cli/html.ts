@@ -206,6 +206,7 @@ function narrowSection(n: NarrowReport): string {
     }</p>${n.regs?.length ? regTable(n.regs, "narrow-regs") : ""}</section>`;
   }
   const agree = (n.regs ?? []).length === 0;
+  const vcpus = n.a?.vcpu !== undefined || n.b?.vcpu !== undefined;
   const step = (role: "a" | "b") => {
     const s = n[role];
     const o = n[role === "a" ? "b" : "a"];
@@ -214,6 +215,8 @@ function narrowSection(n: NarrowReport): string {
         td("mono", s.symbol ? `<${s.symbol}>` : "")
       }${td("bytes", spaced(s.bytes), o?.bytes !== s.bytes)}${
         td("dis", s.disas || "(no disassembly)", o?.disas !== s.disas)
+      }${
+        vcpus ? td("mono", s.vcpu === undefined ? "?" : `${s.vcpu}`, o?.vcpu !== s.vcpu) : ""
       }</tr>`
       : "";
   };
@@ -222,7 +225,7 @@ function narrowSection(n: NarrowReport): string {
       ? `The registers agree before instruction <b>#${num(n.insn!)}</b>; what it did differs.`
       : `The registers first differ after instruction <b>#${num(n.insn!)}</b>.`
   }</p><table class="at"><tr><th></th><th>address</th><th>symbol</th><th>bytes</th>` +
-    `<th>disassembly</th></tr>${step("a")}${step("b")}</table>${
+    `<th>disassembly</th>${vcpus ? "<th>vCPU</th>" : ""}</tr>${step("a")}${step("b")}</table>${
       agree ? "" : `<h3>Registers right after it</h3>${regTable(n.regs!, "narrow-regs")}`
     }<p class="muted">Stepped instructions ${num(n.from!)}–${num(n.to!)}; the re-runs took ${
       n.seconds!.toFixed(2)

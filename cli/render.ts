@@ -115,6 +115,7 @@ function narrowLines(n: NarrowReport): string[] {
           `    side ${role}: ${hex(st.pc)} <${st.symbol ?? "?"}>`,
           spacedBytes(st.bytes),
           st.disas || "(no disassembly)",
+          ...(st.vcpu === undefined ? [] : [`vCPU ${st.vcpu}`]),
         ]]
         : [];
     })),

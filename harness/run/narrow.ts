@@ -284,7 +284,13 @@ function judge(
     );
   };
   const view = (s: Step | undefined): StepView | undefined =>
-    s && { pc: s.pc, bytes: s.bytes, disas: s.disas, symbol: null };
+    s && {
+      pc: s.pc,
+      bytes: s.bytes,
+      disas: s.disas,
+      symbol: null,
+      ...(s.cpu === undefined ? {} : { vcpu: s.cpu }),
+    };
   const regsAtTo = diff(to);
   const named = (insn: number, regs: RegDiff[]): NarrowOutcome => ({
     report: {

@@ -290,6 +290,8 @@ export interface StepView {
   /** QEMU's disassembly, else objdump's ("" where neither gave one). */
   readonly disas: string;
   readonly symbol: string | null;
+  /** The vCPU (linux-user: the guest thread) that ran it, where several run as one stream. */
+  readonly vcpu?: number;
 }
 
 /**

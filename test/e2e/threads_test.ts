@@ -65,6 +65,34 @@ Deno.test("a difference planted in the third worker thread is found in that thre
   }
 });
 
+Deno.test("narrowing steps a threaded guest in the recorded order and names the thread of the instruction", async () => {
+  const args = [
+    "--compare",
+    "pc,regs",
+    "--timeout",
+    "120",
+    "--qemu",
+    QEMU,
+    "x86_64",
+    THREADS,
+    "--image-b",
+    `${GUESTS}x86_64-threads-variant`,
+    "--",
+    "mutex",
+  ];
+  const r = await runCli(["--json", ...args], { timeoutMs: 180_000 });
+  equal(r.code, 1, r.json?.message ?? r.stderr);
+  const n = r.json.divergence.narrow;
+  equal(n.status, "done", JSON.stringify(n));
+  // The load of the planted value (its data is all that differs).
+  deepEqual(n.regs.map((x: { name: string }) => x.name), ["rax"]);
+  equal(n.regs[0].b, "0x3e8");
+  equal(n.a.vcpu, 3);
+  equal(n.b.vcpu, 3);
+  const text = await runCli(args, { timeoutMs: 180_000 });
+  match(text.stderr, /narrowed: the registers first differ after instruction #[\d,]+\n.*vCPU 3/);
+});
+
 Deno.test("the detail pass runs the threads in the fast pass's order, whatever the host's timing", async () => {
   // "sleep": which thread runs after a short sleep depends on the host, so
   // where worker 2's other path lies in the one stream differs run to run.
