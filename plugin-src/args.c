@@ -135,12 +135,12 @@ static const ArgSpec args[] = {
     { LS_ARG_QUANTUM, ARG_U64, &options.quantum, 1 },
     /*
      * The threads' order: decisions to follow first (schedin=, a file of
-     * position and thread pairs), where to write the ones this side makes
-     * itself (schedout=), and whether the peer is a live QEMU that shares
-     * them (schedpeer=on: side a sends its own, side b follows them).
+     * position and thread pairs, read at start-up), and whether the peer
+     * is a live QEMU that shares them (schedpeer=on: side a sends its own,
+     * side b follows them). Every side reports the decisions it makes
+     * itself to the orchestrator ("sched").
      */
     { LS_ARG_SCHEDIN, ARG_STRING, &options.schedin },
-    { LS_ARG_SCHEDOUT, ARG_STRING, &options.schedout },
     { LS_ARG_SCHEDPEER, ARG_BOOL, &options.schedpeer },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(args) == LS_N_ARGS);

@@ -184,7 +184,6 @@ typedef struct {
     bool threads;           /* linux-user: threads one at a time (threads.c) */
     uint64_t quantum;       /* threads=on: instructions before another runs */
     const char *schedin;    /* threads=on: decisions to follow first */
-    const char *schedout;   /* threads=on: where this side's own go */
     bool schedpeer;         /* threads=on: side a's decisions go to side b */
 } Options;
 extern Options options;
@@ -538,6 +537,7 @@ void report_reopen(int fd);
 void report_handler(int64_t sig, bool known, uint64_t pc);
 void report_thread(unsigned n, int64_t tid);
 void report_unfollowed(const char *why);
+void report_sched(uint64_t pos, unsigned next);
 
 /* process.c */
 void process_install(const qemu_info_t *info, int argc, char **argv);

@@ -36,6 +36,7 @@
     X(HANDLER, "handler") \
     X(THREAD, "thread") \
     X(UNFOLLOWED, "unfollowed") \
+    X(SCHED, "sched") \
     X(ERROR, "error")
 
 /* Commands the harness writes to the plugin: one text line, words split by
@@ -92,7 +93,6 @@
     X(THREADS, "threads") \
     X(QUANTUM, "quantum") \
     X(SCHEDIN, "schedin") \
-    X(SCHEDOUT, "schedout") \
     X(SCHEDPEER, "schedpeer")
 
 /*

@@ -186,6 +186,18 @@ void report_unfollowed(const char *why)
     end_flush();
 }
 
+/*
+ * threads=on: a decision this side made, thread `next` runs from `pos`.
+ * Not flushed: the next message that is (an end, "apart", a dump) takes
+ * it along, and one a run cut short never sends is not replayed.
+ */
+void report_sched(uint64_t pos, unsigned next)
+{
+    begin(LS_MSG_SCHED);
+    fprintf(ctl, ",\"pos\":%" PRIu64 ",\"n\":%u", pos, next);
+    end_line("}\n");
+}
+
 void report_handler(int64_t sig, bool known, uint64_t pc)
 {
     begin(LS_MSG_HANDLER);

@@ -119,10 +119,6 @@ static bool follows(void)
            (th.rec && th.rec_head < th.rec->len);
 }
 
-/* schedout=: where this side writes the decisions it makes, by whom. */
-static int sched_fd = -1;
-static pid_t sched_pid;
-
 /* Decisions are pairs (position, thread), u64 in host byte order. */
 #define DECISION_SIZE 16
 
@@ -181,22 +177,9 @@ bool threads_install(const qemu_info_t *info)
     if (options.proc) {
         return true;    /* a program a process executed: not the first's order */
     }
-    if (options.schedin && !load_schedule(options.schedin)) {
-        return false;
-    }
-    if (options.schedout) {
-        /* A new file in the run's own directory, never one that is there. */
-        sched_fd = open(options.schedout,
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
-        if (sched_fd < 0) {
-            fprintf(stderr, "lockstep: cannot create %s: %s\n",
-                    options.schedout, strerror(errno));
-            return false;
-        }
-        sched_pid = getpid();
-    }
-    return true;
+    /* Read before the guest runs: its descriptor is closed again, and
+     * the guest's own are numbered as on a side that reads none. */
+    return !options.schedin || load_schedule(options.schedin);
 }
 
 /* In a forked child: the first process's order is not its own. */
@@ -204,10 +187,6 @@ void threads_forget(void)
 {
     if (th.rec) {
         th.rec_head = th.rec->len;
-    }
-    if (sched_fd >= 0) {
-        close(sched_fd);
-        sched_fd = -1;
     }
 }
 
@@ -264,20 +243,18 @@ static bool sleeping(int k)
     return p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D');
 }
 
-/* A decision this side made: to side b (side a), and to schedout=. */
+/*
+ * A decision this side made: to side b (side a), and to the orchestrator,
+ * which keeps the first process's for the runs after (a file of the
+ * plugin's own would take a descriptor number the guest's next file gets
+ * on the other side).
+ */
 static void record(uint64_t pos, int next)
 {
     if (options.role == 'a' && options.schedpeer) {
         send_peer(MSG_SCHED, pos, (uint64_t)next);
     }
-    if (sched_fd >= 0 && getpid() == sched_pid) {
-        uint64_t pair[2] = { pos, (uint64_t)next };
-
-        if (write(sched_fd, pair, sizeof(pair)) != sizeof(pair)) {
-            close(sched_fd);    /* the harness finds it short: replays less */
-            sched_fd = -1;
-        }
-    }
+    report_sched(pos, (unsigned)next);
 }
 
 void threads_peer_record(uint64_t pos, uint64_t next)

@@ -27,6 +27,7 @@ export const MESSAGES = {
   HANDLER: "handler",
   THREAD: "thread",
   UNFOLLOWED: "unfollowed",
+  SCHED: "sched",
   ERROR: "error",
 } as const;
 
@@ -184,6 +185,8 @@ export type PluginMessage =
   | { t: "thread"; n: number; tid: number }
   /** threads=on: the threads run free from here on (the comparison cannot follow them), and why. */
   | { t: "unfollowed"; why: string }
+  /** threads=on: a decision of the side's own: thread `n` runs from position `pos`. */
+  | { t: "sched"; pos: number; n: number }
   | { t: "regs"; regs: RegInfo[] }
   | { t: "step"; step: Step }
   | ({ t: "progress" | "peer-lost" | "narrowed" } & Counts)

@@ -21,7 +21,7 @@ import { type PeerPart, TracePeer } from "./trace_peer.ts";
 import type { SideResult } from "../verdict/verdict.ts";
 import { join } from "../../deps/path.ts";
 import type { ScheduleFiles } from "../plan/command_line.ts";
-import { decisionsSchedule, placeSchedule, scheduleFiles } from "../run/schedule.ts";
+import { placeSchedule, scheduleFiles } from "../run/schedule.ts";
 
 /** The live side's plugin, and the environment shim it preloads (linux-user). */
 export interface LivePlugins {
@@ -60,11 +60,10 @@ export async function runLive(
   await using owned = new AsyncDisposableStack();
   let peer: TracePeer | undefined;
   let stream: RecordStream | undefined;
-  const order = decisionsSchedule(trace.decisions);
   await using pair = await SidePair.open({
     plan,
     roles: ["b"],
-    args: (_side, dir) => args(dir, scheduleFiles(dir, "b", undefined, order)),
+    args: (_side, dir) => args(dir, scheduleFiles(dir, trace.decisions)),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
     label: `${kind} `,
@@ -72,7 +71,7 @@ export async function runLive(
     prepare: async (dir) => {
       if (part) peer = owned.use(new TracePeer(join(dir, PEER_SOCKET), part));
       if (opts.record) stream = owned.use(new RecordStream(join(dir, REC_SOCKET), opts.record));
-      await placeSchedule(dir, order);
+      await placeSchedule(dir, trace.decisions);
     },
     chooseRegs: traceRegisters(trace),
   });

@@ -6,7 +6,6 @@
  * file as it comes. The trace is in its place only when the run ended as
  * it should (the guest's end, or --max-insns) and everything was written.
  */
-import { readSchedule, scheduleDecisions, scheduleFiles } from "../run/schedule.ts";
 import { createHash } from "node:crypto";
 import { buildPlugin } from "../qemu/plugin_build.ts";
 import { sideArgv } from "../plan/command_line.ts";
@@ -154,8 +153,6 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
         runDir: dir,
         plugin: { path: plugin.path, shim },
         pass: { kind: "record", rec },
-        // It decides the guest threads' order; the trace keeps it.
-        schedule: scheduleFiles(dir, s.role, s.role, undefined),
       }),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
@@ -245,7 +242,8 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   };
   header ??= makeHeader(pair.sides.a.argv, pair.regChoice?.names ?? []);
   const chunks = writer.chunks;
-  const decisions = scheduleDecisions(await readSchedule(pair.dir, undefined));
+  // It decided the guest threads' order alone: the trace keeps it.
+  const decisions = pair.sides.a.schedule ?? [];
   const size = await writer.finish(header, peer!.checkpoints, decisions, summary);
   return {
     status: "recorded",

@@ -136,8 +136,7 @@ export interface SideArgvRequest {
   readonly qemuLog?: QemuLog;
   /**
    * linux-user guest threads (plugin-src/threads.c): a file of decisions
-   * to follow first (`replay`), and the file the side that decides writes
-   * its own to (`write`, side a in a live pair; the lone side otherwise).
+   * to follow first (`replay`).
    */
   readonly schedule?: ScheduleFiles | undefined;
 }
@@ -145,11 +144,9 @@ export interface SideArgvRequest {
 /** A side's files of the guest threads' order (SideArgvRequest's `schedule`). */
 export interface ScheduleFiles {
   readonly replay?: string;
-  readonly write?: string;
 }
 
-/** The run directory's file of the threads' order a side wrote, or was given to follow. */
-export const SCHEDULE_OUT = "schedule";
+/** The run directory's file of the threads' order the sides are given to follow. */
 export const SCHEDULE_IN = "schedule-in";
 
 /** What QEMU logs (`-d ITEMS -dfilter FROM..TO`) and of which blocks. */
@@ -216,7 +213,6 @@ export function sideArgv(r: SideArgvRequest): string[] {
     ...(threads ? [`${PLUGIN_ARGS.THREADS}=on`] : []),
     ...(threads && livePeer ? [`${PLUGIN_ARGS.SCHEDPEER}=on`] : []),
     ...(threads && r.schedule?.replay ? [`${PLUGIN_ARGS.SCHEDIN}=${r.schedule.replay}`] : []),
-    ...(threads && r.schedule?.write ? [`${PLUGIN_ARGS.SCHEDOUT}=${r.schedule.write}`] : []),
     ...(children ? [`${PLUGIN_ARGS.CHILDREN}=on`] : []),
     ...(notes ? [`${PLUGIN_ARGS.SYSNOTE}=on`] : []),
   ];

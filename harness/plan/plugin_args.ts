@@ -42,7 +42,6 @@ export const PLUGIN_ARGS = {
   THREADS: "threads",
   QUANTUM: "quantum",
   SCHEDIN: "schedin",
-  SCHEDOUT: "schedout",
   SCHEDPEER: "schedpeer",
 } as const;
 

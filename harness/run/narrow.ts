@@ -160,7 +160,7 @@ export async function narrow(req: NarrowRequest): Promise<NarrowOutcome> {
         runDir: dir,
         plugin: { path: req.plugins[side.role], shim: req.plugins.shim },
         pass: { kind: "narrow", from: from + o, to: to + o },
-        schedule: scheduleFiles(dir, side.role, undefined, req.schedule),
+        schedule: scheduleFiles(dir, req.schedule),
       });
     },
     onEvent: req.onEvent,

@@ -21,13 +21,7 @@ import { nameDivergence, nameExcursions } from "../guest/symbols.ts";
 import { withDisassembly } from "../guest/disasm.ts";
 import { TimelineRecorder } from "../verdict/timeline.ts";
 import { RunWatch } from "./run_watch.ts";
-import {
-  decisions,
-  placeSchedule,
-  readSchedule,
-  type Schedule,
-  scheduleFiles,
-} from "./schedule.ts";
+import { placeSchedule, runSchedule, type Schedule, scheduleFiles } from "./schedule.ts";
 import { processesNotCompared, processViews } from "./process_tree.ts";
 import { ChildPairs, type NamedProcess } from "./child_pairs.ts";
 import type {
@@ -120,7 +114,7 @@ async function runPass(
         plugin: { path: plugins[side.role], shim: plugins.shim },
         // Forked children pair up with the other side's (linux-user).
         pass: { kind: kind === "fast" ? "fast" : "lockstep", children: true },
-        schedule: scheduleFiles(dir, side.role, "a", replay),
+        schedule: scheduleFiles(dir, replay),
       }),
     keepTemp: opts.keepTemp,
     onEvent: opts.onEvent,
@@ -145,7 +139,8 @@ async function runPass(
     dir: pair.dir,
     seconds: (performance.now() - started) / 1000,
     processes: processViews(pair.processes, [plan.guestName, ...plan.guestArgs], true),
-    schedule: await readSchedule(pair.dir, replay),
+    // Side a decides: the order both sides took.
+    schedule: runSchedule(replay, pair.sides.a.schedule),
   };
 }
 
@@ -224,8 +219,8 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
     }
   }
   const order = fastRun?.schedule;
-  if (order && pass === undefined) {
-    event(`detail pass: following the fast pass's threads' order (${decisions(order)} decisions)`);
+  if (order?.length && pass === undefined) {
+    event(`detail pass: following the fast pass's threads' order (${order.length} decisions)`);
   }
   pass ??= await runPass(plan, "detail", plugins, opts, started, timeline, order);
   // The detail pass stopped at the environment's difference before where

@@ -7,6 +7,7 @@
  * against a trace (or recording one) starts one side only (`roles`): the
  * same owner, with the harness in the other side's place.
  */
+import type { Decision } from "../trace/format.ts";
 import { type ChildStatus, OwnedChild } from "../core/owned_child.ts";
 import { type ControlMessage, ControlServer } from "./control_socket.ts";
 import { placeGuests } from "../plan/command_line.ts";
@@ -74,6 +75,8 @@ export interface PairSide {
   handlers?: { readonly sig: number; readonly pc: bigint | null }[];
   /** Guest threads (linux-user, threads=on): thread id by number (creation order). */
   threads?: Map<number, number>;
+  /** The decisions of the guest threads' order it made itself (threads=on; first process). */
+  schedule?: Decision[];
   /** Why its threads run free from some point on (threads=on): the comparison cannot follow. */
   unfollowed?: string;
   /** Children its process forked, as far as their hellos came. */
@@ -322,6 +325,12 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     const next = await this.#ctl.next(this.#waker.next());
     if (!next) return undefined;
     const [id, msg] = next;
+    if (msg.t === "sched") {
+      // The first process's order (a forked child's threads decide anew).
+      const side = this.#processOf.get(id) ? undefined : this.sides[this.#roleOf.get(id) as R];
+      if (side) (side.schedule ??= []).push({ pos: BigInt(msg.pos), thread: BigInt(msg.n) });
+      return undefined;
+    }
     if (msg.t === "handler" || msg.t === "thread" || msg.t === "unfollowed") {
       const side = this.#processOf.get(id)?.side ?? this.sides[this.#roleOf.get(id) as R];
       if (side && msg.t === "handler") {
