@@ -337,12 +337,16 @@ static void __attribute__((noinline)) fast_every_call(const TbInfo *tb)
  * for its turn (threads.c), and the other vCPUs' inline adds are folded
  * (vcpus.c). Apart, so that the one-vCPU case saves no register.
  */
-static void __attribute__((noinline)) fast_every_many(const TbInfo *tb)
+static void __attribute__((noinline))
+fast_every_many(unsigned int vcpu_index, const TbInfo *tb)
 {
     if (threads.many && (!threads_counted() || !threads_block(tb, position()))) {
         return;
     }
     vcpus_fold();
+    if (vcpus_hashed() && vcpus_turn(vcpu_index, tb)) {
+        vcpu0->sum += vcpu_term(vcpus.turn);    /* see vcpus_hashed() */
+    }
     if (vcpu0->countdown <= threshold(tb)) {
         fast_every_call(tb);
         return;
@@ -355,7 +359,7 @@ static void fast_every(unsigned int vcpu_index, void *udata)
     const TbInfo *tb = udata;
 
     if (G_UNLIKELY(vcpus.n > 1)) {
-        fast_every_many(tb);
+        fast_every_many(vcpu_index, tb);
         return;
     }
     if (G_UNLIKELY(vcpu0->countdown <= threshold(tb))) {

@@ -369,6 +369,10 @@ typedef struct {
     uint64_t insns[VCPUS_SLOTS];    /* up to `since`, by vCPU */
     uint64_t since;                 /* stream.icount at the last switch */
     bool frozen;                    /* threads run free: fold no more */
+    /* The fast pass and recording: the vCPU taking its turn, and the end
+     * of the last block (vcpus_turn()). */
+    unsigned turn;
+    uint64_t prev_end;
 } Vcpus;
 extern Vcpus vcpus;
 
@@ -379,7 +383,20 @@ void vcpus_fold_slow(void);
 void vcpus_store(CompatCounter *c, uint64_t value);
 void vcpus_discard(unsigned int vcpu);
 void vcpus_block(unsigned int vcpu_index);
+bool vcpus_turn(unsigned int vcpu_index, const TbInfo *tb);
 void vcpus_counts_at(uint64_t pos, uint64_t *out);
+
+/*
+ * Which vCPU takes a turn is part of the stream where the plugin reads it
+ * (vcpuid=apic or index): a switch to another adds a term to the stream's
+ * hash (every pass, and a recording) at the block it starts with, so two
+ * sides whose vCPUs take turns at other points part there.
+ */
+static inline bool vcpus_hashed(void)
+{
+    return vcpus.n > 1 &&
+           (vcpus.source == VCPU_ID_APIC || vcpus.source == VCPU_ID_INDEX);
+}
 
 /* Before C reads an inline counter: see vcpus.c. */
 static inline void vcpus_fold(void)

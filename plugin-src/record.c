@@ -471,12 +471,15 @@ static void __attribute__((noinline)) exec_record_slow(const TbInfo *tb)
  * no register and touches no stack.
  */
 /*
- * exec_record_slow() with guest threads (threads.c): the block before is
- * retired by the thread that ran it, then this one may wait for its turn
- * while others run. A block another thread reached is a jump of the one
- * stream, at the same position wherever the same order is followed.
+ * exec_record_slow() with several vCPUs or guest threads. With threads
+ * (threads.c) the block before is retired by the thread that ran it, then
+ * this one may wait for its turn while others run. A block another thread
+ * or vCPU reached is a jump of the one stream, at the same position
+ * wherever the same order is followed; a vCPU's turn is a term of the
+ * hash, as in the fast pass (vcpus_hashed()).
  */
-static void __attribute__((noinline)) exec_record_threads(const TbInfo *tb)
+static void __attribute__((noinline))
+exec_record_many(unsigned int vcpu_index, const TbInfo *tb)
 {
     const TbInfo *p = stream.pending;
     uint64_t before;
@@ -491,16 +494,21 @@ static void __attribute__((noinline)) exec_record_threads(const TbInfo *tb)
     retire_before(tb);
     stream.pending = NULL;
     before = stream.icount;
-    if (!threads_block(tb, stream.icount)) {
-        return;
-    }
-    vcpus_fold();
-    if (stream.pending) {
-        /* The last block of the thread that ran meanwhile. */
-        if (stream.icount + stream.pending->n >= comparison.limit) {
-            record_flush();
+    if (threads.many) {
+        if (!threads_block(tb, stream.icount)) {
+            return;
         }
-        retire_before(tb);
+        vcpus_fold();
+        if (stream.pending) {
+            /* The last block of the thread that ran meanwhile. */
+            if (stream.icount + stream.pending->n >= comparison.limit) {
+                record_flush();
+            }
+            retire_before(tb);
+        }
+    }
+    if (vcpus_hashed() && vcpus_turn(vcpu_index, tb)) {
+        stream.hash = stream.hash * stream_mul() + vcpu_term(vcpus.turn);
     }
     make_pending(tb);
     if (stream.icount != before || !p || is_jump(tb, p)) {
@@ -513,11 +521,10 @@ void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
     const TbInfo *tb = udata;
     const TbInfo *p = stream.pending;
 
-    if (G_UNLIKELY(threads.many)) {
-        exec_record_threads(tb);
+    if (G_UNLIKELY(vcpus.n > 1)) {
+        exec_record_many(vcpu_index, tb);
         return;
     }
-    vcpus_fold();
     if (G_UNLIKELY(!ran_whole(p) || stream.icount + p->n >= stream.next_mark)) {
         exec_record_slow(tb);
         return;

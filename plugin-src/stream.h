@@ -40,6 +40,12 @@ static inline uint64_t stream_mul(void)
     return options.fast ? 1 : HASH_MUL;
 }
 
+/* The term a switch to vCPU v adds to the stream's hash (vcpus_hashed()). */
+static inline uint64_t vcpu_term(unsigned v)
+{
+    return mix(0x76637075ull << 32 | v);
+}
+
 /* The hash a checkpoint, end or limit carries: instructions and events. */
 static inline uint64_t combine(uint64_t pc_hash, uint64_t ev_hash)
 {

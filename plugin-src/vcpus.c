@@ -214,7 +214,33 @@ void vcpus_block(unsigned int vcpu_index)
         vcpus.insns[stream.vcpu] += stream.icount - vcpus.since;
         vcpus.since = stream.icount;
         stream.vcpu = now;
+        if (vcpus_hashed()) {
+            stream.hash = stream.hash * stream_mul() + vcpu_term(now);
+        }
     }
+}
+
+/*
+ * The fast pass and recording, at tb's start: whether another vCPU than
+ * the last block's runs it (vcpus.turn then says which). Read only at a
+ * block not reached by falling through from the last one: a vCPU's turn
+ * starting exactly where the other's stopped is taken as none.
+ */
+bool vcpus_turn(unsigned int vcpu_index, const TbInfo *tb)
+{
+    bool fell = tb->pc == vcpus.prev_end;
+    unsigned now;
+
+    vcpus.prev_end = tb->end;
+    if (fell) {
+        return false;
+    }
+    now = running(vcpu_index);
+    if (now == vcpus.turn) {
+        return false;
+    }
+    vcpus.turn = now;
+    return true;
 }
 
 /*

@@ -205,9 +205,10 @@ function jumpDivergence(
   // Where it ran on straight: the instruction after the one both ran.
   else if (prev) tracePc = prev.pc + BigInt(prev.bytes.length / 2);
   const traceEnded = p >= trace.summary.end.insns;
-  // The trace ran the same thread there, as far as it ran in the same
-  // order: unless the order changes thread right there.
-  const thread = liveAt?.vcpu !== undefined &&
+  // linux-user: the trace ran the same thread there, as it ran in the
+  // same order (threads change only at its decisions): unless one is right
+  // there. (A trace keeps no vCPU of system mode's turns.)
+  const thread = plan.mode === "user" && liveAt?.vcpu !== undefined &&
       !trace.decisions.some((d) => Math.abs(Number(d.pos) - p) <= 1)
     ? {
       vcpu: liveAt.vcpu,
@@ -328,8 +329,15 @@ async function detailDivergence(
   const p = diff.pos;
   const sameImage = plan.a.image === plan.b.image;
   const b = view?.at(p) ?? null;
-  // The trace ran what the live side ran up to here (its host's tids are its own).
-  const a = b && (({ tid: _tid, ...rest }) => ({ ...rest, bytes: sameImage ? b.bytes : "" }))(b);
+  // The trace ran what the live side ran up to here (its host's tids are
+  // its own; in system mode it keeps no vCPU).
+  const a = b &&
+    (({ tid: _tid, vcpu: _vcpu, vcpuInsn: _own, ...rest }) => ({
+      ...rest,
+      ...(plan.mode === "user" && b.vcpu !== undefined ? { vcpu: b.vcpu } : {}),
+      ...(plan.mode === "user" && b.vcpuInsn !== undefined ? { vcpuInsn: b.vcpuInsn } : {}),
+      bytes: sameImage ? b.bytes : "",
+    }))(b);
   const history = {
     a: (view?.history(p) ?? []).map((blk) => ({
       ...blk,

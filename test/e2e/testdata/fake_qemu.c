@@ -13,9 +13,12 @@
  * the plugin's atexit callback and exits with --status, as QEMU does.
  *
  *   fake_qemu [--seed N] [--blocks N] [--status N] [--refuse] [--system]
- *             [--regs FILE] -- PLUGIN_ARGS...
+ *             [--regs FILE] [--vcpus N --turn K] -- PLUGIN_ARGS...
  *
  * --refuse: start the vCPU, run no block, end (QEMU refusing the image).
+ * --vcpus N --turn K: N vCPUs (at most 4) take turns of K blocks, round
+ * robin, through the same walk; each inline operation adds to the running
+ * vCPU's entry, each callback is told its index.
  * --regs FILE: the registers to describe, one "name<TAB>feature<TAB>size"
  * a line (what a real QEMU described); default 16 of 8 bytes.
  *
@@ -56,7 +59,11 @@ typedef struct {
     qemu_plugin_vcpu_udata_cb_t cb;
     qemu_plugin_vcpu_mem_cb_t mem_cb;
     void *udata;
-    uint64_t *ptr;          /* OP_ADD, OP_STORE, OP_COND: the counter */
+    uint64_t *ptr;          /* OP_ADD, OP_STORE, OP_COND: the counter... */
+#if QEMU_PLUGIN_VERSION >= 2
+    struct qemu_plugin_scoreboard *score;  /* ...or the running vCPU's */
+    size_t offset;
+#endif
     int cond;               /* OP_COND */
     uint64_t imm;
 } Op;
@@ -110,6 +117,22 @@ static GArray *reg_list;
 static int *reg_sizes;
 #endif
 static uint64_t executed;
+/* The vCPUs (--vcpus), the running one, and its turns' length (--turn). */
+#define MAX_VCPUS 4
+static unsigned n_vcpus = 1, cur_vcpu;
+static long turn;
+
+/* The counter an inline operation works on, for the running vCPU. */
+static uint64_t *op_ptr(const Op *o)
+{
+#if QEMU_PLUGIN_VERSION >= 2
+    if (o->score) {
+        return (uint64_t *)(o->score->data + cur_vcpu * o->score->size +
+                            o->offset);
+    }
+#endif
+    return o->ptr;
+}
 /* The access the running memory callback reports (see qemu_plugin_mem_*). */
 static uint64_t mem_value;
 
@@ -194,21 +217,22 @@ struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t size)
                                               1);
 
     s->size = size;
-    s->data = g_malloc0(size);
+    s->data = g_malloc0(size * MAX_VCPUS);
     return s;
 }
 
 void *qemu_plugin_scoreboard_find(struct qemu_plugin_scoreboard *score,
                                   unsigned int vcpu_index)
 {
-    g_assert(vcpu_index == 0);
-    return score->data;
+    g_assert(vcpu_index < n_vcpus);
+    return score->data + vcpu_index * score->size;
 }
 
 static void set_inline(Op *o, qemu_plugin_u64 entry, uint64_t imm)
 {
     g_assert(entry.offset + sizeof(uint64_t) <= entry.score->size);
-    o->ptr = (uint64_t *)(entry.score->data + entry.offset);
+    o->score = entry.score;
+    o->offset = entry.offset;
     o->imm = imm;
 }
 
@@ -282,7 +306,7 @@ void qemu_plugin_register_vcpu_tb_exec_cond_cb(
 
 static bool cond_holds(const Op *o)
 {
-    uint64_t v = *o->ptr;
+    uint64_t v = *op_ptr(o);
 
     switch (o->cond) {
     case QEMU_PLUGIN_COND_ALWAYS: return true;
@@ -410,10 +434,10 @@ qemu_plugin_read_memory_hwaddr(uint64_t addr, GByteArray *data, size_t len)
     return QEMU_PLUGIN_HWADDR_OPERATION_INVALID_ADDRESS_SPACE;
 }
 
-/* One vCPU, started before any block runs. */
+/* The vCPUs (--vcpus), all started before any block runs. */
 int qemu_plugin_num_vcpus(void)
 {
-    return 1;
+    return n_vcpus;
 }
 
 int qemu_plugin_read_register(struct qemu_plugin_register *handle,
@@ -565,17 +589,17 @@ static void run_op(Op *o, GRand *rng)
 {
     switch (o->kind) {
     case OP_ADD:
-        *o->ptr += o->imm;
+        *op_ptr(o) += o->imm;
         break;
     case OP_STORE:
-        *o->ptr = o->imm;
+        *op_ptr(o) = o->imm;
         break;
     case OP_EXEC:
-        o->cb(0, o->udata);
+        o->cb(cur_vcpu, o->udata);
         break;
     case OP_COND:
         if (cond_holds(o)) {
-            o->cb(0, o->udata);
+            o->cb(cur_vcpu, o->udata);
         }
         break;
     case OP_MEM:
@@ -584,7 +608,7 @@ static void run_op(Op *o, GRand *rng)
                 (g_rand_boolean(rng) ? 16 : 0);
 
             mem_value = g_rand_int(rng);
-            o->mem_cb(0, info, 0x10000 + g_rand_int_range(rng, 0, 64),
+            o->mem_cb(cur_vcpu, info, 0x10000 + g_rand_int_range(rng, 0, 64),
                       o->udata);
         }
         break;
@@ -635,6 +659,12 @@ static int run_guest(int argc, char **argv)
             refuse = true;
         } else if (!strcmp(argv[i], "--system")) {
             host.system = true;
+        } else if (!strcmp(argv[i], "--vcpus") && i + 1 < argc) {
+            unsigned long v = strtoul(argv[++i], NULL, 0);
+
+            n_vcpus = CLAMP(v, 1, MAX_VCPUS);
+        } else if (!strcmp(argv[i], "--turn") && i + 1 < argc) {
+            turn = strtol(argv[++i], NULL, 0);
         } else {
             fprintf(stderr, "fake_qemu: unknown option %s\n", argv[i]);
             return 2;
@@ -653,14 +683,16 @@ static int run_guest(int argc, char **argv)
         fprintf(stderr, "fake_qemu: the plugin refused to install\n");
         return 1;
     }
-    if (host.vcpu_init) {
-        host.vcpu_init(1, 0);
+    for (unsigned v = 0; host.vcpu_init && v < n_vcpus; v++) {
+        host.vcpu_init(1, v);
     }
     for (long k = 0; !refuse && k < n_blocks; k++) {
         int r = g_rand_int_range(rng, 0, 100);
         size_t first = 0, end;
         struct qemu_plugin_tb *tb;
 
+        /* Round robin: the same walk, on the vCPU whose turn it is. */
+        cur_vcpu = turn > 0 ? (unsigned)(k / turn % n_vcpus) : 0;
         if (r < 10) {
             /* A tight loop: the same block again. */
         } else if (r < 14 && blocks[b].n > 1) {
