@@ -344,7 +344,7 @@ fast_every_many(unsigned int vcpu_index, const TbInfo *tb)
         return;
     }
     vcpus_fold();
-    if (vcpus_hashed() && vcpus_turn(vcpu_index, tb)) {
+    if (vcpus_hashed_cheap() && vcpus_turn(vcpu_index, tb)) {
         vcpu0->sum += vcpu_term(vcpus.turn);    /* see vcpus_hashed() */
     }
     if (vcpu0->countdown <= threshold(tb)) {

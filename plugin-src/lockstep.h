@@ -387,15 +387,24 @@ bool vcpus_turn(unsigned int vcpu_index, const TbInfo *tb);
 void vcpus_counts_at(uint64_t pos, uint64_t *out);
 
 /*
- * Which vCPU takes a turn is part of the stream where the plugin reads it
- * (vcpuid=apic or index): a switch to another adds a term to the stream's
- * hash (every pass, and a recording) at the block it starts with, so two
- * sides whose vCPUs take turns at other points part there.
+ * Which vCPU takes a turn is part of the stream where the plugin reads it:
+ * a switch to another adds a term to the stream's hash at the block it
+ * starts with, so two sides whose vCPUs take turns at other points part
+ * there. The detail pass reads the vCPU at every block anyway (apic or
+ * index); the fast pass and a recording, which must agree with each
+ * other, only where it costs nothing: the callback's own index (before
+ * QEMU 10.0). An APIC read there tripled the fast pass's cost on a -smp 2
+ * boot (docs/performance.md).
  */
 static inline bool vcpus_hashed(void)
 {
     return vcpus.n > 1 &&
            (vcpus.source == VCPU_ID_APIC || vcpus.source == VCPU_ID_INDEX);
+}
+
+static inline bool vcpus_hashed_cheap(void)
+{
+    return vcpus.n > 1 && vcpus.source == VCPU_ID_INDEX;
 }
 
 /* Before C reads an inline counter: see vcpus.c. */

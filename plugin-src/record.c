@@ -507,7 +507,7 @@ exec_record_many(unsigned int vcpu_index, const TbInfo *tb)
             retire_before(tb);
         }
     }
-    if (vcpus_hashed() && vcpus_turn(vcpu_index, tb)) {
+    if (vcpus_hashed_cheap() && vcpus_turn(vcpu_index, tb)) {
         stream.hash = stream.hash * stream_mul() + vcpu_term(vcpus.turn);
     }
     make_pending(tb);
