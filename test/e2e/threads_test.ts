@@ -191,6 +191,40 @@ Deno.test("a threaded guest's trace keeps its threads' order: it matches itself 
   match(t.json.message, /side b at 0x[0-9a-f]+ \(thread 3, tid \d+, its instruction \d+\)/);
 });
 
+Deno.test("aarch64: the workloads match themselves, and the planted difference is found in thread 3", async () => {
+  const qemu = `${QEMU_10_2_DIR}qemu-aarch64`;
+  const image = `${GUESTS}aarch64-threads`;
+  for (const mode of [...MODES, "sleep"]) {
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(
+        ["--json", "--timeout", "120", "--qemu", qemu, "aarch64", image, "--", mode],
+        { timeoutMs: 180_000 },
+      );
+      equal(r.code, 0, `${mode}, run ${i}: ${r.json?.message ?? r.stderr}`);
+      match(r.json.sides.a.output, new RegExp(`^${mode}: `));
+    }
+    const v = await runCli(
+      [
+        "--json",
+        "--timeout",
+        "120",
+        "--qemu",
+        qemu,
+        "aarch64",
+        image,
+        "--image-b",
+        `${GUESTS}aarch64-threads-variant`,
+        "--",
+        mode,
+      ],
+      { timeoutMs: 180_000 },
+    );
+    equal(v.code, 1, `${mode}: ${v.json?.message ?? v.stderr}`);
+    equal(v.json.divergence.a.vcpu, 3, v.json.message);
+    equal(v.json.divergence.b.vcpu, 3, v.json.message);
+  }
+});
+
 Deno.test("a fork while threads live ends the run inconclusive, naming why, with nothing left behind", async () => {
   const r = await runCli(
     ["--json", "--timeout", "120", "--qemu", QEMU, "x86_64", THREADS, "--", "fork"],
