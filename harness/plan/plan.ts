@@ -97,6 +97,8 @@ export interface FastPlan {
 /** One side of the run. */
 export interface SidePlan {
   readonly role: "a" | "b";
+  /** The run's mode, as the plan's (a side's state judges by it). */
+  readonly mode: "system" | "user";
   readonly qemu: QemuBinary;
   readonly image: string;
   /** The program to spawn (setarch in linux-user mode, else QEMU). */
@@ -449,6 +451,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
       const defaults = SYSTEM_DEFAULTS.filter((d) => !sets(all, d[0]!)).flat();
       return {
         role,
+        mode: "system",
         qemu,
         image,
         command: qemu.path,
@@ -467,6 +470,7 @@ export async function planRun(opts: LockstepOptions): Promise<RunPlan> {
     if (!sh) throw new SetupError("sh not found", "install dash (apt-get install dash)");
     return {
       role,
+      mode: "user",
       qemu,
       image,
       command: sh,

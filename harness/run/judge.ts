@@ -410,7 +410,7 @@ export function compareOutcome(
     }
   }
   // linux-user: a "vCPU" is a guest thread (numbered by creation order).
-  const user = a.pair.plan.command !== a.pair.plan.qemu.path;
+  const user = a.pair.plan.mode === "user";
   const tidOf = (x: typeof r.a, s: SideState) =>
     user && x?.vcpu !== undefined ? s.pair.threads?.get(x.vcpu) : undefined;
   const named = (x: typeof r.a, s: SideState) => {

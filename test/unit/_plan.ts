@@ -13,6 +13,7 @@ export function fakeSide(role: "a" | "b", api: number, mode: "system" | "user"):
   return mode === "user"
     ? {
       role,
+      mode: "user",
       qemu,
       image: `/guests/${role}/hello`,
       command: "/bin/sh",
@@ -21,6 +22,7 @@ export function fakeSide(role: "a" | "b", api: number, mode: "system" | "user"):
     }
     : {
       role,
+      mode: "system",
       qemu,
       image: `/guests/${role}/kernel`,
       command: qemu.path,
