@@ -10,15 +10,39 @@ import { deepEqual, equal, match, ok } from "../../deps/assert.ts";
 const QEMU = `${QEMU_10_2_DIR}qemu-x86_64`;
 const THREADS = `${GUESTS}x86_64-threads`;
 const MODES = ["mutex", "condvar", "futex", "race"] as const;
+const VARIANT = ["--image-b", `${GUESTS}x86_64-threads-variant`];
+
+/**
+ * The CLI on the threads guest in `mode` (x86_64 on QEMU 10.2 unless
+ * `target` says otherwise): `opts` before the guest, JSON unless `text`.
+ */
+function onThreads(
+  mode: string,
+  opts: readonly string[] = [],
+  target: { qemu?: string; arch?: string; image?: string; text?: boolean } = {},
+) {
+  return runCli(
+    [
+      ...(target.text ? [] : ["--json"]),
+      "--timeout",
+      "120",
+      "--qemu",
+      target.qemu ?? QEMU,
+      target.arch ?? "x86_64",
+      target.image ?? THREADS,
+      ...opts,
+      "--",
+      mode,
+    ],
+    { timeoutMs: 180_000 },
+  );
+}
 
 Deno.test("mutex, condition variables, a futex queue and a data race match themselves on QEMU 10.2, 10 runs each", async () => {
   for (const mode of MODES) {
     const verdicts = new Set<string>();
     for (let i = 0; i < 10; i++) {
-      const r = await runCli(
-        ["--json", "--timeout", "120", "--qemu", QEMU, "x86_64", THREADS, "--", mode],
-        { timeoutMs: 180_000 },
-      );
+      const r = await onThreads(mode);
       verdicts.add(`${r.json?.status}: ${r.json?.message}`);
       equal(r.code, 0, `${mode}, run ${i}: ${r.json?.message ?? r.stderr}`);
       equal(r.json.sides.a.output, r.json.sides.b.output);
@@ -37,22 +61,7 @@ Deno.test("mutex, condition variables, a futex queue and a data race match thems
 
 Deno.test("a difference planted in the third worker thread is found in that thread", async () => {
   for (const mode of MODES) {
-    const r = await runCli(
-      [
-        "--json",
-        "--timeout",
-        "120",
-        "--qemu",
-        QEMU,
-        "x86_64",
-        THREADS,
-        "--image-b",
-        `${GUESTS}x86_64-threads-variant`,
-        "--",
-        mode,
-      ],
-      { timeoutMs: 180_000 },
-    );
+    const r = await onThreads(mode, VARIANT);
     equal(r.code, 1, `${mode}: ${r.json?.message ?? r.stderr}`);
     equal(r.json.status, "diverged");
     const d = r.json.divergence;
@@ -66,21 +75,8 @@ Deno.test("a difference planted in the third worker thread is found in that thre
 });
 
 Deno.test("narrowing steps a threaded guest in the recorded order and names the thread of the instruction", async () => {
-  const args = [
-    "--compare",
-    "pc,regs",
-    "--timeout",
-    "120",
-    "--qemu",
-    QEMU,
-    "x86_64",
-    THREADS,
-    "--image-b",
-    `${GUESTS}x86_64-threads-variant`,
-    "--",
-    "mutex",
-  ];
-  const r = await runCli(["--json", ...args], { timeoutMs: 180_000 });
+  const args = ["--compare", "pc,regs", ...VARIANT];
+  const r = await onThreads("mutex", args);
   equal(r.code, 1, r.json?.message ?? r.stderr);
   const n = r.json.divergence.narrow;
   equal(n.status, "done", JSON.stringify(n));
@@ -89,7 +85,7 @@ Deno.test("narrowing steps a threaded guest in the recorded order and names the 
   equal(n.regs[0].b, "0x3e8");
   equal(n.a.vcpu, 3);
   equal(n.b.vcpu, 3);
-  const text = await runCli(args, { timeoutMs: 180_000 });
+  const text = await onThreads("mutex", args, { text: true });
   match(text.stderr, /narrowed: the registers first differ after instruction #[\d,]+\n.*vCPU 3/);
 });
 
@@ -103,24 +99,7 @@ Deno.test("the detail pass runs the threads in the fast pass's order, whatever t
   // of the guest differ".)
   const gaps = new Set<number>();
   for (let i = 0; i < 5; i++) {
-    const r = await runCli(
-      [
-        "--json",
-        "--compare",
-        "pc",
-        "--timeout",
-        "120",
-        "--qemu",
-        QEMU,
-        "x86_64",
-        THREADS,
-        "--image-b",
-        `${GUESTS}x86_64-threads-variant`,
-        "--",
-        "sleep",
-      ],
-      { timeoutMs: 180_000 },
-    );
+    const r = await onThreads("sleep", ["--compare", "pc", ...VARIANT]);
     equal(r.code, 1, `run ${i}: ${r.json?.message ?? r.stderr}`);
     const d = r.json.divergence;
     equal(d.a.vcpu, 3, r.json.message);
@@ -169,15 +148,8 @@ Deno.test("a threaded guest's trace keeps its threads' order: it matches itself 
     equal(r.code, 0, `run ${i}: ${r.json?.message ?? r.stderr}`);
     equal(r.json.sides.b.output, recorded.summary.output.text);
   }
-  const variant = ["--image-b", `${GUESTS}x86_64-threads-variant`, "--", "sleep"];
-  const t = await runCli(
-    ["--json", "--qemu", QEMU, "x86_64", THREADS, "--against", trace, ...variant],
-    { timeoutMs: 180_000 },
-  );
-  const pair = await runCli(
-    ["--json", "--compare", "pc", "--qemu", QEMU, "x86_64", THREADS, ...variant],
-    { timeoutMs: 180_000 },
-  );
+  const t = await onThreads("sleep", ["--against", trace, ...VARIANT]);
+  const pair = await onThreads("sleep", ["--compare", "pc", ...VARIANT]);
   equal(t.code, 1, t.json?.message ?? t.stderr);
   equal(pair.code, 1, pair.json?.message ?? pair.stderr);
   // Where in the one stream depends on the order each run took; the
@@ -192,33 +164,18 @@ Deno.test("a threaded guest's trace keeps its threads' order: it matches itself 
 });
 
 Deno.test("aarch64: the workloads match themselves, and the planted difference is found in thread 3", async () => {
-  const qemu = `${QEMU_10_2_DIR}qemu-aarch64`;
-  const image = `${GUESTS}aarch64-threads`;
+  const aarch64 = {
+    qemu: `${QEMU_10_2_DIR}qemu-aarch64`,
+    arch: "aarch64",
+    image: `${GUESTS}aarch64-threads`,
+  };
   for (const mode of [...MODES, "sleep"]) {
     for (let i = 0; i < 2; i++) {
-      const r = await runCli(
-        ["--json", "--timeout", "120", "--qemu", qemu, "aarch64", image, "--", mode],
-        { timeoutMs: 180_000 },
-      );
+      const r = await onThreads(mode, [], aarch64);
       equal(r.code, 0, `${mode}, run ${i}: ${r.json?.message ?? r.stderr}`);
       match(r.json.sides.a.output, new RegExp(`^${mode}: `));
     }
-    const v = await runCli(
-      [
-        "--json",
-        "--timeout",
-        "120",
-        "--qemu",
-        qemu,
-        "aarch64",
-        image,
-        "--image-b",
-        `${GUESTS}aarch64-threads-variant`,
-        "--",
-        mode,
-      ],
-      { timeoutMs: 180_000 },
-    );
+    const v = await onThreads(mode, ["--image-b", `${GUESTS}aarch64-threads-variant`], aarch64);
     equal(v.code, 1, `${mode}: ${v.json?.message ?? v.stderr}`);
     equal(v.json.divergence.a.vcpu, 3, v.json.message);
     equal(v.json.divergence.b.vcpu, 3, v.json.message);
@@ -226,10 +183,7 @@ Deno.test("aarch64: the workloads match themselves, and the planted difference i
 });
 
 Deno.test("a fork while threads live ends the run inconclusive, naming why, with nothing left behind", async () => {
-  const r = await runCli(
-    ["--json", "--timeout", "120", "--qemu", QEMU, "x86_64", THREADS, "--", "fork"],
-    { timeoutMs: 180_000 },
-  );
+  const r = await onThreads("fork");
   equal(r.code, 3, r.stderr);
   equal(r.json.status, "inconclusive");
   match(
@@ -239,17 +193,7 @@ Deno.test("a fork while threads live ends the run inconclusive, naming why, with
 });
 
 Deno.test("on QEMU 7.2 (plugin API 1) a second thread stops the run with an error naming what it needs", async () => {
-  const r = await runCli([
-    "--json",
-    "--qemu",
-    "/usr/bin/qemu-x86_64",
-    "x86_64",
-    THREADS,
-    "--",
-    "mutex",
-  ], {
-    timeoutMs: 120_000,
-  });
+  const r = await onThreads("mutex", [], { qemu: "/usr/bin/qemu-x86_64" });
   equal(r.code, 2, r.stderr);
   equal(r.json.status, "error");
   match(r.json.message, /vCPU \d started: lockstep follows guest threads only with plugin API 2/);
