@@ -119,7 +119,7 @@ static bool follows(void)
            (th.rec && th.rec_head < th.rec->len);
 }
 
-/* Decisions are pairs (position, thread), u64 in host byte order. */
+/* Decisions are pairs (position, thread), u64 little-endian. */
 #define DECISION_SIZE 16
 
 /* Reads schedin='s decisions: followed before any other (see follows()). */
@@ -144,7 +144,14 @@ static bool load_schedule(const char *path)
     }
     th.rec = g_array_sized_new(FALSE, FALSE, DECISION_SIZE,
                                len / DECISION_SIZE);
-    g_array_append_vals(th.rec, data, len / DECISION_SIZE);
+    for (gsize o = 0; o < len; o += DECISION_SIZE) {
+        uint64_t pair[2];
+
+        memcpy(pair, data + o, sizeof(pair));
+        pair[0] = GUINT64_FROM_LE(pair[0]);
+        pair[1] = GUINT64_FROM_LE(pair[1]);
+        g_array_append_val(th.rec, pair);
+    }
     return true;
 }
 

@@ -5,6 +5,7 @@
  * its instructions there.
  */
 
+import { decisionNear } from "../trace/decisions.ts";
 import { found, type LivePlugins, type LiveRun, runLive } from "./live_run.ts";
 import { sideArgv } from "../plan/command_line.ts";
 import { flattenDump, whereRan } from "../verdict/dump_diff.ts";
@@ -209,7 +210,7 @@ function jumpDivergence(
   // same order (threads change only at its decisions): unless one is right
   // there. (A trace keeps no vCPU of system mode's turns.)
   const thread = plan.mode === "user" && liveAt?.vcpu !== undefined &&
-      !trace.decisions.some((d) => Math.abs(Number(d.pos) - p) <= 1)
+      !decisionNear(trace.decisions, p, 1)
     ? {
       vcpu: liveAt.vcpu,
       ...(liveAt.vcpuInsn === undefined ? {} : { vcpuInsn: liveAt.vcpuInsn }),

@@ -6,6 +6,7 @@
  * file as it comes. The trace is in its place only when the run ended as
  * it should (the guest's end, or --max-insns) and everything was written.
  */
+import { decisionCount } from "../trace/decisions.ts";
 import { createHash } from "node:crypto";
 import { buildPlugin } from "../qemu/plugin_build.ts";
 import { sideArgv } from "../plan/command_line.ts";
@@ -243,7 +244,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
   header ??= makeHeader(pair.sides.a.argv, pair.regChoice?.names ?? []);
   const chunks = writer.chunks;
   // It decided the guest threads' order alone: the trace keeps it.
-  const decisions = pair.sides.a.schedule ?? [];
+  const decisions = pair.sides.a.schedule?.bytes ?? new Uint8Array(0);
   const size = await writer.finish(header, peer!.checkpoints, decisions, summary);
   return {
     status: "recorded",
@@ -256,7 +257,7 @@ export async function recordTrace(plan: RunPlan, opts: RecordOptions): Promise<R
     summary,
     chunks,
     checkpoints: peer!.checkpoints.length,
-    decisions: decisions.length,
+    decisions: decisionCount(decisions),
     seconds,
     stderrTail,
     notRecorded,

@@ -22,6 +22,7 @@ import { withDisassembly } from "../guest/disasm.ts";
 import { TimelineRecorder } from "../verdict/timeline.ts";
 import { RunWatch } from "./run_watch.ts";
 import { placeSchedule, runSchedule, type Schedule, scheduleFiles } from "./schedule.ts";
+import { decisionCount } from "../trace/decisions.ts";
 import { processesNotCompared, processViews } from "./process_tree.ts";
 import { ChildPairs, type NamedProcess } from "./child_pairs.ts";
 import type {
@@ -140,7 +141,7 @@ async function runPass(
     seconds: (performance.now() - started) / 1000,
     processes: processViews(pair.processes, [plan.guestName, ...plan.guestArgs], true),
     // Side a decides: the order both sides took.
-    schedule: runSchedule(replay, pair.sides.a.schedule),
+    schedule: runSchedule(replay, pair.sides.a.schedule?.bytes),
   };
 }
 
@@ -220,7 +221,9 @@ export async function runLockstep(plan: RunPlan, opts: SessionOptions = {}): Pro
   }
   const order = fastRun?.schedule;
   if (order?.length && pass === undefined) {
-    event(`detail pass: following the fast pass's threads' order (${order.length} decisions)`);
+    event(
+      `detail pass: following the fast pass's threads' order (${decisionCount(order)} decisions)`,
+    );
   }
   pass ??= await runPass(plan, "detail", plugins, opts, started, timeline, order);
   // The detail pass stopped at the environment's difference before where

@@ -7,7 +7,7 @@
  * against a trace (or recording one) starts one side only (`roles`): the
  * same owner, with the harness in the other side's place.
  */
-import type { Decision } from "../trace/format.ts";
+import { DecisionLog } from "../trace/decisions.ts";
 import { type ChildStatus, OwnedChild } from "../core/owned_child.ts";
 import { type ControlMessage, ControlServer } from "./control_socket.ts";
 import { placeGuests } from "../plan/command_line.ts";
@@ -76,7 +76,7 @@ export interface PairSide {
   /** Guest threads (linux-user, threads=on): thread id by number (creation order). */
   threads?: Map<number, number>;
   /** The decisions of the guest threads' order it made itself (threads=on; first process). */
-  schedule?: Decision[];
+  schedule?: DecisionLog;
   /** Why its threads run free from some point on (threads=on): the comparison cannot follow. */
   unfollowed?: string;
   /** Children its process forked, as far as their hellos came. */
@@ -328,7 +328,7 @@ export class SidePair<R extends Role = Role> implements AsyncDisposable {
     if (msg.t === "sched") {
       // The first process's order (a forked child's threads decide anew).
       const side = this.#processOf.get(id) ? undefined : this.sides[this.#roleOf.get(id) as R];
-      if (side) (side.schedule ??= []).push({ pos: BigInt(msg.pos), thread: BigInt(msg.n) });
+      if (side) (side.schedule ??= new DecisionLog()).push(msg.pos, msg.n);
       return undefined;
     }
     if (msg.t === "handler" || msg.t === "thread" || msg.t === "unfollowed") {

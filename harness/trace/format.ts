@@ -13,12 +13,13 @@
  *   trailer deflate-raw of: u32 chunk count and a ChunkEntry each, u32
  *           checkpoint count and a u64 hash each, u32 decision count and
  *           a u64 position and a u64 thread each (the guest threads'
- *           order; from version 3), u32 length and the summary JSON
- *           (TraceSummary)
+ *           order, decisions.ts; from version 3), u32 length and the
+ *           summary JSON (TraceSummary)
  *   footer  u64 trailer offset, u32 its length, u32 its raw length, u32
  *           its CRC-32, u32 CRC-32 of these 20 bytes, "QLSTREND"
  */
 import { checkHeader, checkSummary, parseJson } from "./checks.ts";
+import { DECISION_BYTES, decisionAt, decisionCount, type Decisions } from "./decisions.ts";
 import { SetupError } from "../core/errors.ts";
 
 /** The first and last eight bytes of every trace. */
@@ -142,18 +143,11 @@ export interface Trailer {
   /** Hash at each checkpoint: checkpoint k (from 1) at position k × interval. */
   readonly checkpoints: readonly bigint[];
   /**
-   * linux-user guest threads: the recording's order, each decision a
-   * position and the thread that runs from there (plugin-src/threads.c).
+   * linux-user guest threads: the recording's order, packed (decisions.ts).
    * Empty single-threaded.
    */
-  readonly decisions: readonly Decision[];
+  readonly decisions: Decisions;
   readonly summary: TraceSummary;
-}
-
-/** One decision of the threads' order. */
-export interface Decision {
-  readonly pos: bigint;
-  readonly thread: bigint;
 }
 
 /** The footer: where the trailer is. */
@@ -283,7 +277,7 @@ export function decodeFooter(bytes: Uint8Array, size: number, what: string): Foo
 export function encodeTrailer(t: Trailer): Uint8Array {
   const summary = enc.encode(JSON.stringify(t.summary));
   const size = 4 + t.chunks.length * CHUNK_ENTRY_SIZE + 4 + t.checkpoints.length * 8 + 4 +
-    t.decisions.length * 16 + 4 + summary.length;
+    t.decisions.length + 4 + summary.length;
   const out = new Uint8Array(size);
   const v = new DataView(out.buffer);
   let o = 0;
@@ -317,13 +311,9 @@ export function encodeTrailer(t: Trailer): Uint8Array {
     v.setBigUint64(o, h, true);
     o += 8;
   }
-  v.setUint32(o, t.decisions.length, true);
-  o += 4;
-  for (const d of t.decisions) {
-    v.setBigUint64(o, d.pos, true);
-    v.setBigUint64(o + 8, d.thread, true);
-    o += 16;
-  }
+  v.setUint32(o, decisionCount(t.decisions), true);
+  out.set(t.decisions.subarray(0, decisionCount(t.decisions) * DECISION_BYTES), o + 4);
+  o += 4 + decisionCount(t.decisions) * DECISION_BYTES;
   v.setUint32(o, summary.length, true);
   out.set(summary, o + 4);
   return out;
@@ -402,16 +392,19 @@ export function decodeTrailer(
   if (k * 8 > raw.length - o) throw bad("its index counts more checkpoints than it holds");
   const checkpoints: bigint[] = [];
   for (let i = 0; i < k; i++) checkpoints.push(u64());
-  const decisions: Decision[] = [];
+  let decisions: Decisions = new Uint8Array(0);
   if (version >= 3) {
     const m = u32();
-    if (m * 16 > raw.length - o) throw bad("its index counts more decisions than it holds");
+    if (m * DECISION_BYTES > raw.length - o) {
+      throw bad("its index counts more decisions than it holds");
+    }
+    decisions = raw.slice(o, o + m * DECISION_BYTES);
+    o += m * DECISION_BYTES;
     let last = 0n;
     for (let i = 0; i < m; i++) {
-      const d = { pos: u64(), thread: u64() };
+      const d = decisionAt(decisions, i);
       if (d.pos < last || d.thread >= 64n) throw bad(`its threads' decision ${i} is out of order`);
       last = d.pos;
-      decisions.push(d);
     }
   }
   const len = u32();

@@ -5,10 +5,10 @@
  * it is decompressed or parsed; a truncated, damaged or foreign file is a
  * TraceError (exit 2) that says which.
  */
+import type { Decisions } from "./decisions.ts";
 import {
   type ChunkEntry,
   crc32,
-  type Decision,
   decodeFooter,
   decodeHeader,
   decodePrefix,
@@ -94,7 +94,7 @@ export interface Trace {
   /** Hash at each checkpoint: checkpoint k (from 1) at position k × interval. */
   readonly checkpoints: readonly bigint[];
   /** The guest threads' order the recording took (empty single-threaded). */
-  readonly decisions: readonly Decision[];
+  readonly decisions: Decisions;
   readonly chunks: readonly ChunkEntry[];
   readonly source: TraceSource;
 }

@@ -7,10 +7,10 @@
  * once complete, so an interrupted recording leaves nothing behind, and
  * never half a trace; a device or fifo (`-o /dev/null`) is written into.
  */
+import type { Decisions } from "./decisions.ts";
 import {
   type ChunkEntry,
   crc32,
-  type Decision,
   encodeFooter,
   encodePrefix,
   encodeTrailer,
@@ -193,7 +193,7 @@ export class TraceWriter implements AsyncDisposable {
   async finish(
     header: TraceHeader,
     checkpoints: readonly bigint[],
-    decisions: readonly Decision[],
+    decisions: Decisions,
     summary: TraceSummary,
   ): Promise<number> {
     await this.header(header);

@@ -1,6 +1,7 @@
 // The trace file: written and read back whole, jumps decoded as record.c
 // encodes them, and a file that is not a whole trace refused with a
 // sentence that says what is wrong.
+import { decisionAt, DecisionLog } from "../../harness/trace/decisions.ts";
 import { decodeDetail, decodeJumps, type Jump } from "../../harness/trace/codec.ts";
 import { TraceError, type TraceHeader, type TraceSummary } from "../../harness/trace/format.ts";
 import { openTrace, readChunk, traceBytes, traceFile } from "../../harness/trace/reader.ts";
@@ -77,17 +78,20 @@ Deno.test("jumps round trip through the encoding: loops, alternating runs, new a
   equal(bytes.length < jumps.length, true);
 });
 
+/** Decisions packed from [position, thread] pairs. */
+function decisions(pairs: readonly [number, number][]): Uint8Array {
+  const log = new DecisionLog();
+  for (const [pos, thread] of pairs) log.push(pos, thread);
+  return log.bytes.slice();
+}
+
 /** A guest threads' order: thread 1 from 10, thread 0 from 25, on at a quantum point (70). */
-const order = [
-  { pos: 10n, thread: 1n },
-  { pos: 25n, thread: 0n },
-  { pos: 70n, thread: 0n },
-];
+const order = decisions([[10, 1], [25, 0], [70, 0]]);
 
 Deno.test("a version 2 trace (before the threads' order) reads as one with no decisions", async () => {
   const t = await openTrace(await traceFile(`${TESTDATA}hello-7.2.trace`), "hello-7.2.trace");
   equal(t.header.format, 2);
-  deepEqual(t.decisions, []);
+  equal(t.decisions.length, 0);
 });
 
 Deno.test("a trace whose threads' order goes back is a TraceError", async () => {
@@ -96,7 +100,7 @@ Deno.test("a trace whose threads' order goes back is a TraceError", async () => 
     const path = `${dir}/t.trace`;
     {
       await using w = await TraceWriter.create(path);
-      await w.finish(header, [1n, 2n, 3n], [order[1]!, order[0]!], summary(3500));
+      await w.finish(header, [1n, 2n, 3n], decisions([[25, 0], [10, 1]]), summary(3500));
     }
     await rejects(
       async () => await openTrace(await traceFile(path), path),
@@ -133,7 +137,8 @@ Deno.test("a trace is written under a temporary name, read back whole, and chunk
     deepEqual(t.header, header);
     deepEqual(t.summary, summary(3500));
     deepEqual(t.checkpoints, [1n, 2n, 3n]);
-    deepEqual(t.decisions, order);
+    deepEqual([...t.decisions], [...order]);
+    deepEqual(decisionAt(t.decisions, 1), { pos: 25n, thread: 0n });
     equal(t.chunks.length, 2);
     const raw = await readChunk(t, t.chunks[1]!);
     deepEqual([...decodeJumps(raw.start, raw.jumpBytes, raw.jumps, "t")], chunks[1]!.jumps);
