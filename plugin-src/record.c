@@ -462,21 +462,12 @@ static void __attribute__((noinline)) exec_record_slow(const TbInfo *tb)
 }
 
 /*
- * The hot path: exec.c's callback, then, when tb was reached by a jump,
- * the jump into the record stream. The common case, the pending block ran
- * whole and reaches no mark (exec_block_fast()'s first branch, from the same
- * helpers), is taken here without its checks for the limit: on some guests
- * nearly every block is a jump target, so this is as hot as the stream.
- * Anything else is a call at the end (a tail call): the common case saves
- * no register and touches no stack.
- */
-/*
  * exec_record_slow() with several vCPUs or guest threads. With threads
  * (threads.c) the block before is retired by the thread that ran it, then
  * this one may wait for its turn while others run. A block another thread
  * or vCPU reached is a jump of the one stream, at the same position
  * wherever the same order is followed; a vCPU's turn is a term of the
- * hash, as in the fast pass (vcpus_hashed()).
+ * hash where the fast pass makes it one (vcpus_hashed_cheap()).
  */
 static void __attribute__((noinline))
 exec_record_many(unsigned int vcpu_index, const TbInfo *tb)
@@ -516,6 +507,15 @@ exec_record_many(unsigned int vcpu_index, const TbInfo *tb)
     }
 }
 
+/*
+ * The hot path: exec.c's callback, then, when tb was reached by a jump,
+ * the jump into the record stream. The common case, the pending block ran
+ * whole and reaches no mark (exec_block_fast()'s first branch, from the same
+ * helpers), is taken here without its checks for the limit: on some guests
+ * nearly every block is a jump target, so this is as hot as the stream.
+ * Anything else is a call at the end (a tail call): the common case saves
+ * no register and touches no stack.
+ */
 void vcpu_tb_exec_record(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *tb = udata;
