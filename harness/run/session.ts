@@ -105,7 +105,7 @@ async function runPass(
   await using pair = await SidePair.open({
     plan,
     // A re-run follows the threads' order of the run before it; side a
-    // writes the order it decides on.
+    // reports the order it decides on (schedule.ts).
     prepare: (dir) => placeSchedule(dir, replay),
     args: (side, dir) =>
       sideArgv({
