@@ -126,8 +126,9 @@ static bool follows(void)
 static bool load_schedule(const char *path)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *data = NULL;
-    gsize len = 0;
+    g_autoptr(GMappedFile) file = NULL;
+    const char *data;
+    gsize len;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0) {
@@ -135,13 +136,16 @@ static bool load_schedule(const char *path)
                 strerror(errno));
         return false;
     }
+    /* Read through the descriptor opened above, not the path again. */
+    file = g_mapped_file_new_from_fd(fd, FALSE, &err);
     close(fd);
-    if (!g_file_get_contents(path, &data, &len, &err) ||
-        len % DECISION_SIZE) {
+    len = file ? g_mapped_file_get_length(file) : 0;
+    if (!file || len % DECISION_SIZE) {
         fprintf(stderr, "lockstep: %s holds no decisions (%s)\n", path,
                 err ? err->message : "not whole pairs");
         return false;
     }
+    data = g_mapped_file_get_contents(file);
     th.rec = g_array_sized_new(FALSE, FALSE, DECISION_SIZE,
                                len / DECISION_SIZE);
     for (gsize o = 0; o < len; o += DECISION_SIZE) {
@@ -379,18 +383,23 @@ static void decide_at_call(bool returned)
     }
 }
 
-/* Wait on th.cond, th.lock held, at most POLL_NS: then look again. */
-static void poll_wait(void)
+/* Wait on th.cond, th.lock held, at most `ns` (< 2 s): then look again. */
+static void wait_at_most(long ns)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += POLL_NS;
-    if (ts.tv_nsec >= 1000000000) {
+    ts.tv_nsec += ns;
+    while (ts.tv_nsec >= 1000000000) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000;
     }
     pthread_cond_timedwait(&th.cond, &th.lock, &ts);
+}
+
+static void poll_wait(void)
+{
+    wait_at_most(POLL_NS);
 }
 
 /* Monotonic seconds. */
@@ -466,8 +475,6 @@ static void number_me(unsigned int vcpu_index)
     double start = now();
 
     for (;;) {
-        struct timespec ts;
-
         for (unsigned k = 0; k < th.n; k++) {
             if (th.t[k].tid == tid && !th.t[k].started) {
                 started((int)k, vcpu_index);
@@ -484,9 +491,7 @@ static void number_me(unsigned int vcpu_index)
                      "make a thread");
             return;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&th.cond, &th.lock, &ts);
+        wait_at_most(1000000000);
     }
 }
 
