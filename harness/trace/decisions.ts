@@ -16,16 +16,18 @@ export function decisionCount(d: Decisions): number {
   return Math.floor(d.length / DECISION_BYTES);
 }
 
-/** Decision i: its position and thread. */
-export function decisionAt(d: Decisions, i: number): { pos: bigint; thread: bigint } {
-  const v = new DataView(d.buffer, d.byteOffset + i * DECISION_BYTES, DECISION_BYTES);
-  return { pos: v.getBigUint64(0, true), thread: v.getBigUint64(8, true) };
+/** Every decision in order (one view over the bytes, however many there are). */
+export function* eachDecision(d: Decisions): Generator<{ pos: bigint; thread: bigint }> {
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  for (let o = 0; o + DECISION_BYTES <= d.length; o += DECISION_BYTES) {
+    yield { pos: v.getBigUint64(o, true), thread: v.getBigUint64(o + 8, true) };
+  }
 }
 
 /** Whether a decision lies within `by` of position `p`. */
 export function decisionNear(d: Decisions, p: number, by: number): boolean {
-  for (let i = 0; i < decisionCount(d); i++) {
-    if (Math.abs(Number(decisionAt(d, i).pos) - p) <= by) return true;
+  for (const { pos } of eachDecision(d)) {
+    if (Math.abs(Number(pos) - p) <= by) return true;
   }
   return false;
 }

@@ -19,7 +19,7 @@
  *           its CRC-32, u32 CRC-32 of these 20 bytes, "QLSTREND"
  */
 import { checkHeader, checkSummary, parseJson } from "./checks.ts";
-import { DECISION_BYTES, decisionAt, decisionCount, type Decisions } from "./decisions.ts";
+import { DECISION_BYTES, decisionCount, type Decisions, eachDecision } from "./decisions.ts";
 import { SetupError } from "../core/errors.ts";
 
 /** The first and last eight bytes of every trace. */
@@ -401,10 +401,11 @@ export function decodeTrailer(
     decisions = raw.slice(o, o + m * DECISION_BYTES);
     o += m * DECISION_BYTES;
     let last = 0n;
-    for (let i = 0; i < m; i++) {
-      const d = decisionAt(decisions, i);
+    let i = 0;
+    for (const d of eachDecision(decisions)) {
       if (d.pos < last || d.thread >= 64n) throw bad(`its threads' decision ${i} is out of order`);
       last = d.pos;
+      i++;
     }
   }
   const len = u32();

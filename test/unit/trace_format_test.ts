@@ -1,7 +1,7 @@
 // The trace file: written and read back whole, jumps decoded as record.c
 // encodes them, and a file that is not a whole trace refused with a
 // sentence that says what is wrong.
-import { decisionAt, DecisionLog } from "../../harness/trace/decisions.ts";
+import { DecisionLog, eachDecision } from "../../harness/trace/decisions.ts";
 import { decodeDetail, decodeJumps, type Jump } from "../../harness/trace/codec.ts";
 import { TraceError, type TraceHeader, type TraceSummary } from "../../harness/trace/format.ts";
 import { openTrace, readChunk, traceBytes, traceFile } from "../../harness/trace/reader.ts";
@@ -138,7 +138,7 @@ Deno.test("a trace is written under a temporary name, read back whole, and chunk
     deepEqual(t.summary, summary(3500));
     deepEqual(t.checkpoints, [1n, 2n, 3n]);
     deepEqual([...t.decisions], [...order]);
-    deepEqual(decisionAt(t.decisions, 1), { pos: 25n, thread: 0n });
+    deepEqual([...eachDecision(t.decisions)][1], { pos: 25n, thread: 0n });
     equal(t.chunks.length, 2);
     const raw = await readChunk(t, t.chunks[1]!);
     deepEqual([...decodeJumps(raw.start, raw.jumpBytes, raw.jumps, "t")], chunks[1]!.jumps);
